@@ -1,0 +1,32 @@
+// Lint rules: typescript-eslint's recommended type-aware set, plus the one architectural
+// line DESIGN.md asks for: the protocol core (src/oauth) never imports the web framework or SQL.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'var/**', 'test-output/**', 'bench/results/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-explicit-any': 'error',
+    },
+  },
+  {
+    files: ['src/oauth/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['fastify', '@fastify/*'], message: 'src/oauth is framework-free (DESIGN.md).' },
+          { group: ['kysely', 'better-sqlite3', 'pg'], message: 'src/oauth talks to storage through src/store ports (DESIGN.md).' },
+        ],
+      }],
+    },
+  },
+  {
+    files: ['**/*.js', '**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
+  },
+);

@@ -1,0 +1,109 @@
+// Registering API clients and resetting their secrets: shared by the admin CLI and the
+// developer portal. A secret is 256-bit random, shown once, stored as SHA-256.
+import { newId, newSecret, sha256Hex } from '../oauth/crypto.js';
+import { validateRedirectUri, type RedirectUriPolicy } from '../oauth/redirect-uri.js';
+import { nowSeconds } from '../oauth/clock.js';
+import { GRANT_TYPES, type Client, type GrantType } from '../store/clients.js';
+import type { Services } from '../services.js';
+
+export class ClientRegistrationError extends Error {
+  override name = 'ClientRegistrationError';
+  constructor(message: string, readonly field: 'name' | 'redirect_uris' | 'grant_types' | 'scopes' | 'owner' = 'name') {
+    super(message);
+  }
+}
+
+export interface ClientRegistration {
+  name: string;
+  redirectUris: string[];
+  ownerUserId?: number | null;
+  isPublic?: boolean;
+  grantTypes?: string[];
+  scopes?: string[];
+  refreshWithoutSecret?: boolean;
+  redirectUriPolicy?: RedirectUriPolicy;
+}
+
+export const DEFAULT_GRANT_TYPES: GrantType[] = ['authorization_code', 'refresh_token'];
+export const MAX_CLIENT_NAME_LENGTH = 200;
+
+export function validateClientName(name: string): string {
+  const value = name.trim();
+  if (value === '') throw new ClientRegistrationError('a client needs a name', 'name');
+  if (value.length > MAX_CLIENT_NAME_LENGTH) throw new ClientRegistrationError(`a client name must be at most ${MAX_CLIENT_NAME_LENGTH} characters`, 'name');
+  return value;
+}
+
+/** Validates each URI; throws ClientRegistrationError naming the first bad one. */
+export function validateRedirectUris(uris: string[], policy?: RedirectUriPolicy): string[] {
+  if (uris.length === 0) throw new ClientRegistrationError('a client needs at least one redirect URI', 'redirect_uris');
+  if (uris.length > 20) throw new ClientRegistrationError('a client may have at most 20 redirect URIs', 'redirect_uris');
+  try {
+    return [...new Set(uris.map((u) => validateRedirectUri(u, policy)))];
+  } catch (err) {
+    throw new ClientRegistrationError((err as Error).message, 'redirect_uris');
+  }
+}
+
+export async function registerClient(services: Services, input: ClientRegistration): Promise<{ client: Client; clientSecret: string | null }> {
+  const name = validateClientName(input.name);
+  const redirectUris = validateRedirectUris(input.redirectUris, input.redirectUriPolicy);
+  const isPublic = input.isPublic ?? false;
+
+  const grantTypes = [...new Set(input.grantTypes ?? DEFAULT_GRANT_TYPES)];
+  for (const g of grantTypes) {
+    if (!(GRANT_TYPES as readonly string[]).includes(g)) {
+      throw new ClientRegistrationError(`unknown grant type ${JSON.stringify(g)} (known: ${GRANT_TYPES.join(', ')})`, 'grant_types');
+    }
+  }
+  if (grantTypes.length === 0) throw new ClientRegistrationError('a client needs at least one grant type', 'grant_types');
+  if (isPublic && grantTypes.includes('client_credentials')) {
+    throw new ClientRegistrationError('a public client cannot use client_credentials (it has no secret)', 'grant_types');
+  }
+
+  const offered = services.config.scopes;
+  const scopes = [...new Set(input.scopes ?? offered)];
+  for (const s of scopes) {
+    if (!offered.includes(s)) throw new ClientRegistrationError(`unknown scope ${JSON.stringify(s)} (the server offers: ${offered.join(' ')})`, 'scopes');
+  }
+
+  if (input.ownerUserId != null && !(await services.users.findById(input.ownerUserId))) {
+    throw new ClientRegistrationError(`no user with id ${input.ownerUserId}`, 'owner');
+  }
+
+  const clientSecret = isPublic ? null : newSecret();
+  const client = await services.clients.insert({
+    clientId: newId(),
+    secretHash: clientSecret === null ? null : sha256Hex(clientSecret),
+    name,
+    redirectUris,
+    ownerUserId: input.ownerUserId ?? null,
+    isPublic,
+    grantTypes: grantTypes as GrantType[],
+    scopes,
+    refreshWithoutSecret: input.refreshWithoutSecret ?? false,
+    now: nowSeconds(services.clock),
+  });
+  return { client, clientSecret };
+}
+
+/** Issues a new secret; the old one stops working at once. Returns undefined for an unknown or public client. */
+export async function resetClientSecret(services: Services, clientId: string): Promise<string | undefined> {
+  const secret = newSecret();
+  const updated = await services.clients.updateSecretHash(clientId, sha256Hex(secret), nowSeconds(services.clock));
+  return updated ? secret : undefined;
+}
+
+/** The client as the CLI and portal show it (never the hash). */
+export function describeClient(client: Client) {
+  return {
+    client_id: client.clientId,
+    name: client.name,
+    redirect_uris: client.redirectUris,
+    grant_types: client.grantTypes,
+    scopes: client.scopes,
+    public: client.isPublic,
+    owner: client.ownerUserId,
+    refresh_without_secret: client.refreshWithoutSecret,
+  };
+}

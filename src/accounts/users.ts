@@ -1,0 +1,51 @@
+// Creating and changing user accounts: the rules shared by the CLI, sign-up and the account page.
+import { nowSeconds } from '../oauth/clock.js';
+import type { Services } from '../services.js';
+import type { User } from '../store/users.js';
+import { hashPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './passwords.js';
+
+export class AccountError extends Error {
+  override name = 'AccountError';
+  constructor(message: string, readonly field: 'email' | 'name' | 'password' | 'locale' | 'current_password' = 'email') {
+    super(message);
+  }
+}
+
+// Deliberately loose (RFC 5321 allows much); one @, something each side, no spaces.
+const EMAIL = /^[^\s@]+@[^\s@]+$/;
+// BCP 47 language tag, simplified: "nl", "en-GB", "zh-Hant-TW".
+const LOCALE = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/;
+
+export function validateEmail(email: string): string {
+  const value = email.trim();
+  if (!EMAIL.test(value) || value.length > 254) throw new AccountError(`${JSON.stringify(value)} is not an e-mail address`, 'email');
+  return value;
+}
+
+export function validateName(name: string): string {
+  const value = name.trim();
+  if (value === '') throw new AccountError('the name must not be empty', 'name');
+  if (value.length > 200) throw new AccountError('the name must be at most 200 characters', 'name');
+  return value;
+}
+
+export function validateLocale(locale: string): string {
+  const value = locale.trim();
+  if (!LOCALE.test(value)) throw new AccountError(`${JSON.stringify(value)} is not a language tag such as en or nl`, 'locale');
+  return value;
+}
+
+export function validatePassword(password: string): string {
+  if (password.length < MIN_PASSWORD_LENGTH) throw new AccountError(`the password must be at least ${MIN_PASSWORD_LENGTH} characters`, 'password');
+  if (password.length > MAX_PASSWORD_LENGTH) throw new AccountError(`the password must be at most ${MAX_PASSWORD_LENGTH} characters`, 'password');
+  return password;
+}
+
+export async function createUser(services: Services, input: { email: string; name: string; password: string; locale?: string }): Promise<User> {
+  const email = validateEmail(input.email);
+  const name = validateName(input.name);
+  const locale = validateLocale(input.locale ?? 'en');
+  const password = validatePassword(input.password);
+  const passwordHash = await hashPassword(password);
+  return services.users.insert({ email, name, locale, passwordHash, now: nowSeconds(services.clock) });
+}

@@ -1,0 +1,176 @@
+// The admin commands of SPEC.md: each opens the database, runs pending migrations, does one
+// thing in one transaction where it writes more than one row, and returns one JSON object.
+import { createUser, AccountError } from '../accounts/users.js';
+import { ClientRegistrationError, describeClient, registerClient, resetClientSecret } from '../accounts/client-registration.js';
+import { loadConfig, validateDatabaseUrl, DEFAULT_DATABASE_URL, ConfigError } from '../config/load.js';
+import { nowSeconds } from '../oauth/clock.js';
+import { createServices, type Services } from '../services.js';
+import { migrate, openDatabase } from '../store/db.js';
+import { DuplicateEmailError } from '../store/users.js';
+import { CommandError, UsageError, optionalString, parseBoolean, parseFlags, requireId, requireString, splitList } from './args.js';
+
+export type JsonObject = Record<string, unknown>;
+export type Command = (argv: string[]) => Promise<JsonObject>;
+
+const DB_FLAG = { 'database-url': { type: 'string' } } as const;
+
+/** Opens the database named by --database-url (or DATABASE_URL, or the default file) and migrates it. */
+export async function withServices<T>(values: Record<string, string | boolean | undefined>, fn: (services: Services) => Promise<T>): Promise<T> {
+  const url = optionalString(values, 'database-url') ?? process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
+  try {
+    validateDatabaseUrl(url);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  let config;
+  try {
+    config = loadConfig({ flags: { databaseUrl: url } });
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CommandError(err.message);
+    throw err;
+  }
+  const store = openDatabase(url);
+  try {
+    try {
+      await migrate(store);
+    } catch (err) {
+      throw new CommandError(`cannot reach the database ${redactUrl(url)}: ${(err as Error).message}`);
+    }
+    return await fn(createServices(config, store));
+  } finally {
+    await store.close();
+  }
+}
+
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]*):([^@/]*)@/, '//$1:***@');
+}
+
+function translate(err: unknown): never {
+  if (err instanceof AccountError || err instanceof ClientRegistrationError || err instanceof DuplicateEmailError) throw new CommandError(err.message);
+  throw err;
+}
+
+const userCreate: Command = async (argv) => {
+  const v = parseFlags(argv, { ...DB_FLAG, email: { type: 'string' }, name: { type: 'string' }, password: { type: 'string' }, locale: { type: 'string' } });
+  const email = requireString(v, 'email');
+  const name = requireString(v, 'name');
+  const password = requireString(v, 'password');
+  const locale = optionalString(v, 'locale');
+  return withServices(v, async (s) => {
+    const user = await createUser(s, { email, name, password, ...(locale !== undefined ? { locale } : {}) }).catch(translate);
+    return { id: user.id, email: user.email, name: user.name, locale: user.locale };
+  });
+};
+
+const orgCreate: Command = async (argv) => {
+  const v = parseFlags(argv, { ...DB_FLAG, name: { type: 'string' }, 'no-integrations': { type: 'boolean' } });
+  const name = requireString(v, 'name').trim();
+  if (name === '' || name.length > 200) throw new UsageError('--name must be 1 to 200 characters');
+  return withServices(v, async (s) => {
+    const org = await s.orgs.insert({ name, integrationsEnabled: v['no-integrations'] !== true, now: nowSeconds(s.clock) });
+    return { id: org.id, name: org.name, integrations_enabled: org.integrationsEnabled };
+  });
+};
+
+const orgAddMember: Command = async (argv) => {
+  const v = parseFlags(argv, { ...DB_FLAG, org: { type: 'string' }, user: { type: 'string' }, role: { type: 'string' } });
+  const orgId = requireId(v, 'org');
+  const userId = requireId(v, 'user');
+  const role = optionalString(v, 'role') ?? 'member';
+  if (role !== 'admin' && role !== 'member') throw new UsageError(`--role must be admin or member, got ${JSON.stringify(role)}`);
+  return withServices(v, async (s) => {
+    const org = await s.orgs.findById(orgId);
+    if (!org) throw new CommandError(`no organization with id ${orgId}`);
+    const user = await s.users.findById(userId);
+    if (!user) throw new CommandError(`no user with id ${userId}`);
+    await s.orgs.upsertMember(orgId, userId, role, nowSeconds(s.clock));
+    return { organization_id: orgId, user_id: userId, role };
+  });
+};
+
+const orgSetIntegrations: Command = async (argv) => {
+  const v = parseFlags(argv, { ...DB_FLAG, org: { type: 'string' }, enabled: { type: 'string' } });
+  const orgId = requireId(v, 'org');
+  const enabled = parseBoolean(requireString(v, 'enabled'), 'enabled');
+  return withServices(v, async (s) => {
+    if (!(await s.orgs.setIntegrations(orgId, enabled))) throw new CommandError(`no organization with id ${orgId}`);
+    const org = await s.orgs.findById(orgId);
+    return { id: orgId, name: org?.name, integrations_enabled: enabled };
+  });
+};
+
+const clientCreate: Command = async (argv) => {
+  const v = parseFlags(argv, {
+    ...DB_FLAG,
+    name: { type: 'string' },
+    'redirect-uris': { type: 'string' },
+    owner: { type: 'string' },
+    public: { type: 'boolean' },
+    'grant-types': { type: 'string' },
+    scopes: { type: 'string' },
+    'refresh-without-secret': { type: 'boolean' },
+  });
+  const name = requireString(v, 'name');
+  const redirectUris = splitList(requireString(v, 'redirect-uris'), /,/);
+  const owner = v.owner === undefined ? null : requireId(v, 'owner');
+  const grantTypes = optionalString(v, 'grant-types');
+  const scopes = optionalString(v, 'scopes');
+  return withServices(v, async (s) => {
+    const { client, clientSecret } = await registerClient(s, {
+      name,
+      redirectUris,
+      ownerUserId: owner,
+      isPublic: v.public === true,
+      ...(grantTypes !== undefined ? { grantTypes: splitList(grantTypes, /[,\s]+/) } : {}),
+      ...(scopes !== undefined ? { scopes: splitList(scopes, /[,\s]+/) } : {}),
+      refreshWithoutSecret: v['refresh-without-secret'] === true,
+    }).catch(translate);
+    const { client_id: id, ...rest } = describeClient(client);
+    return clientSecret === null ? { client_id: id, ...rest } : { client_id: id, client_secret: clientSecret, ...rest };
+  });
+};
+
+const clientResetSecret: Command = async (argv) => {
+  const v = parseFlags(argv, { ...DB_FLAG, 'client-id': { type: 'string' } });
+  const clientId = requireString(v, 'client-id');
+  return withServices(v, async (s) => {
+    const existing = await s.clients.findByClientId(clientId);
+    if (!existing) throw new CommandError(`no client with id ${clientId}`);
+    if (existing.isPublic) throw new CommandError(`client ${clientId} is public and has no secret`);
+    const secret = await resetClientSecret(s, clientId);
+    if (secret === undefined) throw new CommandError(`no client with id ${clientId}`);
+    s.logger.info({ event: 'client.secret_reset', client_id: clientId }, 'client secret reset');
+    return { client_id: clientId, client_secret: secret };
+  });
+};
+
+const migrateCommand: Command = async (argv) => {
+  const v = parseFlags(argv, DB_FLAG);
+  const url = optionalString(v, 'database-url') ?? process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
+  try {
+    validateDatabaseUrl(url);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const store = openDatabase(url);
+  try {
+    const applied = await migrate(store).catch((err: Error) => {
+      throw new CommandError(`cannot migrate ${redactUrl(url)}: ${err.message}`);
+    });
+    return { applied };
+  } finally {
+    await store.close();
+  }
+};
+
+/** Two-word commands ("user create") and one-word ones ("migrate"). `serve` lives in serve.ts. */
+export const COMMANDS: Record<string, Command> = {
+  'user create': userCreate,
+  'org create': orgCreate,
+  'org add-member': orgAddMember,
+  'org set-integrations': orgSetIntegrations,
+  'client create': clientCreate,
+  'client reset-secret': clientResetSecret,
+  migrate: migrateCommand,
+};

@@ -1,0 +1,192 @@
+// Configuration: defaults < profile < JSON config file < environment < command-line flags
+// (SPEC.md "Running"). Everything is validated here so that a bad setting stops start-up
+// with one clear line instead of failing later inside a request.
+import { readFileSync } from 'node:fs';
+import { PROFILES, isProfileName, type ProfileName } from './profiles.js';
+
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl: string;
+  issuer: string;
+  profile: ProfileName;
+  accessTokenTtl: number;
+  refreshTokenTtl: number | null;
+  authorizationCodeTtl: number;
+  expiredTokenStatus: 401 | 403;
+  tokenErrorStatus: 400 | 401;
+  accessTokenFormat: 'opaque' | 'jwt';
+  signup: boolean;
+  refreshRetryWindow: number;
+  scopes: string[];
+  /** 32-byte key for encrypting signing keys at rest; null when LATCHKEY_ENCRYPTION_KEY is unset. */
+  encryptionKey: Buffer | null;
+  redisUrl: string | null;
+  logLevel: string;
+  /** Seconds a login session lives. */
+  sessionTtl: number;
+  /** Seconds between runs of the expired-row cleanup (0 turns the timer off). */
+  purgeInterval: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export const DEFAULT_DATABASE_URL = 'sqlite:./var/latchkey.db';
+export const DEFAULT_SCOPES = ['profile', 'email'];
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/; // RFC 6749 §3.3 scope-token
+
+/** Keys of the JSON config file (SPEC.md), mapped to Config fields. */
+const FILE_KEYS = {
+  access_token_ttl: 'accessTokenTtl',
+  refresh_token_ttl: 'refreshTokenTtl',
+  authorization_code_ttl: 'authorizationCodeTtl',
+  expired_token_status: 'expiredTokenStatus',
+  token_error_status: 'tokenErrorStatus',
+  access_token_format: 'accessTokenFormat',
+  signup: 'signup',
+  refresh_retry_window: 'refreshRetryWindow',
+  scopes: 'scopes',
+} as const;
+
+export interface ConfigSources {
+  env?: NodeJS.ProcessEnv;
+  /** Command-line flags of `latchkey serve`, already parsed (camelCase keys). */
+  flags?: Partial<Record<'port' | 'host' | 'databaseUrl' | 'issuer' | 'profile' | 'config', string>>;
+  /** Direct overrides (tests): applied last, after validation of the rest. */
+  overrides?: Partial<Config>;
+}
+
+function positiveInt(value: unknown, what: string, opts: { min?: number; max?: number } = {}): number {
+  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n)) throw new ConfigError(`${what} must be a whole number, got ${JSON.stringify(value)}`);
+  const min = opts.min ?? 1;
+  if (n < min) throw new ConfigError(`${what} must be at least ${min}, got ${n}`);
+  if (opts.max !== undefined && n > opts.max) throw new ConfigError(`${what} must be at most ${opts.max}, got ${n}`);
+  return n;
+}
+
+export function validateDatabaseUrl(url: string): string {
+  if (url.startsWith('sqlite:')) {
+    if (url.length === 'sqlite:'.length) throw new ConfigError(`DATABASE_URL ${JSON.stringify(url)} names no file (use sqlite:./var/latchkey.db or sqlite::memory:)`);
+    return url;
+  }
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    try {
+      const parsed = new URL(url);
+      if (!parsed.hostname) throw new Error('no host');
+    } catch {
+      throw new ConfigError(`DATABASE_URL ${JSON.stringify(url)} is not a valid postgres:// URL`);
+    }
+    return url;
+  }
+  throw new ConfigError(`DATABASE_URL ${JSON.stringify(url)} must start with sqlite: or postgres://`);
+}
+
+function validateIssuer(issuer: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(issuer);
+  } catch {
+    throw new ConfigError(`LATCHKEY_ISSUER ${JSON.stringify(issuer)} is not an absolute URL`);
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new ConfigError(`LATCHKEY_ISSUER must be an http(s) URL, got ${JSON.stringify(issuer)}`);
+  if (parsed.search || parsed.hash) throw new ConfigError('LATCHKEY_ISSUER must not have a query or fragment (RFC 8414 §2)');
+  return issuer.replace(/\/+$/, '');
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`config file ${path} must hold a JSON object`);
+  return parsed as Record<string, unknown>;
+}
+
+/** Applies the JSON config file's keys onto `config`, validating each. */
+export function applyFileSettings(config: Config, settings: Record<string, unknown>, source: string): void {
+  for (const [key, value] of Object.entries(settings)) {
+    if (!Object.prototype.hasOwnProperty.call(FILE_KEYS, key)) {
+      throw new ConfigError(`${source}: unknown key ${JSON.stringify(key)} (known: ${Object.keys(FILE_KEYS).join(', ')})`);
+    }
+    const what = `${source}: ${key}`;
+    switch (key as keyof typeof FILE_KEYS) {
+      case 'access_token_ttl': config.accessTokenTtl = positiveInt(value, what); break;
+      case 'authorization_code_ttl': config.authorizationCodeTtl = positiveInt(value, what); break;
+      case 'refresh_token_ttl': config.refreshTokenTtl = value === null ? null : positiveInt(value, what); break;
+      case 'expired_token_status':
+        if (value !== 401 && value !== 403) throw new ConfigError(`${what} must be 401 or 403`);
+        config.expiredTokenStatus = value; break;
+      case 'token_error_status':
+        if (value !== 400 && value !== 401) throw new ConfigError(`${what} must be 400 or 401`);
+        config.tokenErrorStatus = value; break;
+      case 'access_token_format':
+        if (value !== 'opaque' && value !== 'jwt') throw new ConfigError(`${what} must be "opaque" or "jwt"`);
+        config.accessTokenFormat = value; break;
+      case 'signup':
+        if (typeof value !== 'boolean') throw new ConfigError(`${what} must be true or false`);
+        config.signup = value; break;
+      case 'refresh_retry_window': config.refreshRetryWindow = positiveInt(value, what, { min: 0, max: 60 }); break;
+      case 'scopes': {
+        if (!Array.isArray(value) || value.length === 0 || !value.every((s) => typeof s === 'string' && SCOPE_TOKEN.test(s))) {
+          throw new ConfigError(`${what} must be a non-empty list of scope names`);
+        }
+        config.scopes = [...new Set(value as string[])];
+        break;
+      }
+    }
+  }
+}
+
+function parseEncryptionKey(value: string | undefined): Buffer | null {
+  if (value === undefined || value === '') return null;
+  const key = Buffer.from(value, 'base64');
+  if (key.length !== 32) throw new ConfigError(`LATCHKEY_ENCRYPTION_KEY must be 32 bytes in base64 (got ${key.length} bytes)`);
+  return key;
+}
+
+export function loadConfig(sources: ConfigSources = {}): Config {
+  const env = sources.env ?? process.env;
+  const flags = sources.flags ?? {};
+  const profileName = flags.profile ?? env.LATCHKEY_PROFILE ?? 'standard';
+  if (!isProfileName(profileName)) throw new ConfigError(`unknown profile ${JSON.stringify(profileName)} (known: ${Object.keys(PROFILES).join(', ')})`);
+
+  const port = positiveInt(flags.port ?? env.PORT ?? 8080, 'PORT', { min: 0, max: 65535 });
+  const host = flags.host ?? env.HOST ?? '127.0.0.1';
+  if (host.trim() === '') throw new ConfigError('HOST must not be empty');
+  const databaseUrl = validateDatabaseUrl(flags.databaseUrl ?? env.DATABASE_URL ?? DEFAULT_DATABASE_URL);
+  const displayHost = host.includes(':') ? `[${host}]` : host;
+  const issuer = validateIssuer(flags.issuer ?? env.LATCHKEY_ISSUER ?? `http://${displayHost}:${port}`);
+
+  const config: Config = {
+    port,
+    host,
+    databaseUrl,
+    issuer,
+    profile: profileName,
+    ...PROFILES[profileName],
+    accessTokenFormat: 'opaque',
+    signup: true,
+    refreshRetryWindow: 0,
+    scopes: [...DEFAULT_SCOPES],
+    encryptionKey: parseEncryptionKey(env.LATCHKEY_ENCRYPTION_KEY),
+    redisUrl: env.REDIS_URL && env.REDIS_URL !== '' ? env.REDIS_URL : null,
+    logLevel: env.LOG_LEVEL ?? 'info',
+    sessionTtl: 14 * 86_400,
+    purgeInterval: 300,
+  };
+
+  const configPath = flags.config ?? env.LATCHKEY_CONFIG;
+  if (configPath) applyFileSettings(config, readConfigFile(configPath), configPath);
+  return { ...config, ...sources.overrides };
+}

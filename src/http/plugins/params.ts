@@ -1,0 +1,68 @@
+// Request parameters for the OAuth endpoints, whatever the body format (form, JSON,
+// multipart): a flat map of strings. RFC 6749 §3.1/§3.2: parameters must not repeat; values
+// are trimmed (SPEC.md: Huddle's example has a leading space in its refresh token).
+import { OAuthError } from '../../oauth/errors.js';
+
+export type Params = Record<string, string>;
+
+const MAX_PARAMS = 50;
+
+/**
+ * Flattens a parsed body (or query) into strings. Repeated parameters (arrays), nested
+ * objects and more than MAX_PARAMS keys are invalid_request. JSON numbers and booleans are
+ * accepted as their text (Hover's example client_id is a number).
+ */
+export function toParams(input: unknown, where = 'body'): Params {
+  if (input === undefined || input === null) return {};
+  if (typeof input !== 'object' || Array.isArray(input)) throw new OAuthError('invalid_request', `the request ${where} must be a set of name/value parameters`);
+  const out: Params = Object.create(null) as Params;
+  const entries = Object.entries(input as Record<string, unknown>);
+  if (entries.length > MAX_PARAMS) throw new OAuthError('invalid_request', `too many parameters in the request ${where}`);
+  for (const [key, value] of entries) {
+    if (Array.isArray(value)) throw new OAuthError('invalid_request', `parameter ${key} must not be repeated (RFC 6749 §3.2)`);
+    if (typeof value === 'string') out[key] = value.trim();
+    else if (typeof value === 'number' && Number.isFinite(value)) out[key] = String(value);
+    else if (typeof value === 'boolean') out[key] = String(value);
+    else if (value === null) continue;
+    else throw new OAuthError('invalid_request', `parameter ${key} must be a string`);
+  }
+  return out;
+}
+
+/** Merges query and body parameters, refusing a parameter that appears in both. */
+export function mergeParams(a: Params, b: Params): Params {
+  const out: Params = Object.assign(Object.create(null) as Params, a);
+  for (const [k, v] of Object.entries(b)) {
+    if (k in out) throw new OAuthError('invalid_request', `parameter ${k} must not be repeated (RFC 6749 §3.2)`);
+    out[k] = v;
+  }
+  return out;
+}
+
+/** Parses application/x-www-form-urlencoded strictly: invalid percent-encoding or UTF-8 is an error. */
+export function parseFormBody(body: string): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = Object.create(null) as Record<string, string | string[]>;
+  if (body === '') return out;
+  for (const pair of body.split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    const rawKey = eq === -1 ? pair : pair.slice(0, eq);
+    const rawValue = eq === -1 ? '' : pair.slice(eq + 1);
+    let key: string;
+    let value: string;
+    try {
+      key = decodeURIComponent(rawKey.replace(/\+/g, ' '));
+      value = decodeURIComponent(rawValue.replace(/\+/g, ' '));
+    } catch {
+      throw new OAuthError('invalid_request', 'the form body is not valid percent-encoded UTF-8');
+    }
+    // A name with white space around it (Huddle writes "grant_type=password &username=…")
+    // is the same parameter.
+    key = key.trim();
+    const existing = out[key];
+    if (existing === undefined) out[key] = value;
+    else if (Array.isArray(existing)) existing.push(value);
+    else out[key] = [existing, value];
+  }
+  return out;
+}

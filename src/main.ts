@@ -1,0 +1,51 @@
+// The `latchkey` binary: dispatches to the admin commands and `serve`. Success prints one
+// JSON object and exits 0; a usage error exits 2, a failure 1, each with one line on stderr.
+import { COMMANDS } from './cli/admin.js';
+import { CommandError, UsageError } from './cli/args.js';
+import { serveCommand } from './cli/serve.js';
+
+const USAGE = `usage: latchkey <command> [flags]
+  serve [--port P] [--host H] [--database-url U] [--issuer URL] [--profile NAME] [--config FILE]
+  migrate
+  user create --email E --name N --password P [--locale nl]
+  org create --name N [--no-integrations]
+  org add-member --org ORG_ID --user USER_ID [--role admin|member]
+  org set-integrations --org ORG_ID --enabled true|false
+  client create --name N --redirect-uris "https://a/cb,https://b/cb" [--owner USER_ID] [--public]
+                [--grant-types authorization_code,refresh_token,password,client_credentials] [--scopes "profile email"]
+                [--refresh-without-secret]
+  client reset-secret --client-id ID
+every command takes --database-url (default: DATABASE_URL, then sqlite:./var/latchkey.db)`;
+
+function fail(code: 1 | 2, message: string): never {
+  process.stderr.write(`latchkey: ${message.replace(/\s*\n\s*/g, ' ')}\n`);
+  process.exit(code);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const [first, second, ...rest] = argv;
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    if (first === undefined) process.exit(2);
+    return;
+  }
+  try {
+    if (first === 'serve') {
+      await serveCommand(argv.slice(1));
+      return;
+    }
+    const two = second !== undefined ? COMMANDS[`${first} ${second}`] : undefined;
+    const one = COMMANDS[first];
+    const command = two ?? one;
+    if (!command) throw new UsageError(`unknown command ${JSON.stringify([first, second].filter(Boolean).join(' '))} (try latchkey --help)`);
+    const result = await command(two ? rest : argv.slice(1));
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    process.exit(0);
+  } catch (err) {
+    if (err instanceof UsageError) fail(2, err.message);
+    if (err instanceof CommandError) fail(1, err.message);
+    fail(1, `unexpected failure: ${(err as Error).message ?? String(err)}`);
+  }
+}
+
+await main(process.argv.slice(2));

@@ -1,0 +1,78 @@
+// OAuthError: an error that is a value with an RFC code (RFC 6749 §4.1.2.1, §5.2; RFC 6750 §3.1;
+// RFC 7009 §2.2.1). The HTTP layer renders it as JSON, as a redirect with `error=` (only
+// once the redirect URI is validated) or as an HTML page. `description` is safe to send;
+// `debug` is only ever logged.
+
+export type OAuthErrorCode =
+  | 'invalid_request'
+  | 'invalid_client'
+  | 'invalid_grant'
+  | 'unauthorized_client'
+  | 'unsupported_grant_type'
+  | 'invalid_scope'
+  | 'access_denied'
+  | 'unsupported_response_type'
+  | 'server_error'
+  | 'temporarily_unavailable'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'unsupported_token_type'
+  | 'slow_down';
+
+/** Default HTTP status per code (RFC 6749 §5.2, RFC 6750 §3.1). */
+const STATUS: Record<OAuthErrorCode, number> = {
+  invalid_request: 400,
+  invalid_client: 401,
+  invalid_grant: 400,
+  unauthorized_client: 400,
+  unsupported_grant_type: 400,
+  invalid_scope: 400,
+  access_denied: 403,
+  unsupported_response_type: 400,
+  server_error: 500,
+  temporarily_unavailable: 503,
+  invalid_token: 401,
+  insufficient_scope: 403,
+  unsupported_token_type: 400,
+  slow_down: 429,
+};
+
+export interface OAuthErrorOptions {
+  status?: number;
+  /** Logged, never sent. */
+  debug?: string;
+  cause?: unknown;
+  /** invalid_client: the client tried HTTP Basic, so the answer carries WWW-Authenticate: Basic. */
+  basicAuthAttempted?: boolean;
+  /** Seconds, for 429 answers. */
+  retryAfter?: number;
+}
+
+export class OAuthError extends Error {
+  override name = 'OAuthError';
+  readonly code: OAuthErrorCode;
+  readonly description: string;
+  status: number;
+  readonly debug: string | undefined;
+  readonly basicAuthAttempted: boolean;
+  readonly retryAfter: number | undefined;
+
+  constructor(code: OAuthErrorCode, description: string, options: OAuthErrorOptions = {}) {
+    super(`${code}: ${description}`, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.description = description;
+    this.status = options.status ?? STATUS[code];
+    this.debug = options.debug;
+    this.basicAuthAttempted = options.basicAuthAttempted ?? false;
+    this.retryAfter = options.retryAfter;
+  }
+
+  /** RFC 6749 §5.2 body. */
+  toJSON(): { error: OAuthErrorCode; error_description: string } {
+    return { error: this.code, error_description: this.description };
+  }
+}
+
+export function isOAuthError(value: unknown): value is OAuthError {
+  return value instanceof OAuthError;
+}

@@ -1,0 +1,41 @@
+// The stores, clock, config and logger one running server (or one CLI command) works with.
+// Built once at start; handed to routes and grant handlers as the narrow slices they need.
+import pino, { type Logger } from 'pino';
+import type { Config } from './config/load.js';
+import { systemClock, type Clock } from './oauth/clock.js';
+import type { Store } from './store/db.js';
+import { ClientStore } from './store/clients.js';
+import { GrantStore } from './store/grants.js';
+import { OrganizationStore } from './store/orgs.js';
+import { SessionStore } from './store/sessions.js';
+import { TokenStore } from './store/tokens.js';
+import { UserStore } from './store/users.js';
+
+export interface Services {
+  config: Config;
+  clock: Clock;
+  store: Store;
+  logger: Logger;
+  users: UserStore;
+  orgs: OrganizationStore;
+  clients: ClientStore;
+  grants: GrantStore;
+  tokens: TokenStore;
+  sessions: SessionStore;
+}
+
+export function createServices(config: Config, store: Store, options: { clock?: Clock; logger?: Logger } = {}): Services {
+  const { db } = store;
+  return {
+    config,
+    clock: options.clock ?? systemClock,
+    store,
+    logger: options.logger ?? pino({ level: 'silent' }),
+    users: new UserStore(db),
+    orgs: new OrganizationStore(db),
+    clients: new ClientStore(db),
+    grants: new GrantStore(db),
+    tokens: new TokenStore(db),
+    sessions: new SessionStore(db),
+  };
+}

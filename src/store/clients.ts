@@ -1,0 +1,107 @@
+// API clients: exact redirect URIs, allowed grant types and scopes, a hashed secret.
+import type { Kysely, Selectable } from 'kysely';
+import type { ClientsTable, Database } from './schema.js';
+
+export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'password', 'client_credentials'] as const;
+export type GrantType = (typeof GRANT_TYPES)[number];
+
+export interface Client {
+  /** Internal row id (foreign keys). */
+  id: number;
+  clientId: string;
+  /** SHA-256 hex of the secret; null for public clients. */
+  secretHash: string | null;
+  name: string;
+  redirectUris: string[];
+  ownerUserId: number | null;
+  isPublic: boolean;
+  grantTypes: GrantType[];
+  scopes: string[];
+  refreshWithoutSecret: boolean;
+  createdAt: number;
+}
+
+export function toClient(row: Selectable<ClientsTable>): Client {
+  return {
+    id: row.id,
+    clientId: row.client_id,
+    secretHash: row.secret_hash,
+    name: row.name,
+    redirectUris: JSON.parse(row.redirect_uris) as string[],
+    ownerUserId: row.owner_user_id,
+    isPublic: row.is_public === 1,
+    grantTypes: row.grant_types.split(' ').filter(Boolean) as GrantType[],
+    scopes: row.scopes.split(' ').filter(Boolean),
+    refreshWithoutSecret: row.refresh_without_secret === 1,
+    createdAt: row.created_at,
+  };
+}
+
+export interface NewClient {
+  clientId: string;
+  secretHash: string | null;
+  name: string;
+  redirectUris: string[];
+  ownerUserId: number | null;
+  isPublic: boolean;
+  grantTypes: GrantType[];
+  scopes: string[];
+  refreshWithoutSecret: boolean;
+  now: number;
+}
+
+export class ClientStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(input: NewClient): Promise<Client> {
+    const row = await this.db.insertInto('clients').values({
+      client_id: input.clientId,
+      secret_hash: input.secretHash,
+      name: input.name,
+      redirect_uris: JSON.stringify(input.redirectUris),
+      owner_user_id: input.ownerUserId,
+      is_public: input.isPublic ? 1 : 0,
+      grant_types: input.grantTypes.join(' '),
+      scopes: input.scopes.join(' '),
+      refresh_without_secret: input.refreshWithoutSecret ? 1 : 0,
+      created_at: input.now,
+      updated_at: input.now,
+    }).returningAll().executeTakeFirstOrThrow();
+    return toClient(row);
+  }
+
+  async findByClientId(clientId: string): Promise<Client | undefined> {
+    const row = await this.db.selectFrom('clients').selectAll().where('client_id', '=', clientId).executeTakeFirst();
+    return row && toClient(row);
+  }
+
+  async findById(id: number): Promise<Client | undefined> {
+    const row = await this.db.selectFrom('clients').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toClient(row);
+  }
+
+  async listByOwner(ownerUserId: number): Promise<Client[]> {
+    const rows = await this.db.selectFrom('clients').selectAll().where('owner_user_id', '=', ownerUserId).orderBy('created_at', 'desc').orderBy('id', 'desc').execute();
+    return rows.map(toClient);
+  }
+
+  /** Replaces the secret hash; the old secret stops matching at once. */
+  async updateSecretHash(clientId: string, secretHash: string, now: number): Promise<boolean> {
+    const result = await this.db.updateTable('clients').set({ secret_hash: secretHash, updated_at: now })
+      .where('client_id', '=', clientId).where('is_public', '=', 0).executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async update(id: number, changes: { name?: string; redirectUris?: string[] }, now: number): Promise<void> {
+    await this.db.updateTable('clients').set({
+      ...(changes.name !== undefined ? { name: changes.name } : {}),
+      ...(changes.redirectUris !== undefined ? { redirect_uris: JSON.stringify(changes.redirectUris) } : {}),
+      updated_at: now,
+    }).where('id', '=', id).execute();
+  }
+
+  /** Deletes the client; its grants, codes and tokens go with it (ON DELETE CASCADE). */
+  async delete(id: number): Promise<void> {
+    await this.db.deleteFrom('clients').where('id', '=', id).execute();
+  }
+}

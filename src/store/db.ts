@@ -1,0 +1,138 @@
+// Opens the database named by a DATABASE_URL: `sqlite:PATH`, `sqlite::memory:` or
+// `postgres://…`. One Kysely instance per process; the rest of the code never knows which
+// dialect it talks to.
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, type MigrationProvider } from 'kysely';
+import pg from 'pg';
+import type { Database } from './schema.js';
+import { initial } from './migrations/001-initial.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface Store {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  /** PostgreSQL: the schema in use when one was named (else the server's default search_path). */
+  schema: string | undefined;
+  /** Resolves when the database answers a trivial query. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class DatabaseOpenError extends Error {
+  override name = 'DatabaseOpenError';
+}
+
+// int8 columns (our epoch-second times) come back from pg as strings by default; they all fit
+// in a double, so read them as numbers.
+pg.types.setTypeParser(20, (value: string) => Number(value));
+
+export interface OpenOptions {
+  /** PostgreSQL only: the schema to use (created if missing); tests give each run its own. */
+  schema?: string;
+  /** PostgreSQL only: the pool size. */
+  poolSize?: number;
+}
+
+export function openDatabase(url: string, options: OpenOptions = {}): Store {
+  if (url.startsWith('sqlite:')) return openSqlite(url.slice('sqlite:'.length));
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return openPostgres(url, options);
+  throw new DatabaseOpenError(`unsupported database URL ${JSON.stringify(url)} (use sqlite: or postgres://)`);
+}
+
+function openSqlite(path: string): Store {
+  const memory = path === ':memory:';
+  if (!memory) {
+    try {
+      mkdirSync(dirname(resolve(path)), { recursive: true });
+    } catch (err) {
+      throw new DatabaseOpenError(`cannot create the directory for ${path}: ${(err as Error).message}`);
+    }
+  }
+  let native: SqliteDatabase.Database;
+  try {
+    native = new SqliteDatabase(path);
+    // WAL: readers never block the writer. synchronous=NORMAL in WAL mode keeps every
+    // committed transaction across a process crash (kill -9); only an OS crash can lose the
+    // last few, the trade SQLite documents for WAL.
+    native.pragma('journal_mode = WAL');
+    native.pragma('synchronous = NORMAL');
+    native.pragma('foreign_keys = ON');
+    native.pragma('busy_timeout = 5000');
+  } catch (err) {
+    throw new DatabaseOpenError(`cannot open SQLite database ${path}: ${(err as Error).message}`);
+  }
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: native }) });
+  return {
+    db,
+    dialect: 'sqlite',
+    schema: undefined,
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+    async close() {
+      await db.destroy();
+    },
+  };
+}
+
+/** The schema named by a URL's libpq `options=-c search_path=NAME`, if any. */
+function schemaFromUrl(url: string): string | undefined {
+  try {
+    const options = new URL(url).searchParams.get('options') ?? '';
+    return /search_path=([A-Za-z0-9_]+)/.exec(options)?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+function openPostgres(url: string, options: OpenOptions): Store {
+  const schema = options.schema ?? schemaFromUrl(url);
+  if (schema !== undefined && !/^[a-z_][a-z0-9_]*$/.test(schema)) throw new DatabaseOpenError(`invalid schema name ${schema}`);
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? 10,
+    connectionTimeoutMillis: 5000,
+    ...(schema ? { options: `-c search_path=${schema}` } : {}),
+  });
+  // An idle client that loses its connection must not crash the process.
+  pool.on('error', () => undefined);
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    db,
+    dialect: 'postgres',
+    schema,
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+    async close() {
+      await db.destroy();
+    },
+  };
+}
+
+class StaticMigrations implements MigrationProvider {
+  constructor(private readonly dialect: Dialect) {}
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return { '001-initial': initial(this.dialect) };
+  }
+}
+
+/** Runs every migration not yet applied; running it twice changes nothing. */
+export async function migrate(store: Store): Promise<string[]> {
+  const schema = store.schema;
+  if (store.dialect === 'postgres' && schema) {
+    await sql`create schema if not exists ${sql.id(schema)}`.execute(store.db);
+  }
+  const migrator = new Migrator({
+    db: store.db,
+    provider: new StaticMigrations(store.dialect),
+    // Kysely looks for its bookkeeping tables in every schema unless told which one.
+    ...(schema ? { migrationTableSchema: schema } : {}),
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

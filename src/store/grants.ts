@@ -1,0 +1,107 @@
+// Grants (one authorization each) and remembered consent.
+import type { Kysely } from 'kysely';
+import type { Database } from './schema.js';
+
+export interface NewGrant {
+  clientId: number;
+  userId: number | null;
+  organizationId: number | null;
+  scope: string;
+  grantType: string;
+  now: number;
+}
+
+export interface Consent {
+  scope: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** A row of the "connected apps" list: one client a user granted access to, per organization. */
+export interface ConnectedApp {
+  clientId: number;
+  clientPublicId: string;
+  clientName: string;
+  organizationId: number | null;
+  organizationName: string | null;
+  scope: string;
+  grantedAt: number;
+}
+
+// 0 stands for "no organization" in the consents key (NULL cannot be part of a primary key).
+const NO_ORG = 0;
+
+export class GrantStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(input: NewGrant, db: Kysely<Database> = this.db): Promise<number> {
+    const row = await db.insertInto('grants').values({
+      client_id: input.clientId,
+      user_id: input.userId,
+      organization_id: input.organizationId,
+      scope: input.scope,
+      grant_type: input.grantType,
+      created_at: input.now,
+      revoked_at: null,
+    }).returning('id').executeTakeFirstOrThrow();
+    return row.id;
+  }
+
+  /** Revokes one grant: every code and token that descends from it stops working. */
+  async revoke(grantId: number, now: number, db: Kysely<Database> = this.db): Promise<void> {
+    await db.updateTable('grants').set({ revoked_at: now }).where('id', '=', grantId).where('revoked_at', 'is', null).execute();
+  }
+
+  async isRevoked(grantId: number, db: Kysely<Database> = this.db): Promise<boolean> {
+    const row = await db.selectFrom('grants').select('revoked_at').where('id', '=', grantId).executeTakeFirst();
+    return !row || row.revoked_at !== null;
+  }
+
+  /** Revokes every grant of a user to a client within one organization (or none). Returns how many. */
+  async revokeForUserClient(userId: number, clientId: number, organizationId: number | null, now: number): Promise<number> {
+    let q = this.db.updateTable('grants').set({ revoked_at: now })
+      .where('user_id', '=', userId).where('client_id', '=', clientId).where('revoked_at', 'is', null);
+    q = organizationId === null ? q.where('organization_id', 'is', null) : q.where('organization_id', '=', organizationId);
+    const result = await q.executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  async findConsent(userId: number, clientId: number, organizationId: number | null): Promise<Consent | undefined> {
+    const row = await this.db.selectFrom('consents').select(['scope', 'created_at', 'updated_at'])
+      .where('user_id', '=', userId).where('client_id', '=', clientId).where('organization_id', '=', organizationId ?? NO_ORG)
+      .executeTakeFirst();
+    return row && { scope: row.scope, createdAt: row.created_at, updatedAt: row.updated_at };
+  }
+
+  async upsertConsent(userId: number, clientId: number, organizationId: number | null, scope: string, now: number): Promise<void> {
+    await this.db.insertInto('consents')
+      .values({ user_id: userId, client_id: clientId, organization_id: organizationId ?? NO_ORG, scope, created_at: now, updated_at: now })
+      .onConflict((oc) => oc.columns(['user_id', 'client_id', 'organization_id']).doUpdateSet({ scope, updated_at: now }))
+      .execute();
+  }
+
+  async deleteConsent(userId: number, clientId: number, organizationId: number | null): Promise<void> {
+    await this.db.deleteFrom('consents').where('user_id', '=', userId).where('client_id', '=', clientId)
+      .where('organization_id', '=', organizationId ?? NO_ORG).execute();
+  }
+
+  /** Every client the user has consented to, per organization, newest first. */
+  async listConnectedApps(userId: number): Promise<ConnectedApp[]> {
+    const rows = await this.db.selectFrom('consents as k')
+      .innerJoin('clients as c', 'c.id', 'k.client_id')
+      .leftJoin('organizations as o', 'o.id', 'k.organization_id')
+      .select(['c.id as client_id', 'c.client_id as client_public_id', 'c.name as client_name', 'k.organization_id', 'o.name as organization_name', 'k.scope', 'k.updated_at'])
+      .where('k.user_id', '=', userId)
+      .orderBy('k.updated_at', 'desc')
+      .execute();
+    return rows.map((r) => ({
+      clientId: r.client_id,
+      clientPublicId: r.client_public_id,
+      clientName: r.client_name,
+      organizationId: r.organization_id === NO_ORG ? null : r.organization_id,
+      organizationName: r.organization_name ?? null,
+      scope: r.scope,
+      grantedAt: r.updated_at,
+    }));
+  }
+}

@@ -1,0 +1,160 @@
+// The database schema as Kysely sees it. Times are integer epoch seconds and flags are
+// 0/1 integers on both dialects, so SQLite and PostgreSQL share one code path. Every token,
+// code, session id and client secret is stored only as its SHA-256 hash (hex).
+import type { Generated } from 'kysely';
+
+export interface UsersTable {
+  id: Generated<number>;
+  email: string;
+  /** Lower-cased e-mail: the unique key, so e-mails are unique case-insensitively. */
+  email_normalized: string;
+  name: string;
+  locale: string;
+  password_hash: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface OrganizationsTable {
+  id: Generated<number>;
+  name: string;
+  integrations_enabled: number;
+  created_at: number;
+}
+
+export interface MembershipsTable {
+  organization_id: number;
+  user_id: number;
+  role: 'admin' | 'member';
+  created_at: number;
+}
+
+export interface ClientsTable {
+  id: Generated<number>;
+  client_id: string;
+  /** SHA-256 of the secret; null for public clients. */
+  secret_hash: string | null;
+  name: string;
+  /** JSON array of exact redirect URIs. */
+  redirect_uris: string;
+  owner_user_id: number | null;
+  is_public: number;
+  /** Space-separated grant types. */
+  grant_types: string;
+  /** Space-separated scopes the client may ask for. */
+  scopes: string;
+  refresh_without_secret: number;
+  created_at: number;
+  updated_at: number;
+}
+
+/** Remembered consent: one row per user, client and organization (0 = no organization). */
+export interface ConsentsTable {
+  user_id: number;
+  client_id: number;
+  organization_id: number;
+  scope: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/**
+ * One authorization: everything issued from one code, one password grant or one
+ * client-credentials request descends from a grant, and is revoked with it.
+ */
+export interface GrantsTable {
+  id: Generated<number>;
+  client_id: number;
+  user_id: number | null;
+  organization_id: number | null;
+  scope: string;
+  grant_type: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+export interface AuthorizationCodesTable {
+  code_hash: string;
+  grant_id: number;
+  client_id: number;
+  user_id: number;
+  organization_id: number | null;
+  redirect_uri: string;
+  /** 1 when the authorization request carried redirect_uri (RFC 6749 §4.1.3). */
+  redirect_uri_sent: number;
+  scope: string;
+  code_challenge: string | null;
+  code_challenge_method: string | null;
+  created_at: number;
+  expires_at: number;
+  consumed_at: number | null;
+}
+
+export interface AccessTokensTable {
+  token_hash: string;
+  /** Token id: the JWT `jti` for JWT access tokens. */
+  jti: string | null;
+  grant_id: number;
+  client_id: number;
+  user_id: number | null;
+  organization_id: number | null;
+  scope: string;
+  created_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+}
+
+export interface RefreshTokensTable {
+  token_hash: string;
+  grant_id: number;
+  client_id: number;
+  user_id: number | null;
+  organization_id: number | null;
+  scope: string;
+  created_at: number;
+  /** null: never expires (Hover profile). */
+  expires_at: number | null;
+  consumed_at: number | null;
+  revoked_at: number | null;
+  /** Hash of the refresh token that replaced this one, once rotated. */
+  successor_hash: string | null;
+  /** Hash of the access token issued together with this refresh token. */
+  access_token_hash: string | null;
+}
+
+export interface SessionsTable {
+  id_hash: string;
+  /** null: an anonymous session that only carries a CSRF token (before login). */
+  user_id: number | null;
+  csrf_token: string;
+  auth_time: number | null;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface SigningKeysTable {
+  kid: string;
+  alg: string;
+  public_jwk: string;
+  /** The private JWK, AES-256-GCM encrypted when LATCHKEY_ENCRYPTION_KEY is set (prefix "enc:"), else "plain:". */
+  private_jwk: string;
+  created_at: number;
+  /** Set when a newer key takes over signing. */
+  retired_at: number | null;
+  /** After this time no token signed with the key is still valid; it is then unpublished. */
+  publish_until: number | null;
+}
+
+export interface Database {
+  users: UsersTable;
+  organizations: OrganizationsTable;
+  memberships: MembershipsTable;
+  clients: ClientsTable;
+  consents: ConsentsTable;
+  grants: GrantsTable;
+  authorization_codes: AuthorizationCodesTable;
+  access_tokens: AccessTokensTable;
+  refresh_tokens: RefreshTokensTable;
+  sessions: SessionsTable;
+  signing_keys: SigningKeysTable;
+}

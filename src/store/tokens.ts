@@ -1,0 +1,143 @@
+// Authorization codes, access tokens and refresh tokens, stored by SHA-256 hash only.
+// Single use is one statement (DESIGN.md): consuming a code or refresh token is an
+// `UPDATE … WHERE consumed_at IS NULL RETURNING …`, so two servers on one database can never
+// both win.
+import type { Kysely, Selectable } from 'kysely';
+import type { AccessTokensTable, AuthorizationCodesTable, Database, RefreshTokensTable } from './schema.js';
+
+export type CodeRow = Selectable<AuthorizationCodesTable>;
+export type AccessTokenRow = Selectable<AccessTokensTable>;
+export type RefreshTokenRow = Selectable<RefreshTokensTable>;
+
+/** An access token with everything a protected resource needs to decide, from one query. */
+export interface AccessTokenContext {
+  tokenHash: string;
+  jti: string | null;
+  grantId: number;
+  clientId: number;
+  clientPublicId: string;
+  userId: number | null;
+  organizationId: number | null;
+  scope: string;
+  createdAt: number;
+  expiresAt: number;
+  revokedAt: number | null;
+  grantRevokedAt: number | null;
+  /** null when the token is bound to no organization. */
+  organizationName: string | null;
+  organizationIntegrationsEnabled: boolean | null;
+  user: { id: number; name: string; email: string; locale: string } | null;
+}
+
+export class TokenStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  // ---- authorization codes -------------------------------------------------------------
+
+  async insertCode(row: Omit<CodeRow, 'consumed_at'>, db: Kysely<Database> = this.db): Promise<void> {
+    await db.insertInto('authorization_codes').values({ ...row, consumed_at: null }).execute();
+  }
+
+  /**
+   * Marks the code used and returns it, in one statement; undefined when it is unknown,
+   * already used or belongs to another client.
+   */
+  async consumeCode(codeHash: string, clientId: number, now: number, db: Kysely<Database> = this.db): Promise<CodeRow | undefined> {
+    return db.updateTable('authorization_codes').set({ consumed_at: now })
+      .where('code_hash', '=', codeHash).where('client_id', '=', clientId).where('consumed_at', 'is', null)
+      .returningAll().executeTakeFirst();
+  }
+
+  async findCode(codeHash: string, db: Kysely<Database> = this.db): Promise<CodeRow | undefined> {
+    return db.selectFrom('authorization_codes').selectAll().where('code_hash', '=', codeHash).executeTakeFirst();
+  }
+
+  // ---- access tokens -------------------------------------------------------------------
+
+  async insertAccessToken(row: Omit<AccessTokenRow, 'revoked_at'>, db: Kysely<Database> = this.db): Promise<void> {
+    await db.insertInto('access_tokens').values({ ...row, revoked_at: null }).execute();
+  }
+
+  private accessContextQuery(db: Kysely<Database>) {
+    return db.selectFrom('access_tokens as a')
+      .innerJoin('grants as g', 'g.id', 'a.grant_id')
+      .innerJoin('clients as c', 'c.id', 'a.client_id')
+      .leftJoin('organizations as o', 'o.id', 'a.organization_id')
+      .leftJoin('users as u', 'u.id', 'a.user_id')
+      .select([
+        'a.token_hash', 'a.jti', 'a.grant_id', 'a.client_id', 'c.client_id as client_public_id', 'a.user_id', 'a.organization_id',
+        'a.scope', 'a.created_at', 'a.expires_at', 'a.revoked_at', 'g.revoked_at as grant_revoked_at',
+        'o.name as organization_name', 'o.integrations_enabled', 'u.id as u_id', 'u.name as u_name', 'u.email as u_email', 'u.locale as u_locale',
+      ]);
+  }
+
+  /** The token and its grant, client, organization and user, in one query. */
+  async findAccessToken(tokenHash: string): Promise<AccessTokenContext | undefined> {
+    const r = await this.accessContextQuery(this.db).where('a.token_hash', '=', tokenHash).executeTakeFirst();
+    return r && toContext(r);
+  }
+
+  async findAccessTokenByJti(jti: string): Promise<AccessTokenContext | undefined> {
+    const r = await this.accessContextQuery(this.db).where('a.jti', '=', jti).executeTakeFirst();
+    return r && toContext(r);
+  }
+
+  async revokeAccessToken(tokenHash: string, now: number, db: Kysely<Database> = this.db): Promise<void> {
+    await db.updateTable('access_tokens').set({ revoked_at: now }).where('token_hash', '=', tokenHash).where('revoked_at', 'is', null).execute();
+  }
+
+  // ---- refresh tokens ------------------------------------------------------------------
+
+  async insertRefreshToken(row: Omit<RefreshTokenRow, 'consumed_at' | 'revoked_at' | 'successor_hash'>, db: Kysely<Database> = this.db): Promise<void> {
+    await db.insertInto('refresh_tokens').values({ ...row, consumed_at: null, revoked_at: null, successor_hash: null }).execute();
+  }
+
+  /**
+   * Marks a live refresh token used and returns it, in one statement; undefined when it is
+   * unknown, used, revoked, expired or another client's.
+   */
+  async consumeRefreshToken(tokenHash: string, clientId: number, now: number, db: Kysely<Database> = this.db): Promise<RefreshTokenRow | undefined> {
+    return db.updateTable('refresh_tokens').set({ consumed_at: now })
+      .where('token_hash', '=', tokenHash).where('client_id', '=', clientId)
+      .where('consumed_at', 'is', null).where('revoked_at', 'is', null)
+      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+      .returningAll().executeTakeFirst();
+  }
+
+  async findRefreshToken(tokenHash: string, db: Kysely<Database> = this.db): Promise<RefreshTokenRow | undefined> {
+    return db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
+  }
+
+  async setSuccessor(tokenHash: string, successorHash: string, db: Kysely<Database> = this.db): Promise<void> {
+    await db.updateTable('refresh_tokens').set({ successor_hash: successorHash }).where('token_hash', '=', tokenHash).execute();
+  }
+
+  async revokeRefreshToken(tokenHash: string, now: number, db: Kysely<Database> = this.db): Promise<void> {
+    await db.updateTable('refresh_tokens').set({ revoked_at: now }).where('token_hash', '=', tokenHash).where('revoked_at', 'is', null).execute();
+  }
+}
+
+function toContext(r: {
+  token_hash: string; jti: string | null; grant_id: number; client_id: number; client_public_id: string; user_id: number | null;
+  organization_id: number | null; scope: string; created_at: number; expires_at: number; revoked_at: number | null;
+  grant_revoked_at: number | null; organization_name: string | null; integrations_enabled: number | null;
+  u_id: number | null; u_name: string | null; u_email: string | null; u_locale: string | null;
+}): AccessTokenContext {
+  return {
+    tokenHash: r.token_hash,
+    jti: r.jti,
+    grantId: r.grant_id,
+    clientId: r.client_id,
+    clientPublicId: r.client_public_id,
+    userId: r.user_id,
+    organizationId: r.organization_id,
+    scope: r.scope,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    revokedAt: r.revoked_at,
+    grantRevokedAt: r.grant_revoked_at,
+    organizationName: r.organization_name,
+    organizationIntegrationsEnabled: r.integrations_enabled === null ? null : r.integrations_enabled === 1,
+    user: r.u_id === null ? null : { id: r.u_id, name: r.u_name ?? '', email: r.u_email ?? '', locale: r.u_locale ?? '' },
+  };
+}

@@ -1,0 +1,91 @@
+// Users: one row each, e-mail unique case-insensitively (email_normalized).
+import type { Kysely, Selectable } from 'kysely';
+import type { Database, UsersTable } from './schema.js';
+
+export type UserRow = Selectable<UsersTable>;
+
+export interface User {
+  id: number;
+  email: string;
+  name: string;
+  locale: string;
+}
+
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+export function toUser(row: Pick<UserRow, 'id' | 'email' | 'name' | 'locale'>): User {
+  return { id: row.id, email: row.email, name: row.name, locale: row.locale };
+}
+
+export class DuplicateEmailError extends Error {
+  override name = 'DuplicateEmailError';
+}
+
+export function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; message?: string } | null;
+  if (!e) return false;
+  // SQLite: SQLITE_CONSTRAINT_UNIQUE / _PRIMARYKEY; PostgreSQL: 23505.
+  return e.code === '23505' || e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+export class UserStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(input: { email: string; name: string; locale: string; passwordHash: string; now: number }): Promise<User> {
+    try {
+      const row = await this.db.insertInto('users').values({
+        email: input.email.trim(),
+        email_normalized: normalizeEmail(input.email),
+        name: input.name,
+        locale: input.locale,
+        password_hash: input.passwordHash,
+        created_at: input.now,
+        updated_at: input.now,
+      }).returning(['id', 'email', 'name', 'locale']).executeTakeFirstOrThrow();
+      return toUser(row);
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new DuplicateEmailError(`a user with e-mail ${input.email.trim()} already exists`);
+      throw err;
+    }
+  }
+
+  async findById(id: number): Promise<User | undefined> {
+    const row = await this.db.selectFrom('users').select(['id', 'email', 'name', 'locale']).where('id', '=', id).executeTakeFirst();
+    return row && toUser(row);
+  }
+
+  /** The user and password hash for a login attempt. */
+  async findCredentialsByEmail(email: string): Promise<(User & { passwordHash: string }) | undefined> {
+    const row = await this.db.selectFrom('users').select(['id', 'email', 'name', 'locale', 'password_hash'])
+      .where('email_normalized', '=', normalizeEmail(email)).executeTakeFirst();
+    return row && { ...toUser(row), passwordHash: row.password_hash };
+  }
+
+  async findPasswordHash(id: number): Promise<string | undefined> {
+    const row = await this.db.selectFrom('users').select('password_hash').where('id', '=', id).executeTakeFirst();
+    return row?.password_hash;
+  }
+
+  async findByEmail(email: string): Promise<User | undefined> {
+    const row = await this.db.selectFrom('users').select(['id', 'email', 'name', 'locale'])
+      .where('email_normalized', '=', normalizeEmail(email)).executeTakeFirst();
+    return row && toUser(row);
+  }
+
+  async update(id: number, changes: { email?: string; name?: string; locale?: string; passwordHash?: string }, now: number): Promise<void> {
+    try {
+      await this.db.updateTable('users').set({
+        ...(changes.email !== undefined ? { email: changes.email.trim(), email_normalized: normalizeEmail(changes.email) } : {}),
+        ...(changes.name !== undefined ? { name: changes.name } : {}),
+        ...(changes.locale !== undefined ? { locale: changes.locale } : {}),
+        ...(changes.passwordHash !== undefined ? { password_hash: changes.passwordHash } : {}),
+        updated_at: now,
+      }).where('id', '=', id).execute();
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new DuplicateEmailError(`a user with e-mail ${changes.email ?? ''} already exists`);
+      throw err;
+    }
+  }
+}
