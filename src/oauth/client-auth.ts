@@ -1,0 +1,120 @@
+// Who is calling the token endpoint (and revocation, RFC 7009 §2.1, and introspection,
+// RFC 7662 §2.1): client_secret_basic (RFC 6749 §2.3.1, HTTP Basic), client_secret_post
+// (RFC 6749 §2.3.1, client_id + client_secret in the body) or a public client that sends
+// client_id alone (RFC 6749 §2.3, §3.2.1). Framework-free: it takes the Authorization header,
+// the flat parameters and a way to look a client up, and returns the Client or throws.
+import { OAuthError } from './errors.js';
+import { secretMatchesHash, sha256Hex } from './crypto.js';
+import type { Client } from '../store/clients.js';
+
+export type ClientLookup = (clientId: string) => Promise<Client | undefined>;
+
+export interface ClientAuthRequest {
+  /** The Authorization header as received (undefined when absent). */
+  authorization: string | undefined;
+  /** Flat request parameters (http/plugins/params.ts toParams). */
+  params: Readonly<Record<string, string>>;
+  /**
+   * POST /refresh only (SPEC.md, Huddle's guide): a client registered with
+   * refresh_without_secret may identify itself by client_id alone there.
+   */
+  allowRefreshWithoutSecret?: boolean;
+}
+
+// Client ids are ours (newId: 22 characters); anything far longer is not worth a lookup.
+const MAX_CLIENT_ID_LENGTH = 200;
+const MAX_SECRET_LENGTH = 512;
+
+// Compared against when the client is unknown or has no secret, so that a wrong client_id
+// costs the same hash and comparison as a wrong secret.
+const DUMMY_SECRET_HASH = sha256Hex('latchkey-no-such-client');
+
+interface PresentedCredentials {
+  clientId: string;
+  /** undefined: no secret presented (public client, or refresh_without_secret). */
+  secret: string | undefined;
+  basic: boolean;
+}
+
+/**
+ * RFC 6749 §2.3.1: the id and secret inside Basic are first encoded with
+ * application/x-www-form-urlencoded, so "+" is a space and %XX is a byte.
+ */
+function formDecode(value: string): string {
+  return decodeURIComponent(value.replace(/\+/g, ' '));
+}
+
+/** Parses `Basic base64(id:secret)`; returns undefined when the header uses another scheme. */
+export function parseBasicAuthorization(header: string | undefined): { clientId: string; secret: string } | undefined {
+  if (header === undefined) return undefined;
+  const trimmed = header.trim();
+  const space = trimmed.indexOf(' ');
+  const scheme = space === -1 ? trimmed : trimmed.slice(0, space);
+  // Auth schemes are case-insensitive (RFC 9110 §11.1).
+  if (scheme.toLowerCase() !== 'basic') return undefined;
+  const malformed = () => new OAuthError('invalid_client', 'the Authorization: Basic header is malformed', { basicAuthAttempted: true });
+  const encoded = space === -1 ? '' : trimmed.slice(space + 1).trim();
+  if (encoded === '' || !/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) throw malformed();
+  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon === -1) throw malformed();
+  try {
+    return { clientId: formDecode(decoded.slice(0, colon)), secret: formDecode(decoded.slice(colon + 1)) };
+  } catch {
+    throw malformed();
+  }
+}
+
+function presentedCredentials(request: ClientAuthRequest): PresentedCredentials {
+  const basic = parseBasicAuthorization(request.authorization);
+  const bodyId = request.params.client_id;
+  // An empty client_secret is no secret (some libraries send "client_secret=" for public clients).
+  const bodySecret = request.params.client_secret === '' ? undefined : request.params.client_secret;
+
+  if (basic) {
+    // RFC 6749 §2.3: "The client MUST NOT use more than one authentication method in each request."
+    if (bodySecret !== undefined) {
+      throw new OAuthError('invalid_request', 'use one client authentication method: either HTTP Basic or client_secret in the body, not both');
+    }
+    // client_id in the body as well is harmless when it names the same client.
+    if (bodyId !== undefined && bodyId !== basic.clientId) {
+      throw new OAuthError('invalid_request', 'client_id in the body does not match the client of the Authorization header');
+    }
+    if (basic.clientId === '') throw new OAuthError('invalid_client', 'the Authorization: Basic header names no client', { basicAuthAttempted: true });
+    return { clientId: basic.clientId, secret: basic.secret === '' ? undefined : basic.secret, basic: true };
+  }
+  if (bodyId === undefined || bodyId === '') {
+    if (bodySecret !== undefined) throw new OAuthError('invalid_request', 'client_secret was sent without client_id');
+    throw new OAuthError('invalid_client', 'client authentication is required: send HTTP Basic credentials, or client_id (and client_secret)');
+  }
+  return { clientId: bodyId, secret: bodySecret, basic: false };
+}
+
+/**
+ * Authenticates the caller. Throws invalid_request for conflicting methods and
+ * invalid_client (401; WWW-Authenticate: Basic when Basic was tried, RFC 6749 §5.2) for an
+ * unknown client, a wrong secret, or a confidential client that sent no secret.
+ */
+export async function authenticateClient(request: ClientAuthRequest, findClient: ClientLookup): Promise<Client> {
+  const presented = presentedCredentials(request);
+  const failed = (debug: string) => new OAuthError('invalid_client', 'client authentication failed', { basicAuthAttempted: presented.basic, debug });
+
+  if (presented.clientId.length > MAX_CLIENT_ID_LENGTH || (presented.secret?.length ?? 0) > MAX_SECRET_LENGTH) {
+    throw failed('client_id or client_secret too long');
+  }
+  const client = await findClient(presented.clientId);
+
+  if (presented.secret !== undefined) {
+    // Always one hash and one constant-time comparison, whether or not the client exists.
+    const matches = secretMatchesHash(presented.secret, client?.secretHash ?? DUMMY_SECRET_HASH);
+    if (!client) throw failed(`unknown client ${presented.clientId}`);
+    if (client.isPublic || client.secretHash === null) throw failed(`public client ${client.clientId} sent a secret`);
+    if (!matches) throw failed(`wrong secret for client ${client.clientId}`);
+    return client;
+  }
+
+  if (!client) throw failed(`unknown client ${presented.clientId}`);
+  if (client.isPublic) return client;
+  if (request.allowRefreshWithoutSecret && client.refreshWithoutSecret) return client;
+  throw failed(`confidential client ${client.clientId} sent no secret`);
+}
