@@ -1,0 +1,158 @@
+// The admin command line, run as a real process against both databases: JSON on stdout and
+// exit 0 on success, one line on stderr with exit 2 (usage) or 1 (failure), nothing half-written.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { loadConfig } from '../../src/config/load.js';
+import { secretMatchesHash } from '../../src/oauth/crypto.js';
+import { createServices } from '../../src/services.js';
+import { openDatabase } from '../../src/store/db.js';
+import { databaseKinds, freshDatabase, type FreshDatabase } from '../helpers/databases.js';
+
+const BIN = new URL('../../bin/latchkey.js', import.meta.url).pathname;
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  json: Record<string, unknown>;
+}
+
+function latchkey(db: FreshDatabase, ...args: string[]): Run {
+  const r = spawnSync(process.execPath, [BIN, ...args, '--database-url', db.url], { encoding: 'utf8', env: { ...process.env, DATABASE_URL: '' } });
+  let json: Record<string, unknown> = {};
+  if (r.status === 0) json = JSON.parse(r.stdout) as Record<string, unknown>;
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, json };
+}
+
+function assertOneLineError(run: Run, status: 1 | 2, pattern: RegExp): void {
+  assert.equal(run.status, status, `exit ${status} expected, got ${run.status}: ${run.stderr}`);
+  assert.equal(run.stdout, '');
+  const lines = run.stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 1, `one line on stderr: ${run.stderr}`);
+  assert.match(lines[0] ?? '', pattern);
+}
+
+async function counts(db: FreshDatabase): Promise<Record<string, number>> {
+  const store = openDatabase(db.url);
+  try {
+    const out: Record<string, number> = {};
+    for (const table of ['users', 'organizations', 'memberships', 'clients'] as const) {
+      const row = await store.db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+      out[table] = Number(row.n);
+    }
+    return out;
+  } finally {
+    await store.close();
+  }
+}
+
+for (const kind of databaseKinds()) {
+  describe(`latchkey CLI [${kind}]`, () => {
+    test('user, org and client commands as SPEC.md lists them', async () => {
+      const db = await freshDatabase(kind);
+      try {
+        const user = latchkey(db, 'user', 'create', '--email', 'john@doe.com', '--name', 'John Doe', '--password', 'hunter2hunter2', '--locale', 'nl');
+        assert.equal(user.status, 0, user.stderr);
+        assert.deepEqual(user.json, { id: 1, email: 'john@doe.com', name: 'John Doe', locale: 'nl' });
+
+        const org = latchkey(db, 'org', 'create', '--name', 'Acme');
+        assert.deepEqual(org.json, { id: 1, name: 'Acme', integrations_enabled: true });
+        const off = latchkey(db, 'org', 'create', '--name', 'Free plan', '--no-integrations');
+        assert.deepEqual(off.json, { id: 2, name: 'Free plan', integrations_enabled: false });
+        assert.equal(latchkey(db, 'org', 'add-member', '--org', '1', '--user', '1', '--role', 'admin').status, 0);
+        assert.deepEqual(latchkey(db, 'org', 'set-integrations', '--org', '2', '--enabled', 'true').json, { id: 2, name: 'Free plan', integrations_enabled: true });
+
+        const client = latchkey(db, 'client', 'create', '--name', 'House Check', '--redirect-uris', 'https://a.example/cb,https://b.example/cb', '--owner', '1');
+        assert.equal(client.status, 0, client.stderr);
+        assert.equal(typeof client.json.client_id, 'string');
+        assert.equal(typeof client.json.client_secret, 'string');
+        assert.deepEqual(client.json.redirect_uris, ['https://a.example/cb', 'https://b.example/cb']);
+        assert.deepEqual(client.json.grant_types, ['authorization_code', 'refresh_token']);
+        assert.deepEqual(client.json.scopes, ['profile', 'email']);
+
+        const pub = latchkey(db, 'client', 'create', '--name', 'SPA', '--redirect-uris', 'http://127.0.0.1:9/cb', '--public');
+        assert.equal(pub.status, 0, pub.stderr);
+        assert.equal('client_secret' in pub.json, false, 'no secret for a public client');
+
+        const huddle = latchkey(db, 'client', 'create', '--name', 'Huddle', '--redirect-uris', 'https://h.example/cb',
+          '--grant-types', 'password,refresh_token', '--scopes', 'profile email', '--refresh-without-secret');
+        assert.deepEqual(huddle.json.grant_types, ['password', 'refresh_token']);
+        assert.equal(huddle.json.refresh_without_secret, true);
+
+        const oldSecret = client.json.client_secret as string;
+        const reset = latchkey(db, 'client', 'reset-secret', '--client-id', client.json.client_id as string);
+        assert.equal(reset.status, 0, reset.stderr);
+        assert.equal(reset.json.client_id, client.json.client_id);
+        const newSecret = reset.json.client_secret as string;
+        assert.notEqual(newSecret, oldSecret);
+
+        const store = openDatabase(db.url);
+        try {
+          const services = createServices(loadConfig({ env: { DATABASE_URL: db.url } }), store);
+          const stored = await services.clients.findByClientId(client.json.client_id as string);
+          assert.equal(secretMatchesHash(oldSecret, stored?.secretHash ?? ''), false, 'the old secret no longer matches');
+          assert.equal(secretMatchesHash(newSecret, stored?.secretHash ?? ''), true);
+        } finally {
+          await store.close();
+        }
+      } finally {
+        await db.drop();
+      }
+    });
+
+    test('refusals: one clear line, the right exit code, nothing half-written', async () => {
+      const db = await freshDatabase(kind);
+      try {
+        assert.equal(latchkey(db, 'user', 'create', '--email', 'a@b.c', '--name', 'A', '--password', 'password1').status, 0);
+        const before = await counts(db);
+        assertOneLineError(latchkey(db, 'user', 'create', '--email', 'A@B.C', '--name', 'A2', '--password', 'password1'), 1, /already exists/);
+        assertOneLineError(latchkey(db, 'user', 'create', '--email', 'not-an-email', '--name', 'A2', '--password', 'password1'), 1, /e-mail/);
+        assertOneLineError(latchkey(db, 'user', 'create', '--email', 'x@y.z', '--name', 'X'), 2, /--password is required/);
+        assertOneLineError(latchkey(db, 'org', 'add-member', '--org', '42', '--user', '1'), 1, /no organization with id 42/);
+        assert.equal(latchkey(db, 'org', 'create', '--name', 'O').status, 0);
+        assertOneLineError(latchkey(db, 'org', 'add-member', '--org', '1', '--user', '99'), 1, /no user with id 99/);
+        assertOneLineError(latchkey(db, 'org', 'add-member', '--org', '1', '--user', '1', '--role', 'owner'), 2, /--role/);
+        assertOneLineError(latchkey(db, 'org', 'set-integrations', '--org', '1', '--enabled', 'maybe'), 2, /true or false/);
+        assertOneLineError(latchkey(db, 'client', 'create', '--name', 'C', '--redirect-uris', 'https://ok.example/cb,/relative'), 1, /not an absolute URI/);
+        assertOneLineError(latchkey(db, 'client', 'create', '--name', 'C', '--redirect-uris', 'https://ok.example/cb#frag'), 1, /fragment/);
+        assertOneLineError(latchkey(db, 'client', 'create', '--name', 'C', '--redirect-uris', 'https://ok.example/cb', '--owner', '77'), 1, /no user with id 77/);
+        assertOneLineError(latchkey(db, 'client', 'create', '--name', 'C', '--redirect-uris', 'https://ok.example/cb', '--grant-types', 'implicit'), 1, /unknown grant type/);
+        assertOneLineError(latchkey(db, 'client', 'create', '--name', 'C', '--redirect-uris', 'https://ok.example/cb', '--scopes', 'admin'), 1, /unknown scope/);
+        assertOneLineError(latchkey(db, 'client', 'reset-secret', '--client-id', 'nope'), 1, /no client with id nope/);
+        assertOneLineError(latchkey(db, 'client', 'create', '--name', 'C', '--redirect-uris', 'https://ok.example/cb', '--bogus'), 2, /bogus/);
+        assertOneLineError(latchkey(db, 'frobnicate'), 2, /unknown command/);
+        const after = await counts(db);
+        assert.deepEqual(after, { ...before, organizations: before.organizations + 1 });
+      } finally {
+        await db.drop();
+      }
+    });
+  });
+}
+
+test('an unreachable database or a malformed URL is one line and exit 1 or 2', () => {
+  const unreachable = spawnSync(process.execPath, [BIN, 'org', 'create', '--name', 'X', '--database-url', 'postgres://nobody@127.0.0.1:1/none'], { encoding: 'utf8' });
+  assert.equal(unreachable.status, 1);
+  assert.equal(unreachable.stderr.trimEnd().split('\n').length, 1);
+  assert.match(unreachable.stderr, /cannot reach the database/);
+  const malformed = spawnSync(process.execPath, [BIN, 'org', 'create', '--name', 'X', '--database-url', 'mysql://x'], { encoding: 'utf8' });
+  assert.equal(malformed.status, 2);
+  assert.match(malformed.stderr, /must start with sqlite: or postgres:\/\//);
+});
+
+test('serve refuses bad configuration with one line and exit 1', () => {
+  for (const [args, pattern] of [
+    [['--profile', 'nope'], /unknown profile "nope"/],
+    [['--issuer', 'not a url'], /LATCHKEY_ISSUER/],
+    [['--port', 'eighty'], /PORT must be a whole number/],
+    [['--database-url', 'postgres://nobody@127.0.0.1:1/none'], /cannot open the database/],
+    [['--config', '/nonexistent/latchkey.json'], /cannot read config file/],
+  ] as const) {
+    const r = spawnSync(process.execPath, [BIN, 'serve', '--port', '0', ...args], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.status, 1, `${args.join(' ')}: ${r.stderr}`);
+    const lines = r.stderr.trimEnd().split('\n');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0] ?? '', pattern);
+  }
+});
