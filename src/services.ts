@@ -6,6 +6,8 @@ import { systemClock, type Clock } from './oauth/clock.js';
 import type { Store } from './store/db.js';
 import { ClientStore } from './store/clients.js';
 import { GrantStore } from './store/grants.js';
+import { SigningKeyStore } from './store/keys.js';
+import { SigningKeys } from './oauth/signing-keys.js';
 import { OrganizationStore } from './store/orgs.js';
 import { SessionStore } from './store/sessions.js';
 import { TokenStore } from './store/tokens.js';
@@ -22,13 +24,16 @@ export interface Services {
   grants: GrantStore;
   tokens: TokenStore;
   sessions: SessionStore;
+  /** JWT access-token signing keys (cached; see oauth/signing-keys.ts). */
+  signingKeys: SigningKeys;
 }
 
 export function createServices(config: Config, store: Store, options: { clock?: Clock; logger?: Logger } = {}): Services {
   const { db } = store;
+  const clock = options.clock ?? systemClock;
   return {
     config,
-    clock: options.clock ?? systemClock,
+    clock,
     store,
     logger: options.logger ?? pino({ level: 'silent' }),
     users: new UserStore(db),
@@ -37,5 +42,6 @@ export function createServices(config: Config, store: Store, options: { clock?: 
     grants: new GrantStore(db),
     tokens: new TokenStore(db),
     sessions: new SessionStore(db),
+    signingKeys: new SigningKeys(new SigningKeyStore(db), { encryptionKey: config.encryptionKey, clock, accessTokenTtl: config.accessTokenTtl }),
   };
 }

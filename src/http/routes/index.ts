@@ -1,9 +1,27 @@
 // Every route group, in one list. Adding an endpoint group = one file in routes/ and one line here.
 import type { FastifyInstance } from 'fastify';
+import { accountRoutes } from './account.js';
 import { assetRoutes } from './assets.js';
+import { developerRoutes } from './developer.js';
 import { healthRoutes } from './health.js';
+import { homeRoutes } from './home.js';
+import { introspectRoutes } from './introspect.js';
+import { jwksRoutes } from './jwks.js';
+import { metadataRoutes } from './metadata.js';
+import { orgRoutes } from './orgs.js';
+import { revokeRoutes } from './revoke.js';
+import { signupRoutes } from './signup.js';
 
 export const ROUTES: Array<(app: FastifyInstance) => Promise<void>> = [
   healthRoutes,
   assetRoutes,
+  homeRoutes,
+  signupRoutes,
+  accountRoutes,
+  developerRoutes,
+  orgRoutes,
+  metadataRoutes,
+  jwksRoutes,
+  revokeRoutes,
+  introspectRoutes,
 ];

@@ -1,0 +1,19 @@
+// GET /.well-known/jwks.json (RFC 7517 §5): the public keys that verify our JWT access
+// tokens (RFC 9068) — the one signing now and the retired ones still needed. Registering
+// this group also prepares the keys before the server listens (signing-keys.ts
+// prepareSigningKeys: the one "stored unencrypted" warning, the first key).
+import type { FastifyInstance } from 'fastify';
+import { JWKS_PATH } from '../../oauth/metadata.js';
+import { KEY_CACHE_SECONDS, prepareSigningKeys } from '../../oauth/signing-keys.js';
+
+export async function jwksRoutes(app: FastifyInstance): Promise<void> {
+  const { config, signingKeys, logger } = app.services;
+  await prepareSigningKeys(signingKeys, config.accessTokenFormat === 'jwt', logger);
+
+  app.get(JWKS_PATH, async (_request, reply) => {
+    // Cached no longer than we cache keys ourselves; verifiers re-fetch on an unknown kid anyway.
+    return reply.header('Cache-Control', `public, max-age=${KEY_CACHE_SECONDS}`)
+      .type('application/jwk-set+json')
+      .send(await signingKeys.publishedJwks());
+  });
+}

@@ -1,0 +1,163 @@
+// Token introspection (RFC 7662). The caller has already authenticated as a client
+// (client-auth.ts, RFC 7662 §2.1).
+//
+// Policy: a client may introspect only its own tokens. Latchkey has no separate resource
+// servers with their own credentials, so nobody else has a legitimate need; another
+// client's token is simply inactive to the caller (RFC 7662 §2.2: "the authorization server
+// MAY respond differently to different protected resources making the same request", and
+// §4: the answer for a token the caller may not see is `{"active":false}`).
+//
+// Anything not currently usable — unknown, malformed, expired, revoked (the token, its
+// grant, or its organization's integrations switched off), used refresh tokens — answers
+// exactly `{"active":false}` and nothing more (RFC 7662 §2.2), so the answer never tells a
+// caller why.
+import type { Config } from '../config/load.js';
+import type { GrantStore } from '../store/grants.js';
+import type { OrganizationStore } from '../store/orgs.js';
+import type { AccessTokenContext, RefreshTokenRow, TokenStore } from '../store/tokens.js';
+import type { UserStore } from '../store/users.js';
+import type { Client } from '../store/clients.js';
+import { nowSeconds, type Clock } from './clock.js';
+import { sha256Hex } from './crypto.js';
+import { OAuthError } from './errors.js';
+import { accessTokenAudience, looksLikeJwt, verifyAccessToken } from './jwt.js';
+import { hasScope } from './scope.js';
+import type { SigningKeys } from './signing-keys.js';
+
+export interface IntrospectionDeps {
+  config: Pick<Config, 'issuer'>;
+  clock: Clock;
+  tokens: Pick<TokenStore, 'findAccessToken' | 'findAccessTokenByJti' | 'findRefreshToken'>;
+  grants: Pick<GrantStore, 'isRevoked'>;
+  orgs: Pick<OrganizationStore, 'findById'>;
+  users: Pick<UserStore, 'findById'>;
+  signingKeys: SigningKeys;
+}
+
+export type TokenTypeHint = 'access_token' | 'refresh_token';
+
+/** RFC 7662 §2.2 (plus `org_id`, the organization a grant is bound to). */
+export interface ActiveIntrospection {
+  active: true;
+  scope: string;
+  client_id: string;
+  /** The user's e-mail, only under the `email` scope (it is what that scope grants). */
+  username?: string;
+  sub: string;
+  exp?: number;
+  iat: number;
+  /** "Bearer" for access tokens (RFC 6750), "refresh_token" for refresh tokens. */
+  token_type: 'Bearer' | 'refresh_token';
+  iss: string;
+  aud?: string;
+  jti?: string;
+  org_id?: number;
+}
+
+export type IntrospectionResponse = ActiveIntrospection | { active: false };
+
+export const INACTIVE: { active: false } = Object.freeze({ active: false });
+
+/** Longer than any token we issue (a JWT access token is well under 1 KB). */
+export const MAX_TOKEN_LENGTH = 4096;
+
+/** The `token` parameter, required by RFC 7009 §2.1 and RFC 7662 §2.1. */
+export function requireTokenParam(params: Readonly<Record<string, string>>): string {
+  const token = params.token;
+  if (token === undefined || token === '') throw new OAuthError('invalid_request', 'the token parameter is required');
+  return token;
+}
+
+/**
+ * `token_type_hint` (RFC 7009 §2.1, RFC 7662 §2.1) only decides which kind is looked up
+ * first; the other kind is always tried too, and an unknown hint is ignored.
+ */
+export function lookupOrder(hint: string | undefined): TokenTypeHint[] {
+  return hint === 'refresh_token' ? ['refresh_token', 'access_token'] : ['access_token', 'refresh_token'];
+}
+
+/** An access token is usable while it, its grant and its organization's integrations are all live. */
+export function isAccessTokenActive(ctx: AccessTokenContext, now: number): boolean {
+  return ctx.revokedAt === null && ctx.grantRevokedAt === null && ctx.expiresAt > now && ctx.organizationIntegrationsEnabled !== false;
+}
+
+/**
+ * The access token's record: a JWT is verified first (signature against our published keys,
+ * `typ`, `iss`, `aud`, `exp`; RFC 9068 §4) and then found by its `jti`, so revocation is
+ * honoured; an opaque token is found by its SHA-256. One query either way.
+ */
+export async function findAccessTokenContext(deps: Pick<IntrospectionDeps, 'config' | 'clock' | 'tokens' | 'signingKeys'>, token: string): Promise<AccessTokenContext | undefined> {
+  if (looksLikeJwt(token)) {
+    const verified = await verifyAccessToken(deps.signingKeys, token, { issuer: deps.config.issuer, clock: deps.clock });
+    if (!verified.ok) return undefined;
+    return deps.tokens.findAccessTokenByJti(verified.jti);
+  }
+  return deps.tokens.findAccessToken(sha256Hex(token));
+}
+
+async function introspectAccessToken(deps: IntrospectionDeps, client: Client, token: string, now: number): Promise<IntrospectionResponse | undefined> {
+  const ctx = await findAccessTokenContext(deps, token);
+  if (!ctx) return undefined;
+  if (ctx.clientId !== client.id || !isAccessTokenActive(ctx, now)) return INACTIVE;
+  return {
+    active: true,
+    scope: ctx.scope,
+    client_id: ctx.clientPublicId,
+    ...(ctx.user && hasScope(ctx.scope, 'email') ? { username: ctx.user.email } : {}),
+    // RFC 9068 §2.2: with no user (client_credentials) the subject is the client itself.
+    sub: ctx.userId !== null ? String(ctx.userId) : ctx.clientPublicId,
+    exp: ctx.expiresAt,
+    iat: ctx.createdAt,
+    token_type: 'Bearer',
+    iss: deps.config.issuer,
+    aud: accessTokenAudience(deps.config.issuer),
+    ...(ctx.jti !== null ? { jti: ctx.jti } : {}),
+    ...(ctx.organizationId !== null ? { org_id: ctx.organizationId } : {}),
+  };
+}
+
+function isRefreshTokenLive(row: RefreshTokenRow, now: number): boolean {
+  return row.consumed_at === null && row.revoked_at === null && (row.expires_at === null || row.expires_at > now);
+}
+
+async function introspectRefreshToken(deps: IntrospectionDeps, client: Client, token: string, now: number): Promise<IntrospectionResponse | undefined> {
+  // Refresh tokens are always opaque; a JWT-shaped value cannot be one.
+  if (looksLikeJwt(token)) return undefined;
+  const row = await deps.tokens.findRefreshToken(sha256Hex(token));
+  if (!row) return undefined;
+  if (row.client_id !== client.id || !isRefreshTokenLive(row, now)) return INACTIVE;
+  if (await deps.grants.isRevoked(row.grant_id)) return INACTIVE;
+  if (row.organization_id !== null) {
+    const org = await deps.orgs.findById(row.organization_id);
+    if (!org || !org.integrationsEnabled) return INACTIVE;
+  }
+  const user = row.user_id !== null ? await deps.users.findById(row.user_id) : undefined;
+  if (row.user_id !== null && !user) return INACTIVE;
+  return {
+    active: true,
+    scope: row.scope,
+    client_id: client.clientId,
+    ...(user && hasScope(row.scope, 'email') ? { username: user.email } : {}),
+    sub: row.user_id !== null ? String(row.user_id) : client.clientId,
+    // A refresh token that never expires (Hover) has no `exp`.
+    ...(row.expires_at !== null ? { exp: row.expires_at } : {}),
+    iat: row.created_at,
+    token_type: 'refresh_token',
+    iss: deps.config.issuer,
+    ...(row.organization_id !== null ? { org_id: row.organization_id } : {}),
+  };
+}
+
+/** RFC 7662 §2.1–2.2: the token's state as the authenticated `client` may see it. */
+export async function introspect(deps: IntrospectionDeps, client: Client, params: Readonly<Record<string, string>>): Promise<IntrospectionResponse> {
+  const token = requireTokenParam(params);
+  if (token.length > MAX_TOKEN_LENGTH) return INACTIVE;
+  const now = nowSeconds(deps.clock);
+  for (const kind of lookupOrder(params.token_type_hint)) {
+    const found = kind === 'access_token'
+      ? await introspectAccessToken(deps, client, token, now)
+      : await introspectRefreshToken(deps, client, token, now);
+    if (found) return found;
+  }
+  return INACTIVE;
+}

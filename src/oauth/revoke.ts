@@ -1,0 +1,60 @@
+// Token revocation (RFC 7009). The caller has already authenticated as a client
+// (client-auth.ts, RFC 7009 §2.1; public clients identify themselves by client_id).
+//
+// - A refresh token: its whole grant is revoked — every access and refresh token descending
+//   from the same authorization stops working (RFC 7009 §2.1: "the authorization server
+//   SHOULD also invalidate all access tokens based on the same authorization grant").
+// - An access token: that token only. RFC 7009 §2.1 lets the server revoke the grant as well
+//   ("MAY"); we do not, so that a client dropping one access token (say, on sign-out of one
+//   device) keeps its refresh token and the user's authorization.
+// - A token issued to another client is not revoked, and the answer is the same 200
+//   (RFC 7009 §2.1: the server "first validates the client credentials … and then verifies
+//   whether the token was issued to the client making the revocation request. If this
+//   validation fails, the request is refused" — refused silently, so that the answer never
+//   tells whether someone else's token exists).
+// - An unknown, malformed, expired or already revoked token: 200 as well (RFC 7009 §2.2).
+import type { GrantStore } from '../store/grants.js';
+import type { TokenStore } from '../store/tokens.js';
+import type { Client } from '../store/clients.js';
+import { nowSeconds, type Clock } from './clock.js';
+import { sha256Hex } from './crypto.js';
+import { MAX_TOKEN_LENGTH, lookupOrder, requireTokenParam } from './introspect.js';
+
+export interface RevocationDeps {
+  clock: Clock;
+  tokens: Pick<TokenStore, 'findAccessToken' | 'revokeAccessToken' | 'findRefreshToken' | 'revokeRefreshToken'>;
+  grants: Pick<GrantStore, 'revoke'>;
+}
+
+/** What happened, for the audit log; the HTTP answer is 200 whatever it says. */
+export type RevocationOutcome =
+  | { revoked: 'access_token'; grantId: number }
+  | { revoked: 'refresh_token'; grantId: number }
+  | { revoked: null; reason: 'unknown' | 'other_client' };
+
+/** RFC 7009 §2.1: revokes `params.token` if it is one of `client`'s tokens. */
+export async function revoke(deps: RevocationDeps, client: Client, params: Readonly<Record<string, string>>): Promise<RevocationOutcome> {
+  const token = requireTokenParam(params);
+  if (token.length > MAX_TOKEN_LENGTH) return { revoked: null, reason: 'unknown' };
+  // Both kinds are stored by SHA-256 (a JWT access token too), so no verification is needed
+  // to find one: only a token we issued has a row.
+  const hash = sha256Hex(token);
+  const now = nowSeconds(deps.clock);
+  for (const kind of lookupOrder(params.token_type_hint)) {
+    if (kind === 'access_token') {
+      const ctx = await deps.tokens.findAccessToken(hash);
+      if (!ctx) continue;
+      if (ctx.clientId !== client.id) return { revoked: null, reason: 'other_client' };
+      await deps.tokens.revokeAccessToken(hash, now);
+      return { revoked: 'access_token', grantId: ctx.grantId };
+    }
+    const row = await deps.tokens.findRefreshToken(hash);
+    if (!row) continue;
+    if (row.client_id !== client.id) return { revoked: null, reason: 'other_client' };
+    // The grant first: once it is revoked, nothing descending from it works, whatever happens next.
+    await deps.grants.revoke(row.grant_id, now);
+    await deps.tokens.revokeRefreshToken(hash, now);
+    return { revoked: 'refresh_token', grantId: row.grant_id };
+  }
+  return { revoked: null, reason: 'unknown' };
+}

@@ -1,0 +1,62 @@
+// JWT signing keys (RFC 9068 access tokens). One row per key; the private JWK arrives here
+// already sealed ("enc:…" or "plain:…", see oauth/signing-keys.ts), the store never sees
+// the encryption key. A key signs while `retired_at` is null; once retired it stays
+// published at /.well-known/jwks.json until `publish_until`, so every token it signed can
+// still be verified until that token has expired.
+import type { Kysely, Selectable } from 'kysely';
+import type { Database, SigningKeysTable } from './schema.js';
+
+export type SigningKeyRow = Selectable<SigningKeysTable>;
+
+export class SigningKeyStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /**
+   * Every key a verifier may still need at `now`: the signing ones (not retired) and the
+   * retired ones whose publish_until lies in the future. Newest first, so that the first
+   * unretired row is the key that signs.
+   */
+  async listPublished(now: number): Promise<SigningKeyRow[]> {
+    return this.db.selectFrom('signing_keys').selectAll()
+      .where((eb) => eb.or([eb('retired_at', 'is', null), eb('publish_until', '>', now)]))
+      .orderBy('created_at', 'desc').orderBy('kid', 'desc')
+      .execute();
+  }
+
+  async listAll(): Promise<SigningKeyRow[]> {
+    return this.db.selectFrom('signing_keys').selectAll().orderBy('created_at', 'desc').orderBy('kid', 'desc').execute();
+  }
+
+  async insert(row: Omit<SigningKeyRow, 'retired_at' | 'publish_until'>): Promise<void> {
+    await this.db.insertInto('signing_keys').values({ ...row, retired_at: null, publish_until: null }).execute();
+  }
+
+  /**
+   * Inserts `row` as the only signing key: in one transaction every key still signing is
+   * retired at `now` and published until `publishUntil`. Returns the kids it retired.
+   */
+  async rotate(row: Omit<SigningKeyRow, 'retired_at' | 'publish_until'>, now: number, publishUntil: number): Promise<string[]> {
+    return this.db.transaction().execute(async (trx) => {
+      const retired = await trx.updateTable('signing_keys').set({ retired_at: now, publish_until: publishUntil })
+        .where('retired_at', 'is', null).returning('kid').execute();
+      await trx.insertInto('signing_keys').values({ ...row, retired_at: null, publish_until: null }).execute();
+      return retired.map((r) => r.kid);
+    });
+  }
+
+  /** Replaces the stored private JWK (sealing a plain key once an encryption key is set). */
+  async updatePrivateJwk(kid: string, privateJwk: string): Promise<void> {
+    await this.db.updateTable('signing_keys').set({ private_jwk: privateJwk }).where('kid', '=', kid).execute();
+  }
+
+  /**
+   * The latest expiry of any JWT access token on record (they are the ones that carry a
+   * jti), or null when there is none: a retiring key must stay published at least that long.
+   */
+  async latestJwtExpiry(): Promise<number | null> {
+    const row = await this.db.selectFrom('access_tokens').select((eb) => eb.fn.max('expires_at').as('latest'))
+      .where('jti', 'is not', null).executeTakeFirst();
+    const latest = row?.latest;
+    return latest === null || latest === undefined ? null : Number(latest);
+  }
+}
