@@ -22,6 +22,12 @@ export interface Config {
   /** 32-byte key for encrypting signing keys at rest; null when LATCHKEY_ENCRYPTION_KEY is unset. */
   encryptionKey: Buffer | null;
   redisUrl: string | null;
+  /** Prefix of every Redis key (LATCHKEY_REDIS_PREFIX), so deployments can share one Redis. */
+  redisPrefix: string;
+  /** Requests a minute one address may make to the token endpoints (LATCHKEY_TOKEN_RATE_LIMIT; 0 = no limit). */
+  tokenRateLimit: number;
+  /** Requests a minute one address may make to /login (LATCHKEY_LOGIN_RATE_LIMIT; 0 = no limit). */
+  loginRateLimit: number;
   logLevel: string;
   /** Seconds a login session lives. */
   sessionTtl: number;
@@ -181,6 +187,9 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     scopes: [...DEFAULT_SCOPES],
     encryptionKey: parseEncryptionKey(env.LATCHKEY_ENCRYPTION_KEY),
     redisUrl: env.REDIS_URL && env.REDIS_URL !== '' ? env.REDIS_URL : null,
+    redisPrefix: env.LATCHKEY_REDIS_PREFIX ?? 'latchkey:',
+    tokenRateLimit: positiveInt(env.LATCHKEY_TOKEN_RATE_LIMIT ?? 6000, 'LATCHKEY_TOKEN_RATE_LIMIT', { min: 0 }),
+    loginRateLimit: positiveInt(env.LATCHKEY_LOGIN_RATE_LIMIT ?? 120, 'LATCHKEY_LOGIN_RATE_LIMIT', { min: 0 }),
     logLevel: env.LOG_LEVEL ?? 'info',
     sessionTtl: 14 * 86_400,
     purgeInterval: 300,
