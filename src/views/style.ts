@@ -41,5 +41,40 @@ fieldset { border: 1px solid var(--border); border-radius: 6px; margin: 1rem 0; 
 legend { font-weight: 600; padding: 0 .25rem; }
 .radio { display: flex; gap: .5rem; align-items: baseline; margin: .35rem 0; font-weight: 400; }
 .muted { color: var(--muted); }
+/* Portal pages: forms, lists of items, secrets, badges. */
+.visually-hidden { position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; border: 0; }
+.field { margin-bottom: .25rem; }
+.field .label { font-weight: 600; margin: 1rem 0 .25rem; }
+.check { display: flex; gap: .6rem; align-items: flex-start; margin-top: 1rem; }
+.check input { width: 1.2rem; height: 1.2rem; margin: .15rem 0 0; flex: none; }
+.check label { margin: 0; font-weight: 400; }
+.page-head { display: flex; flex-wrap: wrap; gap: .75rem 1rem; align-items: center; justify-content: space-between; margin-bottom: 1rem; }
+.page-head h1 { margin: 0; }
+.crumbs { margin: 0 0 .5rem; font-size: .95rem; }
+.crumbs a::before { content: "← "; }
+ul.items { list-style: none; margin: 0; padding: 0; }
+ul.items.card { padding: 0 1.5rem; }
+.item { display: flex; flex-wrap: wrap; gap: .75rem 1rem; align-items: flex-start; justify-content: space-between; padding: 1rem 0; border-bottom: 1px solid var(--border); }
+.item:last-child { border-bottom: none; }
+.item-main { flex: 1 1 16rem; min-width: 0; }
+.item-main h3, .item-title { font-size: 1.05rem; margin: 0 0 .25rem; overflow-wrap: anywhere; }
+.item-main p { margin: .15rem 0; }
+.item-action { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: center; }
+.role-form { display: flex; gap: .5rem; align-items: center; }
+.role-form select { width: auto; }
+.copy-row { display: flex; gap: .5rem; align-items: stretch; }
+.copy-row .secret { flex: 1 1 auto; min-width: 0; margin: 0; user-select: all; }
+dl.details { display: grid; grid-template-columns: max-content 1fr; gap: .35rem 1rem; margin: 0; }
+dl.details dt { font-weight: 600; }
+dl.details dd { margin: 0; overflow-wrap: anywhere; }
+a.button.danger { background: var(--danger); border-color: var(--danger); color: #fff; }
+a.button.danger:hover, button.danger:hover { background: #8c1d17; border-color: #8c1d17; }
+button.secondary:hover, .button.secondary:hover { background: #e8f0fa; }
+button.link.danger-link { color: var(--danger); }
+.danger-zone { border-color: #e3a6a1; }
+.badge { display: inline-block; padding: .05rem .5rem; border-radius: 999px; font-size: .85rem; font-weight: 600; background: #e6eaef; color: var(--fg); }
+.badge-on { background: #e8f5ec; color: var(--ok); }
+.badge-off { background: #fdecea; color: var(--danger); }
+@media (max-width: 30rem) { ul.items.card { padding: 0 1rem; } dl.details { grid-template-columns: 1fr; } dl.details dd { margin-bottom: .5rem; } .copy-row { flex-direction: column; } }
 @media (max-width: 30rem) { main { margin: 1rem auto; } .card { padding: 1rem; } }
 `;

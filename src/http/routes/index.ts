@@ -2,11 +2,13 @@
 import type { FastifyInstance } from 'fastify';
 import { accountRoutes } from './account.js';
 import { assetRoutes } from './assets.js';
+import { authorizeRoutes } from './authorize.js';
 import { developerRoutes } from './developer.js';
 import { healthRoutes } from './health.js';
 import { homeRoutes } from './home.js';
 import { introspectRoutes } from './introspect.js';
 import { jwksRoutes } from './jwks.js';
+import { loginRoutes } from './login.js';
 import { metadataRoutes } from './metadata.js';
 import { orgRoutes } from './orgs.js';
 import { revokeRoutes } from './revoke.js';
@@ -15,6 +17,8 @@ import { signupRoutes } from './signup.js';
 export const ROUTES: Array<(app: FastifyInstance) => Promise<void>> = [
   healthRoutes,
   assetRoutes,
+  loginRoutes,
+  authorizeRoutes,
   homeRoutes,
   signupRoutes,
   accountRoutes,

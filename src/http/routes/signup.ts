@@ -1,0 +1,69 @@
+// GET/POST /signup: open only while the `signup` setting is on (SPEC.md); otherwise 404.
+// A new account is signed in at once (a fresh session: no fixation) and lands on /account.
+import type { FastifyInstance } from 'fastify';
+import { AccountError, createUser, validateEmail, validateLocale, validateName, validatePassword } from '../../accounts/users.js';
+import { DuplicateEmailError } from '../../store/users.js';
+import { signupPage, type SignupValues } from '../../views/signup.js';
+import type { FormErrors } from '../../views/forms.js';
+import { capitalize, formValue, PAGE_ROUTE, sendNotFound, sendPage } from '../pages.js';
+import { ensureSession, loadSession, requireCsrf, safeNext, startUserSession } from '../session.js';
+
+function nextParam(value: unknown): string | null {
+  const next = safeNext(value, '');
+  return next === '' ? null : next;
+}
+
+/** Every field's problem at once, so the person fixes them in one go. */
+function validateSignup(values: SignupValues, password: string, confirm: string): FormErrors {
+  const errors: FormErrors = {};
+  const check = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (err) {
+      if (!(err instanceof AccountError)) throw err;
+      errors[err.field] = capitalize(err.message);
+    }
+  };
+  check(() => validateName(values.name));
+  check(() => validateEmail(values.email));
+  check(() => validatePassword(password));
+  check(() => validateLocale(values.locale));
+  if (!errors.password && password !== confirm) errors.password_confirm = 'The two passwords are not the same';
+  return errors;
+}
+
+export async function signupRoutes(app: FastifyInstance): Promise<void> {
+  app.get('/signup', PAGE_ROUTE, async (request, reply) => {
+    if (!app.services.config.signup) return sendNotFound(reply);
+    const query = request.query as Record<string, unknown>;
+    const next = nextParam(query.next);
+    const existing = await loadSession(request);
+    if (existing?.user) return reply.redirect(next ?? '/account', 303);
+    const session = await ensureSession(request, reply);
+    return sendPage(reply, signupPage({ csrfToken: session.csrfToken, values: { name: '', email: '', locale: 'en' }, errors: {}, next }));
+  });
+
+  app.post('/signup', PAGE_ROUTE, async (request, reply) => {
+    if (!app.services.config.signup) return sendNotFound(reply);
+    const session = await requireCsrf(request, reply);
+    if (!session) return reply;
+    const body = request.body;
+    const next = nextParam(formValue(body, 'next'));
+    const values: SignupValues = { name: formValue(body, 'name'), email: formValue(body, 'email'), locale: formValue(body, 'locale') };
+    const password = formValue(body, 'password');
+    const errors = validateSignup(values, password, formValue(body, 'password_confirm'));
+    if (Object.keys(errors).length === 0) {
+      try {
+        const user = await createUser(app.services, { ...values, password });
+        request.log.info({ event: 'signup', userId: user.id }, 'account created');
+        await startUserSession(request, reply, user);
+        return reply.redirect(next ?? '/account', 303);
+      } catch (err) {
+        if (err instanceof DuplicateEmailError) errors.email = 'An account with this e-mail address already exists. Sign in instead?';
+        else if (err instanceof AccountError) errors[err.field] = capitalize(err.message);
+        else throw err;
+      }
+    }
+    return sendPage(reply, signupPage({ csrfToken: session.csrfToken, values, errors, next }), 400);
+  });
+}
