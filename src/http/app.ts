@@ -6,6 +6,7 @@ import multipart from '@fastify/multipart';
 import cookie from '@fastify/cookie';
 import type { Services } from '../services.js';
 import { registerErrorHandler } from './plugins/errors.js';
+import { lenientHeadClientErrorHandler } from './plugins/lenient-head.js';
 import { parseFormBody } from './plugins/params.js';
 import { registerSecurityHeaders } from './plugins/security-headers.js';
 import { ROUTES } from './routes/index.js';
@@ -37,6 +38,9 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
       const rest = m[1] ?? '';
       return rest.startsWith('/') ? rest : `/${rest}`;
     },
+    // Huddle's guide also prints heads llhttp refuses ("Content-Type : …", "HTTP/1.1 "):
+    // repaired only after the parser has refused them (plugins/lenient-head.ts).
+    clientErrorHandler: lenientHeadClientErrorHandler,
     return503OnClosing: true,
     forceCloseConnections: true,
   });
