@@ -2,7 +2,7 @@
 // Single use is one statement (DESIGN.md): consuming a code or refresh token is an
 // `UPDATE … WHERE consumed_at IS NULL RETURNING …`, so two servers on one database can never
 // both win.
-import type { Kysely, Selectable } from 'kysely';
+import type { ExpressionBuilder, Kysely, Selectable } from 'kysely';
 import type { AccessTokensTable, AuthorizationCodesTable, Database, RefreshTokensTable } from './schema.js';
 
 export type CodeRow = Selectable<AuthorizationCodesTable>;
@@ -40,11 +40,13 @@ export class TokenStore {
 
   /**
    * Marks the code used and returns it, in one statement; undefined when it is unknown,
-   * already used or belongs to another client.
+   * already used, belongs to another client, or its grant is revoked or bound to an
+   * organization whose integrations are off. Expiry is the caller's to check.
    */
   async consumeCode(codeHash: string, clientId: number, now: number, db: Kysely<Database> = this.db): Promise<CodeRow | undefined> {
     return db.updateTable('authorization_codes').set({ consumed_at: now })
       .where('code_hash', '=', codeHash).where('client_id', '=', clientId).where('consumed_at', 'is', null)
+      .where(({ exists, selectFrom }) => exists(liveGrant(selectFrom, 'authorization_codes.grant_id')))
       .returningAll().executeTakeFirst();
   }
 
@@ -94,13 +96,16 @@ export class TokenStore {
 
   /**
    * Marks a live refresh token used and returns it, in one statement; undefined when it is
-   * unknown, used, revoked, expired or another client's.
+   * unknown, used, revoked, expired, another client's, or its grant is revoked or bound to
+   * an organization whose integrations are off. `successorHash` (rotation) is recorded in the
+   * same statement.
    */
-  async consumeRefreshToken(tokenHash: string, clientId: number, now: number, db: Kysely<Database> = this.db): Promise<RefreshTokenRow | undefined> {
-    return db.updateTable('refresh_tokens').set({ consumed_at: now })
+  async consumeRefreshToken(tokenHash: string, clientId: number, now: number, db: Kysely<Database> = this.db, successorHash: string | null = null): Promise<RefreshTokenRow | undefined> {
+    return db.updateTable('refresh_tokens').set({ consumed_at: now, ...(successorHash !== null ? { successor_hash: successorHash } : {}) })
       .where('token_hash', '=', tokenHash).where('client_id', '=', clientId)
       .where('consumed_at', 'is', null).where('revoked_at', 'is', null)
       .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+      .where(({ exists, selectFrom }) => exists(liveGrant(selectFrom, 'refresh_tokens.grant_id')))
       .returningAll().executeTakeFirst();
   }
 
@@ -115,6 +120,16 @@ export class TokenStore {
   async revokeRefreshToken(tokenHash: string, now: number, db: Kysely<Database> = this.db): Promise<void> {
     await db.updateTable('refresh_tokens').set({ revoked_at: now }).where('token_hash', '=', tokenHash).where('revoked_at', 'is', null).execute();
   }
+}
+
+/**
+ * The grant a code or refresh token descends from is unrevoked and, when bound to an
+ * organization, that organization has integrations on (SPEC.md: Hover's plans).
+ */
+function liveGrant(selectFrom: ExpressionBuilder<Database, 'authorization_codes' | 'refresh_tokens'>['selectFrom'], grantIdColumn: 'authorization_codes.grant_id' | 'refresh_tokens.grant_id') {
+  return selectFrom('grants as g').leftJoin('organizations as o', 'o.id', 'g.organization_id').select('g.id')
+    .whereRef('g.id', '=', grantIdColumn).where('g.revoked_at', 'is', null)
+    .where((eb) => eb.or([eb('g.organization_id', 'is', null), eb('o.integrations_enabled', '=', 1)]));
 }
 
 function toContext(r: {

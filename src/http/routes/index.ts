@@ -13,6 +13,8 @@ import { metadataRoutes } from './metadata.js';
 import { orgRoutes } from './orgs.js';
 import { revokeRoutes } from './revoke.js';
 import { signupRoutes } from './signup.js';
+import { tokenRoutes } from './token.js';
+import { userinfoRoutes } from './userinfo.js';
 
 export const ROUTES: Array<(app: FastifyInstance) => Promise<void>> = [
   healthRoutes,
@@ -28,4 +30,6 @@ export const ROUTES: Array<(app: FastifyInstance) => Promise<void>> = [
   jwksRoutes,
   revokeRoutes,
   introspectRoutes,
+  tokenRoutes,
+  userinfoRoutes,
 ];

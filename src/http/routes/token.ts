@@ -1,0 +1,74 @@
+// The token endpoint (RFC 6749 §3.2): POST /oauth/token, its alias POST /token (Huddle), and
+// POST /refresh (Huddle: refresh_token only, where a client registered with
+// refresh_without_secret may send client_id alone). Bodies: form, JSON or multipart (Hover),
+// all flattened by toParams (repeats refused, values trimmed). The steps: find the grant by
+// grant_type, authenticate the client, check the client may use the grant, let the grant
+// handle the rest, answer with no-store.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { authenticateClient } from '../../oauth/client-auth.js';
+import { OAuthError } from '../../oauth/errors.js';
+import { createGrantRegistry } from '../../oauth/grants/index.js';
+import { TokenIssuer, opaqueAccessTokens, type AccessTokenFormatter } from '../../oauth/tokens.js';
+import type { Services } from '../../services.js';
+import { transactionRunner } from '../../store/transaction.js';
+import { toParams } from '../plugins/params.js';
+
+/**
+ * The one place the access-token format is chosen (SPEC.md `access_token_format`): opaque
+ * unless a JWT formatter (oauth/tokens.ts AccessTokenFormatter) is plugged in here.
+ */
+function accessTokenFormatter(_services: Services): AccessTokenFormatter {
+  return opaqueAccessTokens;
+}
+
+export async function tokenRoutes(app: FastifyInstance): Promise<void> {
+  const services = app.services;
+  const issuer = new TokenIssuer(services.config, accessTokenFormatter(services));
+  const registry = createGrantRegistry({
+    clock: services.clock,
+    config: services.config,
+    issuer,
+    transaction: transactionRunner(services.store.db),
+    tokens: services.tokens,
+    grants: services.grants,
+    users: services.users,
+    audit: app.log,
+  });
+  const findClient = (clientId: string) => services.clients.findByClientId(clientId);
+
+  function handler(refreshOnly: boolean) {
+    return async (request: FastifyRequest, reply: FastifyReply) => {
+      const params = toParams(request.body);
+      const rawGrantType = params.grant_type;
+      if (rawGrantType === undefined || rawGrantType === '') throw new OAuthError('invalid_request', 'the grant_type parameter is required');
+      // SPEC.md: matched case-insensitively (Huddle sends "Refresh_Token").
+      const grantType = rawGrantType.toLowerCase();
+      const grant = registry.get(grantType);
+      if (!grant || (refreshOnly && grant.grantType !== 'refresh_token')) {
+        const supported = refreshOnly ? 'refresh_token' : [...registry.keys()].join(', ');
+        throw new OAuthError('unsupported_grant_type', `grant_type ${JSON.stringify(rawGrantType.slice(0, 100))} is not supported here (supported: ${supported})`);
+      }
+
+      const client = await authenticateClient(
+        { authorization: request.headers.authorization, params, allowRefreshWithoutSecret: refreshOnly },
+        findClient,
+      );
+      if (!client.grantTypes.includes(grant.grantType)) {
+        throw new OAuthError('unauthorized_client', `this client is not allowed the ${grant.grantType} grant`);
+      }
+      if (grant.clientAuthentication === 'confidential' && client.isPublic) {
+        throw new OAuthError('unauthorized_client', `the ${grant.grantType} grant is for confidential clients only`);
+      }
+
+      const response = await grant.handle({ client, params });
+      request.log.info({ event: 'token.issued', grantType: grant.grantType, clientId: client.clientId, withRefreshToken: response.refresh_token !== undefined }, 'tokens issued');
+      // RFC 6749 §5.1: tokens must not be cached.
+      return reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache').send(response);
+    };
+  }
+
+  const options = { config: { tokenEndpoint: true } };
+  app.post('/oauth/token', options, handler(false));
+  app.post('/token', options, handler(false));
+  app.post('/refresh', options, handler(true));
+}

@@ -1,0 +1,102 @@
+// grant_type=authorization_code (RFC 6749 §4.1.3, PKCE RFC 7636 §4.5-4.6).
+//
+// The code is consumed and the tokens are inserted in one transaction: the consume is an
+// `UPDATE … WHERE consumed_at IS NULL RETURNING`, so of any number of concurrent exchanges
+// exactly one gets the row. A check that fails after the consume (expiry, redirect_uri,
+// PKCE) rolls the transaction back, so only a successful exchange uses the code up.
+import type { Clock } from '../clock.js';
+import { nowSeconds } from '../clock.js';
+import { sha256Hex } from '../crypto.js';
+import { OAuthError } from '../errors.js';
+import { verifyCodeVerifier } from '../pkce.js';
+import { newOpaqueToken, type TokenIssuer } from '../tokens.js';
+import type { Client } from '../../store/clients.js';
+import type { GrantStore } from '../../store/grants.js';
+import type { CodeRow, TokenStore } from '../../store/tokens.js';
+import type { RunInTransaction } from '../../store/transaction.js';
+import { optionalParam, requireParam, type AuditLog, type GrantHandler } from './grant.js';
+
+export interface AuthorizationCodeGrantDeps {
+  clock: Clock;
+  issuer: TokenIssuer;
+  transaction: RunInTransaction;
+  tokens: Pick<TokenStore, 'findCode'>;
+  grants: Pick<GrantStore, 'revoke' | 'isRevoked'>;
+  audit: AuditLog;
+}
+
+export function authorizationCodeGrant(deps: AuthorizationCodeGrantDeps): GrantHandler {
+  return {
+    grantType: 'authorization_code',
+    clientAuthentication: 'any',
+    async handle({ client, params }) {
+      const code = requireParam(params, 'code');
+      const redirectUri = optionalParam(params, 'redirect_uri');
+      const verifier = optionalParam(params, 'code_verifier');
+      const codeHash = sha256Hex(code);
+      const now = nowSeconds(deps.clock);
+
+      const response = await deps.transaction(async (tx) => {
+        const row = await tx.tokens.consumeCode(codeHash, client.id, now);
+        if (!row) return undefined;
+        // RFC 6749 §4.1.2: codes are short-lived (authorization_code_ttl, SPEC.md: 10 minutes).
+        if (row.expires_at <= now) throw new OAuthError('invalid_grant', 'the authorization code has expired');
+        checkRedirectUri(row, redirectUri);
+        checkPkce(row, verifier, client);
+        const refresh = client.grantTypes.includes('refresh_token') ? newOpaqueToken() : null;
+        return deps.issuer.issue(tx.tokens, {
+          grantId: row.grant_id, client, userId: row.user_id, organizationId: row.organization_id, scope: row.scope,
+        }, now, refresh);
+      });
+      if (response) return response;
+      throw await whyNotConsumed(deps, codeHash, client, now);
+    },
+  };
+}
+
+/**
+ * RFC 6749 §4.1.3: redirect_uri must be present and identical when the authorization
+ * request carried one; when it did not, it may be left out, and if sent must still be the
+ * one the code was issued for.
+ */
+function checkRedirectUri(row: CodeRow, redirectUri: string | undefined): void {
+  if (redirectUri === undefined) {
+    if (row.redirect_uri_sent === 1) throw new OAuthError('invalid_grant', 'redirect_uri is required: the authorization request carried one');
+    return;
+  }
+  if (redirectUri !== row.redirect_uri) throw new OAuthError('invalid_grant', 'redirect_uri does not match the one of the authorization request');
+}
+
+function checkPkce(row: CodeRow, verifier: string | undefined, client: Client): void {
+  if (row.code_challenge !== null) {
+    // RFC 7636 §4.6.
+    if (verifier === undefined) throw new OAuthError('invalid_grant', 'code_verifier is required: the authorization request carried a code_challenge');
+    if (!verifyCodeVerifier(verifier, row.code_challenge, row.code_challenge_method)) {
+      throw new OAuthError('invalid_grant', 'code_verifier does not match the code_challenge');
+    }
+    return;
+  }
+  // RFC 9700 §2.1.1: a verifier without a challenge is refused, so that PKCE cannot be
+  // downgraded by an attacker who strips the challenge from the authorization request.
+  if (verifier !== undefined) throw new OAuthError('invalid_grant', 'code_verifier was sent but the authorization request carried no code_challenge');
+  // SPEC.md, RFC 9700 §2.1.1: public clients must use PKCE.
+  if (client.isPublic) throw new OAuthError('invalid_grant', 'a public client must use PKCE (code_challenge with S256)');
+}
+
+/** The consume matched nothing: find out why, and revoke the grant when the code is replayed. */
+async function whyNotConsumed(deps: AuthorizationCodeGrantDeps, codeHash: string, client: Client, now: number): Promise<OAuthError> {
+  const row = await deps.tokens.findCode(codeHash);
+  // An unknown code and another client's code read the same (RFC 6749 §4.1.3: the code must
+  // have been issued to this client); the other client's code is left untouched.
+  if (!row || row.client_id !== client.id) {
+    return new OAuthError('invalid_grant', 'the authorization code is invalid', { debug: row ? `code of client row ${row.client_id} presented by ${client.clientId}` : 'unknown code' });
+  }
+  if (row.consumed_at !== null) {
+    // RFC 6749 §4.1.2 / §10.5: a code used twice revokes every token issued from it.
+    await deps.grants.revoke(row.grant_id, now);
+    deps.audit.warn({ event: 'code.replayed', clientId: client.clientId, grantId: row.grant_id }, 'authorization code used twice: grant revoked');
+    return new OAuthError('invalid_grant', 'the authorization code has already been used; every token issued from it is revoked');
+  }
+  if (await deps.grants.isRevoked(row.grant_id)) return new OAuthError('invalid_grant', 'the authorization has been revoked');
+  return new OAuthError('invalid_grant', 'third-party integrations are not available on the organization\'s plan');
+}

@@ -1,0 +1,32 @@
+// grant_type=client_credentials (RFC 6749 §4.4): a confidential client acting for itself.
+// The access token has no user, and no refresh token is issued (RFC 6749 §4.4.3: "A refresh
+// token SHOULD NOT be included").
+import type { Config } from '../../config/load.js';
+import type { Clock } from '../clock.js';
+import { nowSeconds } from '../clock.js';
+import type { TokenIssuer } from '../tokens.js';
+import type { RunInTransaction } from '../../store/transaction.js';
+import { clientScopes, grantedScope, optionalParam, type GrantHandler } from './grant.js';
+
+export interface ClientCredentialsGrantDeps {
+  clock: Clock;
+  config: Pick<Config, 'scopes'>;
+  issuer: TokenIssuer;
+  transaction: RunInTransaction;
+}
+
+export function clientCredentialsGrant(deps: ClientCredentialsGrantDeps): GrantHandler {
+  return {
+    grantType: 'client_credentials',
+    // RFC 6749 §4.4: "MUST only be used by confidential clients".
+    clientAuthentication: 'confidential',
+    async handle({ client, params }) {
+      const scope = grantedScope(optionalParam(params, 'scope'), clientScopes(client, deps.config.scopes));
+      const now = nowSeconds(deps.clock);
+      return deps.transaction(async (tx) => {
+        const grantId = await tx.grants.insert({ clientId: client.id, userId: null, organizationId: null, scope, grantType: 'client_credentials', now });
+        return deps.issuer.issue(tx.tokens, { grantId, client, userId: null, organizationId: null, scope }, now, null);
+      });
+    },
+  };
+}

@@ -1,0 +1,138 @@
+// Minting tokens. Access and refresh tokens are stored by SHA-256 only (DESIGN.md "Secrets
+// never rest in clear"). The refresh token is always an opaque 256-bit random value; the
+// access token's text comes from an AccessTokenFormatter, so that JWT access tokens
+// (RFC 9068, SPEC.md `access_token_format`) plug in without touching the grants: the
+// formatter returns the token text and its `jti`, the issuer stores SHA-256(text) as
+// token_hash and the jti alongside, and every lookup (protected resource, revocation,
+// introspection) keeps working by hash.
+import type { Config } from '../config/load.js';
+import type { Client } from '../store/clients.js';
+import type { TokenStore } from '../store/tokens.js';
+import { newSecret, sha256Hex } from './crypto.js';
+
+/** What an access token says; a JWT formatter turns it into claims (RFC 9068 §2.2). */
+export interface AccessTokenDetails {
+  /** The client's public client_id. */
+  clientId: string;
+  /** null for client_credentials: no user is involved. */
+  userId: number | null;
+  organizationId: number | null;
+  scope: string;
+  /** Epoch seconds. */
+  issuedAt: number;
+  expiresAt: number;
+}
+
+export interface FormattedAccessToken {
+  /** The text the client receives. */
+  token: string;
+  /** Stored in access_tokens.jti (unique); null for opaque tokens. */
+  jti: string | null;
+}
+
+/** The seam for the access-token format. */
+export interface AccessTokenFormatter {
+  format(details: AccessTokenDetails): Promise<FormattedAccessToken>;
+}
+
+/** The default: a 256-bit random value that means nothing without the database. */
+export const opaqueAccessTokens: AccessTokenFormatter = {
+  format: async () => ({ token: newSecret(), jti: null }),
+};
+
+/** A new opaque secret and the hash it is stored under. */
+export interface OpaqueToken {
+  value: string;
+  hash: string;
+}
+
+export function newOpaqueToken(): OpaqueToken {
+  const value = newSecret();
+  return { value, hash: sha256Hex(value) };
+}
+
+/** RFC 6749 §5.1, field for field; `refresh_token` and `scope` only when there are some. */
+export interface TokenResponse {
+  token_type: 'Bearer';
+  expires_in: number;
+  access_token: string;
+  refresh_token?: string;
+  scope?: string;
+}
+
+/** What the tokens are issued for: one grant, its client, user, organization and scope. */
+export interface Issuance {
+  grantId: number;
+  client: Client;
+  userId: number | null;
+  organizationId: number | null;
+  /** The access token's scope. */
+  scope: string;
+  /**
+   * The refresh token's scope when it differs from the access token's: RFC 6749 §6 lets a
+   * refresh narrow the access token but the new refresh token keeps the original scope.
+   */
+  refreshScope?: string;
+}
+
+export type TokenWriter = Pick<TokenStore, 'insertAccessToken' | 'insertRefreshToken'>;
+
+export type TokenLifetimes = Pick<Config, 'accessTokenTtl' | 'refreshTokenTtl'>;
+
+export class TokenIssuer {
+  constructor(
+    private readonly lifetimes: TokenLifetimes,
+    private readonly formatter: AccessTokenFormatter = opaqueAccessTokens,
+  ) {}
+
+  /**
+   * Stores an access token (and the given refresh token, when there is one) through
+   * `store`, normally bound to the transaction that consumed the code or refresh token,
+   * and returns the RFC 6749 §5.1 response. The refresh token's value is made by the caller
+   * (newOpaqueToken) because rotation records the successor's hash while consuming.
+   * `expires_in` is exactly the lifetime stored in expires_at.
+   */
+  async issue(store: TokenWriter, issuance: Issuance, now: number, refresh: OpaqueToken | null): Promise<TokenResponse> {
+    const ttl = this.lifetimes.accessTokenTtl;
+    const expiresAt = now + ttl;
+    const { token, jti } = await this.formatter.format({
+      clientId: issuance.client.clientId,
+      userId: issuance.userId,
+      organizationId: issuance.organizationId,
+      scope: issuance.scope,
+      issuedAt: now,
+      expiresAt,
+    });
+    const accessTokenHash = sha256Hex(token);
+    await store.insertAccessToken({
+      token_hash: accessTokenHash,
+      jti,
+      grant_id: issuance.grantId,
+      client_id: issuance.client.id,
+      user_id: issuance.userId,
+      organization_id: issuance.organizationId,
+      scope: issuance.scope,
+      created_at: now,
+      expires_at: expiresAt,
+    });
+    if (refresh) {
+      const refreshTtl = this.lifetimes.refreshTokenTtl;
+      await store.insertRefreshToken({
+        token_hash: refresh.hash,
+        grant_id: issuance.grantId,
+        client_id: issuance.client.id,
+        user_id: issuance.userId,
+        organization_id: issuance.organizationId,
+        scope: issuance.refreshScope ?? issuance.scope,
+        created_at: now,
+        // null: never expires (Hover profile).
+        expires_at: refreshTtl === null ? null : now + refreshTtl,
+        access_token_hash: accessTokenHash,
+      });
+    }
+    const response: TokenResponse = { token_type: 'Bearer', expires_in: ttl, access_token: token };
+    if (refresh) response.refresh_token = refresh.value;
+    if (issuance.scope !== '') response.scope = issuance.scope;
+    return response;
+  }
+}
