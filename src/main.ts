@@ -15,6 +15,8 @@ const USAGE = `usage: latchkey <command> [flags]
                 [--grant-types authorization_code,refresh_token,password,client_credentials] [--scopes "profile email"]
                 [--refresh-without-secret]
   client reset-secret --client-id ID
+  keys rotate     (a new JWT signing key; the old one stays published until its tokens expire)
+  keys list
 every command takes --database-url (default: DATABASE_URL, then sqlite:./var/latchkey.db)`;
 
 function fail(code: 1 | 2, message: string): never {

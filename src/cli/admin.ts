@@ -8,6 +8,7 @@ import { createServices, type Services } from '../services.js';
 import { migrate, openDatabase } from '../store/db.js';
 import { DuplicateEmailError } from '../store/users.js';
 import { CommandError, UsageError, optionalString, parseBoolean, parseFlags, requireId, requireString, splitList } from './args.js';
+import { keysCommands } from './keys.js';
 
 export type JsonObject = Record<string, unknown>;
 export type Command = (argv: string[]) => Promise<JsonObject>;
@@ -172,5 +173,6 @@ export const COMMANDS: Record<string, Command> = {
   'org set-integrations': orgSetIntegrations,
   'client create': clientCreate,
   'client reset-secret': clientResetSecret,
+  ...keysCommands(withServices),
   migrate: migrateCommand,
 };

@@ -4,11 +4,15 @@
 // - One key signs at a time: the newest one not retired. `rotate()` adds a new key and
 //   retires the old ones, which stay published at /.well-known/jwks.json until every token
 //   they signed has expired (`publish_until`), then drop out of the key set.
-// - Several server processes share one database, so keys are cached for KEY_CACHE_SECONDS
-//   only and re-read on an unknown `kid`: a rotation made by another process (the CLI) is
-//   picked up within that time. Retired keys are therefore published for that much longer
-//   too, since a process with a stale cache may still sign with the old key meanwhile.
-// - Keys are imported once per load (CryptoKey objects), so signing and verifying a token
+// - Several server processes share one database, so each re-reads the keys every
+//   KEY_REFRESH_SECONDS in the background (and on an unknown `kid`): a rotation made by
+//   another process (the CLI) is picked up within seconds. A retired key stays published
+//   KEY_CACHE_SECONDS longer than the tokens it signed, covering a process that signed with
+//   it before it noticed the rotation.
+// - Signing never waits for the database: a token is minted inside the transaction that
+//   consumed the code or refresh token, and on SQLite (one connection) a second query there
+//   would wait for that very transaction. Verifying may re-read (it runs outside any).
+// - Keys are imported once per load (CryptoKey objects), so signing or verifying a token
 //   costs one ECDSA operation and no database round trip.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
@@ -16,8 +20,10 @@ import { nowSeconds, type Clock } from './clock.js';
 import type { SigningKeyRow } from '../store/keys.js';
 
 export const SIGNING_ALG = 'ES256';
-/** Seconds a process trusts its cached key set before reading the database again. */
+/** Seconds a process trusts its cached key set; past that, verifying re-reads first. */
 export const KEY_CACHE_SECONDS = 30;
+/** How often a serving process re-reads the keys in the background. */
+export const KEY_REFRESH_SECONDS = 5;
 /** At most one extra database read per this many seconds for a `kid` we do not know. */
 const UNKNOWN_KID_RELOAD_SECONDS = 1;
 
@@ -62,6 +68,7 @@ interface LoadedKey {
 }
 
 interface KeyCache {
+  /** performance.now() at load: cache age is wall time, whatever the injected clock says. */
   loadedAtMs: number;
   /** Published keys by kid. */
   byKid: Map<string, LoadedKey>;
@@ -125,6 +132,11 @@ export async function newSigningKeyRow(encryptionKey: Buffer | null, now: number
   };
 }
 
+/** A key signs until retired, then is published until publish_until. */
+function isPublished(key: LoadedKey, now: number): boolean {
+  return key.retiredAt === null || (key.publishUntil !== null && key.publishUntil > now);
+}
+
 export interface RotationResult {
   kid: string;
   retired: string[];
@@ -136,6 +148,7 @@ export class SigningKeys {
   private cache: KeyCache | undefined;
   private loading: Promise<KeyCache> | undefined;
   private lastUnknownKidReloadMs = Number.NEGATIVE_INFINITY;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly store: SigningKeyPort, private readonly options: SigningKeysOptions) {}
 
@@ -148,8 +161,8 @@ export class SigningKeys {
   }
 
   private async load(): Promise<KeyCache> {
-    const loadedAtMs = this.options.clock.nowMs();
-    const rows = await this.store.listPublished(Math.floor(loadedAtMs / 1000));
+    const loadedAtMs = performance.now();
+    const rows = await this.store.listPublished(this.now());
     const previous = this.cache?.byKid;
     const byKid = new Map<string, LoadedKey>();
     let signing: LoadedKey | undefined;
@@ -183,10 +196,34 @@ export class SigningKeys {
     return this.loading;
   }
 
+  private isFresh(cache: KeyCache): boolean {
+    return performance.now() - cache.loadedAtMs < KEY_CACHE_SECONDS * 1000;
+  }
+
   private async current(): Promise<KeyCache> {
     const cache = this.cache;
-    if (cache && this.options.clock.nowMs() - cache.loadedAtMs < KEY_CACHE_SECONDS * 1000) return cache;
+    if (cache && this.isFresh(cache)) return cache;
     return this.reload();
+  }
+
+  /** Re-reads the keys now (what the background refresh does). */
+  async refresh(): Promise<void> {
+    await this.reload();
+  }
+
+  /** Starts the background refresh (a serving process); `stop()` ends it. */
+  start(onError: (err: unknown) => void = () => undefined): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      this.reload().catch(onError);
+    }, KEY_REFRESH_SECONDS * 1000);
+    // The refresh alone never keeps the process alive.
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
   }
 
   /** Makes sure a key exists to sign with (creating one on first need); returns its kid. */
@@ -216,14 +253,21 @@ export class SigningKeys {
     return key.privateKey;
   }
 
-  /** The key that signs new tokens, created on first need. */
+  /**
+   * The key that signs new tokens. Answers from memory whenever a key is loaded (see the
+   * header: it runs inside the token transaction); a stale cache is refreshed in the
+   * background. Only a process that never loaded keys (start-up did not prepare them) reads
+   * first, creating a key on first need.
+   */
   async signingKey(): Promise<{ kid: string; privateKey: CryptoKey }> {
-    let cache = await this.current();
-    if (!cache.signing) {
+    let cache = this.cache;
+    if (cache?.signing) {
+      if (!this.isFresh(cache)) this.reload().catch(() => undefined);
+    } else {
       await this.ensureSigningKey();
-      cache = await this.current();
+      cache = this.cache;
     }
-    const key = cache.signing;
+    const key = cache?.signing;
     if (!key) throw new SigningKeyError('no signing key');
     return { kid: key.kid, privateKey: await this.privateKeyOf(key) };
   }
@@ -236,13 +280,13 @@ export class SigningKeys {
     if (kid === undefined || kid.length > 200) return undefined;
     let cache = await this.current();
     let key = cache.byKid.get(kid);
-    const nowMs = this.options.clock.nowMs();
-    if (!key && nowMs - this.lastUnknownKidReloadMs >= UNKNOWN_KID_RELOAD_SECONDS * 1000) {
-      this.lastUnknownKidReloadMs = nowMs;
+    const wallMs = performance.now();
+    if (!key && wallMs - this.lastUnknownKidReloadMs >= UNKNOWN_KID_RELOAD_SECONDS * 1000) {
+      this.lastUnknownKidReloadMs = wallMs;
       cache = await this.reload();
       key = cache.byKid.get(kid);
     }
-    if (!key || (key.publishUntil !== null && key.retiredAt !== null && key.publishUntil <= Math.floor(nowMs / 1000))) return undefined;
+    if (!key || !isPublished(key, this.now())) return undefined;
     return key.publicKey;
   }
 
@@ -251,10 +295,7 @@ export class SigningKeys {
     const cache = await this.current();
     const now = this.now();
     const keys: PublicJwk[] = [];
-    for (const key of cache.byKid.values()) {
-      if (key.retiredAt !== null && key.publishUntil !== null && key.publishUntil <= now) continue;
-      keys.push(key.publicJwk);
-    }
+    for (const key of cache.byKid.values()) if (isPublished(key, now)) keys.push(key.publicJwk);
     return { keys };
   }
 
@@ -321,6 +362,7 @@ export async function prepareSigningKeys(keys: SigningKeys, jwtAccessTokens: boo
   }
   if (jwtAccessTokens) {
     const kid = await keys.ensureSigningKey();
+    keys.start((err) => logger.warn({ event: 'signing_keys.refresh_failed', err }, 'could not re-read the signing keys'));
     logger.info({ event: 'signing_keys.ready', kid }, 'JWT access tokens are signed with key ' + kid);
   }
 }

@@ -9,6 +9,7 @@ import { KEY_CACHE_SECONDS, prepareSigningKeys } from '../../oauth/signing-keys.
 export async function jwksRoutes(app: FastifyInstance): Promise<void> {
   const { config, signingKeys, logger } = app.services;
   await prepareSigningKeys(signingKeys, config.accessTokenFormat === 'jwt', logger);
+  app.addHook('onClose', async () => signingKeys.stop());
 
   app.get(JWKS_PATH, async (_request, reply) => {
     // Cached no longer than we cache keys ourselves; verifiers re-fetch on an unknown kid anyway.

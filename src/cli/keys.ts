@@ -1,0 +1,55 @@
+// `latchkey keys rotate` and `latchkey keys list`: the JWT signing keys (RFC 9068 access
+// tokens). Rotation adds a key that signs from then on; the old key stays published until
+// every token it signed has expired (oauth/signing-keys.ts). Running servers pick the new
+// key up within seconds (they re-read the keys in the background), so no restart is needed.
+// Run it with the servers' environment: LATCHKEY_ENCRYPTION_KEY seals the new key, and the
+// access-token lifetime of LATCHKEY_PROFILE / LATCHKEY_CONFIG bounds how long the old one
+// stays published.
+import { nowSeconds } from '../oauth/clock.js';
+import { UNENCRYPTED_WARNING, isSealed } from '../oauth/signing-keys.js';
+import { SigningKeyStore } from '../store/keys.js';
+import { parseFlags } from './args.js';
+import type { Command, withServices } from './admin.js';
+
+const DB_FLAG = { 'database-url': { type: 'string' } } as const;
+
+type WithServices = typeof withServices;
+
+/**
+ * The commands, given admin.ts's `withServices` (passed in rather than imported, so that
+ * admin.ts can list these without an import cycle).
+ */
+export function keysCommands(open: WithServices): Record<'keys rotate' | 'keys list', Command> {
+  return { 'keys rotate': (argv) => keysRotate(open, argv), 'keys list': (argv) => keysList(open, argv) };
+}
+
+async function keysRotate(withServices: WithServices, argv: string[]): ReturnType<Command> {
+  const v = parseFlags(argv, DB_FLAG);
+  return withServices(v, async (s) => {
+    if (s.signingKeys.encrypted) await s.signingKeys.sealPlainKeys();
+    else process.stderr.write(`latchkey: warning: ${UNENCRYPTED_WARNING}\n`);
+    const result = await s.signingKeys.rotate();
+    s.logger.info({ event: 'signing_keys.rotated', kid: result.kid, retired: result.retired }, 'signing key rotated');
+    return { kid: result.kid, retired: result.retired, publish_until: result.publishUntil };
+  });
+}
+
+async function keysList(withServices: WithServices, argv: string[]): ReturnType<Command> {
+  const v = parseFlags(argv, DB_FLAG);
+  return withServices(v, async (s) => {
+    const now = nowSeconds(s.clock);
+    const rows = await new SigningKeyStore(s.store.db).listAll();
+    return {
+      keys: rows.map((r) => ({
+        kid: r.kid,
+        alg: r.alg,
+        created_at: r.created_at,
+        retired_at: r.retired_at,
+        publish_until: r.publish_until,
+        signing: r.retired_at === null,
+        published: r.retired_at === null || (r.publish_until !== null && r.publish_until > now),
+        encrypted: isSealed(r.private_jwk),
+      })),
+    };
+  });
+}
