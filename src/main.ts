@@ -7,6 +7,7 @@ import { serveCommand } from './cli/serve.js';
 const USAGE = `usage: latchkey <command> [flags]
   serve [--port P] [--host H] [--database-url U] [--issuer URL] [--profile NAME] [--config FILE]
   migrate
+  purge                      delete expired codes, tokens, sessions and dead grants now
   user create --email E --name N --password P [--locale nl]
   org create --name N [--no-integrations]
   org add-member --org ORG_ID --user USER_ID [--role admin|member]

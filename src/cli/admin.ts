@@ -8,6 +8,7 @@ import { createServices, type Services } from '../services.js';
 import { migrate, openDatabase } from '../store/db.js';
 import { DuplicateEmailError } from '../store/users.js';
 import { CommandError, UsageError, optionalString, parseBoolean, parseFlags, requireId, requireString, splitList } from './args.js';
+import { purgeCommand } from './purge.js';
 import { keysCommands } from './keys.js';
 
 export type JsonObject = Record<string, unknown>;
@@ -175,4 +176,5 @@ export const COMMANDS: Record<string, Command> = {
   'client reset-secret': clientResetSecret,
   ...keysCommands(withServices),
   migrate: migrateCommand,
+  purge: purgeCommand,
 };
