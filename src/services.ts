@@ -2,6 +2,7 @@
 // Built once at start; handed to routes and grant handlers as the narrow slices they need.
 import pino, { type Logger } from 'pino';
 import type { Config } from './config/load.js';
+import { createBruteForceGuard, type BruteForceGuard } from './accounts/backoff.js';
 import { systemClock, type Clock } from './oauth/clock.js';
 import type { Store } from './store/db.js';
 import { ClientStore } from './store/clients.js';
@@ -26,16 +27,19 @@ export interface Services {
   sessions: SessionStore;
   /** JWT access-token signing keys (cached; see oauth/signing-keys.ts). */
   signingKeys: SigningKeys;
+  /** Brute-force backoff for passwords and client authentication (accounts/backoff.ts). */
+  guard: BruteForceGuard;
 }
 
 export function createServices(config: Config, store: Store, options: { clock?: Clock; logger?: Logger } = {}): Services {
   const { db } = store;
   const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? pino({ level: 'silent' });
   return {
     config,
     clock,
     store,
-    logger: options.logger ?? pino({ level: 'silent' }),
+    logger,
     users: new UserStore(db),
     orgs: new OrganizationStore(db),
     clients: new ClientStore(db),
@@ -43,5 +47,6 @@ export function createServices(config: Config, store: Store, options: { clock?: 
     tokens: new TokenStore(db),
     sessions: new SessionStore(db),
     signingKeys: new SigningKeys(new SigningKeyStore(db), { encryptionKey: config.encryptionKey, clock, accessTokenTtl: config.accessTokenTtl }),
+    guard: createBruteForceGuard(config, clock, (err) => logger.warn({ err }, 'brute-force counters unreachable; not limiting')),
   };
 }

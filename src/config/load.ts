@@ -31,8 +31,10 @@ export interface Config {
   logLevel: string;
   /** Seconds a login session lives. */
   sessionTtl: number;
-  /** Seconds between runs of the expired-row cleanup (0 turns the timer off). */
+  /** Seconds between runs of the expired-row cleanup (LATCHKEY_PURGE_INTERVAL; 0 turns the timer off). */
   purgeInterval: number;
+  /** Seconds dead rows are kept for replay detection before the cleanup deletes them (LATCHKEY_PURGE_MARGIN, store/purge.ts). */
+  purgeMargin: number;
 }
 
 export class ConfigError extends Error {
@@ -192,7 +194,8 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     loginRateLimit: positiveInt(env.LATCHKEY_LOGIN_RATE_LIMIT ?? 120, 'LATCHKEY_LOGIN_RATE_LIMIT', { min: 0 }),
     logLevel: env.LOG_LEVEL ?? 'info',
     sessionTtl: 14 * 86_400,
-    purgeInterval: 300,
+    purgeInterval: positiveInt(env.LATCHKEY_PURGE_INTERVAL ?? 300, 'LATCHKEY_PURGE_INTERVAL', { min: 0 }),
+    purgeMargin: positiveInt(env.LATCHKEY_PURGE_MARGIN ?? 3600, 'LATCHKEY_PURGE_MARGIN', { min: 0 }),
   };
 
   const configPath = flags.config ?? env.LATCHKEY_CONFIG;

@@ -6,6 +6,9 @@ import multipart from '@fastify/multipart';
 import cookie from '@fastify/cookie';
 import type { Services } from '../services.js';
 import { registerErrorHandler } from './plugins/errors.js';
+import { registerMetrics } from './plugins/metrics.js';
+import { registerPurgeTimer } from './plugins/purge-timer.js';
+import { registerRateLimits } from './plugins/rate-limit.js';
 import { lenientHeadClientErrorHandler } from './plugins/lenient-head.js';
 import { parseFormBody } from './plugins/params.js';
 import { registerSecurityHeaders } from './plugins/security-headers.js';
@@ -58,6 +61,11 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
 
   registerSecurityHeaders(app, { https: services.config.issuer.startsWith('https:') });
   registerErrorHandler(app, { tokenErrorStatus: services.config.tokenErrorStatus });
+
+  // Before the routes: both hook every route as it is added.
+  registerMetrics(app);
+  await registerRateLimits(app);
+  registerPurgeTimer(app);
 
   for (const route of ROUTES) await app.register(route);
   return app;

@@ -1,0 +1,66 @@
+// The audit trail: one structured pino line per security-relevant event, with who (user id),
+// which client, and from where (address). Never a secret: the field types below admit no
+// token, code, password or client secret, and logging.ts redacts those names besides.
+//
+// Every line carries `"audit":true` and an `event` name, so a log pipeline can pick them out:
+//   login.succeeded / login.failed / login.locked      the login page (and the password grant)
+//   consent.granted / consent.denied                   the consent page
+//   token.issued                                       the token endpoint, every grant
+//   code.reuse_detected / refresh.reuse_detected       a replay; the grant is revoked
+//   refresh.retried                                    a retry inside refresh_retry_window
+//   token.revoked / grant.revoked                      RFC 7009 revocation, a user disconnecting an app
+//   client.secret_reset                                the developer portal or the CLI
+//   client_auth.failed / client_auth.locked            failed client authentication, backoff
+
+export type AuditEvent =
+  | 'login.succeeded'
+  | 'login.failed'
+  | 'login.locked'
+  | 'consent.granted'
+  | 'consent.denied'
+  | 'token.issued'
+  | 'code.reuse_detected'
+  | 'refresh.reuse_detected'
+  | 'refresh.retried'
+  | 'token.revoked'
+  | 'grant.revoked'
+  | 'client.secret_reset'
+  | 'client_auth.failed'
+  | 'client_auth.locked';
+
+/** What an audit line may carry: identifiers and outcomes, never a secret. */
+export interface AuditFields {
+  /** The user the event is about (null: none, e.g. client_credentials). */
+  user_id?: number | null;
+  /** The public client_id. */
+  client_id?: string | null;
+  /** The caller's address as the server sees it (request.ip). */
+  address?: string;
+  grant_id?: number | null;
+  organization_id?: number | null;
+  grant_type?: string;
+  scope?: string;
+  /** access_token / refresh_token, for revocations. */
+  token_type?: string;
+  /** Why a login or authentication failed, or what a revocation was for (a fixed word, not user input). */
+  reason?: string;
+  /** Seconds a locked-out caller must wait. */
+  retry_after?: number;
+  /** How many grants or tokens an action touched. */
+  count?: number;
+}
+
+/** The slice of a pino (or Fastify) logger the audit trail uses. */
+export interface AuditLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+// Replays and lockouts are signs of an attack: logged as warnings so they stand out.
+const WARN: ReadonlySet<AuditEvent> = new Set<AuditEvent>(['code.reuse_detected', 'refresh.reuse_detected', 'login.locked', 'client_auth.locked']);
+
+export function audit(logger: AuditLogger, event: AuditEvent, fields: AuditFields): void {
+  const line = { audit: true, event, ...fields };
+  if (WARN.has(event)) logger.warn(line, event);
+  else logger.info(line, event);
+}

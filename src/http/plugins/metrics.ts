@@ -1,0 +1,92 @@
+// GET /metrics: Prometheus text (prom-client). One registry per server (tests start several
+// in one process), one onResponse hook, labels by route pattern (never the raw URL, whose
+// query string would make the label set unbounded).
+//
+//   latchkey_http_requests_total{method,route,status}         every answered request
+//   latchkey_http_errors_total{route,status,error}             answers with status >= 400 (error: the OAuth code)
+//   latchkey_token_requests_total{grant_type,outcome}          token endpoint: outcome "success" or the error code
+//   latchkey_token_request_duration_seconds{grant_type}        token endpoint latency (histogram)
+//   process_* and nodejs_*                                     prom-client's default process metrics
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { OAuthError } from '../../oauth/errors.js';
+import { GRANT_TYPES } from '../../store/clients.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The OAuth error code the request ended with, for the metrics (set by the onError hook). */
+    latchkeyErrorCode?: string;
+  }
+}
+
+export const TOKEN_ROUTES = new Set(['/oauth/token', '/token', '/refresh']);
+const KNOWN_GRANT_TYPES = new Set<string>(GRANT_TYPES);
+
+export interface Metrics {
+  registry: Registry;
+  httpRequests: Counter<'method' | 'route' | 'status'>;
+  httpErrors: Counter<'route' | 'status' | 'error'>;
+  tokenRequests: Counter<'grant_type' | 'outcome'>;
+  tokenDuration: Histogram<'grant_type'>;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    httpRequests: new Counter({ name: 'latchkey_http_requests_total', help: 'HTTP requests answered, by method, route pattern and status', labelNames: ['method', 'route', 'status'], registers: [registry] }),
+    httpErrors: new Counter({ name: 'latchkey_http_errors_total', help: 'HTTP answers with status >= 400, by route pattern, status and OAuth error code', labelNames: ['route', 'status', 'error'], registers: [registry] }),
+    tokenRequests: new Counter({ name: 'latchkey_token_requests_total', help: 'Token endpoint requests by grant type and outcome (success or the OAuth error code)', labelNames: ['grant_type', 'outcome'], registers: [registry] }),
+    tokenDuration: new Histogram({
+      name: 'latchkey_token_request_duration_seconds',
+      help: 'Token endpoint latency by grant type',
+      labelNames: ['grant_type'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+  };
+}
+
+/** The grant_type label: one of ours (case-insensitively, as the endpoint matches it), else "other". */
+function grantTypeLabel(request: FastifyRequest, route: string): string {
+  if (route === '/refresh') return 'refresh_token';
+  const body = request.body;
+  const raw = body !== null && typeof body === 'object' ? (body as Record<string, unknown>).grant_type : undefined;
+  if (typeof raw !== 'string') return raw === undefined ? 'none' : 'other';
+  const value = raw.trim().toLowerCase();
+  return KNOWN_GRANT_TYPES.has(value) ? value : 'other';
+}
+
+function errorCode(request: FastifyRequest, status: number): string {
+  // Pages answer some refusals themselves (a login form with an error, a 429 login page):
+  // those carry no OAuth code.
+  return request.latchkeyErrorCode ?? (status === 404 ? 'not_found' : status === 429 ? 'slow_down' : status >= 500 ? 'server_error' : 'none');
+}
+
+export function registerMetrics(app: FastifyInstance, metrics: Metrics = createMetrics()): Metrics {
+  app.addHook('onError', async (request, _reply, error) => {
+    // The same mapping as the error handler: Fastify's own 4xx become invalid_request.
+    const status = (error as { statusCode?: number }).statusCode;
+    request.latchkeyErrorCode = error instanceof OAuthError ? error.code : status !== undefined && status < 500 ? 'invalid_request' : 'server_error';
+  });
+
+  app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const status = reply.statusCode;
+    const statusLabel = String(status);
+    metrics.httpRequests.inc({ method: request.method, route, status: statusLabel });
+    if (status >= 400) metrics.httpErrors.inc({ route, status: statusLabel, error: errorCode(request, status) });
+    if (TOKEN_ROUTES.has(route) && request.method === 'POST') {
+      const grantType = grantTypeLabel(request, route);
+      metrics.tokenRequests.inc({ grant_type: grantType, outcome: status < 400 ? 'success' : errorCode(request, status) });
+      metrics.tokenDuration.observe({ grant_type: grantType }, reply.elapsedTime / 1000);
+    }
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    const text = await metrics.registry.metrics();
+    return reply.header('Cache-Control', 'no-store').type(metrics.registry.contentType).send(text);
+  });
+  return metrics;
+}
