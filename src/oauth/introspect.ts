@@ -14,13 +14,14 @@
 import type { Config } from '../config/load.js';
 import type { GrantStore } from '../store/grants.js';
 import type { OrganizationStore } from '../store/orgs.js';
-import type { AccessTokenContext, RefreshTokenRow, TokenStore } from '../store/tokens.js';
+import type { RefreshTokenRow, TokenStore } from '../store/tokens.js';
 import type { UserStore } from '../store/users.js';
 import type { Client } from '../store/clients.js';
+import { accessTokenState } from './bearer.js';
 import { nowSeconds, type Clock } from './clock.js';
 import { sha256Hex } from './crypto.js';
 import { OAuthError } from './errors.js';
-import { accessTokenAudience, looksLikeJwt, verifyAccessToken } from './jwt.js';
+import { accessTokenAudience, looksLikeJwt, lookupAccessToken } from './jwt.js';
 import { hasScope } from './scope.js';
 import type { SigningKeys } from './signing-keys.js';
 
@@ -76,29 +77,10 @@ export function lookupOrder(hint: string | undefined): TokenTypeHint[] {
   return hint === 'refresh_token' ? ['refresh_token', 'access_token'] : ['access_token', 'refresh_token'];
 }
 
-/** An access token is usable while it, its grant and its organization's integrations are all live. */
-export function isAccessTokenActive(ctx: AccessTokenContext, now: number): boolean {
-  return ctx.revokedAt === null && ctx.grantRevokedAt === null && ctx.expiresAt > now && ctx.organizationIntegrationsEnabled !== false;
-}
-
-/**
- * The access token's record: a JWT is verified first (signature against our published keys,
- * `typ`, `iss`, `aud`, `exp`; RFC 9068 §4) and then found by its `jti`, so revocation is
- * honoured; an opaque token is found by its SHA-256. One query either way.
- */
-export async function findAccessTokenContext(deps: Pick<IntrospectionDeps, 'config' | 'clock' | 'tokens' | 'signingKeys'>, token: string): Promise<AccessTokenContext | undefined> {
-  if (looksLikeJwt(token)) {
-    const verified = await verifyAccessToken(deps.signingKeys, token, { issuer: deps.config.issuer, clock: deps.clock });
-    if (!verified.ok) return undefined;
-    return deps.tokens.findAccessTokenByJti(verified.jti);
-  }
-  return deps.tokens.findAccessToken(sha256Hex(token));
-}
-
 async function introspectAccessToken(deps: IntrospectionDeps, client: Client, token: string, now: number): Promise<IntrospectionResponse | undefined> {
-  const ctx = await findAccessTokenContext(deps, token);
+  const ctx = await lookupAccessToken(deps, token);
   if (!ctx) return undefined;
-  if (ctx.clientId !== client.id || !isAccessTokenActive(ctx, now)) return INACTIVE;
+  if (ctx.clientId !== client.id || accessTokenState(ctx, now) !== 'active') return INACTIVE;
   return {
     active: true,
     scope: ctx.scope,

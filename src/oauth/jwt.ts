@@ -4,8 +4,12 @@
 // for opaque tokens: a verifier checks the signature, `iss`, `aud`, `typ` and `exp`, then
 // looks the `jti` up.
 import { SignJWT, errors as joseErrors, jwtVerify, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
+import type { Config } from '../config/load.js';
+import type { AccessTokenContext, TokenStore } from '../store/tokens.js';
 import type { Clock } from './clock.js';
+import { newId, sha256Hex } from './crypto.js';
 import { SIGNING_ALG, type SigningKeys } from './signing-keys.js';
+import { opaqueAccessTokens, type AccessTokenFormatter } from './tokens.js';
 
 /** RFC 9068 §2.1: the `typ` header of an access token. */
 export const ACCESS_TOKEN_TYP = 'at+jwt';
@@ -61,6 +65,35 @@ export async function signAccessToken(keys: SigningKeys, claims: AccessTokenClai
     .sign(privateKey);
 }
 
+/**
+ * The AccessTokenFormatter (tokens.ts) for JWT access tokens: a fresh 128-bit `jti`, stored
+ * with the token's hash, so the token can be found (and revoked) like an opaque one.
+ * `config` is read at each call (the issuer is fixed only once the server listens, in tests).
+ */
+export function jwtAccessTokens(keys: SigningKeys, config: Pick<Config, 'issuer'>): AccessTokenFormatter {
+  return {
+    async format(details) {
+      const jti = newId();
+      const token = await signAccessToken(keys, {
+        issuer: config.issuer,
+        subject: details.userId !== null ? String(details.userId) : details.clientId,
+        clientId: details.clientId,
+        scope: details.scope,
+        jti,
+        issuedAt: details.issuedAt,
+        expiresAt: details.expiresAt,
+        organizationId: details.organizationId,
+      });
+      return { token, jti };
+    },
+  };
+}
+
+/** The formatter `access_token_format` asks for (SPEC.md): opaque by default, or JWT. */
+export function accessTokenFormatter(config: Pick<Config, 'issuer' | 'accessTokenFormat'>, keys: SigningKeys): AccessTokenFormatter {
+  return config.accessTokenFormat === 'jwt' ? jwtAccessTokens(keys, config) : opaqueAccessTokens;
+}
+
 /** Three base64url segments: the shape of a JWS compact serialization (RFC 7515 §7.1). */
 export function looksLikeJwt(token: string): boolean {
   return token.length <= MAX_JWT_LENGTH && /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token);
@@ -104,4 +137,27 @@ export async function verifyAccessToken(keys: SigningKeys, token: string, expect
     if (err instanceof joseErrors.JWTExpired) return { ok: false, reason: 'expired' };
     return { ok: false, reason: 'invalid' };
   }
+}
+
+export interface AccessTokenLookupDeps {
+  config: Pick<Config, 'issuer'>;
+  clock: Clock;
+  tokens: Pick<TokenStore, 'findAccessToken' | 'findAccessTokenByJti'>;
+  signingKeys: SigningKeys;
+}
+
+/**
+ * The stored record of an access token in either format, in one query, or undefined when it
+ * is not one of ours. A JWT is verified first (signature against our published keys, `typ`,
+ * `iss`, `aud`, `exp`; RFC 9068 §4) and then found by its `jti`, so revocation is honoured;
+ * forged or foreign JWTs never reach the database. An expired but genuine JWT is found by
+ * its hash instead, so the caller can tell "expired" from "invalid" (SPEC.md: 401, or 403
+ * under huddle). An opaque token is found by its SHA-256.
+ */
+export async function lookupAccessToken(deps: AccessTokenLookupDeps, token: string): Promise<AccessTokenContext | undefined> {
+  if (!looksLikeJwt(token)) return deps.tokens.findAccessToken(sha256Hex(token));
+  const verified = await verifyAccessToken(deps.signingKeys, token, { issuer: deps.config.issuer, clock: deps.clock });
+  if (verified.ok) return deps.tokens.findAccessTokenByJti(verified.jti);
+  if (verified.reason === 'expired') return deps.tokens.findAccessToken(sha256Hex(token));
+  return undefined;
 }
