@@ -8,22 +8,15 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authenticateClient } from '../../oauth/client-auth.js';
 import { OAuthError } from '../../oauth/errors.js';
 import { createGrantRegistry } from '../../oauth/grants/index.js';
-import { TokenIssuer, opaqueAccessTokens, type AccessTokenFormatter } from '../../oauth/tokens.js';
-import type { Services } from '../../services.js';
+import { accessTokenFormatter } from '../../oauth/jwt.js';
+import { TokenIssuer } from '../../oauth/tokens.js';
 import { transactionRunner } from '../../store/transaction.js';
 import { toParams } from '../plugins/params.js';
 
-/**
- * The one place the access-token format is chosen (SPEC.md `access_token_format`): opaque
- * unless a JWT formatter (oauth/tokens.ts AccessTokenFormatter) is plugged in here.
- */
-function accessTokenFormatter(_services: Services): AccessTokenFormatter {
-  return opaqueAccessTokens;
-}
-
 export async function tokenRoutes(app: FastifyInstance): Promise<void> {
   const services = app.services;
-  const issuer = new TokenIssuer(services.config, accessTokenFormatter(services));
+  // SPEC.md `access_token_format`: opaque, or JWT (RFC 9068) signed with services.signingKeys.
+  const issuer = new TokenIssuer(services.config, accessTokenFormatter(services.config, services.signingKeys));
   const registry = createGrantRegistry({
     clock: services.clock,
     config: services.config,

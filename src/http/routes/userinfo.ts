@@ -8,7 +8,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { accessTokenState, bearerChallenge, parseBearerAuthorization, type BearerChallenge } from '../../oauth/bearer.js';
 import { nowSeconds } from '../../oauth/clock.js';
-import { sha256Hex } from '../../oauth/crypto.js';
+import { lookupAccessToken } from '../../oauth/jwt.js';
 import { hasScope } from '../../oauth/scope.js';
 
 export const REALM = 'latchkey';
@@ -32,7 +32,7 @@ function refuse(reply: FastifyReply, status: number, challenge: BearerChallenge 
 }
 
 export async function userinfoRoutes(app: FastifyInstance): Promise<void> {
-  const { tokens, clock, config } = app.services;
+  const { clock, config } = app.services;
 
   async function userinfo(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const credentials = parseBearerAuthorization(request.headers.authorization);
@@ -45,7 +45,8 @@ export async function userinfoRoutes(app: FastifyInstance): Promise<void> {
       return refuse(reply, 401, { error: 'invalid_token', description: 'the access token is malformed' });
     }
 
-    const token = await tokens.findAccessToken(sha256Hex(credentials.token));
+    // Opaque: by hash. JWT (RFC 9068): signature, iss, aud, typ and exp checked, then its jti looked up.
+    const token = await lookupAccessToken(app.services, credentials.token);
     switch (accessTokenState(token, nowSeconds(clock))) {
       case 'unknown':
         return refuse(reply, 401, { error: 'invalid_token', description: 'the access token is invalid' });
