@@ -17,7 +17,10 @@ export type OAuthErrorCode =
   | 'invalid_token'
   | 'insufficient_scope'
   | 'unsupported_token_type'
-  | 'slow_down';
+  | 'slow_down'
+  // OpenID Connect Core §3.1.2.6: the answers to prompt=none when the user would have to act.
+  | 'login_required'
+  | 'consent_required';
 
 /** Default HTTP status per code (RFC 6749 §5.2, RFC 6750 §3.1). */
 const STATUS: Record<OAuthErrorCode, number> = {
@@ -35,6 +38,8 @@ const STATUS: Record<OAuthErrorCode, number> = {
   insufficient_scope: 403,
   unsupported_token_type: 400,
   slow_down: 429,
+  login_required: 400,
+  consent_required: 400,
 };
 
 export interface OAuthErrorOptions {

@@ -1,0 +1,44 @@
+// The sign-in page: e-mail and password, a hidden CSRF token and the page to return to.
+// One message for every failure, so the page never tells which of the two was wrong.
+import { html, type Html } from './html.js';
+import { layout } from './layout.js';
+
+export interface LoginPageOptions {
+  csrfToken: string;
+  /** A local path to continue to after signing in (already checked by safeNext). */
+  next: string;
+  /** The e-mail typed before, kept in the field after a failed attempt. */
+  email?: string;
+  /** An alert shown above the form. */
+  error?: string | null;
+  /** A signed-in user asked to confirm their password again (prompt=login). */
+  reauthenticate?: boolean;
+  /** Whether to offer a link to /signup. */
+  signupOpen?: boolean;
+}
+
+export const LOGIN_FAILED_MESSAGE = 'The e-mail address or password is not correct.';
+
+export function loginPage(options: LoginPageOptions): Html {
+  const title = options.reauthenticate ? 'Confirm it is you' : 'Sign in';
+  return layout({
+    title,
+    body: html`<section class="card narrow">
+<h1>${title}</h1>
+${options.reauthenticate ? html`<p class="muted">The application asked you to enter your password again before it continues.</p>` : ''}
+${options.error ? html`<div class="alert alert-error" role="alert" id="login-error">${options.error}</div>` : ''}
+<form method="post" action="/login">
+  <input type="hidden" name="csrf_token" value="${options.csrfToken}">
+  <input type="hidden" name="next" value="${options.next}">
+  <label for="email">E-mail address</label>
+  <input type="email" id="email" name="email" value="${options.email ?? ''}" autocomplete="username" required maxlength="254"${options.email ? '' : html` autofocus`}${options.error ? html` aria-describedby="login-error"` : ''}>
+  <label for="password">Password</label>
+  <input type="password" id="password" name="password" autocomplete="current-password" required maxlength="1024"${options.email ? html` autofocus` : ''}>
+  <div class="actions">
+    <button type="submit">${options.reauthenticate ? 'Continue' : 'Sign in'}</button>
+    ${options.signupOpen && !options.reauthenticate ? html`<a href="/signup">Create an account</a>` : ''}
+  </div>
+</form>
+</section>`,
+  });
+}
