@@ -24,6 +24,8 @@ export interface ClientAuthRequest {
 // Client ids are ours (newId: 22 characters); anything far longer is not worth a lookup.
 const MAX_CLIENT_ID_LENGTH = 200;
 const MAX_SECRET_LENGTH = 512;
+/** No control characters (C0, DEL). */
+const PRINTABLE = /^[^\p{Cc}]*$/u;
 
 // Compared against when the client is unknown or has no secret, so that a wrong client_id
 // costs the same hash and comparison as a wrong secret.
@@ -99,8 +101,10 @@ export async function authenticateClient(request: ClientAuthRequest, findClient:
   const presented = presentedCredentials(request);
   const failed = (debug: string) => new OAuthError('invalid_client', 'client authentication failed', { basicAuthAttempted: presented.basic, debug });
 
-  if (presented.clientId.length > MAX_CLIENT_ID_LENGTH || (presented.secret?.length ?? 0) > MAX_SECRET_LENGTH) {
-    throw failed('client_id or client_secret too long');
+  // Client ids are printable (ours are base64url); anything else, a NUL above all, cannot name
+  // a client and must not reach the database.
+  if (presented.clientId.length > MAX_CLIENT_ID_LENGTH || (presented.secret?.length ?? 0) > MAX_SECRET_LENGTH || !PRINTABLE.test(presented.clientId)) {
+    throw failed('client_id too long or not printable, or client_secret too long');
   }
   const client = await findClient(presented.clientId);
 

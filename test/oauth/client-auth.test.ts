@@ -108,6 +108,17 @@ test('malformed Basic headers are invalid_client with a Basic challenge', async 
   }
 });
 
+test('a client_id with control characters is refused before any lookup', async () => {
+  let lookups = 0;
+  const counting: ClientLookup = async (id) => {
+    lookups += 1;
+    return lookup(id);
+  };
+  await rejects(authenticateClient({ authorization: basic('%00', 'x'), params: {} }, counting), 'invalid_client', true);
+  await rejects(authenticateClient({ authorization: undefined, params: { client_id: 'a\nb' } }, counting), 'invalid_client', false);
+  assert.equal(lookups, 0);
+});
+
 test('parseBasicAuthorization ignores other schemes', () => {
   assert.equal(parseBasicAuthorization(undefined), undefined);
   assert.equal(parseBasicAuthorization('Bearer x'), undefined);

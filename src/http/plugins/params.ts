@@ -20,6 +20,8 @@ export function toParams(input: unknown, where = 'body'): Params {
   if (entries.length > MAX_PARAMS) throw new OAuthError('invalid_request', `too many parameters in the request ${where}`);
   for (const [key, value] of entries) {
     if (Array.isArray(value)) throw new OAuthError('invalid_request', `parameter ${key} must not be repeated (RFC 6749 §3.2)`);
+    // No parameter of ours may hold a NUL, and PostgreSQL refuses one in text (a 500 otherwise).
+    if (key.includes('\u0000') || (typeof value === 'string' && value.includes('\u0000'))) throw new OAuthError('invalid_request', 'parameters must not contain NUL characters');
     if (typeof value === 'string') out[key] = value.trim();
     else if (typeof value === 'number' && Number.isFinite(value)) out[key] = String(value);
     else if (typeof value === 'boolean') out[key] = String(value);
