@@ -117,6 +117,29 @@ export class TokenStore {
     await db.updateTable('refresh_tokens').set({ successor_hash: successorHash }).where('token_hash', '=', tokenHash).execute();
   }
 
+  /**
+   * Compare-and-swap of a used token's successor (refresh_retry_window): true when
+   * `tokenHash`'s successor was still `expected` and is now `next`, and its grant is live.
+   * Of concurrent retries exactly one wins.
+   */
+  async replaceSuccessor(tokenHash: string, expected: string, next: string, db: Kysely<Database> = this.db): Promise<boolean> {
+    const result = await db.updateTable('refresh_tokens').set({ successor_hash: next })
+      .where('token_hash', '=', tokenHash).where('successor_hash', '=', expected)
+      .where(({ exists, selectFrom }) => exists(liveGrant(selectFrom, 'refresh_tokens.grant_id')))
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  /**
+   * Revokes a refresh token only while it is unused and unrevoked, in one statement, and
+   * returns it; undefined when it was used (or revoked) first.
+   */
+  async revokeUnusedRefreshToken(tokenHash: string, now: number, db: Kysely<Database> = this.db): Promise<RefreshTokenRow | undefined> {
+    return db.updateTable('refresh_tokens').set({ revoked_at: now })
+      .where('token_hash', '=', tokenHash).where('consumed_at', 'is', null).where('revoked_at', 'is', null)
+      .returningAll().executeTakeFirst();
+  }
+
   async revokeRefreshToken(tokenHash: string, now: number, db: Kysely<Database> = this.db): Promise<void> {
     await db.updateTable('refresh_tokens').set({ revoked_at: now }).where('token_hash', '=', tokenHash).where('revoked_at', 'is', null).execute();
   }

@@ -6,19 +6,22 @@
 // Consume (with the successor's hash recorded in the same statement) and the inserts of the
 // new pair run in one transaction; a scope error after the consume rolls it back, so a
 // refused request does not use the token up.
+import { audit } from '../../audit.js';
+import type { Config } from '../../config/load.js';
 import type { Clock } from '../clock.js';
 import { nowSeconds } from '../clock.js';
 import { sha256Hex } from '../crypto.js';
 import { OAuthError } from '../errors.js';
-import { newOpaqueToken, type TokenIssuer } from '../tokens.js';
+import { newOpaqueToken, type TokenIssuer, type TokenResponse } from '../tokens.js';
 import type { Client } from '../../store/clients.js';
 import type { GrantStore } from '../../store/grants.js';
-import type { TokenStore } from '../../store/tokens.js';
+import type { RefreshTokenRow, TokenStore } from '../../store/tokens.js';
 import type { RunInTransaction } from '../../store/transaction.js';
 import { grantedScope, optionalParam, requireParam, type AuditLog, type GrantHandler } from './grant.js';
 
 export interface RefreshTokenGrantDeps {
   clock: Clock;
+  config: Pick<Config, 'refreshRetryWindow'>;
   issuer: TokenIssuer;
   transaction: RunInTransaction;
   tokens: Pick<TokenStore, 'findRefreshToken'>;
@@ -48,13 +51,18 @@ export function refreshTokenGrant(deps: RefreshTokenGrantDeps): GrantHandler {
         }, now, successor);
       });
       if (response) return response;
-      throw await whyNotConsumed(deps, presentedHash, client, now);
+      const refused = await whyNotConsumed(deps, presentedHash, client, now, requestedScope);
+      if (refused instanceof OAuthError) throw refused;
+      return refused;
     },
   };
 }
 
-/** The consume matched nothing: find out why, and revoke the grant on reuse. */
-async function whyNotConsumed(deps: RefreshTokenGrantDeps, tokenHash: string, client: Client, now: number): Promise<OAuthError> {
+/**
+ * The consume matched nothing: find out why, and revoke the grant on reuse — unless it is a
+ * retry inside refresh_retry_window, which is answered with a new pair.
+ */
+async function whyNotConsumed(deps: RefreshTokenGrantDeps, tokenHash: string, client: Client, now: number, requestedScope: string | undefined): Promise<OAuthError | TokenResponse> {
   const row = await deps.tokens.findRefreshToken(tokenHash);
   // Another client's token reads like an unknown one, and is not used up (RFC 6749 §6: the
   // refresh token must have been issued to the authenticated client).
@@ -62,13 +70,59 @@ async function whyNotConsumed(deps: RefreshTokenGrantDeps, tokenHash: string, cl
     return new OAuthError('invalid_grant', 'the refresh token is invalid', { debug: row ? `refresh token of client row ${row.client_id} presented by ${client.clientId}` : 'unknown refresh token' });
   }
   if (row.consumed_at !== null || row.revoked_at !== null) {
-    // Reuse: RFC 9700 §4.14.2, RFC 6749 §10.4. (A refresh_retry_window, SPEC.md, would step
-    // in here, using successor_hash to find the pair the lost response carried.)
+    const retried = await retryInsideWindow(deps, row, client, now, requestedScope);
+    if (retried !== 'reuse') return retried;
+    // Reuse: RFC 9700 §4.14.2, RFC 6749 §10.4.
     await deps.grants.revoke(row.grant_id, now);
-    deps.audit.warn({ event: 'refresh_token.reused', clientId: client.clientId, grantId: row.grant_id }, 'used refresh token presented again: grant revoked');
+    audit(deps.audit, 'refresh.reuse_detected', { client_id: client.clientId, user_id: row.user_id, grant_id: row.grant_id });
     return new OAuthError('invalid_grant', 'the refresh token has already been used; the authorization is revoked');
   }
   if (row.expires_at !== null && row.expires_at <= now) return new OAuthError('invalid_grant', 'the refresh token has expired');
   if (await deps.grants.isRevoked(row.grant_id)) return new OAuthError('invalid_grant', 'the authorization has been revoked');
   return new OAuthError('invalid_grant', 'third-party integrations are not available on the organization\'s plan');
+}
+
+// Thrown inside the retry transaction to roll the successor swap back when the successor
+// turns out to have been used.
+const SUCCESSOR_USED = Symbol('successor used');
+
+/**
+ * refresh_retry_window (SPEC.md): a client whose refresh response was lost presents the token
+ * it already used. Within the window after that use, and while the successor it never
+ * received is still unused, the successor pair (refresh token and its access token) is
+ * revoked and a new pair issued in its place, so one live chain remains. The successor is
+ * swapped by compare-and-swap (`UPDATE … WHERE token_hash = old AND successor_hash =
+ * expected`), so of concurrent retries, on any number of servers, exactly one wins; the
+ * others are refused without revoking anything. Anything else is 'reuse'.
+ */
+async function retryInsideWindow(
+  deps: RefreshTokenGrantDeps, row: RefreshTokenRow, client: Client, now: number, requestedScope: string | undefined,
+): Promise<TokenResponse | OAuthError | 'reuse'> {
+  const window = deps.config.refreshRetryWindow;
+  const expected = row.successor_hash;
+  if (window <= 0 || row.revoked_at !== null || row.consumed_at === null || now - row.consumed_at > window || expected === null) return 'reuse';
+  const next = newOpaqueToken();
+  let outcome: TokenResponse | 'lost';
+  try {
+    outcome = await deps.transaction(async (tx) => {
+      // The swap also requires the grant to be live (as consuming does).
+      if (!(await tx.tokens.replaceSuccessor(row.token_hash, expected, next.hash))) return 'lost';
+      const dead = await tx.tokens.revokeUnusedRefreshToken(expected, now);
+      if (!dead) throw SUCCESSOR_USED;
+      if (dead.access_token_hash !== null) await tx.tokens.revokeAccessToken(dead.access_token_hash, now);
+      const scope = grantedScope(requestedScope, row.scope.split(' ').filter(Boolean));
+      return deps.issuer.issue(tx.tokens, {
+        grantId: row.grant_id, client, userId: row.user_id, organizationId: row.organization_id, scope, refreshScope: row.scope,
+      }, now, next);
+    });
+  } catch (err) {
+    if (err === SUCCESSOR_USED) return 'reuse';
+    throw err;
+  }
+  if (outcome === 'lost') {
+    if (await deps.grants.isRevoked(row.grant_id)) return new OAuthError('invalid_grant', 'the authorization has been revoked');
+    return new OAuthError('invalid_grant', 'the refresh token has already been used, and a retry with it is already under way');
+  }
+  audit(deps.audit, 'refresh.retried', { client_id: client.clientId, user_id: row.user_id, grant_id: row.grant_id });
+  return outcome;
 }
