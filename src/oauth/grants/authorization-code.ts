@@ -4,6 +4,7 @@
 // `UPDATE … WHERE consumed_at IS NULL RETURNING`, so of any number of concurrent exchanges
 // exactly one gets the row. A check that fails after the consume (expiry, redirect_uri,
 // PKCE) rolls the transaction back, so only a successful exchange uses the code up.
+import { audit } from '../../audit.js';
 import type { Clock } from '../clock.js';
 import { nowSeconds } from '../clock.js';
 import { sha256Hex } from '../crypto.js';
@@ -94,7 +95,7 @@ async function whyNotConsumed(deps: AuthorizationCodeGrantDeps, codeHash: string
   if (row.consumed_at !== null) {
     // RFC 6749 §4.1.2 / §10.5: a code used twice revokes every token issued from it.
     await deps.grants.revoke(row.grant_id, now);
-    deps.audit.warn({ event: 'code.replayed', clientId: client.clientId, grantId: row.grant_id }, 'authorization code used twice: grant revoked');
+    audit(deps.audit, 'code.reuse_detected', { client_id: client.clientId, user_id: row.user_id, grant_id: row.grant_id });
     return new OAuthError('invalid_grant', 'the authorization code has already been used; every token issued from it is revoked');
   }
   if (await deps.grants.isRevoked(row.grant_id)) return new OAuthError('invalid_grant', 'the authorization has been revoked');

@@ -23,10 +23,8 @@ export interface GrantHandler {
   handle(request: TokenRequest): Promise<TokenResponse>;
 }
 
-/** Security events a grant reports (a replayed code or refresh token); pino's Logger fits. */
-export interface AuditLog {
-  warn(fields: Record<string, unknown>, message: string): void;
-}
+/** Security events a grant reports (a replayed code or refresh token): src/audit.ts; pino's Logger fits. */
+export type { AuditLogger as AuditLog } from '../../audit.js';
 
 /** A required parameter; missing or empty is invalid_request (RFC 6749 §5.2). */
 export function requireParam(params: Readonly<Record<string, string>>, name: string): string {

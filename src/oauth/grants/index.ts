@@ -18,7 +18,7 @@ export type { GrantHandler, TokenRequest } from './grant.js';
 /** Everything any grant needs; each factory takes only its own slice. */
 export interface GrantDependencies {
   clock: Clock;
-  config: Pick<Config, 'scopes'>;
+  config: Pick<Config, 'scopes' | 'refreshRetryWindow'>;
   issuer: TokenIssuer;
   transaction: RunInTransaction;
   tokens: TokenStore;
