@@ -71,6 +71,9 @@ export class ClientStore {
   }
 
   async findByClientId(clientId: string): Promise<Client | undefined> {
+    // No client_id holds a NUL (PostgreSQL text cannot), and PostgreSQL rejects the query
+    // outright: answer "no such client" instead of a database error.
+    if (clientId.includes('\u0000')) return undefined;
     const row = await this.db.selectFrom('clients').selectAll().where('client_id', '=', clientId).executeTakeFirst();
     return row && toClient(row);
   }

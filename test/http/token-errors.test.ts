@@ -255,14 +255,15 @@ for (const kind of databaseKinds()) {
         const pw = await createClient(server, { grantTypes: ['password', 'refresh_token', 'authorization_code'] });
         const values = ['\u0000', 'a'.repeat(10_000), '\u{1F600}', '%', '../../etc/passwd', "' OR 1=1 --"];
         for (const v of values) {
-          for (const params of [
+          const cases: Array<Record<string, string>> = [
             { grant_type: 'authorization_code', code: v, redirect_uri: v, code_verifier: v, ...secretPost(client) },
             { grant_type: 'refresh_token', refresh_token: v, scope: v, ...secretPost(client) },
             { grant_type: 'password', username: v, password: v, ...secretPost(pw) },
             { grant_type: v, client_id: v, client_secret: v },
             { grant_type: 'refresh_token', refresh_token: 'x', client_id: v, client_secret: v },
             { grant_type: 'refresh_token', refresh_token: 'x', client_id: v },
-          ]) {
+          ];
+          for (const params of cases) {
             const res = await postToken(server, params);
             assert.ok(res.status >= 400 && res.status < 500, `${res.status} for ${JSON.stringify(params).slice(0, 80)}`);
             assert.equal(typeof res.body.error, 'string');
@@ -279,7 +280,7 @@ for (const kind of databaseKinds()) {
 
     describe('/api/user', () => {
       test('no token: 401 with a bare Bearer challenge (RFC 6750 §3.1)', async () => {
-        for (const headers of [{}, { authorization: 'Basic dXNlcjpwYXNz' }, { authorization: 'Bearer' }]) {
+        for (const headers of [{}, { authorization: 'Basic dXNlcjpwYXNz' }, { authorization: 'Bearer' }] as Array<Record<string, string>>) {
           const res = await fetch(`${server.url}/api/user`, { headers });
           assert.equal(res.status, 401);
           assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="latchkey"');
