@@ -2,7 +2,6 @@
 // route groups of routes/index.ts. Routes parse and call the protocol core; they never write SQL.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import formbody from '@fastify/formbody';
-import multipart from '@fastify/multipart';
 import cookie from '@fastify/cookie';
 import type { Services } from '../services.js';
 import { registerErrorHandler } from './plugins/errors.js';
@@ -10,6 +9,7 @@ import { registerMetrics } from './plugins/metrics.js';
 import { registerPurgeTimer } from './plugins/purge-timer.js';
 import { registerRateLimits } from './plugins/rate-limit.js';
 import { lenientHeadClientErrorHandler } from './plugins/lenient-head.js';
+import { parseMultipartBody } from './plugins/multipart-body.js';
 import { parseFormBody } from './plugins/params.js';
 import { registerSecurityHeaders } from './plugins/security-headers.js';
 import { ROUTES } from './routes/index.js';
@@ -54,9 +54,14 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     bodyLimit: BODY_LIMIT,
     parser: (body: string) => parseFormBody(body),
   });
-  await app.register(multipart, {
-    attachFieldsToBody: 'keyValues',
-    limits: { fieldNameSize: 100, fieldSize: 16 * 1024, fields: 50, fileSize: 16 * 1024, files: 5, parts: 60, headerPairs: 20 },
+  // Buffered under BODY_LIMIT and parsed strictly (plugins/multipart-body.ts): a truncated
+  // body, a file part or invalid UTF-8 is invalid_request, as with the other formats.
+  app.addContentTypeParser('multipart/form-data', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (request, body, done) => {
+    try {
+      done(null, parseMultipartBody(body as Buffer, request.headers['content-type']));
+    } catch (err) {
+      done(err as Error);
+    }
   });
 
   registerSecurityHeaders(app, { https: services.config.issuer.startsWith('https:') });

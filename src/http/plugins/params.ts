@@ -22,6 +22,8 @@ export function toParams(input: unknown, where = 'body'): Params {
     if (Array.isArray(value)) throw new OAuthError('invalid_request', `parameter ${key} must not be repeated (RFC 6749 §3.2)`);
     // No parameter of ours may hold a NUL, and PostgreSQL refuses one in text (a 500 otherwise).
     if (key.includes('\u0000') || (typeof value === 'string' && value.includes('\u0000'))) throw new OAuthError('invalid_request', 'parameters must not contain NUL characters');
+    // U+FFFD is what the body decoders make of bytes that are not UTF-8 (RFC 6749 Appendix B).
+    if (key.includes('\uFFFD') || (typeof value === 'string' && value.includes('\uFFFD'))) throw new OAuthError('invalid_request', `the request ${where} is not valid UTF-8`);
     if (typeof value === 'string') out[key] = value.trim();
     else if (typeof value === 'number' && Number.isFinite(value)) out[key] = String(value);
     else if (typeof value === 'boolean') out[key] = String(value);
