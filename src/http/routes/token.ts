@@ -11,7 +11,7 @@ import { createGrantRegistry } from '../../oauth/grants/index.js';
 import { accessTokenFormatter } from '../../oauth/jwt.js';
 import { TokenIssuer } from '../../oauth/tokens.js';
 import { transactionRunner } from '../../store/transaction.js';
-import { toParams } from '../plugins/params.js';
+import { mergeParams, toParams } from '../plugins/params.js';
 
 export async function tokenRoutes(app: FastifyInstance): Promise<void> {
   const services = app.services;
@@ -32,6 +32,8 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
   function handler(refreshOnly: boolean) {
     return async (request: FastifyRequest, reply: FastifyReply) => {
       const params = toParams(request.body);
+      // RFC 6749 §3.2: a parameter sent in both the query and the body is a repeat.
+      mergeParams(toParams(request.query, 'query'), params);
       const rawGrantType = params.grant_type;
       if (rawGrantType === undefined || rawGrantType === '') throw new OAuthError('invalid_request', 'the grant_type parameter is required');
       // SPEC.md: matched case-insensitively (Huddle sends "Refresh_Token").
