@@ -124,7 +124,8 @@ export async function validateAuthorizationRequest(params: ParamSource, deps: Va
   // 1. Who is asking (RFC 6749 §4.1.2.1: never redirect for a bad client_id or redirect_uri).
   const clientId = pageParam(params, 'client_id');
   if (clientId === undefined) throw pageError('invalid_request', 'The request does not say which application it is for (client_id is missing).');
-  const client = clientId.length <= MAX_CLIENT_ID_LENGTH ? await deps.clients.findByClientId(clientId) : undefined;
+  // No client id is that long or holds NUL (which PostgreSQL refuses in text): no lookup needed.
+  const client = clientId.length <= MAX_CLIENT_ID_LENGTH && !clientId.includes('\0') ? await deps.clients.findByClientId(clientId) : undefined;
   if (!client) throw pageError('invalid_client', 'The application that sent you here is not registered (unknown client_id).');
 
   // 2. Where the answer goes: an exact string match against the registration (RFC 6749

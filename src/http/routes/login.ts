@@ -2,6 +2,7 @@
 // authorization endpoint (and every portal page) sends a visitor without a session; after a
 // correct password it continues to `next`, a local path only (no open redirect).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { audit } from '../../audit.js';
 import { checkLoginLockout, recordFailedLogin, recordSuccessfulLogin, type LoginLockout } from '../../accounts/login-backoff.js';
 import { dummyPasswordHash, MAX_PASSWORD_LENGTH, verifyPassword } from '../../accounts/passwords.js';
 import { endSession, ensureSession, loadSession, requireCsrf, safeNext, startUserSession } from '../session.js';
@@ -62,12 +63,14 @@ export async function loginRoutes(app: FastifyInstance): Promise<void> {
 
     // The password is always checked against some hash, so an unknown e-mail costs the same
     // time as a known one and timing does not reveal which accounts exist.
-    const user = email !== '' && email.length <= MAX_EMAIL_LENGTH ? await services.users.findCredentialsByEmail(email) : undefined;
+    // No account has an e-mail that long or with NUL in it (PostgreSQL refuses NUL in text).
+    const lookUp = email !== '' && email.length <= MAX_EMAIL_LENGTH && !email.includes('\0');
+    const user = lookUp ? await services.users.findCredentialsByEmail(email) : undefined;
     const passwordOk = password !== '' && password.length <= MAX_PASSWORD_LENGTH
       && (await verifyPassword(user?.passwordHash ?? (await dummyPasswordHash()), password));
 
     if (!user || !passwordOk) {
-      request.log.info({ event: 'login_failed' }, 'sign-in refused');
+      audit(request.log, 'login.failed', { user_id: user?.id ?? null, address: request.ip });
       const started = await recordFailedLogin(services, attempt);
       if (started) return sendLockout(request, reply, started, email, next);
       // One message whichever was wrong (no account enumeration); the e-mail stays in the field.
@@ -77,7 +80,7 @@ export async function loginRoutes(app: FastifyInstance): Promise<void> {
     await recordSuccessfulLogin(services, attempt);
     const { passwordHash: _hash, ...account } = user;
     await startUserSession(request, reply, account);
-    request.log.info({ event: 'login', userId: user.id }, 'signed in');
+    audit(request.log, 'login.succeeded', { user_id: user.id, address: request.ip });
     return reply.redirect(next, 303);
   });
 
