@@ -13,6 +13,8 @@ import {
   createClient,
   createUser,
   DECISION_PATH,
+  exchangeCode,
+  getUser,
   hiddenFields,
   httpRequest,
   pkcePair,
@@ -283,6 +285,38 @@ for (const kind of databaseKinds()) {
       assert.equal(res.status, 400);
       assert.match(res.body, /Choose Allow or Deny/);
       assert.equal((await codeRows(client.id)).length, 0);
+    });
+
+    test('prompt=none with a session: a code when consent is remembered, consent_required when not', async () => {
+      const user = await createUser(server);
+      const { clientId } = await createClient(server);
+      const jar = await signIn(server, user.email, user.password);
+      const before = await authorize(server, { clientId, redirectUri: REDIRECT, prompt: 'none', state: 'n1', cookies: jar });
+      assert.equal(before.consentShown, false);
+      assert.equal(before.error, 'consent_required');
+      assert.equal(before.state, 'n1');
+      await authorize(server, { clientId, redirectUri: REDIRECT, cookies: jar });
+      const afterConsent = await authorize(server, { clientId, redirectUri: REDIRECT, prompt: 'none', state: 'n2', cookies: jar });
+      assert.ok(afterConsent.code);
+      assert.equal(afterConsent.state, 'n2');
+    });
+
+    test('the code from the pages is exchanged at the token endpoint (PKCE, redirect_uri) and names the user', async () => {
+      const user = await createUser(server);
+      const client = await createClient(server);
+      const { verifier, challenge } = pkcePair();
+      const result = await authorize(server, { clientId: client.clientId, redirectUri: REDIRECT, codeChallenge: challenge, login: { email: user.email, password: user.password } });
+      assert.ok(result.code);
+      const wrongVerifier = await exchangeCode(server, client, result.code, { code_verifier: pkcePair().verifier });
+      assert.equal(wrongVerifier.body.error, 'invalid_grant');
+      const again = await authorize(server, { clientId: client.clientId, redirectUri: REDIRECT, codeChallenge: challenge, cookies: result.cookies });
+      assert.ok(again.code);
+      const tokens = await exchangeCode(server, client, again.code, { code_verifier: verifier });
+      assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+      assert.equal(tokens.body.scope, 'profile email');
+      const me = await getUser(server, String(tokens.body.access_token));
+      assert.equal(me.status, 200);
+      assert.equal(me.body.email, user.email);
     });
 
     test('signed out between the page and the decision: back to the login page, then the request', async () => {
