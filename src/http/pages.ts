@@ -2,8 +2,8 @@
 // organizations): reading one form field, answering with a page, and the "signed in?" check
 // of a form POST that has already passed its CSRF check.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Html } from '../views/html.js';
-import { errorPage } from '../views/layout.js';
+import { html, type Html } from '../views/html.js';
+import { errorPage, layout } from '../views/layout.js';
 import type { Session } from './session.js';
 import type { User } from '../store/users.js';
 
@@ -30,12 +30,23 @@ export function sendPage(reply: FastifyReply, page: Html, status = 200): Fastify
   return reply.code(status).type('text/html; charset=utf-8').header('Cache-Control', 'no-store').send(page.toString());
 }
 
-export function sendNotFound(reply: FastifyReply): FastifyReply {
-  return sendPage(reply, errorPage('Not found', 'There is no page at this address.'), 404);
+/** An error page; with the signed-in session, its header keeps the account navigation. */
+function messagePage(title: string, message: string, session?: Session | null): Html {
+  if (!session?.user) return errorPage(title, message);
+  return layout({
+    title,
+    userName: session.user.name,
+    csrfToken: session.csrfToken,
+    body: html`<section class="card narrow"><h1>${title}</h1><p>${message}</p></section>`,
+  });
 }
 
-export function sendForbidden(reply: FastifyReply, message: string): FastifyReply {
-  return sendPage(reply, errorPage('Not allowed', message), 403);
+export function sendNotFound(reply: FastifyReply, session?: Session | null): FastifyReply {
+  return sendPage(reply, messagePage('Not found', 'There is no page at this address.', session), 404);
+}
+
+export function sendForbidden(reply: FastifyReply, message: string, session?: Session | null): FastifyReply {
+  return sendPage(reply, messagePage('Not allowed', message, session), 403);
 }
 
 /**

@@ -132,7 +132,7 @@ ${client.isPublic
 
 export function confirmResetPage(o: PageBase & { client: Client; error?: string | undefined }): Html {
   const { client } = o;
-  return page(o, `Reset the secret of ${client.name}`, html`<p class="crumbs"><a href="${clientPath(client)}">${client.name}</a></p>
+  return page(o, `Reset the secret of ${client.name}`, html`<p class="crumbs narrow"><a href="${clientPath(client)}">${client.name}</a></p>
 <section class="card narrow">
 <h1>Reset the client secret?</h1>
 <p>A new secret is issued for <strong>${client.name}</strong> and shown once. The current secret stops working <strong>at once</strong>: every server that uses it fails until you give it the new one. Tokens already issued keep working.</p>
@@ -146,7 +146,7 @@ ${checkbox({ name: 'confirm', label: 'I understand that the current secret stops
 
 export function confirmDeletePage(o: PageBase & { client: Client; error?: string | undefined }): Html {
   const { client } = o;
-  return page(o, `Delete ${client.name}`, html`<p class="crumbs"><a href="${clientPath(client)}">${client.name}</a></p>
+  return page(o, `Delete ${client.name}`, html`<p class="crumbs narrow"><a href="${clientPath(client)}">${client.name}</a></p>
 <section class="card narrow">
 <h1>Delete this client?</h1>
 <p><strong>${client.name}</strong> is deleted for good. Every access and refresh token it holds is revoked, people's consent to it is forgotten, and sign-ins through it fail.</p>

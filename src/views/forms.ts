@@ -52,8 +52,8 @@ export function field(o: FieldOptions): Html {
   return html`<div class="field">
 <label for="${i.id}">${o.label}</label>
 <input id="${i.id}" name="${o.name}" type="${type}"${attr('value', value)}${attr('autocomplete', o.autocomplete)}${attr('list', o.list)}${attr('maxlength', o.maxlength)}${flag('required', o.required)}${attr('aria-describedby', describedBy(o.hint != null, !!o.error, i))}${o.error ? html` aria-invalid="true"` : html``}>
-${o.hint != null ? html`<p class="hint" id="${i.hint}">${o.hint}</p>` : html``}
 ${fieldError(i.error, o.error)}
+${o.hint != null ? html`<p class="hint" id="${i.hint}">${o.hint}</p>` : html``}
 </div>`;
 }
 
@@ -62,8 +62,8 @@ export function textarea(o: Omit<FieldOptions, 'type' | 'autocomplete' | 'list'>
   return html`<div class="field">
 <label for="${i.id}">${o.label}</label>
 <textarea id="${i.id}" name="${o.name}" rows="${o.rows ?? 4}" spellcheck="false" autocapitalize="off"${flag('required', o.required)}${attr('aria-describedby', describedBy(o.hint != null, !!o.error, i))}${o.error ? html` aria-invalid="true"` : html``}>${o.value ?? ''}</textarea>
-${o.hint != null ? html`<p class="hint" id="${i.hint}">${o.hint}</p>` : html``}
 ${fieldError(i.error, o.error)}
+${o.hint != null ? html`<p class="hint" id="${i.hint}">${o.hint}</p>` : html``}
 </div>`;
 }
 
@@ -72,8 +72,8 @@ export function checkbox(o: { name: string; label: HtmlValue; checked?: boolean;
   return html`<div class="field">
 <div class="check"><input id="${i.id}" name="${o.name}" type="checkbox" value="yes"${flag('checked', o.checked)}${flag('required', o.required)}${attr('aria-describedby', describedBy(o.hint != null, !!o.error, i))}${o.error ? html` aria-invalid="true"` : html``}>
 <label for="${i.id}">${o.label}</label></div>
-${o.hint != null ? html`<p class="hint" id="${i.hint}">${o.hint}</p>` : html``}
 ${fieldError(i.error, o.error)}
+${o.hint != null ? html`<p class="hint" id="${i.hint}">${o.hint}</p>` : html``}
 </div>`;
 }
 

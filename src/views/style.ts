@@ -42,8 +42,10 @@ legend { font-weight: 600; padding: 0 .25rem; }
 .radio { display: flex; gap: .5rem; align-items: baseline; margin: .35rem 0; font-weight: 400; }
 .muted { color: var(--muted); }
 /* Portal pages: forms, lists of items, secrets, badges. */
+[hidden] { display: none !important; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; border: 0; }
 .field { margin-bottom: .25rem; }
+time { white-space: nowrap; }
 .field .label { font-weight: 600; margin: 1rem 0 .25rem; }
 .check { display: flex; gap: .6rem; align-items: flex-start; margin-top: 1rem; }
 .check input { width: 1.2rem; height: 1.2rem; margin: .15rem 0 0; flex: none; }
@@ -52,6 +54,7 @@ legend { font-weight: 600; padding: 0 .25rem; }
 .page-head h1 { margin: 0; }
 .crumbs { margin: 0 0 .5rem; font-size: .95rem; }
 .crumbs a::before { content: "← "; }
+.crumbs.narrow { margin-left: auto; margin-right: auto; }
 ul.items { list-style: none; margin: 0; padding: 0; }
 ul.items.card { padding: 0 1.5rem; }
 .item { display: flex; flex-wrap: wrap; gap: .75rem 1rem; align-items: flex-start; justify-content: space-between; padding: 1rem 0; border-bottom: 1px solid var(--border); }

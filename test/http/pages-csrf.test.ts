@@ -52,6 +52,12 @@ for (const kind of databaseKinds()) {
       const userRow = (id: number) => db.selectFrom('users').select(['name', 'email', 'locale', 'password_hash']).where('id', '=', id).executeTakeFirst();
       const clientRow = () => db.selectFrom('clients').select(['name', 'redirect_uris', 'secret_hash']).where('id', '=', client.id).executeTakeFirst();
 
+      // The consent page's hidden authorization request, as the form would carry it.
+      const consent = await owner.get(`/oauth/authorize?${new URLSearchParams({ response_type: 'code', client_id: client.clientId, redirect_uri: 'https://app.example/cb', state: 's', prompt: 'consent' })}`);
+      assert.equal(consent.status, 200, 'the consent page');
+      const authorizationRequest = /name="authorization_request" value="([^"]*)"/.exec(consent.body)?.[1] ?? '';
+      assert.notEqual(authorizationRequest, '');
+
       const cases: FormCase[] = [
         {
           name: 'sign-up', action: '/signup', as: 'anonymous',
@@ -85,6 +91,19 @@ for (const kind of databaseKinds()) {
         },
         { name: 'change role', action: `/orgs/${orgId}/members/${otherUser.id}/role`, fields: { role: 'admin' }, state: () => services.orgs.listMembers(orgId) },
         { name: 'remove member', action: `/orgs/${orgId}/members/${otherUser.id}/remove`, fields: {}, state: () => services.orgs.listMembers(orgId) },
+        {
+          name: 'sign in', action: '/login', as: 'anonymous', fields: { email: 'owner@example.com', password: 'correct horse battery', next: '/account' },
+          state: async () => (await db.selectFrom('sessions').select('id_hash').where('user_id', '=', ownerUser.id).execute()).length,
+        },
+        {
+          name: 'consent decision', action: '/oauth/authorize/decision',
+          fields: { decision: 'allow', authorization_request: authorizationRequest },
+          state: async () => ({
+            consents: (await db.selectFrom('consents').select('client_id').execute()).length,
+            grants: (await db.selectFrom('grants').select('id').execute()).length,
+            codes: (await db.selectFrom('authorization_codes').select('code_hash').execute()).length,
+          }),
+        },
         {
           name: 'sign out', action: '/logout', fields: {},
           state: async () => (await db.selectFrom('sessions').select('id_hash').where('user_id', '=', ownerUser.id).execute()).length,

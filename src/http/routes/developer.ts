@@ -5,6 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ClientRegistrationError, registerClient, resetClientSecret, validateClientName, validateRedirectUris } from '../../accounts/client-registration.js';
 import { nowSeconds } from '../../oauth/clock.js';
+import { audit } from '../../audit.js';
 import { splitRedirectUris } from '../../oauth/redirect-uri.js';
 import type { Client } from '../../store/clients.js';
 import type { User } from '../../store/users.js';
@@ -62,7 +63,7 @@ export async function developerRoutes(app: FastifyInstance): Promise<void> {
     const clientId = stringParam(request, 'clientId');
     const client = clientId === '' ? undefined : await services.clients.findByClientId(clientId);
     if (!client || client.ownerUserId !== session.user.id) {
-      await sendNotFound(reply);
+      await sendNotFound(reply, session);
       return null;
     }
     return client;
@@ -143,7 +144,7 @@ export async function developerRoutes(app: FastifyInstance): Promise<void> {
     if (!session) return reply;
     const client = await ownedClient(request, reply, session);
     if (!client) return reply;
-    if (client.isPublic) return sendNotFound(reply);
+    if (client.isPublic) return sendNotFound(reply, session);
     return sendPage(reply, confirmResetPage({ user: session.user, csrfToken: session.csrfToken, client }));
   });
 
@@ -152,13 +153,13 @@ export async function developerRoutes(app: FastifyInstance): Promise<void> {
     if (!session) return reply;
     const client = await ownedClient(request, reply, session);
     if (!client) return reply;
-    if (client.isPublic) return sendNotFound(reply);
+    if (client.isPublic) return sendNotFound(reply, session);
     if (!formChecked(request.body, 'confirm')) {
       return sendPage(reply, confirmResetPage({ user: session.user, csrfToken: session.csrfToken, client, error: 'Tick the box to confirm' }), 400);
     }
     const secret = await resetClientSecret(services, client.clientId);
-    if (secret === undefined) return sendNotFound(reply);
-    request.log.info({ event: 'client_secret_reset', userId: session.user.id, clientId: client.clientId }, 'client secret reset');
+    if (secret === undefined) return sendNotFound(reply, session);
+    audit(request.log, 'client.secret_reset', { user_id: session.user.id, client_id: client.clientId, address: request.ip });
     return sendPage(reply, clientSecretPage({ user: session.user, csrfToken: session.csrfToken, client, secret, reset: true }));
   });
 

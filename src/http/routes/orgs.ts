@@ -48,7 +48,7 @@ export async function orgRoutes(app: FastifyInstance): Promise<void> {
     const orgId = idParam(request, 'orgId');
     const membership = orgId === null ? undefined : await services.orgs.findMembership(orgId, session.user.id);
     if (!membership) {
-      await sendNotFound(reply);
+      await sendNotFound(reply, session);
       return null;
     }
     return membership;
@@ -107,7 +107,7 @@ export async function orgRoutes(app: FastifyInstance): Promise<void> {
     if (!session) return reply;
     const membership = await membershipOf(request, reply, session);
     if (!membership) return reply;
-    if (membership.role !== 'admin') return sendForbidden(reply, 'Only an admin of this organization can add members.');
+    if (membership.role !== 'admin') return sendForbidden(reply, 'Only an admin of this organization can add members.', session);
     const org = membership.organization;
     const email = formValue(request.body, 'email');
     const role = parseRole(formValue(request.body, 'role'));
@@ -135,11 +135,11 @@ export async function orgRoutes(app: FastifyInstance): Promise<void> {
     if (!session) return reply;
     const membership = await membershipOf(request, reply, session);
     if (!membership) return reply;
-    if (membership.role !== 'admin') return sendForbidden(reply, 'Only an admin of this organization can change roles.');
+    if (membership.role !== 'admin') return sendForbidden(reply, 'Only an admin of this organization can change roles.', session);
     const org = membership.organization;
     const memberId = idParam(request, 'userId');
     const target = memberId === null ? undefined : await services.orgs.findMembership(org.id, memberId);
-    if (memberId === null || !target) return sendNotFound(reply);
+    if (memberId === null || !target) return sendNotFound(reply, session);
     const role = parseRole(formValue(request.body, 'role'));
     if (!role) return renderOrg(reply, session, membership, { errors: { form: 'Choose a role: admin or member' } }, 400);
     if (role === 'member' && target.role === 'admin' && (await isLastAdmin(org.id, memberId))) {
@@ -158,9 +158,9 @@ export async function orgRoutes(app: FastifyInstance): Promise<void> {
     const org = membership.organization;
     const memberId = idParam(request, 'userId');
     const self = memberId === session.user.id;
-    if (!self && membership.role !== 'admin') return sendForbidden(reply, 'Only an admin of this organization can remove members.');
+    if (!self && membership.role !== 'admin') return sendForbidden(reply, 'Only an admin of this organization can remove members.', session);
     const target = memberId === null ? undefined : await services.orgs.findMembership(org.id, memberId);
-    if (memberId === null || !target) return sendNotFound(reply);
+    if (memberId === null || !target) return sendNotFound(reply, session);
     if (target.role === 'admin' && (await isLastAdmin(org.id, memberId))) {
       return renderOrg(reply, session, membership, { errors: { form: 'An organization needs at least one admin: make someone else admin first.' } }, 400);
     }
