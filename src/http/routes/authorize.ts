@@ -137,8 +137,11 @@ export async function authorizeRoutes(app: FastifyInstance): Promise<void> {
   app.get(AUTHORIZE_PATH, PAGE, async (request, reply) =>
     answeringByRedirect(request, reply, async () => {
       // Validate before any interaction: a bad request is answered at once, not after a login.
-      const authz = await validateAuthorizationRequest(request.query as Record<string, unknown>, services);
-      const session = await loadSession(request);
+      // The session is looked up meanwhile (independent queries; a validation error still wins).
+      const [authz, session] = await Promise.all([
+        validateAuthorizationRequest(request.query as Record<string, unknown>, services),
+        loadSession(request),
+      ]);
       const returnTo = withoutPromptLogin(request.url);
 
       if (!session?.user) {
