@@ -12,12 +12,13 @@ export const PAGE_ROUTE = { config: { errorFormat: 'html' as const } };
 
 /**
  * One field of a submitted form as a string. A missing field is ''; a repeated field (an
- * array) or a non-string is treated as missing, so validation reports it instead of a 500.
+ * array), a non-string, or text holding NUL (which PostgreSQL refuses in text columns) is
+ * treated as missing, so validation reports it instead of a 500.
  */
 export function formValue(body: unknown, name: string): string {
   if (body === null || typeof body !== 'object') return '';
   const value = (body as Record<string, unknown>)[name];
-  return typeof value === 'string' ? value : '';
+  return typeof value === 'string' && !value.includes('\0') ? value : '';
 }
 
 /** True when a checkbox with value "yes" was ticked. */
@@ -70,7 +71,7 @@ export function idParam(request: FastifyRequest, name: string): number | null {
 /** A string path parameter (a client id), or ''. */
 export function stringParam(request: FastifyRequest, name: string): string {
   const value = (request.params as Record<string, string | undefined>)[name];
-  return typeof value === 'string' ? value : '';
+  return typeof value === 'string' && !value.includes('\0') ? value : '';
 }
 
 /** A validation message ("the name must not be empty") as a sentence for the page. */
