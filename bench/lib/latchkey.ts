@@ -1,0 +1,138 @@
+// Latchkey as the bench runs it: a private build of the current sources (so another
+// engineer's half-finished rebuild of dist/ cannot change what is measured mid-run), fixtures
+// made with the admin CLI, and `latchkey serve` as its own process with production logging.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { HarnessError, freePort, startServer, type StartedServer } from './proc.js';
+import { OAuthTarget } from './targets.js';
+
+const run = promisify(execFile);
+
+export const REDIRECT_URI = 'https://client.example/cb';
+export const USER = { email: 'bench@example.com', name: 'John Doe', password: 'bench-password-1234', locale: 'nl' };
+
+/** Compiles src/ into outDir with the project's build settings; returns the entry point. */
+export async function buildLatchkey(root: string, outDir: string): Promise<string> {
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  try {
+    await run(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', outDir], { cwd: root, maxBuffer: 16 << 20 });
+  } catch (err) {
+    // tsc still emits on type errors; only a missing entry point stops the bench.
+    const out = (err as { stdout?: string }).stdout ?? '';
+    process.stderr.write(`bench: the build reported errors (continuing with what it emitted):\n${out.split('\n').slice(0, 10).join('\n')}\n`);
+  }
+  const main = join(outDir, 'main.js');
+  if (!existsSync(main)) throw new HarnessError(`the build produced no ${main}`);
+  return main;
+}
+
+export interface DatabaseSpec {
+  url: string;
+  /** PostgreSQL schema to drop at the end; SQLite file path otherwise. */
+  schema?: string;
+  file?: string;
+}
+
+/** A fresh database for one server: a new SQLite file, or a new PostgreSQL schema. */
+export function freshDatabase(base: string | undefined, tmpDir: string, name: string): DatabaseSpec {
+  if (!base) {
+    const file = join(tmpDir, `${name}.db`);
+    return { url: `sqlite:${file}`, file };
+  }
+  const schema = `bench_${randomBytes(4).toString('hex')}_${name.replace(/[^a-z0-9]/g, '_')}`;
+  const u = new URL(base);
+  u.searchParams.set('options', `-c search_path=${schema}`);
+  return { url: u.toString(), schema };
+}
+
+export interface LatchkeyInstance {
+  target: OAuthTarget;
+  server: StartedServer;
+  db: DatabaseSpec;
+  clientId: string;
+  userId: number;
+}
+
+export class CliError extends Error {
+  override name = 'CliError';
+}
+
+export async function cli(main: string, args: string[], databaseUrl: string): Promise<Record<string, unknown>> {
+  try {
+    const { stdout } = await run(process.execPath, [main, ...args, '--database-url', databaseUrl], { env: cleanEnv(), maxBuffer: 1 << 20 });
+    return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as Record<string, unknown>;
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw new CliError(`latchkey ${args.slice(0, 2).join(' ')} failed: ${(e.stderr ?? e.message).trim().split('\n')[0] ?? ''}`);
+  }
+}
+
+function cleanEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const k of ['PORT', 'HOST', 'DATABASE_URL', 'LATCHKEY_ISSUER', 'LATCHKEY_PROFILE', 'LATCHKEY_CONFIG', 'REDIS_URL', 'NODE_OPTIONS']) delete env[k];
+  return env;
+}
+
+/** The user and the client every Latchkey server of the bench has. */
+export async function createFixtures(main: string, databaseUrl: string): Promise<{ userId: number; clientId: string; clientSecret: string }> {
+  const user = await cli(main, ['user', 'create', '--email', USER.email, '--name', USER.name, '--password', USER.password, '--locale', USER.locale], databaseUrl);
+  const client = await cli(main, [
+    'client', 'create', '--name', 'Bench client', '--redirect-uris', REDIRECT_URI,
+    '--grant-types', 'authorization_code,refresh_token,password,client_credentials',
+  ], databaseUrl);
+  if (typeof client.client_id !== 'string' || typeof client.client_secret !== 'string') throw new CliError(`client create printed ${JSON.stringify(client)}`);
+  return { userId: Number(user.id), clientId: client.client_id, clientSecret: client.client_secret };
+}
+
+export interface ServeOptions {
+  name: string;
+  main: string;
+  db: DatabaseSpec;
+  tmpDir: string;
+  configFile?: string;
+  /** Extra node flags, e.g. --cpu-prof. */
+  nodeFlags?: string[];
+}
+
+export const ENCRYPTION_KEY = randomBytes(32).toString('base64');
+
+export async function serveLatchkey(o: ServeOptions): Promise<StartedServer> {
+  const port = await freePort();
+  return startServer({
+    name: o.name,
+    command: process.execPath,
+    args: [...(o.nodeFlags ?? []), o.main, 'serve', '--port', String(port), '--host', '127.0.0.1', '--database-url', o.db.url, ...(o.configFile ? ['--config', o.configFile] : [])],
+    env: {
+      ...cleanEnv(),
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'info',
+      LATCHKEY_ENCRYPTION_KEY: ENCRYPTION_KEY,
+      // The per-address limits stay on (their cost is measured) but set where one load
+      // generator on one address never reaches them.
+      LATCHKEY_TOKEN_RATE_LIMIT: '1000000000',
+      LATCHKEY_LOGIN_RATE_LIMIT: '1000000000',
+    },
+    port,
+    readyPath: '/readyz',
+    logFile: join(o.tmpDir, `${o.name}.log`),
+  });
+}
+
+export async function startLatchkey(o: ServeOptions & { fixtures?: { userId: number; clientId: string; clientSecret: string } }): Promise<LatchkeyInstance> {
+  const fixtures = o.fixtures ?? (await createFixtures(o.main, o.db.url));
+  const server = await serveLatchkey(o);
+  const target = new OAuthTarget({
+    name: o.name,
+    server,
+    paths: { authorize: '/oauth/authorize', token: '/oauth/token', user: '/api/user', introspect: '/oauth/introspect', revoke: '/oauth/revoke' },
+    client: { id: fixtures.clientId, secret: fixtures.clientSecret, redirectUri: REDIRECT_URI },
+    scopes: { tokens: 'profile email', user: 'profile email' },
+    credentials: { username: USER.email, password: USER.password },
+    supportsPassword: true,
+    tmpDir: o.tmpDir,
+  });
+  return { target, server, db: o.db, clientId: fixtures.clientId, userId: fixtures.userId };
+}
