@@ -53,7 +53,8 @@ function organizationPicker(options: ConsentPageOptions): Html {
 
 export function consentPage(options: ConsentPageOptions): Html {
   const orgs = options.organizations;
-  // Allow is offered only when some organization can be allowed (or the user has none).
+  // Allow is offered only when some organization can be allowed (or the user has none). Deny
+  // needs no organization: `formnovalidate` lets it past the required radio group.
   const canAllow = orgs.length === 0 || orgs.some((o) => o.integrationsEnabled);
   const title = `Allow ${options.clientName} to access your account?`;
   return layout({
@@ -75,7 +76,7 @@ ${options.error ? html`<div class="alert alert-error" role="alert">${options.err
   <p class="hint">Allowing sends you back to <code>${destination(options.redirectUri)}</code>. You can withdraw this access from your account page at any time.</p>
   <div class="actions">
     <button type="submit" name="decision" value="allow"${canAllow ? '' : html` disabled`}>Allow</button>
-    <button type="submit" name="decision" value="deny" class="secondary">Deny</button>
+    <button type="submit" name="decision" value="deny" class="secondary" formnovalidate>Deny</button>
   </div>
 </form>
 </section>`,

@@ -49,6 +49,8 @@ for (const kind of databaseKinds()) {
       assert.deepEqual(options.map((o) => o.value).sort(), [String(on.id), String(off.id)].sort());
       assert.equal(options.find((o) => o.value === String(off.id))?.disabled, true);
       assert.equal(options.find((o) => o.value === String(on.id))?.disabled, false);
+      // Deny works without picking an organization (the radio group is required).
+      assert.match(html, /name="decision" value="deny"[^>]*formnovalidate/);
       // The only organization that can be chosen is chosen already.
       assert.equal(options.find((o) => o.value === String(on.id))?.checked, true);
     });
