@@ -48,6 +48,28 @@ const UNLABELLED_INPUTS = `Array.from(document.querySelectorAll('input:not([type
   .filter((e) => !e.hidden && e.labels.length === 0 && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby'))
   .map((e) => e.name || e.id)`;
 const HORIZONTAL_OVERFLOW = 'document.documentElement.scrollWidth - window.innerWidth';
+// WCAG 2.1 AA contrast (1.4.3): every element with its own visible text, against the first
+// opaque background behind it: 4.5:1, or 3:1 for large text (24px, or 18.66px bold). Disabled
+// controls are exempt.
+const CONTRAST_FAILURES = `(() => {
+  const parse = (c) => { const m = c.match(/rgba?\\(([^)]+)\\)/); if (!m) return null; const p = m[1].split(',').map(Number); return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 }; };
+  const lum = ({ r, g, b }) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }; return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+  const background = (el) => { for (let e = el; e; e = e.parentElement) { const c = parse(getComputedStyle(e).backgroundColor); if (c && c.a >= 1) return c; } return { r: 255, g: 255, b: 255, a: 1 }; };
+  const failures = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const own = Array.from(el.childNodes).some((n) => n.nodeType === 3 && n.textContent.trim() !== '');
+    if (!own || el.closest('[disabled], .visually-hidden, .skip')) continue;
+    const style = getComputedStyle(el);
+    if (style.visibility === 'hidden' || style.display === 'none' || el.getClientRects().length === 0) continue;
+    const fg = parse(style.color); const bg = background(el);
+    const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+    const ratio = (hi + 0.05) / (lo + 0.05);
+    const size = parseFloat(style.fontSize); const bold = Number(style.fontWeight) >= 700;
+    const needed = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+    if (ratio < needed) failures.push(el.tagName + ' "' + el.textContent.trim().slice(0, 30) + '" ' + ratio.toFixed(2) + ':1');
+  }
+  return failures;
+})()`;
 const STYLESHEET_APPLIED = "getComputedStyle(document.body).margin === '0px' && getComputedStyle(document.documentElement).backgroundColor === 'rgb(245, 247, 250)'";
 
 /** Screenshots the page at desktop and phone width, with the checks every page must pass. */
@@ -63,6 +85,7 @@ async function shoot(page: Page, name: string): Promise<void> {
   await page.setViewportSize(DESKTOP);
   assert.deepEqual(await page.evaluate(UNLABELLED_INPUTS), [], `${name}: every input has a label`);
   assert.equal(await page.evaluate(STYLESHEET_APPLIED), true, `${name}: the stylesheet is applied`);
+  assert.deepEqual(await page.evaluate(CONTRAST_FAILURES), [], `${name}: text contrast meets WCAG AA`);
 }
 
 async function tokenRequest(server: TestServer, fields: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }> {
