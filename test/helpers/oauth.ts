@@ -177,6 +177,20 @@ export function tokensOf(res: JsonResponse): { accessToken: string; refreshToken
   return { accessToken: String(res.body.access_token), refreshToken: String(res.body.refresh_token) };
 }
 
+/**
+ * Stops the server's clock at the current instant (advance() still moves it), so that a
+ * test asserting an exact expiry boundary is not upset by a real second ticking between two
+ * requests. Returns the function that lets it run again.
+ */
+export function freezeClock(server: TestServer): () => void {
+  const clock = server.clock;
+  const frozenAt = Date.now();
+  clock.nowMs = () => frozenAt + clock.offsetMs;
+  return () => {
+    delete (clock as Partial<typeof clock>).nowMs;
+  };
+}
+
 // ---- the browser side: login, consent, decision (GET /oauth/authorize → … → redirect) -----------
 // Drives the flow over real HTTP the way a browser would: keeps cookies, never follows
 // redirects on its own, and reads the forms' hidden fields from the HTML.

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { databaseKinds } from '../helpers/databases.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import {
-  createClient, createUser, exchangeCode, getUser, mintCode, newVerifier, postToken, refresh, secretPost, tokensOf,
+  createClient, freezeClock, createUser, exchangeCode, getUser, mintCode, newVerifier, postToken, refresh, secretPost, tokensOf,
   type JsonResponse, type TestClient, type TestUser,
 } from '../helpers/oauth.js';
 
@@ -183,16 +183,21 @@ for (const kind of databaseKinds()) {
     });
 
     test('an access token lives exactly expires_in seconds', async () => {
-      const { code } = await mintCode(server, { client, userId: user.id });
-      const { accessToken } = tokensOf(await exchangeCode(server, client, code));
-      server.clock.advance(3599);
-      assert.equal((await getUser(server, accessToken)).status, 200);
-      server.clock.advance(1);
-      const expired = await getUser(server, accessToken);
-      assert.equal(expired.status, 401);
-      assert.equal(expired.body.error, 'invalid_token');
-      assert.match(expired.headers.get('www-authenticate') ?? '', /error="invalid_token"/);
-      server.clock.advance(-3600);
+      const unfreeze = freezeClock(server);
+      try {
+        const { code } = await mintCode(server, { client, userId: user.id });
+        const { accessToken } = tokensOf(await exchangeCode(server, client, code));
+        server.clock.advance(3599);
+        assert.equal((await getUser(server, accessToken)).status, 200);
+        server.clock.advance(1);
+        const expired = await getUser(server, accessToken);
+        assert.equal(expired.status, 401);
+        assert.equal(expired.body.error, 'invalid_token');
+        assert.match(expired.headers.get('www-authenticate') ?? '', /error="invalid_token"/);
+        server.clock.advance(-3600);
+      } finally {
+        unfreeze();
+      }
     });
   });
 }
