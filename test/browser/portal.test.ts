@@ -14,15 +14,16 @@ import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createUser } from '../../src/accounts/users.js';
+import { nowSeconds } from '../../src/oauth/clock.js';
 
 const SCREENSHOTS = join(process.cwd(), 'test-output', 'screenshots');
 const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 375, height: 812 };
 const PASSWORD = 'a long enough password';
 
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-export function launchChromium(): Promise<Browser> {
+function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
 }
 
@@ -272,8 +273,9 @@ test('[sqlite] in Chromium: sign up, register a client, authorize it, revoke it,
     await shoot(page, '18-orgs');
 
     // The consent page with an organization to choose (integrations on for one, off for another).
-    const offOrg = await server.services.orgs.insert({ name: 'Frugal Inc', integrationsEnabled: false, now: Math.floor(Date.now() / 1000) });
-    await server.services.orgs.upsertMember(offOrg.id, 1, 'member', Math.floor(Date.now() / 1000));
+    const now = nowSeconds(server.clock);
+    const offOrg = await server.services.orgs.insert({ name: 'Frugal Inc', integrationsEnabled: false, now });
+    await server.services.orgs.upsertMember(offOrg.id, 1, 'member', now);
     await page.goto(`${server.url}/oauth/authorize?${new URLSearchParams({ response_type: 'code', client_id: clientId, redirect_uri: cb1, state: 'two' })}`);
     await page.getByRole('button', { name: 'Deny' }).waitFor();
     await shoot(page, '19-consent-organizations');
