@@ -16,7 +16,7 @@ import { parseBenchArgs, USAGE, type BenchOptions } from './lib/args.js';
 import { closeAgent } from './lib/http.js';
 import { CliError, buildLatchkey, createFixtures, freshDatabase, serveLatchkey, startLatchkey, type DatabaseSpec, type LatchkeyInstance } from './lib/latchkey.js';
 import { startCeiling, startPeer } from './lib/peer.js';
-import { HarnessError, LoadGenerator, ProcSampler, transpile, type ProcUsage, type StartedServer } from './lib/proc.js';
+import { HarnessError, LoadGenerator, ProcSampler, quiesce, transpile, type ProcUsage, type StartedServer } from './lib/proc.js';
 import { judge, median, summarize, unavailable, type RunRecord, type Summary } from './lib/stats.js';
 import { OP_TITLES, ServerBehaviour, Unavailable, toLoadJob, type JobShape, type OAuthTarget, type OpName } from './lib/targets.js';
 import { dropSchemas, fillPostgres, fillSqlite } from './lib/growth.js';
@@ -63,6 +63,7 @@ function describe(err: unknown): string {
 
 async function measure(ctx: Context, p: Participant, shape: JobShape, label: string, seconds: number): Promise<{ result: LoadResult; usage: ProcUsage }> {
   const job = toLoadJob(shape, label, p.server.origin, ctx.o.connections, seconds * 1000);
+  await quiesce(p.server.pid);
   const sampler = new ProcSampler(p.server.pid);
   try {
     const [result] = (await ctx.lg.run([job])) as [LoadResult];
@@ -89,7 +90,7 @@ async function runRounds(ctx: Context, op: string, participants: Participant[], 
     const hit = cached.get(p.key);
     if (hit) return hit;
     const rate = estimate.get(p.key) ?? opts.sizeHint?.[p.key] ?? FIRST_GUESS;
-    const count = Math.min(MAX_POOL, Math.ceil(rate * seconds * 1.25) + o.connections);
+    const count = Math.min(MAX_POOL, Math.ceil(rate * seconds * 1.4) + o.connections);
     const t0 = performance.now();
     const shape = await p.shape(count);
     const took = (performance.now() - t0) / 1000;
@@ -360,8 +361,11 @@ async function argon2Check(ctx: Context, target: OAuthTarget | undefined, notSta
   const problems: string[] = [];
   // Warm up both paths first (JIT, the argon2 thread pool).
   await lg.run([toLoadJob(user, 'argon2:warmup', origin, 10, o.warmup * 1000, rate), toLoadJob(password, 'argon2:warmup-pw', origin, 4, o.warmup * 1000)]);
+  const pid = target.o.server.pid;
   for (let round = 1; round <= o.runs; round++) {
+    await quiesce(pid);
     const [a] = await lg.run([toLoadJob(user, `argon2:alone:${round}`, origin, 10, o.duration * 1000, rate)]) as [LoadResult];
+    await quiesce(pid);
     const [b, pw] = await lg.run([
       toLoadJob(user, `argon2:with:${round}`, origin, 10, o.duration * 1000, rate),
       toLoadJob(password, `argon2:password:${round}`, origin, 8, o.duration * 1000),

@@ -140,6 +140,20 @@ export function rssBytes(pid: number): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
+/**
+ * Waits until a process is idle (under 15% of a core over 200 ms, at most `maxMs`), so that
+ * work left over from the previous run (requests still queued when it was stopped, a WAL
+ * checkpoint) does not land in the next one.
+ */
+export async function quiesce(pid: number, maxMs = 5000): Promise<void> {
+  const deadline = performance.now() + maxMs;
+  while (performance.now() < deadline) {
+    const c0 = cpuSeconds(pid);
+    await sleep(200);
+    if ((cpuSeconds(pid) - c0) / 0.2 < 0.15) return;
+  }
+}
+
 export interface ProcUsage {
   /** CPU used over the window, in percent of one core (can exceed 100: GC and thread-pool threads). */
   cpuPercent: number;

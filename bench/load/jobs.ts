@@ -37,6 +37,7 @@ export interface LoadResult {
   label: string;
   /** 2xx answers inside the measured window (for a flow: completed flows). */
   ok: number;
+  /** Requests that failed inside the window: not 2xx, or (a flow's authorization step) no code. */
   non2xx: number;
   errors: number;
   timeouts: number;

@@ -54,10 +54,16 @@ function runJob(job: LoadJob): Promise<LoadResult> {
   const latencies = new Samples();
   let measuring = true;
   let ok = 0;
+  let failed = 0;
   let lastOk = 0;
   let sampleFailure: LoadResult['sampleFailure'];
+  /** A request that did not do its job: not 2xx, or (a flow's first step) no code in the redirect. */
   const noteFailure = (status: number, body: string) => {
-    if (!sampleFailure && (status < 200 || status >= 300)) sampleFailure = { status, body: body.slice(0, 300) };
+    if (measuring) failed++;
+    if (!sampleFailure) sampleFailure = { status, body: body.slice(0, 300) };
+  };
+  const check = (status: number, body: string) => {
+    if (status < 200 || status >= 300) noteFailure(status, body);
   };
 
   let next = 0;
@@ -65,7 +71,7 @@ function runJob(job: LoadJob): Promise<LoadResult> {
   let connections = job.connections;
   let amount: number | undefined;
   if (job.mode === 'static') {
-    requests = [{ ...render(job.request, '{v}', ''), onResponse: (s, b) => noteFailure(s, b) }];
+    requests = [{ ...render(job.request, '{v}', ''), onResponse: check }];
   } else if (job.mode === 'cycle' || job.mode === 'pool') {
     if (job.mode === 'pool') {
       amount = values.length;
@@ -74,7 +80,7 @@ function runJob(job: LoadJob): Promise<LoadResult> {
     requests = [{
       method: job.request.method,
       setupRequest: () => render(job.request, '{v}', values[next++ % values.length] ?? ''),
-      onResponse: (s, b) => noteFailure(s, b),
+      onResponse: check,
     }];
   } else {
     const token = job.token;
@@ -97,11 +103,12 @@ function runJob(job: LoadJob): Promise<LoadResult> {
         method: token.method,
         setupRequest: (_req, ctx) => (typeof ctx.code === 'string' ? render(token, '{code}', encodeURIComponent(ctx.code)) : null),
         onResponse: (status, body, ctx) => {
-          if (status === 200 && measuring && typeof ctx.t0 === 'number') {
+          if (status !== 200) noteFailure(status, body);
+          else if (measuring && typeof ctx.t0 === 'number') {
             ok++;
             lastOk = performance.now();
             latencies.push(lastOk - ctx.t0);
-          } else noteFailure(status, body);
+          }
         },
       },
     ];
@@ -135,7 +142,8 @@ function runJob(job: LoadJob): Promise<LoadResult> {
       resolve({
         label: job.label,
         ok,
-        non2xx: result.non2xx,
+        // Failed requests as judged above (a flow's 302 is a success), not autocannon's non-2xx.
+        non2xx: failed,
         errors: result.errors,
         timeouts: result.timeouts,
         statuses,
