@@ -17,6 +17,7 @@
 import { createHash } from 'node:crypto';
 import { Redis as IORedis, type Redis } from 'ioredis';
 import type { Clock } from '../oauth/clock.js';
+import { OAuthError } from '../oauth/errors.js';
 import { normalizeEmail } from '../store/users.js';
 
 export interface BackoffPolicy {
@@ -196,6 +197,15 @@ export interface Lockout {
   subject: 'account' | 'address' | 'client';
   /** Whole seconds to wait (Retry-After). */
   retryAfter: number;
+}
+
+/** 429 with Retry-After as an OAuth error: `slow_down` (RFC 8628 §3.5) is the one RFC code for it. */
+export function tooManyRequests(retryAfter: number, message = `Too many requests. Try again in ${Math.max(1, Math.ceil(retryAfter))} seconds.`): OAuthError {
+  return new OAuthError('slow_down', message, { status: 429, retryAfter: Math.max(1, Math.ceil(retryAfter)) });
+}
+
+export function lockoutError(lockout: Lockout): OAuthError {
+  return tooManyRequests(lockout.retryAfter, lockoutMessage(lockout));
 }
 
 export function lockoutMessage(lockout: Lockout): string {

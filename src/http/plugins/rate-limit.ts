@@ -10,7 +10,7 @@
 // process memory (an LRU of at most 10,000 addresses per limit).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
-import { lockoutMessage, RedisCounters, type Lockout } from '../../accounts/backoff.js';
+import { lockoutError, RedisCounters, tooManyRequests } from '../../accounts/backoff.js';
 import { authenticateClient, parseBasicAuthorization, type ClientAuthRequest } from '../../oauth/client-auth.js';
 import { OAuthError } from '../../oauth/errors.js';
 import type { Client } from '../../store/clients.js';
@@ -20,15 +20,6 @@ export const TOKEN_LIMITED_ROUTES = new Set(['POST /oauth/token', 'POST /token',
 export const LOGIN_LIMITED_ROUTES = new Set(['GET /login', 'POST /login']);
 
 const WINDOW_MS = 60_000;
-
-/** 429 with Retry-After as an OAuth error: `slow_down` (RFC 8628 §3.5) is the one RFC code for it. */
-export function tooManyRequests(retryAfter: number, message = `Too many requests. Try again in ${retryAfter} seconds.`): OAuthError {
-  return new OAuthError('slow_down', message, { status: 429, retryAfter: Math.max(1, Math.ceil(retryAfter)) });
-}
-
-export function lockoutError(lockout: Lockout): OAuthError {
-  return tooManyRequests(lockout.retryAfter, lockoutMessage(lockout));
-}
 
 /** Registers the coarse per-address limits. Call before the routes are registered (it hooks onRoute). */
 export async function registerRateLimits(app: FastifyInstance): Promise<void> {

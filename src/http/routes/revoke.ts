@@ -1,10 +1,11 @@
 // POST /oauth/revoke (RFC 7009): parse, authenticate the client, call the core, answer 200
 // with an empty body whatever became of the token (RFC 7009 §2.2).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { authenticateClient } from '../../oauth/client-auth.js';
+import { audit } from '../../audit.js';
 import { OAuthError } from '../../oauth/errors.js';
 import { revoke } from '../../oauth/revoke.js';
 import { toParams, type Params } from '../plugins/params.js';
+import { authenticateClientLimited } from '../plugins/rate-limit.js';
 
 /**
  * The parameters of a revocation or introspection request: the body (form, JSON or
@@ -21,10 +22,10 @@ export async function revokeRoutes(app: FastifyInstance): Promise<void> {
   const services = app.services;
   app.post('/oauth/revoke', async (request, reply) => {
     const params = tokenRequestParams(request);
-    const client = await authenticateClient({ authorization: request.headers.authorization, params }, (id) => services.clients.findByClientId(id));
+    const client = await authenticateClientLimited(request, { authorization: request.headers.authorization, params });
     const outcome = await revoke(services, client, params);
     if (outcome.revoked !== null) {
-      request.log.info({ event: 'token.revoked', client_id: client.clientId, token_type: outcome.revoked, grant_id: outcome.grantId }, 'token revoked');
+      audit(request.log, 'token.revoked', { client_id: client.clientId, token_type: outcome.revoked, grant_id: outcome.grantId, address: request.ip });
     } else if (outcome.reason === 'other_client') {
       request.log.warn({ event: 'token.revoke_refused', client_id: client.clientId }, "a client tried to revoke another client's token");
     }

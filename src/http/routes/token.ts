@@ -5,13 +5,14 @@
 // grant_type, authenticate the client, check the client may use the grant, let the grant
 // handle the rest, answer with no-store.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { authenticateClient } from '../../oauth/client-auth.js';
+import { audit } from '../../audit.js';
 import { OAuthError } from '../../oauth/errors.js';
 import { createGrantRegistry } from '../../oauth/grants/index.js';
 import { accessTokenFormatter } from '../../oauth/jwt.js';
 import { TokenIssuer } from '../../oauth/tokens.js';
 import { transactionRunner } from '../../store/transaction.js';
 import { mergeParams, toParams } from '../plugins/params.js';
+import { authenticateClientLimited } from '../plugins/rate-limit.js';
 
 export async function tokenRoutes(app: FastifyInstance): Promise<void> {
   const services = app.services;
@@ -25,9 +26,9 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
     tokens: services.tokens,
     grants: services.grants,
     users: services.users,
+    guard: services.guard,
     audit: app.log,
   });
-  const findClient = (clientId: string) => services.clients.findByClientId(clientId);
 
   function handler(refreshOnly: boolean) {
     return async (request: FastifyRequest, reply: FastifyReply) => {
@@ -44,10 +45,7 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
         throw new OAuthError('unsupported_grant_type', `grant_type ${JSON.stringify(rawGrantType.slice(0, 100))} is not supported here (supported: ${supported})`);
       }
 
-      const client = await authenticateClient(
-        { authorization: request.headers.authorization, params, allowRefreshWithoutSecret: refreshOnly },
-        findClient,
-      );
+      const client = await authenticateClientLimited(request, { authorization: request.headers.authorization, params, allowRefreshWithoutSecret: refreshOnly });
       if (!client.grantTypes.includes(grant.grantType)) {
         throw new OAuthError('unauthorized_client', `this client is not allowed the ${grant.grantType} grant`);
       }
@@ -55,8 +53,8 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
         throw new OAuthError('unauthorized_client', `the ${grant.grantType} grant is for confidential clients only`);
       }
 
-      const response = await grant.handle({ client, params });
-      request.log.info({ event: 'token.issued', grantType: grant.grantType, clientId: client.clientId, withRefreshToken: response.refresh_token !== undefined }, 'tokens issued');
+      const response = await grant.handle({ client, params, address: request.ip });
+      audit(request.log, 'token.issued', { client_id: client.clientId, grant_type: grant.grantType, address: request.ip, ...(response.scope !== undefined ? { scope: response.scope } : {}) });
       // RFC 6749 §5.1: tokens must not be cached.
       return reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache').send(response);
     };

@@ -11,6 +11,8 @@ export interface TokenRequest {
   client: Client;
   /** Flat, trimmed, unrepeated parameters (http/plugins/params.ts). */
   params: Readonly<Record<string, string>>;
+  /** The caller's address, for the password grant's brute-force backoff (accounts/backoff.ts). */
+  address?: string;
 }
 
 export interface GrantHandler {
