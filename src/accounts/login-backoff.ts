@@ -4,6 +4,7 @@
 // Retry-After and the lockout's message on the login page. The policy (per account and per
 // address, in Redis or process memory) is the brute-force guard of accounts/backoff.ts; this
 // file is the login page's one seam onto it, so a change of policy touches nothing else.
+import { audit } from '../audit.js';
 import type { Services } from '../services.js';
 import { lockoutMessage, type Lockout } from './backoff.js';
 
@@ -27,12 +28,16 @@ function toLoginLockout(lockout: Lockout | null): LoginLockout | null {
 
 /** The lockout in force for this attempt, or null to let the password be checked. */
 export async function checkLoginLockout(services: Services, attempt: LoginAttempt): Promise<LoginLockout | null> {
-  return toLoginLockout(await services.guard.checkPassword(attempt.email, attempt.ip));
+  const lockout = await services.guard.checkPassword(attempt.email, attempt.ip);
+  if (lockout) audit(services.logger, 'login.locked', { address: attempt.ip, reason: lockout.subject, retry_after: lockout.retryAfter });
+  return toLoginLockout(lockout);
 }
 
 /** Called after a wrong e-mail or password; returns the lockout that failure starts, if any. */
 export async function recordFailedLogin(services: Services, attempt: LoginAttempt): Promise<LoginLockout | null> {
-  return toLoginLockout(await services.guard.passwordFailed(attempt.email, attempt.ip));
+  const lockout = await services.guard.passwordFailed(attempt.email, attempt.ip);
+  if (lockout) audit(services.logger, 'login.locked', { address: attempt.ip, reason: lockout.subject, retry_after: lockout.retryAfter });
+  return toLoginLockout(lockout);
 }
 
 /** Called after a correct password: the account's failures are forgotten, the address known good. */

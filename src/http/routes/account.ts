@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AccountError, validateEmail, validateLocale, validateName, validatePassword } from '../../accounts/users.js';
 import { hashPassword, verifyPassword } from '../../accounts/passwords.js';
 import { nowSeconds } from '../../oauth/clock.js';
+import { audit } from '../../audit.js';
 import { DuplicateEmailError, type User } from '../../store/users.js';
 import { accountPage, type AccountPageOptions } from '../../views/account.js';
 import type { FormErrors } from '../../views/forms.js';
@@ -102,7 +103,7 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
     if (client && (orgText === '' || organizationId !== null)) {
       await services.grants.deleteConsent(session.user.id, client.id, organizationId);
       const revoked = await services.grants.revokeForUserClient(session.user.id, client.id, organizationId, nowSeconds(services.clock));
-      request.log.info({ event: 'access_revoked', userId: session.user.id, clientId: client.clientId, organizationId, grants: revoked }, 'connected app revoked');
+      audit(request.log, 'grant.revoked', { user_id: session.user.id, client_id: client.clientId, organization_id: organizationId, count: revoked, reason: 'user_disconnected_app', address: request.ip });
     }
     // Unknown or already revoked: the outcome the person wanted holds either way.
     return reply.redirect('/account?done=revoked#connected-apps', 303);

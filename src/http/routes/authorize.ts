@@ -21,6 +21,7 @@ import {
   type AuthorizationRequest,
 } from '../../oauth/authorize.js';
 import { OAuthError } from '../../oauth/errors.js';
+import { audit } from '../../audit.js';
 import type { Organization } from '../../store/orgs.js';
 import type { User } from '../../store/users.js';
 import { consentPage, INTEGRATIONS_OFF_MESSAGE } from '../../views/consent.js';
@@ -180,7 +181,7 @@ export async function authorizeRoutes(app: FastifyInstance): Promise<void> {
       const user = session.user;
       const decision = formField(request.body, 'decision');
       if (decision === 'deny') {
-        request.log.info({ event: 'consent_denied', clientId: authz.client.clientId, userId: user.id }, 'authorization denied');
+        audit(request.log, 'consent.denied', { client_id: authz.client.clientId, user_id: user.id, address: request.ip });
         return redirectToClient(reply, deniedLocation(authz));
       }
 
@@ -199,7 +200,7 @@ export async function authorizeRoutes(app: FastifyInstance): Promise<void> {
       }
 
       const issued = await approveAuthorizationRequest(services, authz, user.id, choice.organizationId);
-      request.log.info({ event: 'code_issued', clientId: authz.client.clientId, userId: user.id, organizationId: choice.organizationId, grantId: issued.grantId, consent: 'given' }, 'authorization code issued');
+      audit(request.log, 'consent.granted', { client_id: authz.client.clientId, user_id: user.id, organization_id: choice.organizationId, grant_id: issued.grantId, scope: authz.scope.join(' '), address: request.ip });
       return redirectToClient(reply, issued.location);
     });
   });
