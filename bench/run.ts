@@ -107,7 +107,12 @@ async function runRounds(ctx: Context, op: string, participants: Participant[], 
           const w = await measure(ctx, p, await shapeFor(p, o.warmup), `${p.key}:${op}:warmup`, o.warmup);
           if (w.result.ok > 0) estimate.set(p.key, w.result.rate);
         }
-        const { result, usage } = await measure(ctx, p, await shapeFor(p, o.duration), `${p.key}:${op}:${round}`, o.duration);
+        let { result, usage } = await measure(ctx, p, await shapeFor(p, o.duration), `${p.key}:${op}:${round}`, o.duration);
+        if (result.poolExhausted && result.elapsedMs < o.duration * 700 && result.ok > 0) {
+          // The pool was sized on a low estimate and ran dry early: size it again and redo the run.
+          estimate.set(p.key, Math.max(result.rate, estimate.get(p.key) ?? 0) * 1.3);
+          ({ result, usage } = await measure(ctx, p, await shapeFor(p, o.duration), `${p.key}:${op}:${round}`, o.duration));
+        }
         const verdict = judge(result);
         const record: RunRecord = { participant: p.key, op, round, result, usage, valid: verdict.valid, ...(verdict.problem ? { problem: verdict.problem } : {}) };
         ctx.records.push(record);
