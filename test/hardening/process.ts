@@ -1,0 +1,134 @@
+// Real Latchkey processes for the scale-out and crash tests: `node bin/latchkey.js serve` from
+// the built dist/ (built here when src/ is newer), each on a free port, its log lines kept.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const MAIN = join(ROOT, 'dist', 'main.js');
+const BIN = join(ROOT, 'bin', 'latchkey.js');
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(path));
+    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * Builds dist/ when any src/ file is newer than dist/main.js (`npm test` builds first, so
+ * this is for running a hardening test on its own). Test files run in parallel: a lock
+ * directory keeps to one build at a time.
+ */
+export function ensureBuilt(): void {
+  const stale = () => !existsSync(MAIN) || newestMtime(join(ROOT, 'src')) > statSync(MAIN).mtimeMs;
+  if (!stale()) return;
+  const lock = join(ROOT, 'dist.build-lock');
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`waited too long for ${lock}`);
+      spawnSync(process.execPath, ['-e', 'setTimeout(() => {}, 250)']);
+    }
+  }
+  try {
+    if (!stale()) return;
+    const result = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { cwd: ROOT, encoding: 'utf8' });
+    if (!existsSync(MAIN)) throw new Error(`npm run build failed:\n${result.stdout}${result.stderr}`);
+  } finally {
+    rmdirSync(lock);
+  }
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `latchkey ARGS` (asynchronously: a synchronous spawn would stall the test's own server). */
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  ensureBuilt();
+  return new Promise((resolvePromise) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...cleanEnv(), ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
+  });
+}
+
+function cleanEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const k of ['PORT', 'HOST', 'DATABASE_URL', 'LATCHKEY_ISSUER', 'LATCHKEY_PROFILE', 'LATCHKEY_CONFIG', 'REDIS_URL', 'NODE_OPTIONS', 'NODE_TEST_CONTEXT']) delete env[k];
+  return env;
+}
+
+export interface ServerProcess {
+  url: string;
+  pid: number;
+  child: ChildProcess;
+  /** Every JSON log line so far. */
+  logs: string[];
+  /** SIGTERM and wait for the exit. */
+  stop(): Promise<void>;
+  /** SIGKILL (kill -9) and wait for the exit. */
+  kill9(): Promise<void>;
+}
+
+/** Starts `latchkey serve` on a free port with `env`; resolves once it listens. */
+export async function startServerProcess(env: Record<string, string>, options: { timeoutMs?: number } = {}): Promise<ServerProcess> {
+  ensureBuilt();
+  const child = spawn(process.execPath, [BIN, 'serve'], {
+    cwd: ROOT,
+    env: { ...cleanEnv(), PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: string[] = [];
+  let stderr = '';
+  let buffered = '';
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    const timer = setTimeout(() => reject(new Error(`latchkey serve did not start in time; stderr: ${stderr}`)), options.timeoutMs ?? 30_000);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('utf8');
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) !== -1) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        if (line === '') continue;
+        logs.push(line);
+        if (line.includes('"event":"server.started"')) {
+          clearTimeout(timer);
+          resolveUrl(String((JSON.parse(line) as { url: string }).url));
+        }
+      }
+    });
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`latchkey serve exited with ${code}: ${stderr}`));
+    });
+  });
+  return {
+    url,
+    pid: child.pid ?? -1,
+    child,
+    logs,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+    async kill9() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
