@@ -36,6 +36,10 @@ export function validateLocale(locale: string): string {
 }
 
 export function validatePassword(password: string): string {
+  // The token endpoint ignores white space around every parameter value (SPEC.md; Huddle's
+  // example sends "password=aValidPassword "), so a password that began or ended with a
+  // space could never be used there: refuse it when it is chosen.
+  if (password !== password.trim()) throw new AccountError('the password must not begin or end with a space', 'password');
   if (password.length < MIN_PASSWORD_LENGTH) throw new AccountError(`the password must be at least ${MIN_PASSWORD_LENGTH} characters`, 'password');
   if (password.length > MAX_PASSWORD_LENGTH) throw new AccountError(`the password must be at most ${MAX_PASSWORD_LENGTH} characters`, 'password');
   return password;

@@ -193,3 +193,16 @@ for (const kind of databaseKinds()) {
     });
   });
 }
+
+test('a password that begins or ends with a space is refused (the token endpoint trims values)', async () => {
+  const { openTestStore: open } = await import('../helpers/store.js');
+  const t = await open('sqlite');
+  try {
+    const { createUser: create, AccountError } = await import('../../src/accounts/users.js');
+    await assert.rejects(create(t.services, { email: 'sp@ace.x', name: 'S', password: ' leading-space' }), AccountError);
+    await assert.rejects(create(t.services, { email: 'sp@ace.x', name: 'S', password: 'trailing-space ' }), AccountError);
+    assert.equal((await create(t.services, { email: 'sp@ace.x', name: 'S', password: 'inner space ok' })).email, 'sp@ace.x');
+  } finally {
+    await t.close();
+  }
+});
