@@ -30,7 +30,14 @@ export async function startServer(config: Config, options: { clock?: Clock; logD
     throw new CommandError(`cannot open the database ${redactUrl(config.databaseUrl)}: ${(err as Error).message}`);
   }
   const services = createServices(config, store, { logger, ...(options.clock ? { clock: options.clock } : {}) });
-  const app = await buildApp(services);
+  let app: FastifyInstance;
+  try {
+    app = await buildApp(services);
+  } catch (err) {
+    // A start-up step that refuses (e.g. signing keys that LATCHKEY_ENCRYPTION_KEY cannot open): one line, exit 1.
+    await store.close().catch(() => undefined);
+    throw new CommandError(`cannot start: ${(err as Error).message}`);
+  }
   app.addHook('onClose', async () => {
     await store.close();
   });
