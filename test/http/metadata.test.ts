@@ -1,0 +1,103 @@
+// GET /.well-known/oauth-authorization-server (RFC 8414) and GET /.well-known/jwks.json
+// (RFC 7517) over HTTP on each database.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { databaseKinds } from '../helpers/databases.js';
+import { startTestServer } from '../helpers/server.js';
+
+const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'];
+
+async function getJson(url: string): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }> {
+  const res = await fetch(url);
+  return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
+}
+
+for (const kind of databaseKinds()) {
+  describe(`[${kind}] server metadata and JWKS`, () => {
+    test('opaque access tokens: every RFC 8414 field, no jwks_uri, served under the issuer', async () => {
+      const server = await startTestServer(kind);
+      try {
+        const res = await getJson(`${server.url}/.well-known/oauth-authorization-server`);
+        assert.equal(res.status, 200);
+        assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+        const issuer = server.url;
+        assert.deepEqual(res.body, {
+          issuer,
+          authorization_endpoint: `${issuer}/oauth/authorize`,
+          token_endpoint: `${issuer}/oauth/token`,
+          revocation_endpoint: `${issuer}/oauth/revoke`,
+          introspection_endpoint: `${issuer}/oauth/introspect`,
+          userinfo_endpoint: `${issuer}/oauth/userinfo`,
+          scopes_supported: ['profile', 'email'],
+          response_types_supported: ['code'],
+          response_modes_supported: ['query'],
+          grant_types_supported: ['authorization_code', 'refresh_token', 'password', 'client_credentials'],
+          token_endpoint_auth_methods_supported: AUTH_METHODS,
+          revocation_endpoint_auth_methods_supported: AUTH_METHODS,
+          introspection_endpoint_auth_methods_supported: AUTH_METHODS,
+          code_challenge_methods_supported: ['S256'],
+        });
+        // Every endpoint named there answers (here: not with 404).
+        for (const endpoint of ['token_endpoint', 'revocation_endpoint', 'introspection_endpoint'] as const) {
+          const r = await fetch(String(res.body[endpoint]), { method: 'POST' });
+          assert.notEqual(r.status, 404, endpoint);
+        }
+        assert.notEqual((await fetch(`${issuer}/oauth/userinfo`)).status, 404);
+        // Without JWT access tokens there are no keys to publish (and none were made).
+        const jwks = await getJson(`${server.url}/.well-known/jwks.json`);
+        assert.equal(jwks.status, 200);
+        assert.deepEqual(jwks.body, { keys: [] });
+        assert.equal(server.logs.some((l) => l.includes('unencrypted')), false);
+      } finally {
+        await server.close();
+      }
+    });
+
+    test('not an OpenID Provider: no /.well-known/openid-configuration', async () => {
+      const server = await startTestServer(kind);
+      try {
+        const res = await fetch(`${server.url}/.well-known/openid-configuration`);
+        assert.equal(res.status, 404);
+        await res.body?.cancel();
+      } finally {
+        await server.close();
+      }
+    });
+
+    test('LATCHKEY_ISSUER names the issuer and every endpoint; config scopes are listed', async () => {
+      const server = await startTestServer(kind, { env: { LATCHKEY_ISSUER: 'https://auth.example.com/' }, file: { scopes: ['profile', 'email', 'calendar'] } });
+      try {
+        const { body } = await getJson(`${server.url}/.well-known/oauth-authorization-server`);
+        assert.equal(body.issuer, 'https://auth.example.com');
+        assert.equal(body.token_endpoint, 'https://auth.example.com/oauth/token');
+        assert.equal(body.authorization_endpoint, 'https://auth.example.com/oauth/authorize');
+        assert.deepEqual(body.scopes_supported, ['profile', 'email', 'calendar']);
+      } finally {
+        await server.close();
+      }
+    });
+
+    test('JWT access tokens: jwks_uri is listed and publishes one ES256 public key', async () => {
+      const server = await startTestServer(kind, { file: { access_token_format: 'jwt' } });
+      try {
+        const { body } = await getJson(`${server.url}/.well-known/oauth-authorization-server`);
+        assert.equal(body.jwks_uri, `${server.url}/.well-known/jwks.json`);
+        const res = await fetch(String(body.jwks_uri));
+        assert.equal(res.status, 200);
+        assert.match(res.headers.get('content-type') ?? '', /^application\/jwk-set\+json/);
+        assert.match(res.headers.get('cache-control') ?? '', /max-age=\d+/);
+        const jwks = (await res.json()) as { keys: Array<Record<string, unknown>> };
+        assert.equal(jwks.keys.length, 1);
+        const key = jwks.keys[0] ?? {};
+        assert.deepEqual(Object.keys(key).sort(), ['alg', 'crv', 'kid', 'kty', 'use', 'x', 'y']);
+        assert.equal(key.kty, 'EC');
+        assert.equal(key.crv, 'P-256');
+        assert.equal(key.alg, 'ES256');
+        assert.equal(key.use, 'sig');
+        assert.equal('d' in key, false, 'never the private part');
+      } finally {
+        await server.close();
+      }
+    });
+  });
+}
