@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
 import { initial } from './migrations/001-initial.js';
@@ -113,26 +113,54 @@ function openPostgres(url: string, options: OpenOptions): Store {
   };
 }
 
-class StaticMigrations implements MigrationProvider {
-  constructor(private readonly dialect: Dialect) {}
-  async getMigrations(): Promise<Record<string, Migration>> {
-    return { '001-initial': initial(this.dialect) };
-  }
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a migration runs against whatever schema existed before it
+type AnyDb = Kysely<any>;
+
+interface Migration {
+  up(db: AnyDb): Promise<void>;
 }
 
-/** Runs every migration not yet applied; running it twice changes nothing. */
+/** Every migration, in order. Add a file under migrations/ and one line here; never edit a landed one. */
+function migrations(dialect: Dialect): Array<[string, Migration]> {
+  return [['001-initial', initial(dialect)]];
+}
+
+// Any constant will do: it names the advisory lock that serialises concurrent migrators on PostgreSQL.
+const MIGRATION_LOCK = 7_240_401;
+
+/**
+ * Runs every migration not yet applied, each recorded in `latchkey_migrations`, all in one
+ * transaction; running it twice changes nothing. Several processes starting together on one
+ * PostgreSQL serialise on an advisory lock, and the loser finds the work done.
+ *
+ * (Kysely's Migrator was the first choice, but it looks for its bookkeeping tables by
+ * introspecting every schema of the database, which fails while another schema is being
+ * dropped — tests drop schemas all the time — and slows down as schemas accumulate.)
+ */
 export async function migrate(store: Store): Promise<string[]> {
-  const schema = store.schema;
-  if (store.dialect === 'postgres' && schema) {
-    await sql`create schema if not exists ${sql.id(schema)}`.execute(store.db);
+  const { db, dialect, schema } = store;
+  if (dialect === 'postgres' && schema) {
+    await sql`create schema if not exists ${sql.id(schema)}`.execute(db).catch(ignoreDuplicate);
   }
-  const migrator = new Migrator({
-    db: store.db,
-    provider: new StaticMigrations(store.dialect),
-    // Kysely looks for its bookkeeping tables in every schema unless told which one.
-    ...(schema ? { migrationTableSchema: schema } : {}),
+  await sql`create table if not exists latchkey_migrations (name text primary key, applied_at bigint not null)`.execute(db).catch(ignoreDuplicate);
+  return db.transaction().execute(async (trx) => {
+    if (dialect === 'postgres') await sql`select pg_advisory_xact_lock(${MIGRATION_LOCK})`.execute(trx);
+    const done = await sql<{ name: string }>`select name from latchkey_migrations`.execute(trx);
+    const applied = new Set(done.rows.map((r) => r.name));
+    const ran: string[] = [];
+    for (const [name, migration] of migrations(dialect)) {
+      if (applied.has(name)) continue;
+      await migration.up(trx as AnyDb);
+      await sql`insert into latchkey_migrations (name, applied_at) values (${name}, ${Math.floor(Date.now() / 1000)})`.execute(trx);
+      ran.push(name);
+    }
+    return ran;
   });
-  const { error, results } = await migrator.migrateToLatest();
-  if (error) throw error instanceof Error ? error : new Error(String(error));
-  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/** Two processes racing on `create … if not exists` in PostgreSQL: the loser's error means the object exists. */
+function ignoreDuplicate(err: unknown): void {
+  const code = (err as { code?: string }).code;
+  if (code === '23505' || code === '42P06' || code === '42P07') return;
+  throw err;
 }
