@@ -34,6 +34,12 @@ export function ensureBuilt(): void {
       mkdirSync(lock);
       break;
     } catch {
+      // A lock left by a run that died mid-build is stale after two minutes.
+      try {
+        if (Date.now() - statSync(lock).mtimeMs > 120_000) rmdirSync(lock);
+      } catch {
+        // gone meanwhile
+      }
       if (Date.now() > deadline) throw new Error(`waited too long for ${lock}`);
       spawnSync(process.execPath, ['-e', 'setTimeout(() => {}, 250)']);
     }
