@@ -75,6 +75,19 @@ export interface Issuance {
   refreshScope?: string;
 }
 
+/** Whom a response was issued for, for the audit line (never serialized: kept beside the object). */
+export interface IssuedFor {
+  grantId: number;
+  userId: number | null;
+}
+
+const issued = new WeakMap<TokenResponse, IssuedFor>();
+
+/** The grant and user a TokenIssuer response was issued for. */
+export function issuedFor(response: TokenResponse): IssuedFor | undefined {
+  return issued.get(response);
+}
+
 export type TokenWriter = Pick<TokenStore, 'insertAccessToken' | 'insertRefreshToken'>;
 
 export type TokenLifetimes = Pick<Config, 'accessTokenTtl' | 'refreshTokenTtl'>;
@@ -133,6 +146,7 @@ export class TokenIssuer {
     const response: TokenResponse = { token_type: 'Bearer', expires_in: ttl, access_token: token };
     if (refresh) response.refresh_token = refresh.value;
     if (issuance.scope !== '') response.scope = issuance.scope;
+    issued.set(response, { grantId: issuance.grantId, userId: issuance.userId });
     return response;
   }
 }

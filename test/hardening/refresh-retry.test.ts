@@ -114,6 +114,20 @@ for (const kind of databaseKinds()) {
       process.stdout.write(`# [${kind}] 50 concurrent retries: ${ok.length} answered 200, ${refused.length} refused, 1 live pair\n`);
     });
 
+    test('audit lines: token.issued carries user, client, grant and address, never a token', async () => {
+      const { grantId, r0, lost } = await lostResponse();
+      const lines = server.logs.filter((l) => l.includes('"audit":true')).map((l) => JSON.parse(l) as Record<string, unknown>);
+      const issued = lines.filter((l) => l.event === 'token.issued' && l.grant_id === grantId);
+      assert.equal(issued.length, 2, 'the exchange and the refresh');
+      for (const line of issued) {
+        assert.equal(line.user_id, userId);
+        assert.equal(line.client_id, client.clientId);
+        assert.equal(line.address, '127.0.0.1');
+      }
+      const all = server.logs.join('\n');
+      for (const secret of [r0, lost.refreshToken, lost.accessToken, client.clientSecret ?? '']) assert.ok(!all.includes(secret), 'no token or secret in the log');
+    });
+
     test('without a window (the default 0) a retry is reuse', async () => {
       const plain = await startTestServer(kind);
       try {

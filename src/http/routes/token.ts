@@ -9,7 +9,7 @@ import { audit } from '../../audit.js';
 import { OAuthError } from '../../oauth/errors.js';
 import { createGrantRegistry } from '../../oauth/grants/index.js';
 import { accessTokenFormatter } from '../../oauth/jwt.js';
-import { TokenIssuer } from '../../oauth/tokens.js';
+import { issuedFor, TokenIssuer } from '../../oauth/tokens.js';
 import { transactionRunner } from '../../store/transaction.js';
 import { mergeParams, toParams } from '../plugins/params.js';
 import { authenticateClientLimited } from '../plugins/rate-limit.js';
@@ -54,7 +54,11 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
       }
 
       const response = await grant.handle({ client, params, address: request.ip });
-      audit(request.log, 'token.issued', { client_id: client.clientId, grant_type: grant.grantType, address: request.ip, ...(response.scope !== undefined ? { scope: response.scope } : {}) });
+      const to = issuedFor(response);
+      audit(request.log, 'token.issued', {
+        user_id: to?.userId ?? null, client_id: client.clientId, grant_id: to?.grantId ?? null, grant_type: grant.grantType, address: request.ip,
+        ...(response.scope !== undefined ? { scope: response.scope } : {}),
+      });
       // RFC 6749 §5.1: tokens must not be cached.
       return reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache').send(response);
     };
