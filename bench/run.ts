@@ -7,7 +7,7 @@
 // broken (the peer, the ceiling or the load generator fails, or a bug here); 2 for bad flags.
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
+import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
@@ -185,8 +185,8 @@ async function main(): Promise<number> {
     const peerFile = transpile(join(ROOT, 'bench', 'servers', 'peer.ts'), cacheDir, 'peer.mjs');
     const ceilingFile = transpile(join(ROOT, 'bench', 'servers', 'ceiling.ts'), cacheDir, 'ceiling.mjs');
     let main: string;
-    if (o.useDist) {
-      main = join(ROOT, 'dist', 'main.js');
+    if (o.dist !== undefined || o.useDist) {
+      main = resolve(o.dist ?? join(ROOT, 'dist'), 'main.js');
     } else {
       log('building Latchkey (a private copy of dist/) …');
       main = await buildLatchkey(ROOT, join(cacheDir, 'dist'));
@@ -235,6 +235,12 @@ async function main(): Promise<number> {
       oursError = describe(err);
       log(`Latchkey did not start: ${oursError}`);
     }
+    let compare: LatchkeyInstance | undefined;
+    const compareMain = o.compare !== undefined ? resolve(o.compare, 'main.js') : undefined;
+    if (compareMain && needMain) {
+      compare = await startLatchkey({ name: 'compare', main: compareMain, db: newDb('compare'), tmpDir });
+      servers.push(compare.server);
+    }
     startup.peerMs = peer.server.startMs;
     startup.ceilingMs = ceiling.startMs;
 
@@ -248,11 +254,12 @@ async function main(): Promise<number> {
       log(`${OP_TITLES[op]} …`);
       const participants: Participant[] = [];
       let latchkey: OAuthTarget | undefined = ours?.target;
+      let other: OAuthTarget | undefined = compare?.target;
       let jwtError: string | undefined;
       if (op === 'user_jwt') {
+        const configFile = join(tmpDir, 'jwt.json');
+        writeFileSync(configFile, JSON.stringify({ access_token_format: 'jwt' }));
         try {
-          const configFile = join(tmpDir, 'jwt.json');
-          writeFileSync(configFile, JSON.stringify({ access_token_format: 'jwt' }));
           const jwt = await startLatchkey({ name: 'latchkey-jwt', main, db: newDb('jwt'), tmpDir, configFile });
           servers.push(jwt.server);
           latchkey = jwt.target;
@@ -261,9 +268,15 @@ async function main(): Promise<number> {
           latchkey = undefined;
           jwtError = describe(err);
         }
+        if (compareMain) {
+          const jwt = await startLatchkey({ name: 'compare-jwt', main: compareMain, db: newDb('compare-jwt'), tmpDir, configFile });
+          servers.push(jwt.server);
+          other = jwt.target;
+        }
       }
       if (latchkey) participants.push(targetParticipant('latchkey', latchkey, op, true));
       else ctx.summaries.push(unavailable('latchkey', op, jwtError ?? oursError ?? 'server not started', 'failed'));
+      if (other) participants.push(targetParticipant('compare', other, op, true));
       if (op !== 'user_jwt' && op !== 'password') participants.push(targetParticipant('peer', peer.target, op, false));
       if (op === 'user_opaque' || op === 'user_jwt') participants.push(ceilGet);
       if (op === 'client_credentials' || op === 'introspect') participants.push(ceilPost);
@@ -319,7 +332,7 @@ async function main(): Promise<number> {
     const report: BenchReport = {
       startedAt: started.toISOString(),
       finishedAt: new Date().toISOString(),
-      options: { quick: o.quick, database: o.databaseUrl ? 'postgresql' : 'sqlite', connections: o.connections, durationSeconds: o.duration, runs: o.runs, warmupSeconds: o.warmup, ops: o.ops, sections: o.sections },
+      options: { ...(o.compare ? { compare: o.compare } : {}), quick: o.quick, database: o.databaseUrl ? 'postgresql' : 'sqlite', connections: o.connections, durationSeconds: o.duration, runs: o.runs, warmupSeconds: o.warmup, ops: o.ops, sections: o.sections },
       machine: await machineInfo(ROOT),
       summaries: ctx.summaries,
       runs: ctx.records.map((r) => ({

@@ -22,6 +22,10 @@ export interface BenchOptions {
   growthGrants: number;
   /** Use the project's dist/ instead of a private build of src/. */
   useDist: boolean;
+  /** Measure the build in this directory (an experiment's patched copy) instead. */
+  dist: string | undefined;
+  /** A second build measured beside Latchkey, interleaved (before/after figures for a change). */
+  compare: string | undefined;
   /** Profile Latchkey (node --cpu-prof) on this operation instead of running the bench. */
   profile: OpName | undefined;
   /** Requests a second of /api/user in the argon2 check (open loop, so latency means something). */
@@ -37,6 +41,8 @@ export const USAGE = `usage: npm run bench -- [flags]
   --only a,b              operations (${OPS.join(', ')}) and sections (${SECTIONS.join(', ')}) to run
   --growth-tokens N       grants with an access and a refresh token each for the growth figures (default 1000000; 50000 with --quick)
   --use-dist              measure ./dist as built, instead of a private build of src/
+  --dist DIR              measure the build in DIR (e.g. an experiment's patched copy)
+  --compare DIR           also measure the build in DIR, interleaved with Latchkey's (before/after a change)
   --profile OP            run OP against Latchkey under node --cpu-prof and print the hottest frames`;
 
 export class ArgsError extends Error {
@@ -64,6 +70,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
         only: { type: 'string' },
         'growth-tokens': { type: 'string' },
         'use-dist': { type: 'boolean' },
+        dist: { type: 'string' },
+        compare: { type: 'string' },
         profile: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -99,6 +107,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     sections,
     growthGrants: positive(values['growth-tokens'], 'growth-tokens', quick ? 50_000 : 1_000_000),
     useDist: values['use-dist'] === true,
+    dist: values.dist,
+    compare: values.compare,
     profile: profile as OpName | undefined,
     argon2Rate: 1000,
   };

@@ -27,17 +27,25 @@ interface CpuProfile {
 /** Where a frame's code lives: Latchkey's own file, a package, Node's internals, or V8's bookkeeping. */
 function area(url: string, fn: string): string {
   if (url === '') return fn.startsWith('(') ? fn : '(native / V8)';
-  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  const own = /\/dist\/(?!esm\/|cjs\/)(.+)$/.exec(url);
+  if (own?.[1] && !/node_modules\/(?!\.cache\/)/.test(url)) return `latchkey:${own[1]}`;
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/.][^/]*)/.exec(url);
   if (pkg?.[1]) return pkg[1];
   if (url.startsWith('node:')) return url;
-  const own = /\/dist\/(.+)$/.exec(url);
-  if (own?.[1]) return `latchkey:${own[1]}`;
   return url.replace(/^file:\/\//, '');
+}
+
+/** A frame's file, short: latchkey:oauth/grants/refresh-token.js, kysely/…/sqlite-driver.js, node:… */
+function fileOf(url: string, fn: string): string {
+  const a = area(url, fn);
+  if (a.startsWith('latchkey:') || a.startsWith('node:') || a.startsWith('(')) return a;
+  const rest = new RegExp(`node_modules/${a.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/(.+)$`).exec(url)?.[1];
+  return rest ? `${a}/${rest.split('/').slice(-2).join('/')}` : a;
 }
 
 function frameName(n: CpuProfileNode): string {
   const f = n.callFrame;
-  const where = f.url ? `${area(f.url, f.functionName)}:${f.lineNumber + 1}` : '';
+  const where = f.url ? `${fileOf(f.url, f.functionName)}:${f.lineNumber + 1}` : '';
   return `${f.functionName || '(anonymous)'} ${where}`.trim();
 }
 
@@ -73,7 +81,7 @@ export function summarizeProfile(profile: CpuProfile, windowMs: number, tailMs: 
     const seen = new Set<string>();
     for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
       const n = byId.get(cur);
-      if (!n || !/\/dist\//.test(n.callFrame.url)) continue;
+      if (!n || !area(n.callFrame.url, n.callFrame.functionName).startsWith('latchkey:')) continue;
       const key = frameName(n);
       if (seen.has(key)) continue;
       seen.add(key);

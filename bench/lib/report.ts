@@ -46,7 +46,7 @@ export interface RunJson {
 export interface BenchReport {
   startedAt: string;
   finishedAt: string;
-  options: { quick: boolean; database: string; connections: number; durationSeconds: number; runs: number; warmupSeconds: number; ops: string[]; sections: string[] };
+  options: { compare?: string; quick: boolean; database: string; connections: number; durationSeconds: number; runs: number; warmupSeconds: number; ops: string[]; sections: string[] };
   machine: MachineInfo;
   summaries: Summary[];
   runs: RunJson[];
@@ -229,6 +229,16 @@ export function renderTable(report: BenchReport, targets: TargetResult[]): strin
     row += pad(ok(ours) && ok(peer) ? `${(ours.rate / peer.rate).toFixed(2)}` : '–', 7);
     row += pad(ok(ours) && Number.isFinite(c) ? `${(ours.rate / c).toFixed(2)}` : '–', 7);
     lines.push(row);
+  }
+  if (report.options.compare) {
+    lines.push('', `compared with the build in ${report.options.compare} (interleaved, same runs):`);
+    for (const op of OPS) {
+      const ours = find(report, 'latchkey', op);
+      const other = find(report, 'compare', op);
+      if (!other) continue;
+      const ratio = ok(ours) && ok(other) ? (ours.rate / other.rate).toFixed(2) : '–';
+      lines.push(`  ${padEnd(OP_TITLES[op], 34)} Latchkey ${pad(ok(ours) ? num(ours.rate) : ours?.status ?? '–', 7)}/s p99 ${pad(ok(ours) ? ms(ours.p99) : '–', 6)} ms   compare ${pad(ok(other) ? num(other.rate) : other.status, 7)}/s p99 ${pad(ok(other) ? ms(other.p99) : '–', 6)} ms   Latchkey/compare ${ratio}`);
+    }
   }
   const failures = report.summaries.filter((s) => s.participant === 'latchkey' && s.status !== 'ok');
   for (const f of failures) lines.push(`  ${OP_TITLES[f.op as OpName] ?? f.op}: ${f.status === 'n/a' ? 'n/a' : 'FAILED'} — ${f.reason ?? ''}`);
