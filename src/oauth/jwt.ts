@@ -6,7 +6,7 @@
 import { SignJWT, errors as joseErrors, jwtVerify, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
 import type { Config } from '../config/load.js';
 import type { AccessTokenContext, TokenStore } from '../store/tokens.js';
-import type { Clock } from './clock.js';
+import { nowSeconds, type Clock } from './clock.js';
 import { newId, sha256Hex } from './crypto.js';
 import { SIGNING_ALG, type SigningKeys } from './signing-keys.js';
 import { opaqueAccessTokens, type AccessTokenFormatter } from './tokens.js';
@@ -100,7 +100,7 @@ export function looksLikeJwt(token: string): boolean {
 }
 
 export type JwtVerification =
-  | { ok: true; jti: string; payload: LatchkeyAccessTokenPayload }
+  | { ok: true; jti: string; kid: string; payload: LatchkeyAccessTokenPayload }
   /** `expired`: signature and issuer good, `exp` passed. `invalid`: anything else. */
   | { ok: false; reason: 'expired' | 'invalid' };
 
@@ -112,7 +112,7 @@ export type JwtVerification =
 export async function verifyAccessToken(keys: SigningKeys, token: string, expected: { issuer: string; clock: Clock }): Promise<JwtVerification> {
   if (!looksLikeJwt(token)) return { ok: false, reason: 'invalid' };
   try {
-    const { payload } = await jwtVerify<LatchkeyAccessTokenPayload>(
+    const { payload, protectedHeader } = await jwtVerify<LatchkeyAccessTokenPayload>(
       token,
       async (header: ProtectedHeaderParameters) => {
         const key = await keys.verificationKey(header.kid);
@@ -131,12 +131,51 @@ export async function verifyAccessToken(keys: SigningKeys, token: string, expect
     if (typeof payload.jti !== 'string' || typeof payload.client_id !== 'string' || typeof payload.scope !== 'string') {
       return { ok: false, reason: 'invalid' };
     }
-    return { ok: true, jti: payload.jti, payload };
+    return { ok: true, jti: payload.jti, kid: String(protectedHeader.kid), payload };
   } catch (err) {
     // jose checks the signature before the claims, so an expired token was really ours.
     if (err instanceof joseErrors.JWTExpired) return { ok: false, reason: 'expired' };
     return { ok: false, reason: 'invalid' };
   }
+}
+
+/** What a successful verification established about one exact token. */
+interface VerifiedToken {
+  jti: string;
+  kid: string;
+  /** Epoch seconds. */
+  exp: number;
+}
+
+/** Tokens remembered per process; beyond this the oldest are forgotten (and verified again if seen). */
+const VERIFIED_CACHE_SIZE = 10_000;
+
+/**
+ * ECDSA verification costs a few hundred microseconds, far more than the database lookup
+ * that must follow anyway (revocation), and a client sends the same access token many
+ * times. So each process remembers, by the token's SHA-256, the tokens whose signature,
+ * `typ`, `iss` and `aud` it has verified, with their `jti`, `kid` and `exp`. A remembered
+ * token is still checked for expiry, for its key still being published, and in the
+ * database; only the signature check is not repeated. One map per key set (per server).
+ */
+const verifiedTokens = new WeakMap<SigningKeys, Map<string, VerifiedToken>>();
+
+function verifiedCache(keys: SigningKeys): Map<string, VerifiedToken> {
+  let cache = verifiedTokens.get(keys);
+  if (!cache) {
+    cache = new Map();
+    verifiedTokens.set(keys, cache);
+  }
+  return cache;
+}
+
+function remember(cache: Map<string, VerifiedToken>, hash: string, entry: VerifiedToken): void {
+  if (cache.size >= VERIFIED_CACHE_SIZE) {
+    // Map keeps insertion order: the first key is the oldest.
+    const oldest = cache.keys().next();
+    if (!oldest.done) cache.delete(oldest.value);
+  }
+  cache.set(hash, entry);
 }
 
 export interface AccessTokenLookupDeps {
@@ -155,9 +194,20 @@ export interface AccessTokenLookupDeps {
  * under huddle). An opaque token is found by its SHA-256.
  */
 export async function lookupAccessToken(deps: AccessTokenLookupDeps, token: string): Promise<AccessTokenContext | undefined> {
-  if (!looksLikeJwt(token)) return deps.tokens.findAccessToken(sha256Hex(token));
+  const hash = sha256Hex(token);
+  if (!looksLikeJwt(token)) return deps.tokens.findAccessToken(hash);
+  const cache = verifiedCache(deps.signingKeys);
+  const known = cache.get(hash);
+  if (known && deps.signingKeys.isPublished(known.kid)) {
+    if (known.exp > nowSeconds(deps.clock)) return deps.tokens.findAccessTokenByJti(known.jti);
+    cache.delete(hash);
+    return deps.tokens.findAccessToken(hash);
+  }
   const verified = await verifyAccessToken(deps.signingKeys, token, { issuer: deps.config.issuer, clock: deps.clock });
-  if (verified.ok) return deps.tokens.findAccessTokenByJti(verified.jti);
-  if (verified.reason === 'expired') return deps.tokens.findAccessToken(sha256Hex(token));
+  if (verified.ok) {
+    remember(cache, hash, { jti: verified.jti, kid: verified.kid, exp: Number(verified.payload.exp) });
+    return deps.tokens.findAccessTokenByJti(verified.jti);
+  }
+  if (verified.reason === 'expired') return deps.tokens.findAccessToken(hash);
   return undefined;
 }

@@ -290,6 +290,12 @@ export class SigningKeys {
     return key.publicKey;
   }
 
+  /** True when `kid` is published now, by what is cached (no database read). */
+  isPublished(kid: string): boolean {
+    const key = this.cache?.byKid.get(kid);
+    return key !== undefined && isPublished(key, this.now());
+  }
+
   /** The JWK Set to publish (RFC 7517 §5): the signing key and the retired keys still needed. */
   async publishedJwks(): Promise<{ keys: PublicJwk[] }> {
     const cache = await this.current();

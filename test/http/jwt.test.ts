@@ -132,6 +132,9 @@ for (const kind of databaseKinds()) {
 
     test('revocation is honoured through the jti, although the signature stays valid', async () => {
       const a = await issueTokens(server, client, user.id);
+      // Used (and so verified and remembered) before it is revoked.
+      assert.equal((await getUser(server, a.accessToken)).status, 200);
+      assert.equal((await introspectToken(server, client, a.accessToken)).active, true);
       assert.equal((await revokeToken(server, client, a.accessToken)).status, 200);
       await verifyWithPublishedKeys(server, a.accessToken);
       const res = await getUser(server, a.accessToken);
