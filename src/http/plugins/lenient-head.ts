@@ -226,7 +226,8 @@ export function lenientHeadClientErrorHandler(this: FastifyInstance, err: Connec
   const candidate = err.code !== undefined && REPAIRABLE_ERRORS.has(err.code)
     && !repaired.has(socket)
     && packet !== undefined
-    // The parser stopped on white space in this very packet: the packet starts the request.
+    // The parser stopped on a space or tab in this packet (repairRequestHead then checks that
+    // the packet starts a request line).
     && (packet[offset] === 0x20 || packet[offset] === 0x09)
     && isSocketWithoutRequestInFlight(socket);
   if (!candidate) {
@@ -263,6 +264,7 @@ function collectHead(socket: Socket, first: Buffer, done: (data: Buffer) => void
     clearTimeout(timer);
     socket.removeListener('data', onData);
     socket.removeListener('end', onEnd);
+    socket.removeListener('close', finish);
   };
   const onData = (chunk: Buffer): void => {
     data = Buffer.concat([data, chunk]);
@@ -284,4 +286,5 @@ function collectHead(socket: Socket, first: Buffer, done: (data: Buffer) => void
   timer.unref();
   socket.on('data', onData);
   socket.on('end', onEnd);
+  socket.on('close', finish);
 }
