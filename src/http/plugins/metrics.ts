@@ -30,9 +30,19 @@ export interface Metrics {
   tokenDuration: Histogram<'grant_type'>;
 }
 
+// The process metrics belong to the process, not to one server: collected once into their own
+// registry (tests start many servers in one process) and merged into each scrape.
+let processRegistry: Registry | undefined;
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
 export function createMetrics(): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
   return {
     registry,
     httpRequests: new Counter({ name: 'latchkey_http_requests_total', help: 'HTTP requests answered, by method, route pattern and status', labelNames: ['method', 'route', 'status'], registers: [registry] }),
@@ -85,7 +95,7 @@ export function registerMetrics(app: FastifyInstance, metrics: Metrics = createM
   });
 
   app.get('/metrics', async (_request, reply) => {
-    const text = await metrics.registry.metrics();
+    const text = await Registry.merge([processMetrics(), metrics.registry]).metrics();
     return reply.header('Cache-Control', 'no-store').type(metrics.registry.contentType).send(text);
   });
   return metrics;
