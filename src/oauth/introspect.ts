@@ -12,10 +12,7 @@
 // exactly `{"active":false}` and nothing more (RFC 7662 §2.2), so the answer never tells a
 // caller why.
 import type { Config } from '../config/load.js';
-import type { GrantStore } from '../store/grants.js';
-import type { OrganizationStore } from '../store/orgs.js';
 import type { RefreshTokenRow, TokenStore } from '../store/tokens.js';
-import type { UserStore } from '../store/users.js';
 import type { Client } from '../store/clients.js';
 import { accessTokenState } from './bearer.js';
 import { nowSeconds, type Clock } from './clock.js';
@@ -28,10 +25,7 @@ import type { SigningKeys } from './signing-keys.js';
 export interface IntrospectionDeps {
   config: Pick<Config, 'issuer'>;
   clock: Clock;
-  tokens: Pick<TokenStore, 'findAccessToken' | 'findAccessTokenByJti' | 'findRefreshToken'>;
-  grants: Pick<GrantStore, 'isRevoked'>;
-  orgs: Pick<OrganizationStore, 'findById'>;
-  users: Pick<UserStore, 'findById'>;
+  tokens: Pick<TokenStore, 'findAccessToken' | 'findAccessTokenByJti' | 'findRefreshTokenContext'>;
   signingKeys: SigningKeys;
 }
 
@@ -105,21 +99,18 @@ function isRefreshTokenLive(row: RefreshTokenRow, now: number): boolean {
 async function introspectRefreshToken(deps: IntrospectionDeps, client: Client, token: string, now: number): Promise<IntrospectionResponse | undefined> {
   // Refresh tokens are always opaque; a JWT-shaped value cannot be one.
   if (looksLikeJwt(token)) return undefined;
-  const row = await deps.tokens.findRefreshToken(sha256Hex(token));
-  if (!row) return undefined;
-  if (row.client_id !== client.id || !isRefreshTokenLive(row, now)) return INACTIVE;
-  if (await deps.grants.isRevoked(row.grant_id)) return INACTIVE;
-  if (row.organization_id !== null) {
-    const org = await deps.orgs.findById(row.organization_id);
-    if (!org || !org.integrationsEnabled) return INACTIVE;
-  }
-  const user = row.user_id !== null ? await deps.users.findById(row.user_id) : undefined;
-  if (row.user_id !== null && !user) return INACTIVE;
+  const found = await deps.tokens.findRefreshTokenContext(sha256Hex(token));
+  if (!found) return undefined;
+  const { row } = found;
+  if (row.client_id !== client.id || !isRefreshTokenLive(row, now) || found.grantRevokedAt !== null) return INACTIVE;
+  // Bound to an organization whose plan has integrations off (SPEC.md, Hover): not usable.
+  if (row.organization_id !== null && found.organizationIntegrationsEnabled !== true) return INACTIVE;
+  if (row.user_id !== null && found.userEmail === null) return INACTIVE;
   return {
     active: true,
     scope: row.scope,
     client_id: client.clientId,
-    ...(user && hasScope(row.scope, 'email') ? { username: user.email } : {}),
+    ...(found.userEmail !== null && hasScope(row.scope, 'email') ? { username: found.userEmail } : {}),
     sub: row.user_id !== null ? String(row.user_id) : client.clientId,
     // A refresh token that never expires (Hover) has no `exp`.
     ...(row.expires_at !== null ? { exp: row.expires_at } : {}),

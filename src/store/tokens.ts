@@ -143,6 +143,35 @@ export class TokenStore {
   async revokeRefreshToken(tokenHash: string, now: number, db: Kysely<Database> = this.db): Promise<void> {
     await db.updateTable('refresh_tokens').set({ revoked_at: now }).where('token_hash', '=', tokenHash).where('revoked_at', 'is', null).execute();
   }
+
+  /** A refresh token with its grant's state, organization switch and user's e-mail, in one query (introspection). */
+  async findRefreshTokenContext(tokenHash: string): Promise<RefreshTokenContext | undefined> {
+    const r = await this.db.selectFrom('refresh_tokens as r')
+      .innerJoin('grants as g', 'g.id', 'r.grant_id')
+      .leftJoin('organizations as o', 'o.id', 'r.organization_id')
+      .leftJoin('users as u', 'u.id', 'r.user_id')
+      .selectAll('r')
+      .select(['g.revoked_at as grant_revoked_at', 'o.integrations_enabled', 'u.email as user_email'])
+      .where('r.token_hash', '=', tokenHash)
+      .executeTakeFirst();
+    if (!r) return undefined;
+    const { grant_revoked_at: grantRevokedAt, integrations_enabled: integrations, user_email: userEmail, ...row } = r;
+    return {
+      row,
+      grantRevokedAt,
+      organizationIntegrationsEnabled: integrations === null ? null : integrations === 1,
+      userEmail,
+    };
+  }
+}
+
+export interface RefreshTokenContext {
+  row: RefreshTokenRow;
+  grantRevokedAt: number | null;
+  /** null when the token is bound to no organization. */
+  organizationIntegrationsEnabled: boolean | null;
+  /** null when no user is behind the token (or the user is gone). */
+  userEmail: string | null;
 }
 
 /**
