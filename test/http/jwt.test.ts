@@ -324,6 +324,14 @@ for (const kind of databaseKinds()) {
         await server.close();
       }
       try {
+        // Back to opaque tokens, keys still stored in plain: still one warning, and the key stays published.
+        const opaque = await startTestServer(kind, { database: db, env: { LATCHKEY_ISSUER: ISSUER } });
+        try {
+          assert.equal(opaque.logs.filter((l) => l.includes(UNENCRYPTED_WARNING)).length, 1);
+          assert.equal((await publishedKids(opaque)).length, 1);
+        } finally {
+          await opaque.close();
+        }
         const key = randomBytes(32).toString('base64');
         const sealedServer = await startTestServer(kind, { file: JWT_FILE, database: db, env: { LATCHKEY_ISSUER: ISSUER, LATCHKEY_ENCRYPTION_KEY: key } });
         try {
