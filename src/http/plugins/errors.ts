@@ -43,7 +43,9 @@ export function fromFastifyError(err: FastifyError): OAuthError | undefined {
 export function sendOAuthError(request: FastifyRequest, reply: FastifyReply, error: OAuthError, options: ErrorHandlerOptions): FastifyReply {
   let status = error.status;
   const config = request.routeOptions.config;
-  if (config.tokenEndpoint && (error.code === 'invalid_grant' || error.code === 'invalid_request') && status === 400) status = options.tokenErrorStatus;
+  // SPEC.md: at the token endpoint invalid_grant and invalid_request are 400, or 401 under the
+  // hover profile — whatever made the request invalid (an oversized body included).
+  if (config.tokenEndpoint && (error.code === 'invalid_grant' || error.code === 'invalid_request')) status = options.tokenErrorStatus;
   if (error.code === 'invalid_client' && error.basicAuthAttempted) reply.header('WWW-Authenticate', 'Basic realm="latchkey", charset="UTF-8"');
   if (error.retryAfter !== undefined) reply.header('Retry-After', String(error.retryAfter));
   if (config.errorFormat === 'html') {
