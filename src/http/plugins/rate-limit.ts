@@ -10,6 +10,7 @@
 // process memory (an LRU of at most 10,000 addresses per limit).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
+import { audit } from '../../audit.js';
 import { lockoutError, RedisCounters, tooManyRequests } from '../../accounts/backoff.js';
 import { authenticateClient, parseBasicAuthorization, type ClientAuthRequest } from '../../oauth/client-auth.js';
 import { OAuthError } from '../../oauth/errors.js';
@@ -81,7 +82,10 @@ export async function authenticateClientLimited(request: FastifyRequest, auth: C
   const clientId = presentedClientId(auth);
   if (clientId !== undefined) {
     const lockout = await guard.checkClient(clientId, request.ip);
-    if (lockout) throw lockoutError(lockout);
+    if (lockout) {
+      audit(request.log, 'client_auth.locked', { client_id: clientId, address: request.ip, retry_after: lockout.retryAfter });
+      throw lockoutError(lockout);
+    }
   }
   try {
     const client = await authenticateClient(auth, (id) => clients.findByClientId(id));
@@ -93,7 +97,8 @@ export async function authenticateClientLimited(request: FastifyRequest, auth: C
     // and counting a public client's would let anyone lock every user of an app out.
     if (err instanceof OAuthError && err.code === 'invalid_client' && clientId !== undefined && (await clients.findByClientId(clientId))?.isPublic === false) {
       const lockout = await guard.clientFailed(clientId);
-      if (lockout) request.log.warn({ event: 'client_auth.locked', client_id: clientId, address: request.ip, retry_after: lockout.retryAfter }, 'client authentication backing off');
+      audit(request.log, 'client_auth.failed', { client_id: clientId, address: request.ip });
+      if (lockout) audit(request.log, 'client_auth.locked', { client_id: clientId, address: request.ip, retry_after: lockout.retryAfter });
     }
     throw err;
   }
