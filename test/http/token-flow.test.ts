@@ -69,7 +69,7 @@ for (const kind of databaseKinds()) {
       assertTokenResponse(res, { expiresIn: 3600, scope: 'profile email', refresh: true });
     });
 
-    test('refresh rotates: a new pair, the old refresh token used up, the old access token still valid', async () => {
+    test('refresh rotates: a new pair; the old pair (refresh and access token) is invalidated', async () => {
       const { code } = await mintCode(server, { client, userId: user.id });
       const first = tokensOf(await exchangeCode(server, client, code));
       const rotated = await refresh(server, client, first.refreshToken);
@@ -78,7 +78,9 @@ for (const kind of databaseKinds()) {
       assert.notEqual(second.accessToken, first.accessToken);
       assert.notEqual(second.refreshToken, first.refreshToken);
       assert.equal((await getUser(server, second.accessToken)).status, 200);
-      assert.equal((await getUser(server, first.accessToken)).status, 200);
+      const stale = await getUser(server, first.accessToken);
+      assert.equal(stale.status, 401, 'the access token of the used pair ends with the refresh');
+      assert.equal(stale.body.error, 'invalid_token');
       // The used token records its successor (the hook for refresh_retry_window).
       const { sha256Hex } = await import('../../src/oauth/crypto.js');
       const oldRow = await server.services.tokens.findRefreshToken(sha256Hex(first.refreshToken));

@@ -43,6 +43,9 @@ export function refreshTokenGrant(deps: RefreshTokenGrantDeps): GrantHandler {
       const response = await deps.transaction(async (tx) => {
         const old = await tx.tokens.consumeRefreshToken(presentedHash, client.id, now, undefined, successor.hash);
         if (!old) return undefined;
+        // The refresh "invalidates the old pair" (Hover's guide): the access token issued with
+        // the used refresh token ends now rather than at its expiry, as fosite (Hydra) does.
+        if (old.access_token_hash !== null) await tx.tokens.revokeAccessToken(old.access_token_hash, now);
         // RFC 6749 §6: the scope may be narrowed, never widened; the new refresh token keeps
         // the original scope.
         const scope = grantedScope(requestedScope, old.scope.split(' ').filter(Boolean));
