@@ -57,6 +57,8 @@ export interface OAuthTargetOptions {
 
 const FORM = 'application/x-www-form-urlencoded';
 const MINT_CONCURRENCY = 24;
+/** Access tokens the read-only operations (/api/user, introspection) send in turn. */
+const READ_TOKENS = 2000;
 
 async function inParallel<T>(n: number, concurrency: number, fn: (i: number) => Promise<T>): Promise<T[]> {
   const out = new Array<T>(n);
@@ -170,6 +172,20 @@ export class OAuthTarget {
     return inParallel(n, MINT_CONCURRENCY, async () => this.exchange(await this.mintCode(scope)));
   }
 
+  private readonly accessTokenFiles = new Map<string, Promise<string>>();
+
+  /** A file of `n` access tokens for `scope`, minted once and shared by the read-only operations. */
+  private accessTokens(scope: string, n: number): Promise<string> {
+    const key = `${scope}|${n}`;
+    let file = this.accessTokenFiles.get(key);
+    if (!file) {
+      file = this.mintTokens(n, scope).then((tokens) => this.writeValues('access', tokens.map((t) => t.access_token)));
+      this.accessTokenFiles.set(key, file);
+      file.catch(() => this.accessTokenFiles.delete(key));
+    }
+    return file;
+  }
+
   private writeValues(kind: string, values: string[]): string {
     const file = join(this.o.tmpDir, `${this.name}-${kind}-${this.fileSeq++}.txt`);
     writeFileSync(file, `${values.join('\n')}\n`);
@@ -207,21 +223,19 @@ export class OAuthTarget {
       case 'user_jwt': {
         await this.requireEndpoint('GET', p.user);
         await this.requireEndpoint('POST', p.token);
-        const tokens = await this.mintTokens(Math.min(count, 2000), this.o.scopes.user);
         return {
           mode: 'cycle',
           request: { method: 'GET', path: p.user, headers: { authorization: 'Bearer {v}' } },
-          valuesFile: this.writeValues('access', tokens.map((t) => t.access_token)),
+          valuesFile: await this.accessTokens(this.o.scopes.user, READ_TOKENS),
         };
       }
       case 'introspect': {
         await this.requireEndpoint('POST', p.introspect);
         await this.requireEndpoint('POST', p.token);
-        const tokens = await this.mintTokens(Math.min(count, 2000), this.o.scopes.user);
         return {
           mode: 'cycle',
           request: { method: 'POST', path: p.introspect, headers: { authorization: this.basic, 'content-type': FORM }, body: 'token={v}&token_type_hint=access_token' },
-          valuesFile: this.writeValues('introspect', tokens.map((t) => t.access_token)),
+          valuesFile: await this.accessTokens(this.o.scopes.user, READ_TOKENS),
         };
       }
       case 'revoke': {
