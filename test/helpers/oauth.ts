@@ -128,26 +128,27 @@ export function basicHeader(id: string, secret: string): string {
   return `Basic ${Buffer.from(`${enc(id)}:${enc(secret)}`).toString('base64')}`;
 }
 
-export async function postToken(server: TestServer, params: Record<string, string>, call: TokenCall = {}): Promise<JsonResponse> {
-  const headers: Record<string, string> = { ...call.headers };
-  if (call.basic) headers.authorization = basicHeader(call.basic.id, call.basic.secret);
-  let body: string | FormData;
-  switch (call.format ?? 'form') {
+/** Encodes parameters as a request body; sets content-type in `headers` (fetch sets multipart's own). */
+export function encodeBody(params: Record<string, string>, format: BodyFormat, headers: Record<string, string>): string | FormData {
+  switch (format) {
     case 'form':
       headers['content-type'] = 'application/x-www-form-urlencoded';
-      body = new URLSearchParams(params).toString();
-      break;
+      return new URLSearchParams(params).toString();
     case 'json':
       headers['content-type'] = 'application/json';
-      body = JSON.stringify(params);
-      break;
+      return JSON.stringify(params);
     case 'multipart': {
       const form = new FormData();
       for (const [k, v] of Object.entries(params)) form.append(k, v);
-      body = form;
-      break;
+      return form;
     }
   }
+}
+
+export async function postToken(server: TestServer, params: Record<string, string>, call: TokenCall = {}): Promise<JsonResponse> {
+  const headers: Record<string, string> = { ...call.headers };
+  if (call.basic) headers.authorization = basicHeader(call.basic.id, call.basic.secret);
+  const body = encodeBody(params, call.format ?? 'form', headers);
   const res = await fetch(`${server.url}${call.path ?? '/oauth/token'}`, { method: 'POST', headers, body });
   return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
 }

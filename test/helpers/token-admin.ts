@@ -1,6 +1,6 @@
 // HTTP helpers for the revocation (RFC 7009) and introspection (RFC 7662) endpoints, and a
 // quick way to get a real token pair for a user through the token endpoint.
-import { basicHeader, exchangeCode, mintCode, tokensOf, type BodyFormat, type TestClient } from './oauth.js';
+import { basicHeader, encodeBody, exchangeCode, mintCode, tokensOf, type BodyFormat, type TestClient } from './oauth.js';
 import type { TestServer } from './server.js';
 
 export interface EndpointCall {
@@ -29,22 +29,7 @@ export async function postEndpoint(server: TestServer, path: string, params: Rec
     headers['content-type'] = call.raw.contentType;
     body = call.raw.body;
   } else {
-    switch (call.format ?? 'form') {
-      case 'form':
-        headers['content-type'] = 'application/x-www-form-urlencoded';
-        body = new URLSearchParams(params).toString();
-        break;
-      case 'json':
-        headers['content-type'] = 'application/json';
-        body = JSON.stringify(params);
-        break;
-      case 'multipart': {
-        const form = new FormData();
-        for (const [k, v] of Object.entries(params)) form.append(k, v);
-        body = form;
-        break;
-      }
-    }
+    body = encodeBody(params, call.format ?? 'form', headers);
   }
   const res = await fetch(`${server.url}${path}${call.query ?? ''}`, { method: 'POST', headers, body });
   const text = await res.text();
