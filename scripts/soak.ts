@@ -6,6 +6,7 @@
 //
 //   npm run soak                                   5 minutes on a fresh SQLite file
 //   npm run soak -- --minutes 1 --sample 15        shorter
+//   npm run soak -- --rate 300                     steps a second (default 120; one to three requests each)
 //   npm run soak -- --database-url postgres://…    on PostgreSQL (a schema of its own)
 //
 // Not part of `npm test`. Short lifetimes make expiry happen within the run: access tokens
@@ -33,12 +34,15 @@ const { values: args } = parseArgs({
     minutes: { type: 'string', default: '5' },
     sample: { type: 'string', default: '60' },
     workers: { type: 'string', default: '12' },
+    rate: { type: 'string', default: '120' },
     'database-url': { type: 'string' },
   },
 });
 const MINUTES = Number(args.minutes);
 const SAMPLE_SECONDS = Number(args.sample);
 const WORKERS = Number(args.workers);
+/** Steps a second across all workers (each step is one to three requests): steady traffic, whatever else the machine does. */
+const RATE = Number(args.rate);
 
 const quiet = pino({ level: 'silent' }, new Writable({ write: (_c, _e, cb) => cb() }));
 
@@ -78,7 +82,7 @@ async function main(): Promise<void> {
     LATCHKEY_TOKEN_RATE_LIMIT: '0', LATCHKEY_LOGIN_RATE_LIMIT: '0', LOG_LEVEL: 'warn',
   });
   const base = server.url;
-  console.log(`soak: ${MINUTES} min, ${WORKERS} workers, server pid ${server.pid} on ${base}, database ${databaseUrl.replace(/\/\/[^@]*@/, '//')}`);
+  console.log(`soak: ${MINUTES} min, ${WORKERS} workers, ${RATE} steps/s, server pid ${server.pid} on ${base}, database ${databaseUrl.replace(/\/\/[^@]*@/, '//')}`);
 
   const form = (params: Record<string, string>) => ({
     method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(params).toString(),
@@ -122,8 +126,13 @@ async function main(): Promise<void> {
     };
     await newChain();
     let i = 0;
+    const interval = (WORKERS / RATE) * 1000;
+    let nextAt = Date.now() + (n * interval) / WORKERS;
     while (Date.now() < deadline) {
       i += 1;
+      nextAt += interval;
+      const wait = nextAt - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       const roll = (i * 7919 + n * 104729) % 100;
       if (roll < 45 && refreshToken !== '') {
         const t = await call('/oauth/token', form({ grant_type: 'refresh_token', refresh_token: refreshToken, ...auth }), [200]);
@@ -174,7 +183,7 @@ async function main(): Promise<void> {
   const outDir = resolve(import.meta.dirname, '..', 'bench', 'results');
   mkdirSync(outDir, { recursive: true });
   const out = join(outDir, 'soak-latest.json');
-  writeFileSync(out, `${JSON.stringify({ finishedAt: new Date().toISOString(), minutes: MINUTES, workers: WORKERS, database: databaseUrl.split(':')[0], statuses, unexpected: stats.unexpected, samples }, null, 2)}\n`);
+  writeFileSync(out, `${JSON.stringify({ finishedAt: new Date().toISOString(), minutes: MINUTES, workers: WORKERS, stepsPerSecond: RATE, database: databaseUrl.split(':')[0], statuses, unexpected: stats.unexpected, samples }, null, 2)}\n`);
   console.log(`written ${out}`);
 
   await server.stop();
