@@ -21,7 +21,7 @@ import {
 import type { TestServer } from '../helpers/server.js';
 import { startServerProcess, type ServerProcess } from './process.js';
 
-const REDIS_URL = process.env.TEST_REDIS_URL;
+const REDIS_URL = process.env.TEST_REDIS_URL ?? process.env.REDIS_URL;
 const N = 200;
 const LOGIN_LIMIT = 20;
 
