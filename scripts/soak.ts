@@ -18,6 +18,7 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { Writable } from 'node:stream';
+import { sql } from 'kysely';
 import pino from 'pino';
 import { registerClient } from '../src/accounts/client-registration.js';
 import { createUser } from '../src/accounts/users.js';
@@ -187,6 +188,7 @@ async function main(): Promise<void> {
   console.log(`written ${out}`);
 
   await server.stop();
+  if (schema) await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(store.db);
   await store.close();
   rmSync(dir, { recursive: true, force: true });
   if (stats.unexpected > 0) process.exitCode = 1;
