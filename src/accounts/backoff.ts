@@ -3,8 +3,10 @@
 //
 // Every failure is counted per subject: the account (normalized e-mail), the client address,
 // and the client_id. Past a threshold each further failure makes the subject wait, doubling
-// from a base up to a cap (exponential backoff); a right password clears the account's count. An attacker must not be able to lock a real user out for long, so:
-//   - per-account waits are short and capped (5 minutes), and forgotten an hour after the last failure;
+// from a base up to a cap (exponential backoff); a right password clears the account's count.
+// An attacker must not be able to lock a real user out for long, so:
+//   - per-account waits are short and capped (5 minutes), and forgotten an hour after the
+//     last failure;
 //   - an address that has signed in to an account (or authenticated as a client) before is
 //     "known good" for that subject for 30 days and is not held back by the subject's lock,
 //     only by its own address limit — so a user at their usual address is never locked out by
