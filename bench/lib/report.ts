@@ -208,7 +208,7 @@ export function renderTable(report: BenchReport, targets: TargetResult[]): strin
   const lines: string[] = ['', ...header(report), ''];
   const cg = ceiling(report, 'get');
   const cp = ceiling(report, 'post');
-  const head = `${padEnd('operation', 36)}│${pad('Latchkey/s', 11)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('CPU%', 6)}${pad('ms/op', 7)}${pad('RSS MB', 8)} │${pad('peer/s', 8)}${pad('p50 ms', 8)}${pad('p99 ms', 8)} │${pad('ceiling/s', 10)} │${pad('×peer', 7)}${pad('×ceil', 7)}`;
+  const head = `${padEnd('operation', 36)}│${pad('Latchkey/s', 11)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('CPU%', 6)}${pad('ms/op', 7)}${pad('RSS MB', 8)} │${pad('peer/s', 8)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('ms/op', 7)} │${pad('ceiling/s', 10)} │${pad('×peer', 7)}${pad('×ceil', 7)}${pad('CPU×', 6)}`;
   lines.push(head, '─'.repeat(head.length));
   for (const op of OPS) {
     if (!report.options.ops.includes(op)) continue;
@@ -223,11 +223,12 @@ export function renderTable(report: BenchReport, targets: TargetResult[]): strin
       row += padEnd(`  ${ours?.status === 'n/a' ? 'n/a' : 'FAILED'} (${(ours?.reason ?? 'not run').slice(0, 40)})`, 48);
     }
     row += ' │';
-    if (ok(peer)) row += pad(num(peer.rate), 8) + pad(ms(peer.p50), 8) + pad(ms(peer.p99), 8);
-    else row += pad(peer ? 'n/a' : '–', 8) + pad('', 16);
+    if (ok(peer)) row += pad(num(peer.rate), 8) + pad(ms(peer.p50), 8) + pad(ms(peer.p99), 8) + pad(num(peer.cpuMsPerOp, 3), 7);
+    else row += pad(peer ? 'n/a' : '–', 8) + pad('', 23);
     row += ' │' + pad(num(c), 10) + ' │';
     row += pad(ok(ours) && ok(peer) ? `${(ours.rate / peer.rate).toFixed(2)}` : '–', 7);
     row += pad(ok(ours) && Number.isFinite(c) ? `${(ours.rate / c).toFixed(2)}` : '–', 7);
+    row += pad(ok(ours) && ok(peer) ? `${(peer.cpuMsPerOp / ours.cpuMsPerOp).toFixed(2)}` : '–', 6);
     lines.push(row);
   }
   if (report.options.compare) {
@@ -237,13 +238,16 @@ export function renderTable(report: BenchReport, targets: TargetResult[]): strin
       const other = find(report, 'compare', op);
       if (!other) continue;
       const ratio = ok(ours) && ok(other) ? (ours.rate / other.rate).toFixed(2) : '–';
-      lines.push(`  ${padEnd(OP_TITLES[op], 34)} Latchkey ${pad(ok(ours) ? num(ours.rate) : ours?.status ?? '–', 7)}/s p99 ${pad(ok(ours) ? ms(ours.p99) : '–', 6)} ms   compare ${pad(ok(other) ? num(other.rate) : other.status, 7)}/s p99 ${pad(ok(other) ? ms(other.p99) : '–', 6)} ms   Latchkey/compare ${ratio}`);
+      const cpu = ok(ours) && ok(other) ? (ours.cpuMsPerOp / other.cpuMsPerOp).toFixed(2) : '–';
+      lines.push(`  ${padEnd(OP_TITLES[op], 34)} Latchkey ${pad(ok(ours) ? num(ours.rate) : ours?.status ?? '–', 7)}/s p99 ${pad(ok(ours) ? ms(ours.p99) : '–', 6)} ms ${pad(ok(ours) ? num(ours.cpuMsPerOp, 3) : '–', 6)} CPU ms/op · compare ${pad(ok(other) ? num(other.rate) : other.status, 7)}/s p99 ${pad(ok(other) ? ms(other.p99) : '–', 6)} ms ${pad(ok(other) ? num(other.cpuMsPerOp, 3) : '–', 6)} CPU ms/op · rate ×${ratio}, CPU/op ×${cpu}`);
     }
   }
   const failures = report.summaries.filter((s) => s.participant === 'latchkey' && s.status !== 'ok');
   for (const f of failures) lines.push(`  ${OP_TITLES[f.op as OpName] ?? f.op}: ${f.status === 'n/a' ? 'n/a' : 'FAILED'} — ${f.reason ?? ''}`);
   lines.push('  Latchkey/s and peer/s: successful requests a second (a flow = authorize + token); latency per request (a flow: both steps);');
-  lines.push('  CPU%: the server process (100 = one core); ms/op: server CPU per request; ceiling: bare node:http answering the same request shape.');
+  lines.push('  CPU%: the server process (100 = one core); ms/op: server CPU milliseconds per request; ceiling: bare node:http answering the same request shape;');
+  lines.push('  ×peer, ×ceil: Latchkey\'s rate over theirs; CPU×: the peer\'s CPU per request over Latchkey\'s (above 1: Latchkey does the work with less CPU;');
+  lines.push('  steadier than rates when other work shares the machine).');
 
   if (report.growth) {
     const g = report.growth;
