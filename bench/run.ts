@@ -22,6 +22,7 @@ import { OP_TITLES, ServerBehaviour, Unavailable, toLoadJob, type JobShape, type
 import { dropSchemas, fillPostgres, fillSqlite } from './lib/growth.js';
 import { machineInfo, writeReport, type BenchReport } from './lib/report.js';
 import { profileOperation } from './lib/profile.js';
+import { acquireBenchLock } from './lib/lock.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
@@ -173,10 +174,20 @@ async function main(): Promise<number> {
     return msg ? 2 : 0;
   }
 
+  const release = await acquireBenchLock(log);
   const started = new Date();
   const tmpDir = mkdtempSync(join(tmpdir(), 'latchkey-bench-'));
   const cacheDir = join(ROOT, 'node_modules', '.cache', 'latchkey-bench', String(process.pid));
   const servers: StartedServer[] = [];
+  // Interrupted (Ctrl-C, CI timeout): stop the servers and give the lock back before leaving.
+  const onSignal = (signal: NodeJS.Signals) => {
+    for (const s of servers) s.child.kill('SIGKILL');
+    release();
+    process.stderr.write(`bench: interrupted (${signal})\n`);
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const schemas: string[] = [];
   let lg: LoadGenerator | undefined;
   try {
@@ -356,6 +367,7 @@ async function main(): Promise<number> {
     if (o.databaseUrl && schemas.length > 0) await dropSchemas(o.databaseUrl, schemas).catch((err: Error) => log(`could not drop schemas ${schemas.join(', ')}: ${err.message}`));
     rmSync(cacheDir, { recursive: true, force: true });
     if (!o.profile) rmSync(tmpDir, { recursive: true, force: true });
+    release();
   }
 }
 
