@@ -6,7 +6,7 @@
 // and an operation whose endpoint is missing prints n/a); 1 only when the harness itself is
 // broken (the peer, the ceiling or the load generator fails, or a bug here); 2 for bad flags.
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
@@ -176,6 +176,7 @@ async function main(): Promise<number> {
 
   const release = await acquireBenchLock(log);
   const started = new Date();
+  const loadAtStart = loadavg()[0] ?? 0;
   const tmpDir = mkdtempSync(join(tmpdir(), 'latchkey-bench-'));
   const cacheDir = join(ROOT, 'node_modules', '.cache', 'latchkey-bench', String(process.pid));
   const servers: StartedServer[] = [];
@@ -344,7 +345,7 @@ async function main(): Promise<number> {
       startedAt: started.toISOString(),
       finishedAt: new Date().toISOString(),
       options: { ...(o.compare ? { compare: o.compare } : {}), quick: o.quick, database: o.databaseUrl ? 'postgresql' : 'sqlite', connections: o.connections, durationSeconds: o.duration, runs: o.runs, warmupSeconds: o.warmup, ops: o.ops, sections: o.sections },
-      machine: await machineInfo(ROOT),
+      machine: { ...(await machineInfo(ROOT)), loadAverage: { start: loadAtStart, end: loadavg()[0] ?? 0 } },
       summaries: ctx.summaries,
       runs: ctx.records.map((r) => ({
         participant: r.participant, op: r.op, round: r.round, valid: r.valid, ...(r.problem ? { problem: r.problem } : {}),

@@ -18,6 +18,8 @@ export interface MachineInfo {
   commit: string;
   peer: string;
   autocannon: string;
+  /** 1-minute load averages when the run started and ended: other work on the machine. */
+  loadAverage?: { start: number; end: number };
 }
 
 export interface RunJson {
@@ -201,6 +203,7 @@ function header(report: BenchReport): string[] {
   return [
     `Latchkey bench — ${report.startedAt.slice(0, 16).replace('T', ' ')} UTC · ${o.database} · ${o.connections} connections · ${o.runs} × ${o.durationSeconds} s per server and operation, medians${o.quick ? ' (--quick)' : ''}`,
     `machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, Linux ${m.kernel} · Node ${m.node} · Latchkey ${m.latchkey} (${m.commit}) · node-oidc-provider ${m.peer} · autocannon ${m.autocannon}`,
+    ...(m.loadAverage ? [`load average (1 min) at start ${m.loadAverage.start.toFixed(1)}, at end ${m.loadAverage.end.toFixed(1)} on ${m.cores} cores${Math.max(m.loadAverage.start, m.loadAverage.end) > m.cores ? ' — other work shared the machine: rates are noisy, CPU per request less so' : ''}`] : []),
   ];
 }
 
