@@ -88,11 +88,13 @@ describe('kill -9 and restart on the same SQLite file', () => {
     const second = { ...local, url: server.url };
     assert.notEqual(server.pid, pid);
 
-    const userAccessTokens = [...pairs, ...rotated].map((p) => p.accessToken);
+    // Rotation ends the access token issued with the used refresh token: those must stay dead.
+    const userAccessTokens = [...pairs.slice(REFRESHED), ...rotated].map((p) => p.accessToken);
+    const endedAccessTokens = pairs.slice(0, REFRESHED).map((p) => p.accessToken);
     const liveRefreshTokens = [...pairs.slice(REFRESHED), ...rotated].map((p) => p.refreshToken);
     const handedOut = userAccessTokens.length + machineTokens.length + liveRefreshTokens.length + unexchanged.length;
-    const used = exchanged.length + usedRefreshTokens.length;
-    process.stdout.write(`# kill -9 (pid ${pid}): checking ${handedOut} credentials handed out (${userAccessTokens.length} user access tokens, ${machineTokens.length} client_credentials tokens, ${liveRefreshTokens.length} live refresh tokens, ${unexchanged.length} unused codes) and ${used} used ones (${exchanged.length} codes, ${usedRefreshTokens.length} refresh tokens)\n`);
+    const used = exchanged.length + usedRefreshTokens.length + endedAccessTokens.length;
+    process.stdout.write(`# kill -9 (pid ${pid}): checking ${handedOut} credentials handed out (${userAccessTokens.length} user access tokens, ${machineTokens.length} client_credentials tokens, ${liveRefreshTokens.length} live refresh tokens, ${unexchanged.length} unused codes) and ${used} used or ended ones (${exchanged.length} codes, ${usedRefreshTokens.length} refresh tokens, ${endedAccessTokens.length} access tokens ended by rotation)\n`);
 
     for (const token of userAccessTokens) assert.equal((await getUser(second, token)).status, 200);
     for (const token of machineTokens) {
@@ -105,7 +107,8 @@ describe('kill -9 and restart on the same SQLite file', () => {
     }
     for (const token of liveRefreshTokens) assert.equal((await refresh(second, client, token)).status, 200);
     for (const code of unexchanged) assert.equal((await exchangeCode(second, client, code)).status, 200);
-    // Used before the kill, still used after it.
+    // Used (or ended) before the kill, still so after it.
+    for (const token of endedAccessTokens) assert.equal((await getUser(second, token)).status, 401);
     for (const token of usedRefreshTokens) assert.equal((await refresh(second, client, token)).body.error, 'invalid_grant');
     for (const code of exchanged) assert.equal((await exchangeCode(second, client, code)).body.error, 'invalid_grant');
   });

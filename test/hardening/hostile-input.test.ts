@@ -49,10 +49,15 @@ for (const kind of databaseKinds()) {
       assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
     });
 
-    test('an oversize body is refused by its Content-Length (413) and a deeply nested one is invalid_request', async () => {
-      const big = await fetch(`${server.url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"x":"${'a'.repeat(200 * 1024)}"}` });
+    test('an oversize body is refused by its Content-Length and a deeply nested one is invalid_request', async () => {
+      const body = `{"x":"${'a'.repeat(200 * 1024)}"}`;
+      const big = await fetch(`${server.url}/oauth/introspect`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
       assert.equal(big.status, 413);
       assert.equal(((await big.json()) as { error: string }).error, 'invalid_request');
+      // The token endpoint answers invalid_request with its one status for it (400; 401 under hover).
+      const atToken = await fetch(`${server.url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      assert.equal(atToken.status, 400);
+      assert.equal(((await atToken.json()) as { error: string }).error, 'invalid_request');
       for (const body of [`${'['.repeat(30_000)}${']'.repeat(30_000)}`, `${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`]) {
         const res = await fetch(`${server.url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
         assert.equal(res.status, 400);
