@@ -1,6 +1,7 @@
 // API clients: exact redirect URIs, allowed grant types and scopes, a hashed secret.
 import type { Kysely, Selectable } from 'kysely';
 import type { ClientsTable, Database } from './schema.js';
+import { precompiled } from './precompiled.js';
 
 export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'password', 'client_credentials'] as const;
 export type GrantType = (typeof GRANT_TYPES)[number];
@@ -74,7 +75,7 @@ export class ClientStore {
     // No client_id holds a NUL (PostgreSQL text cannot), and PostgreSQL rejects the query
     // outright: answer "no such client" instead of a database error.
     if (clientId.includes('\u0000')) return undefined;
-    const row = await this.db.selectFrom('clients').selectAll().where('client_id', '=', clientId).executeTakeFirst();
+    const [row] = await findByClientIdQuery(this.db, clientId);
     return row && toClient(row);
   }
 
@@ -108,3 +109,6 @@ export class ClientStore {
     await this.db.deleteFrom('clients').where('id', '=', id).execute();
   }
 }
+
+// Every token-endpoint request authenticates its client: built once (precompiled.ts).
+const findByClientIdQuery = precompiled((db, clientId: string) => db.selectFrom('clients').selectAll().where('client_id', '=', clientId));

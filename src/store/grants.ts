@@ -1,6 +1,7 @@
 // Grants (one authorization each) and remembered consent.
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.js';
+import { precompiled } from './precompiled.js';
 
 export interface NewGrant {
   clientId: number;
@@ -35,15 +36,8 @@ export class GrantStore {
   constructor(private readonly db: Kysely<Database>) {}
 
   async insert(input: NewGrant, db: Kysely<Database> = this.db): Promise<number> {
-    const row = await db.insertInto('grants').values({
-      client_id: input.clientId,
-      user_id: input.userId,
-      organization_id: input.organizationId,
-      scope: input.scope,
-      grant_type: input.grantType,
-      created_at: input.now,
-      revoked_at: null,
-    }).returning('id').executeTakeFirstOrThrow();
+    const [row] = await insertGrantQuery(db, input.clientId, input.userId, input.organizationId, input.scope, input.grantType, input.now);
+    if (!row) throw new Error('inserting a grant returned no id');
     return row.id;
   }
 
@@ -105,3 +99,9 @@ export class GrantStore {
     }));
   }
 }
+
+// Every token request inserts a grant (or reads one): built once (precompiled.ts).
+const insertGrantQuery = precompiled((db, clientId: number, userId: number | null, organizationId: number | null, scope: string, grantType: string, now: number) =>
+  db.insertInto('grants').values({
+    client_id: clientId, user_id: userId, organization_id: organizationId, scope, grant_type: grantType, created_at: now, revoked_at: null,
+  }).returning('id'));

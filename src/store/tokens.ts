@@ -4,6 +4,7 @@
 // both win.
 import type { ExpressionBuilder, Kysely, Selectable } from 'kysely';
 import type { AccessTokensTable, AuthorizationCodesTable, Database, RefreshTokensTable } from './schema.js';
+import { precompiled } from './precompiled.js';
 
 export type CodeRow = Selectable<AuthorizationCodesTable>;
 export type AccessTokenRow = Selectable<AccessTokensTable>;
@@ -44,10 +45,7 @@ export class TokenStore {
    * organization whose integrations are off. Expiry is the caller's to check.
    */
   async consumeCode(codeHash: string, clientId: number, now: number, db: Kysely<Database> = this.db): Promise<CodeRow | undefined> {
-    return db.updateTable('authorization_codes').set({ consumed_at: now })
-      .where('code_hash', '=', codeHash).where('client_id', '=', clientId).where('consumed_at', 'is', null)
-      .where(({ exists, selectFrom }) => exists(liveGrant(selectFrom, 'authorization_codes.grant_id')))
-      .returningAll().executeTakeFirst();
+    return (await consumeCodeQuery(db, now, codeHash, clientId))[0];
   }
 
   async findCode(codeHash: string, db: Kysely<Database> = this.db): Promise<CodeRow | undefined> {
@@ -57,41 +55,28 @@ export class TokenStore {
   // ---- access tokens -------------------------------------------------------------------
 
   async insertAccessToken(row: Omit<AccessTokenRow, 'revoked_at'>, db: Kysely<Database> = this.db): Promise<void> {
-    await db.insertInto('access_tokens').values({ ...row, revoked_at: null }).execute();
-  }
-
-  private accessContextQuery(db: Kysely<Database>) {
-    return db.selectFrom('access_tokens as a')
-      .innerJoin('grants as g', 'g.id', 'a.grant_id')
-      .innerJoin('clients as c', 'c.id', 'a.client_id')
-      .leftJoin('organizations as o', 'o.id', 'a.organization_id')
-      .leftJoin('users as u', 'u.id', 'a.user_id')
-      .select([
-        'a.token_hash', 'a.jti', 'a.grant_id', 'a.client_id', 'c.client_id as client_public_id', 'a.user_id', 'a.organization_id',
-        'a.scope', 'a.created_at', 'a.expires_at', 'a.revoked_at', 'g.revoked_at as grant_revoked_at',
-        'o.name as organization_name', 'o.integrations_enabled', 'u.id as u_id', 'u.name as u_name', 'u.email as u_email', 'u.locale as u_locale',
-      ]);
+    await insertAccessTokenQuery(db, row.token_hash, row.jti, row.grant_id, row.client_id, row.user_id, row.organization_id, row.scope, row.created_at, row.expires_at);
   }
 
   /** The token and its grant, client, organization and user, in one query. */
   async findAccessToken(tokenHash: string): Promise<AccessTokenContext | undefined> {
-    const r = await this.accessContextQuery(this.db).where('a.token_hash', '=', tokenHash).executeTakeFirst();
+    const r = (await accessContextByHash(this.db, tokenHash))[0];
     return r && toContext(r);
   }
 
   async findAccessTokenByJti(jti: string): Promise<AccessTokenContext | undefined> {
-    const r = await this.accessContextQuery(this.db).where('a.jti', '=', jti).executeTakeFirst();
+    const r = (await accessContextByJti(this.db, jti))[0];
     return r && toContext(r);
   }
 
   async revokeAccessToken(tokenHash: string, now: number, db: Kysely<Database> = this.db): Promise<void> {
-    await db.updateTable('access_tokens').set({ revoked_at: now }).where('token_hash', '=', tokenHash).where('revoked_at', 'is', null).execute();
+    await revokeAccessTokenQuery(db, now, tokenHash);
   }
 
   // ---- refresh tokens ------------------------------------------------------------------
 
   async insertRefreshToken(row: Omit<RefreshTokenRow, 'consumed_at' | 'revoked_at' | 'successor_hash'>, db: Kysely<Database> = this.db): Promise<void> {
-    await db.insertInto('refresh_tokens').values({ ...row, consumed_at: null, revoked_at: null, successor_hash: null }).execute();
+    await insertRefreshTokenQuery(db, row.token_hash, row.grant_id, row.client_id, row.user_id, row.organization_id, row.scope, row.created_at, row.expires_at, row.access_token_hash);
   }
 
   /**
@@ -101,12 +86,8 @@ export class TokenStore {
    * same statement.
    */
   async consumeRefreshToken(tokenHash: string, clientId: number, now: number, db: Kysely<Database> = this.db, successorHash: string | null = null): Promise<RefreshTokenRow | undefined> {
-    return db.updateTable('refresh_tokens').set({ consumed_at: now, ...(successorHash !== null ? { successor_hash: successorHash } : {}) })
-      .where('token_hash', '=', tokenHash).where('client_id', '=', clientId)
-      .where('consumed_at', 'is', null).where('revoked_at', 'is', null)
-      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
-      .where(({ exists, selectFrom }) => exists(liveGrant(selectFrom, 'refresh_tokens.grant_id')))
-      .returningAll().executeTakeFirst();
+    // COALESCE keeps an already recorded successor when none is given, so one statement serves both.
+    return (await consumeRefreshTokenQuery(db, now, successorHash, tokenHash, clientId))[0];
   }
 
   async findRefreshToken(tokenHash: string, db: Kysely<Database> = this.db): Promise<RefreshTokenRow | undefined> {
@@ -208,3 +189,53 @@ function toContext(r: {
     user: r.u_id === null ? null : { id: r.u_id, name: r.u_name ?? '', email: r.u_email ?? '', locale: r.u_locale ?? '' },
   };
 }
+
+// ---- the hot statements, built once (precompiled.ts) ------------------------------------
+
+const consumeCodeQuery = precompiled((db, now: number, codeHash: string, clientId: number) =>
+  db.updateTable('authorization_codes').set({ consumed_at: now })
+    .where('code_hash', '=', codeHash).where('client_id', '=', clientId).where('consumed_at', 'is', null)
+    .where(({ exists, selectFrom }) => exists(liveGrant(selectFrom, 'authorization_codes.grant_id')))
+    .returningAll());
+
+const insertAccessTokenQuery = precompiled((db, tokenHash: string, jti: string | null, grantId: number, clientId: number, userId: number | null,
+  organizationId: number | null, scope: string, createdAt: number, expiresAt: number) =>
+  db.insertInto('access_tokens').values({
+    token_hash: tokenHash, jti, grant_id: grantId, client_id: clientId, user_id: userId, organization_id: organizationId,
+    scope, created_at: createdAt, expires_at: expiresAt, revoked_at: null,
+  }));
+
+function accessContextQuery(db: Kysely<Database>) {
+  return db.selectFrom('access_tokens as a')
+    .innerJoin('grants as g', 'g.id', 'a.grant_id')
+    .innerJoin('clients as c', 'c.id', 'a.client_id')
+    .leftJoin('organizations as o', 'o.id', 'a.organization_id')
+    .leftJoin('users as u', 'u.id', 'a.user_id')
+    .select([
+      'a.token_hash', 'a.jti', 'a.grant_id', 'a.client_id', 'c.client_id as client_public_id', 'a.user_id', 'a.organization_id',
+      'a.scope', 'a.created_at', 'a.expires_at', 'a.revoked_at', 'g.revoked_at as grant_revoked_at',
+      'o.name as organization_name', 'o.integrations_enabled', 'u.id as u_id', 'u.name as u_name', 'u.email as u_email', 'u.locale as u_locale',
+    ]);
+}
+
+const accessContextByHash = precompiled((db, tokenHash: string) => accessContextQuery(db).where('a.token_hash', '=', tokenHash));
+const accessContextByJti = precompiled((db, jti: string) => accessContextQuery(db).where('a.jti', '=', jti));
+
+const revokeAccessTokenQuery = precompiled((db, now: number, tokenHash: string) =>
+  db.updateTable('access_tokens').set({ revoked_at: now }).where('token_hash', '=', tokenHash).where('revoked_at', 'is', null));
+
+const insertRefreshTokenQuery = precompiled((db, tokenHash: string, grantId: number, clientId: number, userId: number | null, organizationId: number | null,
+  scope: string, createdAt: number, expiresAt: number | null, accessTokenHash: string | null) =>
+  db.insertInto('refresh_tokens').values({
+    token_hash: tokenHash, grant_id: grantId, client_id: clientId, user_id: userId, organization_id: organizationId, scope,
+    created_at: createdAt, expires_at: expiresAt, consumed_at: null, revoked_at: null, successor_hash: null, access_token_hash: accessTokenHash,
+  }));
+
+const consumeRefreshTokenQuery = precompiled((db, now: number, successorHash: string | null, tokenHash: string, clientId: number) =>
+  db.updateTable('refresh_tokens')
+    .set((eb) => ({ consumed_at: now, successor_hash: eb.fn.coalesce(eb.val(successorHash), eb.ref('successor_hash')) }))
+    .where('token_hash', '=', tokenHash).where('client_id', '=', clientId)
+    .where('consumed_at', 'is', null).where('revoked_at', 'is', null)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+    .where(({ exists, selectFrom }) => exists(liveGrant(selectFrom, 'refresh_tokens.grant_id')))
+    .returningAll());

@@ -1,0 +1,50 @@
+// Hot-path queries built with Kysely once and then run with new values.
+//
+// Building and compiling a Kysely query costs tens of microseconds (immutable operation nodes,
+// frozen objects, a compiler pass) — as much as SQLite takes to run it. The token endpoint and
+// the token lookup run the same few queries thousands of times a second, so each is built once
+// per dialect with placeholder values, and later calls only substitute the real values into
+// the compiled parameter list. The SQL is Kysely's own, so both dialects stay on one code path;
+// the builder is still type-checked against the schema.
+import { CompiledQuery, type Compilable, type Kysely } from 'kysely';
+import type { Database } from './schema.js';
+
+interface Template {
+  sql: string;
+  /** For each compiled parameter: the index of the argument it takes, or a constant. */
+  slots: Array<number | { constant: unknown }>;
+}
+
+/**
+ * Wraps a query builder whose arguments are only ever used as bound values (never inspected,
+ * branched on or transformed: the builder sees placeholders). Returns the rows.
+ */
+export function precompiled<Args extends unknown[], Row>(build: (db: Kysely<Database>, ...args: Args) => Compilable<Row>) {
+  // One template per dialect (adapter class): SQLite and PostgreSQL differ in placeholders.
+  const templates = new Map<unknown, Template>();
+  return async (db: Kysely<Database>, ...args: Args): Promise<Row[]> => {
+    // getExecutor() is marked internal in Kysely's typings but is how its own plugins reach the
+    // dialect; the adapter's class tells the dialects apart (a transaction shares its root's).
+    const key = db.getExecutor().adapter.constructor;
+    let template = templates.get(key);
+    if (template === undefined) {
+      template = compileTemplate(db, build, args.length);
+      templates.set(key, template);
+    }
+    const parameters = template.slots.map((slot) => (typeof slot === 'number' ? args[slot] : slot.constant));
+    const result = await db.executeQuery<Row>(CompiledQuery.raw(template.sql, parameters));
+    return result.rows;
+  };
+}
+
+function compileTemplate<Args extends unknown[], Row>(db: Kysely<Database>, build: (db: Kysely<Database>, ...args: Args) => Compilable<Row>, arity: number): Template {
+  const placeholders = Array.from({ length: arity }, (_, i) => `\u0000latchkey-argument-${i}\u0000`);
+  const compiled = build(db, ...(placeholders as unknown as Args)).compile();
+  const slots = compiled.parameters.map((p) => {
+    const index = typeof p === 'string' ? placeholders.indexOf(p) : -1;
+    return index >= 0 ? index : { constant: p };
+  });
+  const used = new Set(slots.filter((s): s is number => typeof s === 'number'));
+  if (used.size !== arity) throw new Error(`precompiled query uses ${used.size} of its ${arity} arguments as values: ${compiled.sql}`);
+  return { sql: compiled.sql, slots };
+}
