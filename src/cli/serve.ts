@@ -19,11 +19,17 @@ export interface RunningServer {
 }
 
 /** Opens the database, migrates it, builds the app and listens. Used by `serve` and by tests. */
-export async function startServer(config: Config, options: { clock?: Clock; logDestination?: pino.DestinationStream; schema?: string } = {}): Promise<RunningServer> {
+export async function startServer(
+  config: Config,
+  options: { clock?: Clock; logDestination?: pino.DestinationStream; schema?: string; backgroundCheckpoint?: boolean } = {},
+): Promise<RunningServer> {
   const logger = createLogger(config.logLevel, options.logDestination);
   let store;
   try {
-    store = openDatabase(config.databaseUrl, options.schema ? { schema: options.schema } : {});
+    store = openDatabase(config.databaseUrl, {
+      ...(options.schema ? { schema: options.schema } : {}),
+      backgroundCheckpoint: options.backgroundCheckpoint ?? false,
+    });
     await migrate(store);
   } catch (err) {
     if (store) await store.close().catch(() => undefined);
@@ -71,7 +77,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
     if (err instanceof UsageError) throw err;
     throw err;
   }
-  const server = await startServer(config);
+  const server = await startServer(config, { backgroundCheckpoint: true });
   server.app.log.info({ event: 'server.started', url: server.url, issuer: config.issuer, profile: config.profile, database: redactUrl(config.databaseUrl) }, 'latchkey listening');
   let closing = false;
   const shutdown = (signal: string) => {

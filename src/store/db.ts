@@ -8,6 +8,7 @@ import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
 import { initial } from './migrations/001-initial.js';
+import { BACKSTOP_PAGES, startCheckpointer, type Checkpointer } from './checkpointer.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -34,15 +35,17 @@ export interface OpenOptions {
   schema?: string;
   /** PostgreSQL only: the pool size. */
   poolSize?: number;
+  /** SQLite file only: WAL checkpoints in a worker thread (checkpointer.ts); `serve` turns it on. */
+  backgroundCheckpoint?: boolean;
 }
 
 export function openDatabase(url: string, options: OpenOptions = {}): Store {
-  if (url.startsWith('sqlite:')) return openSqlite(url.slice('sqlite:'.length));
+  if (url.startsWith('sqlite:')) return openSqlite(url.slice('sqlite:'.length), options);
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return openPostgres(url, options);
   throw new DatabaseOpenError(`unsupported database URL ${JSON.stringify(url)} (use sqlite: or postgres://)`);
 }
 
-function openSqlite(path: string): Store {
+function openSqlite(path: string, options: OpenOptions): Store {
   const memory = path === ':memory:';
   if (!memory) {
     try {
@@ -64,6 +67,11 @@ function openSqlite(path: string): Store {
   } catch (err) {
     throw new DatabaseOpenError(`cannot open SQLite database ${path}: ${(err as Error).message}`);
   }
+  let checkpointer: Checkpointer | undefined;
+  if (options.backgroundCheckpoint && !memory) {
+    native.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
+    checkpointer = startCheckpointer(path);
+  }
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(native) }) });
   return {
     db,
@@ -73,6 +81,7 @@ function openSqlite(path: string): Store {
       await sql`select 1`.execute(db);
     },
     async close() {
+      await checkpointer?.stop();
       await db.destroy();
     },
   };
