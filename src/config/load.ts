@@ -22,6 +22,12 @@ export interface Config {
   /** 32-byte key for encrypting signing keys at rest; null when LATCHKEY_ENCRYPTION_KEY is unset. */
   encryptionKey: Buffer | null;
   redisUrl: string | null;
+  /**
+   * Which proxies' X-Forwarded-For to believe (Fastify's trustProxy): false (default), a
+   * number of hops, or a list of addresses/CIDRs. Behind a load balancer the per-address
+   * limits need it, or every client looks like the balancer.
+   */
+  trustProxy: boolean | number | string[];
   /** Prefix of every Redis key (LATCHKEY_REDIS_PREFIX), so deployments can share one Redis. */
   redisPrefix: string;
   /** Requests a minute one address may make to the token endpoints (LATCHKEY_TOKEN_RATE_LIMIT; 0 = no limit). */
@@ -156,6 +162,17 @@ export function applyFileSettings(config: Config, settings: Record<string, unkno
   }
 }
 
+function parseTrustProxy(value: string | undefined): boolean | number | string[] {
+  if (value === undefined || value === '' || value === 'false') return false;
+  if (value === 'true') return true;
+  if (/^[0-9]+$/.test(value)) return Number(value);
+  const list = value.split(',').map((s) => s.trim()).filter(Boolean);
+  if (list.length === 0 || !list.every((s) => /^[0-9a-fA-F.:]+(\/[0-9]{1,3})?$/.test(s))) {
+    throw new ConfigError(`LATCHKEY_TRUST_PROXY must be true, false, a number of hops or a comma-separated list of addresses, got ${JSON.stringify(value)}`);
+  }
+  return list;
+}
+
 function parseEncryptionKey(value: string | undefined): Buffer | null {
   if (value === undefined || value === '') return null;
   const key = Buffer.from(value, 'base64');
@@ -193,6 +210,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     tokenRateLimit: positiveInt(env.LATCHKEY_TOKEN_RATE_LIMIT ?? 6000, 'LATCHKEY_TOKEN_RATE_LIMIT', { min: 0 }),
     loginRateLimit: positiveInt(env.LATCHKEY_LOGIN_RATE_LIMIT ?? 120, 'LATCHKEY_LOGIN_RATE_LIMIT', { min: 0 }),
     logLevel: env.LOG_LEVEL ?? 'info',
+    trustProxy: parseTrustProxy(env.LATCHKEY_TRUST_PROXY),
     sessionTtl: 14 * 86_400,
     purgeInterval: positiveInt(env.LATCHKEY_PURGE_INTERVAL ?? 300, 'LATCHKEY_PURGE_INTERVAL', { min: 0 }),
     purgeMargin: positiveInt(env.LATCHKEY_PURGE_MARGIN ?? 3600, 'LATCHKEY_PURGE_MARGIN', { min: 0 }),

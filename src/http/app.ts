@@ -23,6 +23,11 @@ declare module 'fastify' {
 /** Largest body any endpoint accepts: token requests and portal forms are a few hundred bytes. */
 export const BODY_LIMIT = 64 * 1024;
 
+/** A number of hops becomes Fastify's function form (its typings take no bare number). */
+function trustProxyOption(setting: boolean | number | string[]): boolean | string[] | ((address: string, hop: number) => boolean) {
+  return typeof setting === 'number' ? (_address: string, hop: number) => hop < setting : setting;
+}
+
 export async function buildApp(services: Services): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: services.logger as FastifyBaseLogger,
@@ -45,6 +50,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     // repaired only after the parser has refused them (plugins/lenient-head.ts).
     clientErrorHandler: lenientHeadClientErrorHandler,
     return503OnClosing: true,
+    trustProxy: trustProxyOption(services.config.trustProxy),
     forceCloseConnections: true,
   });
   app.decorate('services', services);

@@ -21,3 +21,11 @@ for (const kind of databaseKinds()) {
     }
   });
 }
+
+test('LATCHKEY_TRUST_PROXY: the client address comes from X-Forwarded-For only when told to trust the proxy', async () => {
+  const { loadConfig, ConfigError } = await import('../../src/config/load.js');
+  assert.equal(loadConfig({ env: {} }).trustProxy, false);
+  assert.equal(loadConfig({ env: { LATCHKEY_TRUST_PROXY: '1' } }).trustProxy, 1);
+  assert.deepEqual(loadConfig({ env: { LATCHKEY_TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' } }).trustProxy, ['10.0.0.0/8', '127.0.0.1']);
+  assert.throws(() => loadConfig({ env: { LATCHKEY_TRUST_PROXY: 'the balancer' } }), ConfigError);
+});
