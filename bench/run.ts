@@ -37,6 +37,8 @@ interface Participant {
   reusable: boolean;
   /** Latchkey's failures are results (n/a); anyone else's break the harness. */
   underTest: boolean;
+  /** Called after every run with the shape it used (takes back harvested refresh tokens). */
+  afterRun?(shape: JobShape): void;
 }
 
 interface Context {
@@ -50,6 +52,11 @@ interface Context {
 /** Requests a second assumed before a server's first warm-up, to size its first pool. */
 const FIRST_GUESS = 3000;
 const MAX_POOL = 300_000;
+/**
+ * Pools hold this much more than the estimated rate needs. A run whose pool still runs dry
+ * before 70% of its time is redone with a larger one; later is fine (the rate is ok/elapsed).
+ */
+const POOL_MARGIN = 1.2;
 
 /** Errors that mean "the server under test could not do this", not "the bench is broken". */
 function isServerSide(err: unknown): boolean {
@@ -72,6 +79,8 @@ async function measure(ctx: Context, p: Participant, shape: JobShape, label: str
   } catch (err) {
     sampler.stop();
     throw err;
+  } finally {
+    p.afterRun?.(shape);
   }
 }
 
@@ -79,7 +88,7 @@ async function measure(ctx: Context, p: Participant, shape: JobShape, label: str
  * Runs one operation on every participant, interleaved (A, B, C, A, B, C …), a warm-up first
  * for each, and records a summary per participant.
  */
-async function runRounds(ctx: Context, op: string, participants: Participant[], opts: { title: string; sizeHint?: Record<string, number> } = { title: op }): Promise<Map<string, Summary>> {
+async function runRounds(ctx: Context, op: string, participants: Participant[], opts: { title: string } = { title: op }): Promise<Map<string, Summary>> {
   const { o } = ctx;
   const out = new Map<string, Summary>();
   const estimate = new Map<string, number>();
@@ -90,8 +99,8 @@ async function runRounds(ctx: Context, op: string, participants: Participant[], 
   const shapeFor = async (p: Participant, seconds: number): Promise<JobShape> => {
     const hit = cached.get(p.key);
     if (hit) return hit;
-    const rate = estimate.get(p.key) ?? opts.sizeHint?.[p.key] ?? FIRST_GUESS;
-    const count = Math.min(MAX_POOL, Math.ceil(rate * seconds * 1.4) + o.connections);
+    const rate = estimate.get(p.key) ?? FIRST_GUESS;
+    const count = Math.min(MAX_POOL, Math.ceil(rate * seconds * POOL_MARGIN) + o.connections);
     const t0 = performance.now();
     const shape = await p.shape(count);
     const took = (performance.now() - t0) / 1000;
@@ -146,6 +155,9 @@ function targetParticipant(key: string, target: OAuthTarget, op: OpName, underTe
     shape: (count) => target.job(op, count),
     reusable: ['client_credentials', 'user_opaque', 'user_jwt', 'introspect', 'flow', 'password'].includes(op),
     underTest,
+    afterRun: (shape) => {
+      target.collectHarvest(shape);
+    },
   };
 }
 
@@ -237,8 +249,9 @@ async function main(): Promise<number> {
     log('starting the servers …');
     const ceiling = await startCeiling(ceilingFile, tmpDir);
     servers.push(ceiling);
-    const peer = await startPeer(peerFile, tmpDir);
+    let peer = await startPeer(peerFile, tmpDir);
     servers.push(peer.server);
+    let peerUsed = false;
     const needMain = o.ops.some((op) => op !== 'user_jwt') || o.sections.includes('argon2');
     let ours: LatchkeyInstance | undefined;
     let oursError: string | undefined;
@@ -295,7 +308,17 @@ async function main(): Promise<number> {
       if (latchkey) participants.push(targetParticipant('latchkey', latchkey, op, true));
       else ctx.summaries.push(unavailable('latchkey', op, jwtError ?? oursError ?? 'server not started', 'failed'));
       if (other) participants.push(targetParticipant('compare', other, op, true));
-      if (op !== 'user_jwt' && op !== 'password') participants.push(targetParticipant('peer', peer.target, op, false));
+      if (op !== 'user_jwt' && op !== 'password') {
+        // A fresh peer for every operation: its in-memory store keeps every token it ever
+        // issued, and a heap of hundreds of megabytes would slow its later operations (GC).
+        if (peerUsed) {
+          await peer.server.stop();
+          peer = await startPeer(peerFile, tmpDir);
+          servers.push(peer.server);
+        }
+        peerUsed = true;
+        participants.push(targetParticipant('peer', peer.target, op, false));
+      }
       if (op === 'user_opaque' || op === 'user_jwt') participants.push(ceilGet);
       if (op === 'client_credentials' || op === 'introspect') participants.push(ceilPost);
       await runRounds(ctx, op, participants, { title: OP_TITLES[op] });

@@ -1,7 +1,7 @@
 // The servers under test, seen the same way: an OAuth server (Latchkey or the peer) that the
 // bench signs in to once, then mints codes and tokens from over HTTP, exactly as a client
 // would; and for each operation, the load job that exercises it.
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LoadJob, LoadMode, RequestTemplate } from '../load/jobs.js';
 import { basicAuth, CookieJar, fillForm, form, request, type HttpResponse } from './http.js';
@@ -40,6 +40,8 @@ export interface JobShape {
   request: RequestTemplate;
   token?: RequestTemplate;
   valuesFile?: string;
+  /** Where the load generator leaves the refresh tokens the run was given (see LoadJob). */
+  harvestFile?: string;
 }
 
 export interface OAuthTargetOptions {
@@ -173,6 +175,28 @@ export class OAuthTarget {
   }
 
   private readonly accessTokenFiles = new Map<string, Promise<string>>();
+  /** Live, unused refresh tokens handed out by earlier refresh runs (scope: scopes.tokens). */
+  private spareRefreshTokens: string[] = [];
+
+  /** `n` live refresh tokens: spares from earlier refresh runs first, the rest minted. */
+  private async refreshTokens(n: number): Promise<string[]> {
+    const spare = this.spareRefreshTokens.splice(0, n);
+    if (spare.length >= n) return spare;
+    const minted = await this.mintTokens(n - spare.length, this.o.scopes.tokens);
+    const fresh = minted.map((t) => t.refresh_token).filter((t): t is string => typeof t === 'string');
+    if (fresh.length === 0) throw new ServerBehaviour(`${this.name}: the code exchange issued no refresh token`);
+    return [...spare, ...fresh];
+  }
+
+  /** Takes back the refresh tokens a run left in its harvest file. */
+  collectHarvest(shape: JobShape): number {
+    const file = shape.harvestFile;
+    if (!file || !existsSync(file)) return 0;
+    const tokens = readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
+    rmSync(file, { force: true });
+    this.spareRefreshTokens.push(...tokens);
+    return tokens.length;
+  }
 
   /** A file of `n` access tokens for `scope`, minted once and shared by the read-only operations. */
   private accessTokens(scope: string, n: number): Promise<string> {
@@ -205,10 +229,13 @@ export class OAuthTarget {
     switch (op) {
       case 'refresh': {
         await this.requireEndpoint('POST', p.token);
-        const tokens = await this.mintTokens(count, this.o.scopes.tokens);
-        const rts = tokens.map((t) => t.refresh_token).filter((t): t is string => typeof t === 'string');
-        if (rts.length === 0) throw new ServerBehaviour(`${this.name}: the code exchange issued no refresh token`);
-        return { mode: 'pool', request: this.tokenRequest('grant_type=refresh_token&refresh_token={v}'), valuesFile: this.writeValues('refresh', rts) };
+        const rts = await this.refreshTokens(count);
+        return {
+          mode: 'pool',
+          request: this.tokenRequest('grant_type=refresh_token&refresh_token={v}'),
+          valuesFile: this.writeValues('refresh', rts),
+          harvestFile: join(this.o.tmpDir, `${this.name}-harvest-${this.fileSeq++}.txt`),
+        };
       }
       case 'code': {
         await this.requireEndpoint('POST', p.token);
@@ -241,8 +268,7 @@ export class OAuthTarget {
       case 'revoke': {
         await this.requireEndpoint('POST', p.revoke);
         await this.requireEndpoint('POST', p.token);
-        const tokens = await this.mintTokens(count, this.o.scopes.tokens);
-        const rts = tokens.map((t) => t.refresh_token).filter((t): t is string => typeof t === 'string');
+        const rts = await this.refreshTokens(count);
         return {
           mode: 'pool',
           request: { method: 'POST', path: p.revoke, headers: { authorization: this.basic, 'content-type': FORM }, body: 'token={v}&token_type_hint=refresh_token' },
@@ -269,16 +295,9 @@ export class OAuthTarget {
   }
 }
 
-/** The job the same operation would send, aimed at the bare ceiling (same method, headers and body size). */
-export function ceilingJob(shape: JobShape): JobShape {
-  if (shape.mode === 'flow') return { mode: 'static', request: shape.request };
-  // The ceiling spends nothing: a pool's values may be sent again.
-  if (shape.mode === 'pool') return { ...shape, mode: 'cycle' };
-  return shape;
-}
-
 export function toLoadJob(shape: JobShape, label: string, origin: string, connections: number, durationMs: number, overallRate?: number): LoadJob {
   return {
+    ...(shape.harvestFile ? { harvestFile: shape.harvestFile } : {}),
     label,
     origin,
     connections,

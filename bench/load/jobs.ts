@@ -31,6 +31,12 @@ export interface LoadJob {
   token?: RequestTemplate;
   /** One value per line (tokens, codes). */
   valuesFile?: string;
+  /**
+   * Keep the `refresh_token` of every successful answer and write them here, one a line: a
+   * refresh run hands out as many live refresh tokens as it spends, and the next run (or the
+   * revocation run) spends those instead of minting new ones.
+   */
+  harvestFile?: string;
 }
 
 export interface LoadResult {

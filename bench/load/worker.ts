@@ -2,7 +2,7 @@
 // with keep-alive connections. Jobs sent together run at the same time (the argon2 check).
 // Only 2xx answers inside the measured window count; latency percentiles are exact (every
 // answer's time is kept), not histogram buckets.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import autocannon, { type AutocannonRequest } from 'autocannon';
 import type { LoadJob, LoadResult, RequestTemplate, WorkerReply, WorkerRequest } from './jobs.js';
@@ -62,8 +62,14 @@ function runJob(job: LoadJob): Promise<LoadResult> {
     if (measuring) failed++;
     if (!sampleFailure) sampleFailure = { status, body: body.slice(0, 300) };
   };
+  const harvested: string[] = [];
+  const harvest = job.harvestFile !== undefined;
   const check = (status: number, body: string) => {
     if (status < 200 || status >= 300) noteFailure(status, body);
+    else if (harvest) {
+      const m = /"refresh_token"\s*:\s*"([^"]+)"/.exec(body);
+      if (m?.[1]) harvested.push(m[1]);
+    }
   };
 
   let next = 0;
@@ -133,6 +139,7 @@ function runJob(job: LoadJob): Promise<LoadResult> {
         reject(err);
         return;
       }
+      if (job.harvestFile !== undefined) writeFileSync(job.harvestFile, harvested.length ? `${harvested.join('\n')}\n` : '');
       const poolExhausted = tEnd === 0;
       if (poolExhausted) tEnd = lastOk || performance.now();
       const cpu = process.cpuUsage(cpu0);
