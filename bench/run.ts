@@ -208,6 +208,8 @@ async function main(): Promise<number> {
     const workerFile = transpile(join(ROOT, 'bench', 'load', 'worker.ts'), cacheDir, 'worker.mjs');
     const peerFile = transpile(join(ROOT, 'bench', 'servers', 'peer.ts'), cacheDir, 'peer.mjs');
     const ceilingFile = transpile(join(ROOT, 'bench', 'servers', 'ceiling.ts'), cacheDir, 'ceiling.mjs');
+    // The commit and whether src/ differs from it, read now: it is what gets built.
+    const machine = await machineInfo(ROOT);
     let main: string;
     if (o.dist !== undefined || o.useDist) {
       main = resolve(o.dist ?? join(ROOT, 'dist'), 'main.js');
@@ -374,13 +376,13 @@ async function main(): Promise<number> {
       startedAt: started.toISOString(),
       finishedAt: new Date().toISOString(),
       options: { ...(o.compare ? { compare: o.compare } : {}), quick: o.quick, database: o.databaseUrl ? 'postgresql' : 'sqlite', connections: o.connections, durationSeconds: o.duration, runs: o.runs, warmupSeconds: o.warmup, ops: o.ops, sections: o.sections },
-      machine: { ...(await machineInfo(ROOT)), loadAverage: { start: loadAtStart, end: loadavg()[0] ?? 0 } },
+      machine: { ...machine, loadAverage: { start: loadAtStart, end: loadavg()[0] ?? 0 } },
       summaries: ctx.summaries,
       runs: ctx.records.map((r) => ({
         participant: r.participant, op: r.op, round: r.round, valid: r.valid, ...(r.problem ? { problem: r.problem } : {}),
         rate: r.result.rate, ok: r.result.ok, non2xx: r.result.non2xx, errors: r.result.errors, statuses: r.result.statuses,
         p50: r.result.p50, p90: r.result.p90, p99: r.result.p99, max: r.result.max, elapsedMs: r.result.elapsedMs, poolExhausted: r.result.poolExhausted,
-        serverCpuPercent: r.usage.cpuPercent, serverCpuSeconds: r.usage.cpuSeconds, serverPeakRssMb: r.usage.peakRssBytes / 1048576, loadgenCpuPercent: r.result.loadgenCpuPercent,
+        serverCpuPercent: r.usage.cpuPercent, serverCpuSeconds: r.usage.cpuSeconds, serverPeakRssMb: r.usage.peakRssBytes / 1048576, serverPeakAnonMb: r.usage.peakAnonBytes / 1048576, loadgenCpuPercent: r.result.loadgenCpuPercent,
       })),
       startup,
       ...(growth ? { growth } : {}),

@@ -101,7 +101,9 @@ export function fillSqlite(file: string, f: GrowthFixtures, grants: number, onPr
       onProgress?.(Math.min(grants, done + batch));
     }
     db.pragma('wal_checkpoint(TRUNCATE)');
-    db.exec('ANALYZE');
+    // No ANALYZE: Latchkey never runs it, so a database that grew in service has no
+    // statistics either, and the planner must do as well without them.
+    // (PostgreSQL's autovacuum analyzes on its own, so there the fill does run ANALYZE.)
   } finally {
     db.close();
   }

@@ -135,9 +135,18 @@ export function cpuSeconds(pid: number): number {
 
 /** Resident set size of a process, in bytes. */
 export function rssBytes(pid: number): number {
+  return memory(pid).rss;
+}
+
+/**
+ * Resident memory: all of it (VmRSS, what the target is judged on), and the anonymous part
+ * (heap, stacks, native allocations — without file-backed pages such as the binary or an
+ * mmap'ed database, which the kernel can drop and re-read).
+ */
+export function memory(pid: number): { rss: number; anon: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const m = /VmRSS:\s+(\d+)\s+kB/.exec(status);
-  return m ? Number(m[1]) * 1024 : 0;
+  const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)\\s+kB`).exec(status)?.[1] ?? 0) * 1024;
+  return { rss: kb('VmRSS'), anon: kb('RssAnon') };
 }
 
 /**
@@ -159,6 +168,7 @@ export interface ProcUsage {
   cpuPercent: number;
   cpuSeconds: number;
   peakRssBytes: number;
+  peakAnonBytes: number;
 }
 
 /** Samples a process's RSS every 100 ms and its CPU time at both ends of a window. */
@@ -166,6 +176,7 @@ export class ProcSampler {
   private readonly cpu0: number;
   private readonly t0 = performance.now();
   private peak = 0;
+  private peakAnon = 0;
   private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly pid: number) {
@@ -176,7 +187,9 @@ export class ProcSampler {
 
   private sample(): void {
     try {
-      this.peak = Math.max(this.peak, rssBytes(this.pid));
+      const m = memory(this.pid);
+      this.peak = Math.max(this.peak, m.rss);
+      this.peakAnon = Math.max(this.peakAnon, m.anon);
     } catch {
       // the process is gone; the caller will find out
     }
@@ -187,7 +200,7 @@ export class ProcSampler {
     this.sample();
     const seconds = cpuSeconds(this.pid) - this.cpu0;
     const wall = (performance.now() - this.t0) / 1000;
-    return { cpuPercent: (seconds / wall) * 100, cpuSeconds: seconds, peakRssBytes: this.peak };
+    return { cpuPercent: (seconds / wall) * 100, cpuSeconds: seconds, peakRssBytes: this.peak, peakAnonBytes: this.peakAnon };
   }
 }
 

@@ -33,6 +33,8 @@ export interface Summary {
   /** Server CPU milliseconds per successful request. */
   cpuMsPerOp: number;
   peakRssMb: number;
+  /** The anonymous part of it (no file-backed pages). */
+  peakAnonMb: number;
 }
 
 /** A run counts when it got answers and at most 1% of them failed. */
@@ -52,7 +54,7 @@ export function judge(result: LoadResult): { valid: boolean; problem?: string } 
 export function summarize(participant: string, op: string, runs: RunRecord[]): Summary {
   const valid = runs.filter((r) => r.valid);
   if (valid.length === 0) {
-    return { participant, op, status: 'failed', reason: runs[0]?.problem ?? 'no runs', runs: 0, rate: NaN, p50: NaN, p99: NaN, cpuPercent: NaN, cpuMsPerOp: NaN, peakRssMb: NaN };
+    return { participant, op, status: 'failed', reason: runs[0]?.problem ?? 'no runs', runs: 0, rate: NaN, p50: NaN, p99: NaN, cpuPercent: NaN, cpuMsPerOp: NaN, peakRssMb: NaN, peakAnonMb: NaN };
   }
   return {
     participant,
@@ -65,9 +67,10 @@ export function summarize(participant: string, op: string, runs: RunRecord[]): S
     cpuPercent: median(valid.map((r) => r.usage.cpuPercent)),
     cpuMsPerOp: median(valid.map((r) => (r.usage.cpuSeconds * 1000) / Math.max(1, r.result.ok))),
     peakRssMb: Math.max(...valid.map((r) => r.usage.peakRssBytes)) / (1024 * 1024),
+    peakAnonMb: Math.max(...valid.map((r) => r.usage.peakAnonBytes)) / (1024 * 1024),
   };
 }
 
 export function unavailable(participant: string, op: string, reason: string, status: 'n/a' | 'failed' = 'n/a'): Summary {
-  return { participant, op, status, reason, runs: 0, rate: NaN, p50: NaN, p99: NaN, cpuPercent: NaN, cpuMsPerOp: NaN, peakRssMb: NaN };
+  return { participant, op, status, reason, runs: 0, rate: NaN, p50: NaN, p99: NaN, cpuPercent: NaN, cpuMsPerOp: NaN, peakRssMb: NaN, peakAnonMb: NaN };
 }
