@@ -20,5 +20,7 @@ if (files.length === 0) {
   console.error('no test files found');
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=3', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=3', '--test-reporter=spec',
+  // A hung test fails after 5 minutes instead of holding CI to its 90-minute limit.
+  '--test-timeout=300000', '--test-force-exit', ...files], { stdio: 'inherit' });
 process.exit(result.status ?? 1);
