@@ -22,7 +22,7 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
     clock: services.clock,
     config: services.config,
     issuer,
-    transaction: transactionRunner(services.store.db),
+    transaction: transactionRunner(services.store),
     tokens: services.tokens,
     grants: services.grants,
     users: services.users,
