@@ -8,6 +8,7 @@ import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
 import { initial } from './migrations/001-initial.js';
+import { partialJtiIndex } from './migrations/002-partial-jti-index.js';
 import { BACKSTOP_PAGES, startCheckpointer, type Checkpointer } from './checkpointer.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -159,7 +160,10 @@ interface Migration {
 
 /** Every migration, in order. Add a file under migrations/ and one line here; never edit a landed one. */
 function migrations(dialect: Dialect): Array<[string, Migration]> {
-  return [['001-initial', initial(dialect)]];
+  return [
+    ['001-initial', initial(dialect)],
+    ['002-partial-jti-index', partialJtiIndex()],
+  ];
 }
 
 // Any constant will do: it names the advisory lock that serialises concurrent migrators on PostgreSQL.
