@@ -17,7 +17,8 @@
 // Counters live in Redis when REDIS_URL is set (every process shares them), else in process
 // memory, bounded by an LRU. Framework-free: the HTTP layer passes the address in.
 import { createHash } from 'node:crypto';
-import { Redis as IORedis, type Redis } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis } from 'ioredis';
 import type { Clock } from '../oauth/clock.js';
 import { OAuthError } from '../oauth/errors.js';
 import { normalizeEmail } from '../store/users.js';
@@ -346,6 +347,9 @@ export class BruteForceGuard {
  * Redis slows no request by more than a moment (the guard then fails open and logs).
  */
 export function openRedis(url: string): Redis {
+  // ioredis is loaded only when REDIS_URL is set: without it the module would cost a server
+  // about 20 MB of memory for nothing.
+  const { Redis: IORedis } = createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
   const redis = new IORedis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 2000, commandTimeout: 1000, enableAutoPipelining: true });
   // Connection trouble surfaces as failed commands, which the guard and the rate limiter
   // handle; without a listener ioredis would print every reconnect attempt.

@@ -2,10 +2,11 @@
 // `postgres://…`. One Kysely instance per process; the rest of the code never knows which
 // dialect it talks to.
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
-import pg from 'pg';
+import type PgModule from 'pg';
 import type { Database } from './schema.js';
 import { initial } from './migrations/001-initial.js';
 import { partialJtiIndex } from './migrations/002-partial-jti-index.js';
@@ -27,9 +28,19 @@ export class DatabaseOpenError extends Error {
   override name = 'DatabaseOpenError';
 }
 
-// int8 columns (our epoch-second times) come back from pg as strings by default; they all fit
-// in a double, so read them as numbers.
-pg.types.setTypeParser(20, (value: string) => Number(value));
+// pg (and its dependencies) is loaded only when a PostgreSQL URL is opened: a server on SQLite
+// never needs it, and loading it costs about 15 MB of memory for nothing.
+const requireModule = createRequire(import.meta.url);
+let pgModule: typeof PgModule | undefined;
+function loadPg(): typeof PgModule {
+  if (pgModule === undefined) {
+    pgModule = requireModule('pg') as typeof PgModule;
+    // int8 columns (our epoch-second times) come back from pg as strings by default; they all
+    // fit in a double, so read them as numbers.
+    pgModule.types.setTypeParser(20, (value: string) => Number(value));
+  }
+  return pgModule;
+}
 
 export interface OpenOptions {
   /** PostgreSQL only: the schema to use (created if missing); tests give each run its own. */
@@ -129,7 +140,7 @@ function withStatementCache(native: SqliteDatabase.Database): SqliteDatabase.Dat
 function openPostgres(url: string, options: OpenOptions): Store {
   const schema = options.schema ?? schemaFromUrl(url);
   if (schema !== undefined && !/^[a-z_][a-z0-9_]*$/.test(schema)) throw new DatabaseOpenError(`invalid schema name ${schema}`);
-  const pool = new pg.Pool({
+  const pool = new (loadPg().Pool)({
     connectionString: url,
     max: options.poolSize ?? 10,
     connectionTimeoutMillis: 5000,
