@@ -99,12 +99,18 @@ export interface ServeOptions {
 
 export const ENCRYPTION_KEY = randomBytes(32).toString('base64');
 
+/**
+ * The node flags Latchkey is started with in production: bin/latchkey.js's first line and
+ * `npm start` pass the same (test/cli/node-flags.test.ts keeps the three equal).
+ */
+export const SERVE_NODE_FLAGS = ['--max-semi-space-size=4'];
+
 export async function serveLatchkey(o: ServeOptions): Promise<StartedServer> {
   const port = await freePort();
   return startServer({
     name: o.name,
     command: process.execPath,
-    args: [...(o.nodeFlags ?? []), o.main, 'serve', '--port', String(port), '--host', '127.0.0.1', '--database-url', o.db.url, ...(o.configFile ? ['--config', o.configFile] : [])],
+    args: [...(o.nodeFlags ?? []), ...SERVE_NODE_FLAGS, o.main, 'serve', '--port', String(port), '--host', '127.0.0.1', '--database-url', o.db.url, ...(o.configFile ? ['--config', o.configFile] : [])],
     env: {
       ...cleanEnv(),
       NODE_ENV: 'production',
