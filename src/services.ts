@@ -13,6 +13,7 @@ import { OrganizationStore } from './store/orgs.js';
 import { SessionStore } from './store/sessions.js';
 import { TokenStore } from './store/tokens.js';
 import { UserStore } from './store/users.js';
+import { transactionRunner, type RunInTransaction } from './store/transaction.js';
 
 export interface Services {
   config: Config;
@@ -25,6 +26,11 @@ export interface Services {
   grants: GrantStore;
   tokens: TokenStore;
   sessions: SessionStore;
+  /**
+   * Atomic writes for the token endpoint and revocation: one per process, so that on SQLite
+   * every such write shares the same group commit (store/transaction.ts).
+   */
+  transaction: RunInTransaction;
   /** JWT access-token signing keys (cached; see oauth/signing-keys.ts). */
   signingKeys: SigningKeys;
   /** Brute-force backoff for passwords and client authentication (accounts/backoff.ts). */
@@ -46,6 +52,7 @@ export function createServices(config: Config, store: Store, options: { clock?: 
     grants: new GrantStore(db),
     tokens: new TokenStore(db),
     sessions: new SessionStore(db),
+    transaction: transactionRunner(store),
     signingKeys: new SigningKeys(new SigningKeyStore(db), { encryptionKey: config.encryptionKey, clock, accessTokenTtl: config.accessTokenTtl }),
     guard: createBruteForceGuard(config, clock, (err) => logger.warn({ err }, 'brute-force counters unreachable; not limiting')),
   };

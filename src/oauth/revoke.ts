@@ -13,17 +13,18 @@
 //   validation fails, the request is refused" — refused silently, so that the answer never
 //   tells whether someone else's token exists).
 // - An unknown, malformed, expired or already revoked token: 200 as well (RFC 7009 §2.2).
-import type { GrantStore } from '../store/grants.js';
 import type { TokenStore } from '../store/tokens.js';
 import type { Client } from '../store/clients.js';
+import type { RunInTransaction } from '../store/transaction.js';
 import { nowSeconds, type Clock } from './clock.js';
 import { sha256Hex } from './crypto.js';
 import { MAX_TOKEN_LENGTH, lookupOrder, requireTokenParam } from './introspect.js';
 
 export interface RevocationDeps {
   clock: Clock;
-  tokens: Pick<TokenStore, 'findAccessToken' | 'revokeAccessToken' | 'findRefreshToken' | 'revokeRefreshToken'>;
-  grants: Pick<GrantStore, 'revoke'>;
+  tokens: Pick<TokenStore, 'findAccessToken' | 'findRefreshToken'>;
+  /** The writes go through the transaction runner: atomic, and group-committed on SQLite. */
+  transaction: RunInTransaction;
 }
 
 /** What happened, for the audit log; the HTTP answer is 200 whatever it says. */
@@ -45,15 +46,17 @@ export async function revoke(deps: RevocationDeps, client: Client, params: Reado
       const ctx = await deps.tokens.findAccessToken(hash);
       if (!ctx) continue;
       if (ctx.clientId !== client.id) return { revoked: null, reason: 'other_client' };
-      await deps.tokens.revokeAccessToken(hash, now);
+      await deps.transaction((tx) => tx.tokens.revokeAccessToken(hash, now));
       return { revoked: 'access_token', grantId: ctx.grantId };
     }
     const row = await deps.tokens.findRefreshToken(hash);
     if (!row) continue;
     if (row.client_id !== client.id) return { revoked: null, reason: 'other_client' };
-    // The grant first: once it is revoked, nothing descending from it works, whatever happens next.
-    await deps.grants.revoke(row.grant_id, now);
-    await deps.tokens.revokeRefreshToken(hash, now);
+    // The grant and the token together: once the grant is revoked, nothing descending from it works.
+    await deps.transaction(async (tx) => {
+      await tx.grants.revoke(row.grant_id, now);
+      await tx.tokens.revokeRefreshToken(hash, now);
+    });
     return { revoked: 'refresh_token', grantId: row.grant_id };
   }
   return { revoked: null, reason: 'unknown' };

@@ -10,7 +10,6 @@ import { OAuthError } from '../../oauth/errors.js';
 import { createGrantRegistry } from '../../oauth/grants/index.js';
 import { accessTokenFormatter } from '../../oauth/jwt.js';
 import { issuedFor, TokenIssuer } from '../../oauth/tokens.js';
-import { transactionRunner } from '../../store/transaction.js';
 import { mergeParams, toParams } from '../plugins/params.js';
 import { authenticateClientLimited } from '../plugins/rate-limit.js';
 
@@ -22,7 +21,7 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
     clock: services.clock,
     config: services.config,
     issuer,
-    transaction: transactionRunner(services.store),
+    transaction: services.transaction,
     tokens: services.tokens,
     grants: services.grants,
     users: services.users,
