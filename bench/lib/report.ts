@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { SECTIONS } from './args.js';
 import { OPS, OP_TITLES, TOKEN_ENDPOINT_OPS, type OpName } from './targets.js';
 import { median, type Summary } from './stats.js';
 
@@ -368,8 +369,12 @@ export function writeReport(report: BenchReport, dir: string): string {
   report.targets = targets;
   const stamp = report.startedAt.replace(/[:.]/g, '-').slice(0, 19);
   const json = `${JSON.stringify(report, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`;
-  // --quick runs (CI, development) never overwrite the figures of the last full run.
-  const suffix = report.options.quick ? '-quick' : '';
+  // Only a full run (every operation and section, at least 3 runs of at least 10 s, no
+  // --compare build) replaces latest.json/svg, which README shows; --quick (CI) and any
+  // partial run (--only, shorter runs, a patched build) write latest-quick / latest-partial.
+  const o = report.options;
+  const full = !o.quick && o.ops.length === OPS.length && o.sections.length === SECTIONS.length && o.runs >= 3 && o.durationSeconds >= 10 && o.compare === undefined;
+  const suffix = o.quick ? '-quick' : full ? '' : '-partial';
   const files = [`${stamp}${suffix}.json`, `latest${suffix}.json`, `latest${suffix}.svg`];
   writeFileSync(join(dir, files[0] ?? ''), json);
   writeFileSync(join(dir, files[1] ?? ''), json);
