@@ -119,10 +119,11 @@ function groupCommit(db: Kysely<Database>): RunInTransaction {
     }
     for (const item of batch) {
       const outcome = item.outcome;
+      // A work's own error wins; else the commit's (BEGIN or COMMIT failed); else its value
+      // (a committed transaction ran every work, so each has an outcome).
       if (outcome && !outcome.ok) item.reject(outcome.error);
-      else if (commitError) item.reject(commitError.error);
-      else if (outcome) item.resolve(outcome.value);
-      else item.reject(new Error('transaction work did not run'));
+      else if (commitError || !outcome) item.reject(commitError?.error);
+      else item.resolve(outcome.value);
     }
     schedule();
   }

@@ -19,6 +19,6 @@ test('the binary, npm start and the bench start the server with the same node fl
   const run = spawnSync(new URL('bin/latchkey.js', root).pathname, ['--help'], { encoding: 'utf8' });
   assert.equal(run.status, 0, run.stderr);
   assert.match(run.stdout, /^usage: latchkey/);
-  const probe = spawnSync(process.execPath, [...SERVE_NODE_FLAGS, '-e', 'const s = require("v8").getHeapStatistics(); process.stdout.write("ok")'], { encoding: 'utf8' });
+  const probe = spawnSync(process.execPath, [...SERVE_NODE_FLAGS, '-e', 'process.stdout.write("ok")'], { encoding: 'utf8' });
   assert.equal(probe.stdout, 'ok', probe.stderr);
 });

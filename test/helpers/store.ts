@@ -28,3 +28,13 @@ export async function openTestStore(kind: DbKind): Promise<TestStore> {
     },
   };
 }
+
+/** Runs `fn` on a fresh store of `kind` and closes (and drops) it afterwards, pass or fail. */
+export async function withStore(kind: DbKind, fn: (t: TestStore) => Promise<void>): Promise<void> {
+  const t = await openTestStore(kind);
+  try {
+    await fn(t);
+  } finally {
+    await t.close();
+  }
+}

@@ -13,22 +13,13 @@ import {
 } from '../../src/oauth/signing-keys.js';
 import { SigningKeyStore } from '../../src/store/keys.js';
 import { databaseKinds } from '../helpers/databases.js';
-import { openTestStore, type TestStore } from '../helpers/store.js';
+import { withStore, type TestStore } from '../helpers/store.js';
 
 const ISSUER = 'https://latchkey.test';
 
 function claims(t: TestStore, overrides: Partial<AccessTokenClaims> = {}): AccessTokenClaims {
   const now = nowSeconds(t.clock);
   return { issuer: ISSUER, subject: '1', clientId: 'abc', scope: 'profile', jti: randomBytes(16).toString('base64url'), issuedAt: now, expiresAt: now + 3600, organizationId: null, ...overrides };
-}
-
-async function withStore(kind: Parameters<typeof openTestStore>[0], fn: (t: TestStore) => Promise<void>): Promise<void> {
-  const t = await openTestStore(kind);
-  try {
-    await fn(t);
-  } finally {
-    await t.close();
-  }
 }
 
 describe('sealing private keys (AES-256-GCM)', () => {

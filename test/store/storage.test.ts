@@ -9,16 +9,7 @@ import { nowSeconds } from '../../src/oauth/clock.js';
 import { migrate } from '../../src/store/db.js';
 import { DuplicateEmailError } from '../../src/store/users.js';
 import { databaseKinds } from '../helpers/databases.js';
-import { openTestStore, type TestStore } from '../helpers/store.js';
-
-async function withStore(kind: Parameters<typeof openTestStore>[0], fn: (t: TestStore) => Promise<void>): Promise<void> {
-  const t = await openTestStore(kind);
-  try {
-    await fn(t);
-  } finally {
-    await t.close();
-  }
-}
+import { withStore } from '../helpers/store.js';
 
 for (const kind of databaseKinds()) {
   describe(`storage [${kind}]`, () => {

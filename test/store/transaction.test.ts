@@ -9,16 +9,7 @@ import { nowSeconds } from '../../src/oauth/clock.js';
 import { sha256Hex } from '../../src/oauth/crypto.js';
 import { transactionRunner } from '../../src/store/transaction.js';
 import { databaseKinds } from '../helpers/databases.js';
-import { openTestStore, type TestStore } from '../helpers/store.js';
-
-async function withStore(kind: Parameters<typeof openTestStore>[0], fn: (t: TestStore) => Promise<void>): Promise<void> {
-  const t = await openTestStore(kind);
-  try {
-    await fn(t);
-  } finally {
-    await t.close();
-  }
-}
+import { withStore, type TestStore } from '../helpers/store.js';
 
 async function grantCount(t: TestStore): Promise<number> {
   const row = await t.services.store.db.selectFrom('grants').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
