@@ -1,8 +1,14 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
+#!/usr/bin/env -S MALLOC_ARENA_MAX=1 node --max-semi-space-size=4
 // --max-semi-space-size=4 (MB): V8's young generation otherwise grows to 32 MB under load;
 // at 4 MB a server's peak RSS under load falls by about 25 MB (148 → 126 MB in the bench) at
 // no measurable cost in throughput: a token request leaves almost nothing alive, so the more
-// frequent scavenges copy almost nothing. `npm start` passes the same flag.
+// frequent scavenges copy almost nothing.
+// MALLOC_ARENA_MAX=1: glibc otherwise gives each thread that mallocs its own arena and keeps
+// freed blocks there. argon2id's 19 MiB block is malloc'd on whichever of libuv's pool threads
+// runs the hash, so after a few password grants every pool thread's arena holds its own 19 MiB
+// (peak RSS 178 MB in the bench's password grant; 115 MB with one arena, at the same rate).
+// Node's own threads malloc little, so one arena costs no measurable throughput.
+// `npm start` and the bench pass the same (test/cli/node-flags.test.ts).
 // The `latchkey` binary. The TypeScript sources are compiled to dist/ by `npm ci` (the
 // package's `prepare` script); this file only hands over to the compiled entry point.
 import('../dist/main.js').catch((err) => {

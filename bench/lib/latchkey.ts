@@ -100,10 +100,11 @@ export interface ServeOptions {
 export const ENCRYPTION_KEY = randomBytes(32).toString('base64');
 
 /**
- * The node flags Latchkey is started with in production: bin/latchkey.js's first line and
- * `npm start` pass the same (test/cli/node-flags.test.ts keeps the three equal).
+ * The node flags and environment Latchkey is started with in production: bin/latchkey.js's
+ * first line and `npm start` pass the same (test/cli/node-flags.test.ts keeps the three equal).
  */
 export const SERVE_NODE_FLAGS = ['--max-semi-space-size=4'];
+export const SERVE_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '1' };
 
 export async function serveLatchkey(o: ServeOptions): Promise<StartedServer> {
   const port = await freePort();
@@ -113,6 +114,7 @@ export async function serveLatchkey(o: ServeOptions): Promise<StartedServer> {
     args: [...(o.nodeFlags ?? []), ...SERVE_NODE_FLAGS, o.main, 'serve', '--port', String(port), '--host', '127.0.0.1', '--database-url', o.db.url, ...(o.configFile ? ['--config', o.configFile] : [])],
     env: {
       ...cleanEnv(),
+      ...SERVE_ENV,
       NODE_ENV: 'production',
       LOG_LEVEL: 'info',
       LATCHKEY_ENCRYPTION_KEY: ENCRYPTION_KEY,
