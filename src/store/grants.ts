@@ -43,11 +43,11 @@ export class GrantStore {
 
   /** Revokes one grant: every code and token that descends from it stops working. */
   async revoke(grantId: number, now: number, db: Kysely<Database> = this.db): Promise<void> {
-    await db.updateTable('grants').set({ revoked_at: now }).where('id', '=', grantId).where('revoked_at', 'is', null).execute();
+    await revokeGrantQuery(db, now, grantId);
   }
 
   async isRevoked(grantId: number, db: Kysely<Database> = this.db): Promise<boolean> {
-    const row = await db.selectFrom('grants').select('revoked_at').where('id', '=', grantId).executeTakeFirst();
+    const [row] = await grantRevokedAtQuery(db, grantId);
     return !row || row.revoked_at !== null;
   }
 
@@ -105,3 +105,10 @@ const insertGrantQuery = precompiled((db, clientId: number, userId: number | nul
   db.insertInto('grants').values({
     client_id: clientId, user_id: userId, organization_id: organizationId, scope, grant_type: grantType, created_at: now, revoked_at: null,
   }).returning('id'));
+
+// Revocation (RFC 7009) and a refused refresh revoke grants and read their state.
+const revokeGrantQuery = precompiled((db, now: number, grantId: number) =>
+  db.updateTable('grants').set({ revoked_at: now }).where('id', '=', grantId).where('revoked_at', 'is', null));
+
+const grantRevokedAtQuery = precompiled((db, grantId: number) =>
+  db.selectFrom('grants').select('revoked_at').where('id', '=', grantId));

@@ -91,7 +91,7 @@ export class TokenStore {
   }
 
   async findRefreshToken(tokenHash: string, db: Kysely<Database> = this.db): Promise<RefreshTokenRow | undefined> {
-    return db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
+    return (await refreshTokenByHash(db, tokenHash))[0];
   }
 
   async setSuccessor(tokenHash: string, successorHash: string, db: Kysely<Database> = this.db): Promise<void> {
@@ -122,19 +122,12 @@ export class TokenStore {
   }
 
   async revokeRefreshToken(tokenHash: string, now: number, db: Kysely<Database> = this.db): Promise<void> {
-    await db.updateTable('refresh_tokens').set({ revoked_at: now }).where('token_hash', '=', tokenHash).where('revoked_at', 'is', null).execute();
+    await revokeRefreshTokenQuery(db, now, tokenHash);
   }
 
   /** A refresh token with its grant's state, organization switch and user's e-mail, in one query (introspection). */
   async findRefreshTokenContext(tokenHash: string): Promise<RefreshTokenContext | undefined> {
-    const r = await this.db.selectFrom('refresh_tokens as r')
-      .innerJoin('grants as g', 'g.id', 'r.grant_id')
-      .leftJoin('organizations as o', 'o.id', 'r.organization_id')
-      .leftJoin('users as u', 'u.id', 'r.user_id')
-      .selectAll('r')
-      .select(['g.revoked_at as grant_revoked_at', 'o.integrations_enabled', 'u.email as user_email'])
-      .where('r.token_hash', '=', tokenHash)
-      .executeTakeFirst();
+    const r = (await refreshContextByHash(this.db, tokenHash))[0];
     if (!r) return undefined;
     const { grant_revoked_at: grantRevokedAt, integrations_enabled: integrations, user_email: userEmail, ...row } = r;
     return {
@@ -239,3 +232,19 @@ const consumeRefreshTokenQuery = precompiled((db, now: number, successorHash: st
     .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
     .where(({ exists, selectFrom }) => exists(liveGrant(selectFrom, 'refresh_tokens.grant_id')))
     .returningAll());
+
+// Revocation and introspection of refresh tokens, and the refused-refresh diagnosis.
+const refreshTokenByHash = precompiled((db, tokenHash: string) =>
+  db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', tokenHash));
+
+const revokeRefreshTokenQuery = precompiled((db, now: number, tokenHash: string) =>
+  db.updateTable('refresh_tokens').set({ revoked_at: now }).where('token_hash', '=', tokenHash).where('revoked_at', 'is', null));
+
+const refreshContextByHash = precompiled((db, tokenHash: string) =>
+  db.selectFrom('refresh_tokens as r')
+    .innerJoin('grants as g', 'g.id', 'r.grant_id')
+    .leftJoin('organizations as o', 'o.id', 'r.organization_id')
+    .leftJoin('users as u', 'u.id', 'r.user_id')
+    .selectAll('r')
+    .select(['g.revoked_at as grant_revoked_at', 'o.integrations_enabled', 'u.email as user_email'])
+    .where('r.token_hash', '=', tokenHash));
