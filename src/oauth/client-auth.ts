@@ -39,10 +39,13 @@ interface PresentedCredentials {
 }
 
 /**
- * RFC 6749 §2.3.1: the id and secret inside Basic are first encoded with
- * application/x-www-form-urlencoded, so "+" is a space and %XX is a byte.
+ * One application/x-www-form-urlencoded name or value: "+" is a space and %XX a byte of UTF-8
+ * (RFC 6749 §2.3.1: the id and secret inside Basic are encoded so too, as is a form body).
+ * Most values (tokens, client ids, grant types) hold neither and are returned as they are.
+ * Throws URIError on invalid percent-encoding or UTF-8.
  */
-function formDecode(value: string): string {
+export function formDecode(value: string): string {
+  if (!value.includes('%') && !value.includes('+')) return value;
   return decodeURIComponent(value.replace(/\+/g, ' '));
 }
 

@@ -1,6 +1,7 @@
 // Request parameters for the OAuth endpoints, whatever the body format (form, JSON,
 // multipart): a flat map of strings. RFC 6749 §3.1/§3.2: parameters must not repeat; values
 // are trimmed (SPEC.md: Huddle's example has a leading space in its refresh token).
+import { formDecode } from '../../oauth/client-auth.js';
 import { OAuthError } from '../../oauth/errors.js';
 
 export type Params = Record<string, string>;
@@ -52,14 +53,8 @@ export function parseFormBody(body: string): Record<string, string | string[]> {
     const eq = pair.indexOf('=');
     const rawKey = eq === -1 ? pair : pair.slice(0, eq);
     const rawValue = eq === -1 ? '' : pair.slice(eq + 1);
-    let key: string;
-    let value: string;
-    try {
-      key = decodeURIComponent(rawKey.replace(/\+/g, ' '));
-      value = decodeURIComponent(rawValue.replace(/\+/g, ' '));
-    } catch {
-      throw new OAuthError('invalid_request', 'the form body is not valid percent-encoded UTF-8');
-    }
+    let key = decodeFormPart(rawKey);
+    const value = decodeFormPart(rawValue);
     // A name with white space around it (Huddle writes "grant_type=password &username=…")
     // is the same parameter.
     key = key.trim();
@@ -69,4 +64,13 @@ export function parseFormBody(body: string): Record<string, string | string[]> {
     else out[key] = [existing, value];
   }
   return out;
+}
+
+/** formDecode, with invalid encoding as the OAuth error it is. */
+function decodeFormPart(raw: string): string {
+  try {
+    return formDecode(raw);
+  } catch {
+    throw new OAuthError('invalid_request', 'the form body is not valid percent-encoded UTF-8');
+  }
 }
