@@ -10,11 +10,20 @@ export const systemClock: Clock = { nowMs: () => Date.now() };
 /** A clock tests can move: starts at real time plus `offsetMs`. */
 export class MovableClock implements Clock {
   offsetMs = 0;
+  private frozenAtMs: number | undefined;
   nowMs(): number {
-    return Date.now() + this.offsetMs;
+    return (this.frozenAtMs ?? Date.now()) + this.offsetMs;
   }
   advance(seconds: number): void {
     this.offsetMs += seconds * 1000;
+  }
+  /**
+   * Stops following real time: from now on only advance() moves the clock. A test that checks
+   * an expiry to the second (valid at ttl - 1, expired at ttl) needs it, or a second of real
+   * time ticking over between two requests makes the check flaky.
+   */
+  freeze(): void {
+    this.frozenAtMs ??= Date.now();
   }
 }
 

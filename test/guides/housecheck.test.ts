@@ -163,7 +163,9 @@ for (const kind of databaseKinds()) {
         assert.ok(ok.location?.startsWith(`${redirectUri}?code=`), ok.location ?? '');
       }
 
-      // "authorization codes … expire 10 minutes after issuance"
+      // "authorization codes … expire 10 minutes after issuance" (checked to the second: the
+      // clock moves only when told from here on)
+      server.clock.freeze();
       const late = await authorizationCode(s, 'late');
       server.clock.advance(600);
       await assertError(await exchange(s, late), 400, 'invalid_grant');
