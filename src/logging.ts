@@ -20,6 +20,33 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
+/** What one key's value becomes: CENSOR, a censored copy, or the value itself. */
+type Rule = (key: string, value: unknown) => unknown;
+
+/** Applies `rule` to each key; copies `obj` only when some value changes. */
+function censorWith(obj: Record<string, unknown>, rule: Rule): Record<string, unknown> {
+  let copy: Record<string, unknown> | undefined;
+  for (const key of Object.keys(obj)) {
+    const value = obj[key];
+    const safe = rule(key, value);
+    if (safe !== value) {
+      copy ??= { ...obj };
+      copy[key] = safe;
+    }
+  }
+  return copy ?? obj;
+}
+
+const inHeaders: Rule = (key, value) => (SECRET_FIELDS.has(key) || SECRET_HEADERS.has(key) ? CENSOR : value);
+const inRequest: Rule = (key, value) =>
+  SECRET_FIELDS.has(key) ? CENSOR : key === 'headers' && isRecord(value) ? censorWith(value, inHeaders) : value;
+const oneLevelDown: Rule = (key, value) => (SECRET_FIELDS.has(key) ? CENSOR : value);
+const topLevel: Rule = (key, value) => {
+  if (SECRET_FIELDS.has(key)) return CENSOR;
+  if (!isRecord(value)) return value;
+  return censorWith(value, key === 'headers' ? inHeaders : key === 'req' ? inRequest : oneLevelDown);
+};
+
 /**
  * Censors, in `fields`, every secret field name (SECRET_FIELDS) at the top level and one
  * level down (`password`, `*.password`, …), and the authorization and cookie headers under
@@ -32,44 +59,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  * grant (bench profile), for lines that almost never hold a secret.
  */
 export function redactSecrets(fields: Record<string, unknown>): Record<string, unknown> {
-  let copy: Record<string, unknown> | undefined;
-  for (const key of Object.keys(fields)) {
-    const value = fields[key];
-    let safe = value;
-    if (SECRET_FIELDS.has(key)) safe = CENSOR;
-    else if (isRecord(value)) safe = censorChild(value, key === 'headers', key === 'req');
-    if (safe !== value) {
-      copy ??= { ...fields };
-      copy[key] = safe;
-    }
-  }
-  return copy ?? fields;
-}
-
-function censorChild(child: Record<string, unknown>, isHeaders: boolean, isRequest: boolean): Record<string, unknown> {
-  let copy: Record<string, unknown> | undefined;
-  for (const key of Object.keys(child)) {
-    const value = child[key];
-    let safe = value;
-    if (SECRET_FIELDS.has(key) || (isHeaders && SECRET_HEADERS.has(key))) safe = CENSOR;
-    else if (isRequest && key === 'headers' && isRecord(value)) safe = censorHeaders(value);
-    if (safe !== value) {
-      copy ??= { ...child };
-      copy[key] = safe;
-    }
-  }
-  return copy ?? child;
-}
-
-function censorHeaders(headers: Record<string, unknown>): Record<string, unknown> {
-  let copy: Record<string, unknown> | undefined;
-  for (const name of SECRET_HEADERS) {
-    if (name in headers) {
-      copy ??= { ...headers };
-      copy[name] = CENSOR;
-    }
-  }
-  return copy ?? headers;
+  return censorWith(fields, topLevel);
 }
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
