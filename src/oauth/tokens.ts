@@ -102,7 +102,7 @@ export class TokenIssuer {
    * Stores an access token (and the given refresh token, when there is one) through
    * `store`, normally bound to the transaction that consumed the code or refresh token,
    * and returns the RFC 6749 §5.1 response. The refresh token's value is made by the caller
-   * (newOpaqueToken) because rotation records the successor's hash while consuming.
+   * (newOpaqueToken) because rotation may record the successor's hash while consuming.
    * `expires_in` is exactly the lifetime stored in expires_at.
    */
   async issue(store: TokenWriter, issuance: Issuance, now: number, refresh: OpaqueToken | null): Promise<TokenResponse> {

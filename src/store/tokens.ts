@@ -82,8 +82,8 @@ export class TokenStore {
   /**
    * Marks a live refresh token used and returns it, in one statement; undefined when it is
    * unknown, used, revoked, expired, another client's, or its grant is revoked or bound to
-   * an organization whose integrations are off. `successorHash` (rotation) is recorded in the
-   * same statement.
+   * an organization whose integrations are off. `successorHash` (rotation, when
+   * refresh_retry_window is on) is recorded in the same statement.
    */
   async consumeRefreshToken(tokenHash: string, clientId: number, now: number, db: Kysely<Database> = this.db, successorHash: string | null = null): Promise<RefreshTokenRow | undefined> {
     // COALESCE keeps an already recorded successor when none is given, so one statement serves both.
@@ -92,10 +92,6 @@ export class TokenStore {
 
   async findRefreshToken(tokenHash: string, db: Kysely<Database> = this.db): Promise<RefreshTokenRow | undefined> {
     return (await refreshTokenByHash(db, tokenHash))[0];
-  }
-
-  async setSuccessor(tokenHash: string, successorHash: string, db: Kysely<Database> = this.db): Promise<void> {
-    await db.updateTable('refresh_tokens').set({ successor_hash: successorHash }).where('token_hash', '=', tokenHash).execute();
   }
 
   /**
