@@ -68,6 +68,44 @@ for (const kind of databaseKinds()) {
     });
 
     if (kind === 'sqlite') {
+      test('SQLite: when one work of a batch throws, the batch runs once more, each work apart, and what is answered is what was committed', async () => {
+        await withStore(kind, async (t) => {
+          const { userId, clientId } = await fixture(t);
+          const run = transactionRunner(t.services.store);
+          const now = nowSeconds(t.clock);
+          const runs = Array<number>(6).fill(0);
+          const outcomes = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => run(async (tx) => {
+            runs[i]! += 1;
+            const id = await tx.grants.insert({ clientId, userId, organizationId: null, scope: `f${i}`, grantType: 'client_credentials', now });
+            if (i === 3) throw new Refused('work 3');
+            return id;
+          })));
+          assert.deepEqual(runs, [2, 2, 2, 2, 1, 1], 'works 0–3 ran together until work 3 threw (all rolled back), then all ran apart');
+          assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+          const rows = await t.services.store.db.selectFrom('grants').select(['id', 'scope']).where('scope', 'like', 'f%').orderBy('id').execute();
+          assert.deepEqual(rows.map((r) => r.scope), ['f0', 'f1', 'f2', 'f4', 'f5']);
+          const answered = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+          assert.deepEqual(answered, rows.map((r) => r.id), 'each caller got the id of the row that was committed');
+        });
+      });
+
+      test('SQLite: a work alone that throws runs once and leaves nothing behind', async () => {
+        await withStore(kind, async (t) => {
+          const { userId, clientId } = await fixture(t);
+          const run = transactionRunner(t.services.store);
+          const now = nowSeconds(t.clock);
+          const before = await grantCount(t);
+          let runs = 0;
+          await assert.rejects(run(async (tx) => {
+            runs += 1;
+            await tx.grants.insert({ clientId, userId, organizationId: null, scope: 'alone', grantType: 'client_credentials', now });
+            throw new Refused('alone');
+          }), (err: unknown) => err instanceof Refused && err.message === 'alone');
+          assert.equal(runs, 1);
+          assert.equal(await grantCount(t), before);
+        });
+      });
+
       test('SQLite: works that arrive together share one commit, and no caller hears back before it', async () => {
         await withStore(kind, async (t) => {
           const { userId, clientId } = await fixture(t);
@@ -79,7 +117,9 @@ for (const kind of databaseKinds()) {
             const committedBefore = (outside.prepare('select count(*) as n from grants').get() as { n: number }).n;
             const seenOutside: number[] = [];
             const settled: number[] = [];
+            const runs = Array<number>(10).fill(0);
             await Promise.all(Array.from({ length: 10 }, (_, i) => run(async (tx) => {
+              runs[i]! += 1;
               await tx.grants.insert({ clientId, userId, organizationId: null, scope: `b${i}`, grantType: 'client_credentials', now });
               seenOutside.push((outside.prepare('select count(*) as n from grants').get() as { n: number }).n);
               return i;
@@ -90,6 +130,7 @@ for (const kind of databaseKinds()) {
             })));
             assert.deepEqual(seenOutside, Array(10).fill(committedBefore), 'nothing of the batch is visible outside before its commit');
             assert.deepEqual(settled, Array(10).fill(10), 'no caller hears back before the whole batch has run and committed');
+            assert.deepEqual(runs, Array(10).fill(1), 'a batch where nothing fails runs each work once');
             assert.equal(await grantCount(t), committedBefore + 10);
             assert.equal((outside.prepare('select count(*) as n from grants').get() as { n: number }).n, committedBefore + 10);
           } finally {
