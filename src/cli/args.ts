@@ -12,9 +12,36 @@ export class CommandError extends Error {
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
+/**
+ * Joins `--name value` into `--name=value` for a string option whose value begins with a dash
+ * (a generated client id does one time in 64: base64url), which parseArgs would otherwise
+ * refuse as ambiguous. A value that is itself one of the command's flags is left apart, so a
+ * forgotten value still reads as a usage error rather than swallowing the next flag.
+ */
+function joinDashValues(argv: string[], options: Options): string[] {
+  const isFlag = (arg: string): boolean => {
+    if (!arg.startsWith('--')) return false;
+    const name = arg.slice(2).split('=', 1)[0] ?? '';
+    return Object.hasOwn(options, name);
+  };
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    if (arg.startsWith('--') && !arg.includes('=') && Object.hasOwn(options, arg.slice(2)) && options[arg.slice(2)]?.type === 'string'
+      && next !== undefined && next.startsWith('-') && !isFlag(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
 export function parseFlags<O extends Options>(argv: string[], options: O): Record<string, string | boolean | undefined> {
   try {
-    const { values } = parseArgs({ args: argv, options, allowPositionals: false, strict: true });
+    const { values } = parseArgs({ args: joinDashValues(argv, options), options, allowPositionals: false, strict: true });
     return values as Record<string, string | boolean | undefined>;
   } catch (err) {
     throw new UsageError((err as Error).message.split('\n')[0] ?? 'bad arguments');

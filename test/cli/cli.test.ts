@@ -120,6 +120,10 @@ for (const kind of databaseKinds()) {
         assertOneLineError(latchkey(db, 'client', 'create', '--name', 'C', '--redirect-uris', 'https://ok.example/cb', '--grant-types', 'implicit'), 1, /unknown grant type/);
         assertOneLineError(latchkey(db, 'client', 'create', '--name', 'C', '--redirect-uris', 'https://ok.example/cb', '--scopes', 'admin'), 1, /unknown scope/);
         assertOneLineError(latchkey(db, 'client', 'reset-secret', '--client-id', 'nope'), 1, /no client with id nope/);
+        // A value may begin with a dash (a generated client id does one time in 64)…
+        assertOneLineError(latchkey(db, 'client', 'reset-secret', '--client-id', '-Xy_z'), 1, /no client with id -Xy_z/);
+        // …but a forgotten value is still a usage error, not the next flag taken as the value.
+        assertOneLineError(latchkey(db, 'client', 'reset-secret', '--client-id'), 2, /--client-id/);
         assertOneLineError(latchkey(db, 'client', 'create', '--name', 'C', '--redirect-uris', 'https://ok.example/cb', '--bogus'), 2, /bogus/);
         assertOneLineError(latchkey(db, 'frobnicate'), 2, /unknown command/);
         const after = await counts(db);
