@@ -171,8 +171,8 @@ test('[sqlite] in Chromium: sign up, register a client, authorize it, revoke it,
 
     // The copy button (revealed by /assets/copy.js) copies the secret and breaks nothing.
     const copySecret = page.getByRole('button', { name: 'Copy Client secret' });
-    await copySecret.click();
-    await page.getByRole('button', { name: 'Copied Client secret' }).waitFor();
+    // Waiting from before the click: the label goes back after 2 s, which a slow machine may pass.
+    await Promise.all([page.getByRole('button', { name: 'Copied Client secret' }).waitFor(), copySecret.click()]);
     assert.equal(await page.evaluate('navigator.clipboard.readText()'), secret);
     assert.equal(((await page.locator('#client-secret').textContent()) ?? '').trim(), secret, 'the secret is still on the page');
     await shoot(page, '08-client-created');

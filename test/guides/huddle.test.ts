@@ -95,6 +95,8 @@ for (const kind of databaseKinds()) {
     const server = await startTestServer(kind, { profile: 'huddle' });
     try {
       const { user, clientId, clientSecret } = await huddleSetup(server, true);
+      // Expiry is checked to the second below: the clock moves only when told from here on.
+      server.clock.freeze();
 
       // Step 1: Obtain an access token.
       const first = assertTokenResponse(await rawRequest(server.url, step1('/token', clientId, clientSecret, USER.email, USER.password)));

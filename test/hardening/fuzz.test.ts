@@ -273,7 +273,7 @@ describe('fuzzing the OAuth endpoints', () => {
     }
   }
 
-  test(`${RUNS * BATCH} generated malformed requests: no 5xx, RFC error bodies, no open redirect`, { timeout: 120_000 }, async () => {
+  test(`${RUNS * BATCH} generated malformed requests: no 5xx, RFC error bodies, no open redirect`, { timeout: 300_000 }, async () => {
     const started = performance.now();
     const tally: Tally = { requests: 0, byStatus: new Map(), byPath: new Map(), oauthErrors: 0 };
     const send = async (req: FuzzRequest) => {

@@ -156,7 +156,7 @@ describe('lenient heads over raw TCP (a small app using the handler)', () => {
   }
 
   test('a bad field in a later packet than the request line is refused, not misread', async () => {
-    const { responses, closed } = await rawExchange(url, ['GET /echo HTTP/1.1\r\nHost: x\r\n', 'Accept : */*\r\n\r\n'], { untilClose: true, chunkDelayMs: 80 });
+    const { responses, closed } = await rawExchange(url, ['GET /echo HTTP/1.1\r\nHost: x\r\n', 'Accept : */*\r\n\r\n'], { untilClose: true, chunkDelayMs: 400 });
     assert.equal(closed, true);
     assert.deepEqual(responses.map((r) => r.status), [400]);
   });
