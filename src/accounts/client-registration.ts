@@ -1,6 +1,6 @@
 // Registering API clients and resetting their secrets: shared by the admin CLI and the
 // developer portal. A secret is 256-bit random, shown once, stored as SHA-256.
-import { newId, newSecret, sha256Hex } from '../oauth/crypto.js';
+import { newClientId, newSecret, sha256Hex } from '../oauth/crypto.js';
 import { validateRedirectUri, type RedirectUriPolicy } from '../oauth/redirect-uri.js';
 import { nowSeconds } from '../oauth/clock.js';
 import { GRANT_TYPES, type Client, type GrantType } from '../store/clients.js';
@@ -73,7 +73,7 @@ export async function registerClient(services: Services, input: ClientRegistrati
 
   const clientSecret = isPublic ? null : newSecret();
   const client = await services.clients.insert({
-    clientId: newId(),
+    clientId: newClientId(),
     secretHash: clientSecret === null ? null : sha256Hex(clientSecret),
     name,
     redirectUris,

@@ -15,21 +15,17 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 /**
  * Joins `--name value` into `--name=value` for a string option whose value begins with a dash
  * (a generated client id does one time in 64: base64url), which parseArgs would otherwise
- * refuse as ambiguous. A value that is itself one of the command's flags is left apart, so a
- * forgotten value still reads as a usage error rather than swallowing the next flag.
+ * refuse as ambiguous. Only a single dash is joined: anything that begins `--` is left to be
+ * read as a flag, so a forgotten value or a mistyped flag stays a usage error (a value that
+ * begins `--` can still be given as `--name=--value`, as parseArgs's error says).
  */
 function joinDashValues(argv: string[], options: Options): string[] {
-  const isFlag = (arg: string): boolean => {
-    if (!arg.startsWith('--')) return false;
-    const name = arg.slice(2).split('=', 1)[0] ?? '';
-    return Object.hasOwn(options, name);
-  };
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const next = argv[i + 1];
     if (arg.startsWith('--') && !arg.includes('=') && Object.hasOwn(options, arg.slice(2)) && options[arg.slice(2)]?.type === 'string'
-      && next !== undefined && next.startsWith('-') && !isFlag(next)) {
+      && next !== undefined && next.startsWith('-') && !next.startsWith('--')) {
       out.push(`${arg}=${next}`);
       i++;
     } else {
@@ -44,7 +40,8 @@ export function parseFlags<O extends Options>(argv: string[], options: O): Recor
     const { values } = parseArgs({ args: joinDashValues(argv, options), options, allowPositionals: false, strict: true });
     return values as Record<string, string | boolean | undefined>;
   } catch (err) {
-    throw new UsageError((err as Error).message.split('\n')[0] ?? 'bad arguments');
+    // parseArgs explains over several lines (how to pass a value that begins with a dash): one line here.
+    throw new UsageError((err as Error).message.split('\n').map((l) => l.trim()).filter((l) => l !== '').join(' ') || 'bad arguments');
   }
 }
 

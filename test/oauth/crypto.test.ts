@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { newId, newSecret, sha256Hex } from '../../src/oauth/crypto.js';
+import { newClientId, newId, newSecret, sha256Hex } from '../../src/oauth/crypto.js';
 
 test('newSecret: 256-bit base64url values, all distinct across many pool refills, bits balanced', () => {
   const seen = new Set<string>();
@@ -29,6 +29,20 @@ test('newId: 128-bit base64url values, distinct, interleaved with newSecret', ()
     seen.add(newSecret());
   }
   assert.equal(seen.size, 10_000);
+});
+
+test('newClientId: never begins with a dash (a command line would read it as a flag), otherwise as newId', () => {
+  const seen = new Set<string>();
+  const first = new Set<string>();
+  // 20,000 draws: a 1-in-64 leading dash would appear about 300 times.
+  for (let i = 0; i < 20_000; i++) {
+    const id = newClientId();
+    assert.match(id, /^[A-Za-z0-9_][A-Za-z0-9_-]{21}$/);
+    seen.add(id);
+    first.add(id[0]!);
+  }
+  assert.equal(seen.size, 20_000);
+  assert.equal(first.size, 63, 'every other first character occurs');
 });
 
 test('sha256Hex is SHA-256 of the UTF-8 text, hex', () => {
