@@ -18,7 +18,8 @@
 // conditions are not indexed (an index on consumed_at would cost every refresh a write), so
 // they are checked by a sweep over the grants in windows of `windowSize` ids: per window, one
 // DELETE of its refresh tokens that are dead (through the refresh_tokens grant_id index) and
-// one of its grants that are empty, then the sweep yields to the event loop. Each statement
+// one of its grants that are empty. The event loop turns after every batch and every window,
+// so each statement
 // thus touches a bounded slice: with 500,000 grants and 1,000,000 live tokens the whole purge
 // held the event loop for up to 600 ms at a time when it was one statement a table, and now
 // for a few milliseconds.
@@ -53,25 +54,27 @@ export interface PurgeCounts {
 
 export const DEFAULT_PURGE_MARGIN = 3600;
 
-async function inBatches(batchSize: number, deleteBatch: () => Promise<bigint | number>): Promise<number> {
-  let total = 0;
-  for (;;) {
-    const n = Number(await deleteBatch());
-    total += n;
-    if (n < batchSize) return total;
-  }
-}
-
 /** Lets the event loop run whatever is waiting (requests, timers) before the next statement. */
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/** Runs `deleteBatch` until a batch comes back short, letting the event loop turn after each. */
+async function inBatches(batchSize: number, deleteBatch: () => Promise<bigint | number>): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const n = Number(await deleteBatch());
+    total += n;
+    await yieldToEventLoop();
+    if (n < batchSize) return total;
+  }
+}
+
 export async function purgeExpired(db: Kysely<Database>, options: PurgeOptions): Promise<PurgeCounts> {
   const { now } = options;
   const margin = options.margin ?? DEFAULT_PURGE_MARGIN;
-  const batch = options.batchSize ?? 1000;
-  const windowSize = options.windowSize ?? 2000;
+  const batch = Math.max(1, Math.floor(options.batchSize ?? 1000));
+  const windowSize = Math.max(1, Math.floor(options.windowSize ?? 2000));
   const deadBefore = now - margin;
   const consumedBefore = now - options.reuseWindow - margin;
 
@@ -91,8 +94,11 @@ export async function purgeExpired(db: Kysely<Database>, options: PurgeOptions):
     .where('id_hash', 'in', (eb) => eb.selectFrom('sessions').select('id_hash').where('expires_at', '<', now).limit(batch))
     .executeTakeFirst()).numDeletedRows);
 
+  // The sweep ends at the last grant that existed when it began (newer ones are too young to
+  // be empty and old), so steady inserts cannot keep it going.
+  const end = Number((await db.selectFrom('grants').select((eb) => eb.fn.max('id').as('end')).executeTakeFirst())?.end ?? 0);
   let grants = 0;
-  for (let after = 0; ;) {
+  for (let after = 0; after < end;) {
     // The window is the next `windowSize` grant ids after `after`: (after, last].
     const last = (await db.selectFrom((eb) => eb.selectFrom('grants').select('id').where('id', '>', after).orderBy('id').limit(windowSize).as('w'))
       .select((eb) => eb.fn.max('w.id').as('last')).executeTakeFirst())?.last;

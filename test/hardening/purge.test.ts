@@ -122,8 +122,12 @@ for (const kind of databaseKinds()) {
       assert.deepEqual(again, { authorization_codes: 0, access_tokens: 0, refresh_tokens: 0, grants: 0, sessions: 0 });
     });
 
-    test('the sweep over grants yields to the event loop between windows', async () => {
+    test('the purge lets the event loop turn after every batch and every window of the sweep', async () => {
       for (let i = 0; i < 12; i += 1) await mintCode(server, { client, userId, ttl: 86_400 * 2 });
+      const now = nowSeconds(server.clock);
+      for (let i = 0; i < 6; i += 1) {
+        await server.services.sessions.insert({ idHash: sha256Hex(newSecret()), userId: null, csrfToken: 'x', authTime: null, expiresAt: now - 10, now: now - 20 });
+      }
       const grants = (await countRows(server.services.store.db)).grants;
       // A callback that asks to run on every turn of the event loop: it runs only when the
       // purge lets the loop turn (on SQLite the driver is synchronous, so nothing else would).
@@ -136,9 +140,13 @@ for (const kind of databaseKinds()) {
       };
       setImmediate(spin);
       const windows = Math.ceil(grants / 3);
-      await purgeExpired(server.services.store.db, { now: nowSeconds(server.clock), reuseWindow: 3600, windowSize: 3 });
+      // Batches of 2: the 6 expired sessions take 4 (2, 2, 2, 0); codes, access tokens and
+      // expired refresh tokens (none here) 1 each.
+      const batches = 4 + 3;
+      const counts = await purgeExpired(server.services.store.db, { now, reuseWindow: 3600, windowSize: 3, batchSize: 2 });
       running = false;
-      assert.ok(turns >= windows, `the loop turned ${turns} times during a purge of ${grants} grants in ${windows} windows`);
+      assert.ok(counts.sessions >= 6, JSON.stringify(counts));
+      assert.ok(turns >= windows + batches, `the loop turned ${turns} times during a purge of ${grants} grants in ${windows} windows and ${batches} batches`);
     });
 
     test('`latchkey purge` prints the counts as JSON', async () => {
