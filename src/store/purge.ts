@@ -16,20 +16,27 @@
 // through their expires_at index, at most `batchSize` at a time (`DELETE … WHERE pk IN (SELECT
 // pk … LIMIT n)`, until a batch comes back short): the work is the rows deleted. The other
 // conditions are not indexed (an index on consumed_at would cost every refresh a write), so
-// they are checked by a sweep over the grants in windows of `windowSize` ids: per window, one
+// they are checked by a sweep over the grant ids in windows of `windowSize`: per window, one
 // DELETE of its refresh tokens that are dead (through the refresh_tokens grant_id index) and
-// one of its grants that are empty. The event loop turns after every batch and every window,
-// so each statement
-// thus touches a bounded slice: with 500,000 grants and 1,000,000 live tokens the whole purge
-// held the event loop for 530–710 ms at a time when it was one statement a table, and now
-// for 4–12 ms.
+// one of its grants that are empty. Each statement touches a bounded slice, and the event loop
+// turns after every batch and every window: with 500,000 grants and 1,000,000 live tokens the
+// purge held the event loop for 530–710 ms at a time when it was one statement a table, and
+// now for 4–12 ms.
 //
 // The reuse horizon keeps a used refresh token long enough to catch a replay: a legitimate
 // client presents its old token again at its next refresh, about one access-token lifetime
 // later, so that is the horizon (at least the retry window), plus the margin. A replay after
 // that finds no row and is refused as an unknown token, but the grant is not revoked.
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Database } from './schema.js';
+
+/** The tables whose rows end at expires_at, with the primary key a batch is chosen by. */
+const EXPIRING_KEY = {
+  authorization_codes: 'code_hash',
+  access_tokens: 'token_hash',
+  refresh_tokens: 'token_hash',
+  sessions: 'id_hash',
+} as const satisfies Partial<Record<keyof Database, string>>;
 
 export interface PurgeOptions {
   /** Epoch seconds. */
@@ -40,7 +47,7 @@ export interface PurgeOptions {
   reuseWindow: number;
   /** Rows per DELETE of expired rows (default 1000). */
   batchSize?: number;
-  /** Grants per step of the sweep (default 2000). */
+  /** Grant ids per window of the sweep (default 2000). */
   windowSize?: number;
 }
 
@@ -78,33 +85,25 @@ export async function purgeExpired(db: Kysely<Database>, options: PurgeOptions):
   const deadBefore = now - margin;
   const consumedBefore = now - options.reuseWindow - margin;
 
-  const authorization_codes = await inBatches(batch, async () => (await db.deleteFrom('authorization_codes')
-    .where('code_hash', 'in', (eb) => eb.selectFrom('authorization_codes').select('code_hash').where('expires_at', '<', deadBefore).limit(batch))
-    .executeTakeFirst()).numDeletedRows);
+  /** The rows of `table` that expired before `before`, through its expires_at index, a batch at a time. */
+  const deleteExpired = (table: keyof typeof EXPIRING_KEY, before: number) => inBatches(batch, async () => {
+    const key = sql.ref(EXPIRING_KEY[table]);
+    const result = await sql`delete from ${sql.table(table)} where ${key} in (select ${key} from ${sql.table(table)} where expires_at < ${before} limit ${batch})`.execute(db);
+    return result.numAffectedRows ?? 0n;
+  });
 
-  const access_tokens = await inBatches(batch, async () => (await db.deleteFrom('access_tokens')
-    .where('token_hash', 'in', (eb) => eb.selectFrom('access_tokens').select('token_hash').where('expires_at', '<', now).limit(batch))
-    .executeTakeFirst()).numDeletedRows);
-
-  let refresh_tokens = await inBatches(batch, async () => (await db.deleteFrom('refresh_tokens')
-    .where('token_hash', 'in', (eb) => eb.selectFrom('refresh_tokens').select('token_hash').where('expires_at', '<', now).limit(batch))
-    .executeTakeFirst()).numDeletedRows);
-
-  const sessions = await inBatches(batch, async () => (await db.deleteFrom('sessions')
-    .where('id_hash', 'in', (eb) => eb.selectFrom('sessions').select('id_hash').where('expires_at', '<', now).limit(batch))
-    .executeTakeFirst()).numDeletedRows);
+  const authorization_codes = await deleteExpired('authorization_codes', deadBefore);
+  const access_tokens = await deleteExpired('access_tokens', now);
+  let refresh_tokens = await deleteExpired('refresh_tokens', now);
+  const sessions = await deleteExpired('sessions', now);
 
   // The sweep ends at the last grant that existed when it began (newer ones are too young to
   // be empty and old), so steady inserts cannot keep it going.
   const end = Number((await db.selectFrom('grants').select((eb) => eb.fn.max('id').as('end')).executeTakeFirst())?.end ?? 0);
   let grants = 0;
-  for (let after = 0; after < end;) {
-    // The window is the next `windowSize` grant ids after `after`: (after, last].
-    const last = (await db.selectFrom((eb) => eb.selectFrom('grants').select('id').where('id', '>', after).orderBy('id').limit(windowSize).as('w'))
-      .select((eb) => eb.fn.max('w.id').as('last')).executeTakeFirst())?.last;
-    if (last === null || last === undefined) break;
-    const lo = after;
-    const hi = Number(last);
+  for (let lo = 0; lo < end; lo += windowSize) {
+    // The window (lo, hi] of grant ids.
+    const hi = lo + windowSize;
 
     refresh_tokens += Number((await db.deleteFrom('refresh_tokens')
       .where('grant_id', '>', lo).where('grant_id', '<=', hi)
@@ -123,7 +122,6 @@ export async function purgeExpired(db: Kysely<Database>, options: PurgeOptions):
       .where((w) => w.not(w.exists(w.selectFrom('refresh_tokens as r').select('r.grant_id').whereRef('r.grant_id', '=', 'grants.id'))))
       .executeTakeFirst()).numDeletedRows);
 
-    after = hi;
     await yieldToEventLoop();
   }
 
