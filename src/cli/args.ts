@@ -24,8 +24,9 @@ function joinDashValues(argv: string[], options: Options): string[] {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const next = argv[i + 1];
-    if (arg.startsWith('--') && !arg.includes('=') && Object.hasOwn(options, arg.slice(2)) && options[arg.slice(2)]?.type === 'string'
-      && next !== undefined && next.startsWith('-') && !next.startsWith('--')) {
+    const name = arg.startsWith('--') ? arg.slice(2) : '';
+    const takesValue = Object.hasOwn(options, name) && options[name]?.type === 'string';
+    if (takesValue && next !== undefined && next.startsWith('-') && !next.startsWith('--')) {
       out.push(`${arg}=${next}`);
       i++;
     } else {
