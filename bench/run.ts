@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import type { LoadResult } from './load/jobs.js';
 import { parseBenchArgs, USAGE, type BenchOptions } from './lib/args.js';
 import { closeAgent } from './lib/http.js';
-import { CliError, buildLatchkey, createFixtures, freshDatabase, serveLatchkey, startLatchkey, type DatabaseSpec, type LatchkeyInstance } from './lib/latchkey.js';
+import { CliError, buildLatchkey, existingBuild, type Build, createFixtures, freshDatabase, serveLatchkey, startLatchkey, type DatabaseSpec, type LatchkeyInstance } from './lib/latchkey.js';
 import { startCeiling, startPeer } from './lib/peer.js';
 import { HarnessError, LoadGenerator, ProcSampler, quiesce, transpile, type ProcUsage, type StartedServer } from './lib/proc.js';
 import { judge, median, summarize, unavailable, type RunRecord, type Summary } from './lib/stats.js';
@@ -210,13 +210,15 @@ async function main(): Promise<number> {
     const ceilingFile = transpile(join(ROOT, 'bench', 'servers', 'ceiling.ts'), cacheDir, 'ceiling.mjs');
     // The commit and whether src/ differs from it, read now: it is what gets built.
     const machine = await machineInfo(ROOT);
-    let main: string;
+    let build: Build;
     if (o.dist !== undefined || o.useDist) {
-      main = resolve(o.dist ?? join(ROOT, 'dist'), 'main.js');
+      build = existingBuild(resolve(o.dist ?? join(ROOT, 'dist')));
     } else {
-      log('building Latchkey (a private copy of dist/) …');
-      main = await buildLatchkey(ROOT, join(cacheDir, 'dist'));
+      log('building Latchkey (a private copy of dist/, bundled as npm run build does) …');
+      build = await buildLatchkey(ROOT, join(cacheDir, 'dist'));
     }
+    // What production runs (bin/latchkey.js → the bundle).
+    const main = build.bundle;
     const newDb = (name: string): DatabaseSpec => {
       const db = freshDatabase(o.databaseUrl, tmpDir, name);
       if (db.schema) schemas.push(db.schema);
@@ -224,7 +226,8 @@ async function main(): Promise<number> {
     };
 
     if (o.profile) {
-      const inst = await startLatchkey({ name: 'latchkey', main, db: newDb('profile'), tmpDir, nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${join(tmpDir, 'profile')}`] });
+      // Unbundled, so that the profile's frames name our source files; the code is the same.
+      const inst = await startLatchkey({ name: 'latchkey', main: build.main, db: newDb('profile'), tmpDir, nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${join(tmpDir, 'profile')}`] });
       servers.push(inst.server);
       lg = new LoadGenerator(workerFile);
       const report = await profileOperation({ o, lg, inst, tmpDir, op: o.profile, root: ROOT });

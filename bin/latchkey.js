@@ -9,10 +9,11 @@
 // (peak RSS 178 MB in the bench's password grant; 115 MB with one arena, at the same rate).
 // Node's own threads malloc little, so one arena costs no measurable throughput.
 // `npm start` and the bench pass the same (test/cli/node-flags.test.ts).
-// The `latchkey` binary. The TypeScript sources are compiled to dist/ by `npm ci` (the
-// package's `prepare` script); this file only hands over to the compiled entry point.
-import('../dist/main.js').catch((err) => {
-  if (err && err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('dist/main.js')) {
+// The `latchkey` binary. The TypeScript sources are compiled to dist/ and bundled into one
+// file, dist/latchkey.mjs, by `npm ci` (the package's `prepare` script; scripts/bundle.mjs says
+// why one file); this file only hands over to it.
+import('../dist/latchkey.mjs').catch((err) => {
+  if (err && err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('dist/latchkey.mjs')) {
     process.stderr.write('latchkey: not built yet; run `npm run build` (npm ci does it for you)\n');
   } else {
     process.stderr.write(`latchkey: ${err && err.message ? err.message : String(err)}\n`);

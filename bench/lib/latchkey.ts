@@ -14,8 +14,18 @@ const run = promisify(execFile);
 export const REDIRECT_URI = 'https://client.example/cb';
 export const USER = { email: 'bench@example.com', name: 'John Doe', password: 'bench-password-1234', locale: 'nl' };
 
-/** Compiles src/ into outDir with the project's build settings; returns the entry point. */
-export async function buildLatchkey(root: string, outDir: string): Promise<string> {
+/**
+ * What the bench can run: `bundle` is what bin/latchkey.js runs in production (tsc's output
+ * bundled into one file by scripts/bundle.mjs); `main` is tsc's output unbundled, which the
+ * profiler uses so that its frames name our source files.
+ */
+export interface Build {
+  bundle: string;
+  main: string;
+}
+
+/** Compiles src/ into outDir with the project's build settings and bundles it, as `npm run build` does. */
+export async function buildLatchkey(root: string, outDir: string): Promise<Build> {
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
   try {
     await run(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', outDir], { cwd: root, maxBuffer: 16 << 20 });
@@ -26,7 +36,20 @@ export async function buildLatchkey(root: string, outDir: string): Promise<strin
   }
   const main = join(outDir, 'main.js');
   if (!existsSync(main)) throw new HarnessError(`the build produced no ${main}`);
-  return main;
+  try {
+    await run(process.execPath, [join(root, 'scripts', 'bundle.mjs'), outDir], { cwd: root, maxBuffer: 16 << 20 });
+  } catch (err) {
+    throw new HarnessError(`bundling ${main} failed: ${((err as { stderr?: string }).stderr ?? '').trim()}`);
+  }
+  return { bundle: join(outDir, 'latchkey.mjs'), main };
+}
+
+/** A dist/ built before (`--dist DIR`, `--use-dist`); without its bundle, tsc's output runs. */
+export function existingBuild(dir: string): Build {
+  const main = join(dir, 'main.js');
+  const bundle = join(dir, 'latchkey.mjs');
+  if (!existsSync(main)) throw new HarnessError(`no ${main}: run npm run build`);
+  return { bundle: existsSync(bundle) ? bundle : main, main };
 }
 
 export interface DatabaseSpec {

@@ -6,7 +6,8 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
-const MAIN = join(ROOT, 'dist', 'main.js');
+// What bin/latchkey.js runs: tsc's dist/ bundled into one file (scripts/bundle.mjs).
+const MAIN = join(ROOT, 'dist', 'latchkey.mjs');
 const BIN = join(ROOT, 'bin', 'latchkey.js');
 
 function newestMtime(dir: string): number {
@@ -20,8 +21,9 @@ function newestMtime(dir: string): number {
 }
 
 /**
- * Builds dist/ when any src/ file is newer than dist/main.js (`npm test` builds first, so
- * this is for running a hardening test on its own). Test files run in parallel: a lock
+ * Builds dist/ (`npm run build`: tsc, then the bundle) when any src/ file is newer than
+ * dist/latchkey.mjs (`npm test` builds first, so this is for running a hardening test on its
+ * own). Test files run in parallel: a lock
  * directory keeps to one build at a time.
  */
 export function ensureBuilt(): void {
@@ -46,8 +48,9 @@ export function ensureBuilt(): void {
   }
   try {
     if (!stale()) return;
-    const result = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { cwd: ROOT, encoding: 'utf8' });
-    if (!existsSync(MAIN)) throw new Error(`npm run build failed:\n${result.stdout}${result.stderr}`);
+    const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { cwd: ROOT, encoding: 'utf8' });
+    const bundle = spawnSync(process.execPath, [join(ROOT, 'scripts', 'bundle.mjs')], { cwd: ROOT, encoding: 'utf8' });
+    if (!existsSync(MAIN) || bundle.status !== 0) throw new Error(`npm run build failed:\n${tsc.stdout}${tsc.stderr}${bundle.stderr}`);
   } finally {
     rmdirSync(lock);
   }
