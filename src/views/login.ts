@@ -13,7 +13,10 @@ export interface LoginPageOptions {
   error?: string | null;
   /** A signed-in user asked to confirm their password again (prompt=login). */
   reauthenticate?: boolean;
-  /** Whether to offer a link to /signup. */
+  /**
+   * Whether to offer a link to /signup. It carries `next` on, so that someone the authorization
+   * endpoint sent here who creates an account lands back in the authorization.
+   */
   signupOpen?: boolean;
 }
 
@@ -36,7 +39,7 @@ ${options.error ? html`<div class="alert alert-error" role="alert" id="login-err
   <input type="password" id="password" name="password" autocomplete="current-password" required maxlength="1024"${options.email ? html` autofocus` : ''}>
   <div class="actions">
     <button type="submit">${options.reauthenticate ? 'Continue' : 'Sign in'}</button>
-    ${options.signupOpen && !options.reauthenticate ? html`<a href="/signup">Create an account</a>` : ''}
+    ${options.signupOpen && !options.reauthenticate ? html`<a href="/signup?next=${encodeURIComponent(options.next)}">Create an account</a>` : ''}
   </div>
 </form>
 </section>`,

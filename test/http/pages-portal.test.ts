@@ -66,6 +66,30 @@ for (const kind of databaseKinds()) {
     }
   });
 
+  test(`[${kind}] sent to sign in, a visitor who creates an account instead is taken back to where they were going`, async () => {
+    const server = await startTestServer(kind);
+    try {
+      const visitor = new PageClient(server.url);
+      const next = '/oauth/authorize?response_type=code&client_id=abc&scope=profile%20email&state=s1';
+      const login = await visitor.get(`/login?next=${encodeURIComponent(next)}`);
+      assert.equal(login.status, 200);
+      const href = /<a href="([^"]*)">Create an account<\/a>/.exec(login.body)?.[1];
+      assert.equal(href, `/signup?next=${encodeURIComponent(next)}`);
+      const page = await visitor.get(href);
+      assert.equal(page.status, 200);
+      const carried = /name="next" value="([^"]*)"/.exec(page.body)?.[1]?.replaceAll('&amp;', '&');
+      assert.equal(carried, next);
+      const ok = await visitor.submit(href, '/signup', { name: 'Bo', email: 'bo@example.com', password: 'long enough 1', password_confirm: 'long enough 1', locale: 'en', next: carried });
+      assert.equal(ok.status, 303);
+      assert.equal(ok.location, next);
+      // Straight to the login page (nowhere in particular to go): the link leads to the account.
+      const plain = await new PageClient(server.url).get('/login');
+      assert.match(plain.body, /<a href="\/signup\?next=%2Faccount">Create an account<\/a>/);
+    } finally {
+      await server.close();
+    }
+  });
+
   test(`[${kind}] sign-up is a 404 when the signup setting is off`, async () => {
     const server = await startTestServer(kind, { file: { signup: false } });
     try {
