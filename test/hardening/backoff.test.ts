@@ -275,4 +275,14 @@ describe('coarse per-address rate limits', () => {
     assert.ok(Number(page.headers.get('retry-after')) >= 1);
     assert.match(page.body, /Too many requests/);
   });
+
+  test('/signup (it hashes a password for anyone): the same limit, counted apart from /login', async () => {
+    // /login's budget is spent by the test above; /signup still has its own.
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i += 1) statuses.push((await httpRequest(server, 'GET', '/signup')).status);
+    assert.deepEqual(statuses, [200, 200, 200, 429]);
+    const post = await httpRequest(server, 'POST', '/signup');
+    assert.equal(post.status, 429);
+    assert.ok(Number(post.headers.get('retry-after')) >= 1);
+  });
 });

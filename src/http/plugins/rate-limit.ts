@@ -1,9 +1,9 @@
 // Request rate limits and the brute-force guard at the HTTP edge.
 //
 // - A coarse limit per client address on the token endpoints (POST /oauth/token, /token,
-//   /refresh) and on /login (@fastify/rate-limit; config.tokenRateLimit / loginRateLimit a
-//   minute, 0 = off). It stops floods; the brute-force guard (accounts/backoff.ts) is what
-//   slows password guessing.
+//   /refresh) and on /login and /signup (@fastify/rate-limit; config.tokenRateLimit /
+//   loginRateLimit a minute, 0 = off; /signup counts apart from /login). It stops floods;
+//   the brute-force guard (accounts/backoff.ts) is what slows password guessing.
 // - authenticateClientLimited(): client authentication with the per-client_id backoff, for the
 //   token, revocation and introspection endpoints.
 // Counters are in Redis when REDIS_URL is set (one limit across every process), else in
@@ -19,6 +19,8 @@ import type { Client } from '../../store/clients.js';
 /** The routes each coarse limit covers (method and path as registered). */
 export const TOKEN_LIMITED_ROUTES = new Set(['POST /oauth/token', 'POST /token', 'POST /refresh']);
 export const LOGIN_LIMITED_ROUTES = new Set(['GET /login', 'POST /login']);
+/** Sign-up hashes a password (argon2) for anyone who asks: the login limit, its own budget. */
+export const SIGNUP_LIMITED_ROUTES = new Set(['GET /signup', 'POST /signup']);
 
 const WINDOW_MS = 60_000;
 
@@ -43,7 +45,10 @@ export async function registerRateLimits(app: FastifyInstance): Promise<void> {
     });
   const groups: Array<{ routes: Set<string>; hook: ReturnType<typeof limiter> }> = [];
   if (config.tokenRateLimit > 0) groups.push({ routes: TOKEN_LIMITED_ROUTES, hook: limiter('token', config.tokenRateLimit) });
-  if (config.loginRateLimit > 0) groups.push({ routes: LOGIN_LIMITED_ROUTES, hook: limiter('login', config.loginRateLimit) });
+  if (config.loginRateLimit > 0) {
+    groups.push({ routes: LOGIN_LIMITED_ROUTES, hook: limiter('login', config.loginRateLimit) });
+    groups.push({ routes: SIGNUP_LIMITED_ROUTES, hook: limiter('signup', config.loginRateLimit) });
+  }
 
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
