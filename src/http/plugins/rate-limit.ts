@@ -2,7 +2,7 @@
 //
 // - A coarse limit per client address on the token endpoints (POST /oauth/token, /token,
 //   /refresh) and on /login and /signup (@fastify/rate-limit; config.tokenRateLimit /
-//   loginRateLimit a minute, 0 = off; /signup counts apart from /login). It stops floods;
+//   loginRateLimit a minute, 0 = off; POST /signup counts apart from /login). It stops floods;
 //   the brute-force guard (accounts/backoff.ts) is what slows password guessing.
 // - authenticateClientLimited(): client authentication with the per-client_id backoff, for the
 //   token, revocation and introspection endpoints.
@@ -19,8 +19,11 @@ import type { Client } from '../../store/clients.js';
 /** The routes each coarse limit covers (method and path as registered). */
 export const TOKEN_LIMITED_ROUTES = new Set(['POST /oauth/token', 'POST /token', 'POST /refresh']);
 export const LOGIN_LIMITED_ROUTES = new Set(['GET /login', 'POST /login']);
-/** Sign-up hashes a password (argon2) for anyone who asks: the login limit, its own budget. */
-export const SIGNUP_LIMITED_ROUTES = new Set(['GET /signup', 'POST /signup']);
+/**
+ * Posting the sign-up form hashes a password (argon2) for anyone who asks: the login limit, in
+ * a budget of its own. Showing the form is cheap and not counted.
+ */
+export const SIGNUP_LIMITED_ROUTES = new Set(['POST /signup']);
 
 const WINDOW_MS = 60_000;
 
