@@ -38,7 +38,6 @@ export async function bundle(entry, outfile) {
     // only changed where two modules' top-level names collide (`parse2`); the map has the real ones.
     banner: { js: "import { createRequire as __latchkeyRequire } from 'node:module';\nconst require = __latchkeyRequire(import.meta.url);" },
     logLevel: 'warning',
-    metafile: false,
   });
   if (result.errors.length > 0) throw new Error(`bundling ${entry} failed`);
   return outfile;

@@ -23,8 +23,7 @@ function newestMtime(dir: string): number {
 /**
  * Builds dist/ (`npm run build`: tsc, then the bundle) when any src/ file is newer than
  * dist/latchkey.mjs (`npm test` builds first, so this is for running a hardening test on its
- * own). Test files run in parallel: a lock
- * directory keeps to one build at a time.
+ * own). Test files run in parallel: a lock directory keeps to one build at a time.
  */
 export function ensureBuilt(): void {
   const stale = () => !existsSync(MAIN) || newestMtime(join(ROOT, 'src')) > statSync(MAIN).mtimeMs;
