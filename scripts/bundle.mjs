@@ -1,5 +1,5 @@
 // Bundles the compiled server (dist/main.js, tsc's output) and its pure-JS dependencies into
-// one file, dist/latchkey.mjs, which bin/latchkey.js runs.
+// one file, dist/latchkey.mjs, which bin/latchkey.js runs (scripts/build.mjs calls it after tsc).
 //
 // Why: Node 20 spends most of a cold start resolving, reading and linking modules one file
 // at a time (fastify, kysely, ajv, pino, prom-client and ours: about 500 files), around
@@ -13,8 +13,6 @@
 // src/store/db.ts and src/accounts/backoff.ts). The bundle is written next to dist/main.js so
 // that those resolve from the project's node_modules as before.
 import { build } from 'esbuild';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const EXTERNAL = ['better-sqlite3', 'argon2', 'pg', 'ioredis'];
 
@@ -23,7 +21,8 @@ export const EXTERNAL = ['better-sqlite3', 'argon2', 'pg', 'ioredis'];
  * module bundle call `require` for Node's built-ins, so the bundle defines one.
  */
 export async function bundle(entry, outfile) {
-  const result = await build({
+  // esbuild rejects when the bundle cannot be made (and prints why: logLevel).
+  await build({
     entryPoints: [entry],
     outfile,
     bundle: true,
@@ -39,17 +38,5 @@ export async function bundle(entry, outfile) {
     banner: { js: "import { createRequire as __latchkeyRequire } from 'node:module';\nconst require = __latchkeyRequire(import.meta.url);" },
     logLevel: 'warning',
   });
-  if (result.errors.length > 0) throw new Error(`bundling ${entry} failed`);
   return outfile;
-}
-
-if (process.argv[1] && pathToFileURL(resolve(process.argv[1])).href === import.meta.url) {
-  const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-  const dist = process.argv[2] ? resolve(process.argv[2]) : join(root, 'dist');
-  try {
-    await bundle(join(dist, 'main.js'), join(dist, 'latchkey.mjs'));
-  } catch (err) {
-    process.stderr.write(`bundle: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
-  }
 }

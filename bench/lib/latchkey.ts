@@ -24,24 +24,18 @@ export interface Build {
   main: string;
 }
 
-/** Compiles src/ into outDir with the project's build settings and bundles it, as `npm run build` does. */
+/** Builds src/ into outDir as `npm run build` does (scripts/build.mjs: tsc, then the bundle). */
 export async function buildLatchkey(root: string, outDir: string): Promise<Build> {
-  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  const built: Build = { bundle: join(outDir, 'latchkey.mjs'), main: join(outDir, 'main.js') };
   try {
-    await run(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', outDir], { cwd: root, maxBuffer: 16 << 20 });
+    await run(process.execPath, [join(root, 'scripts', 'build.mjs'), outDir], { cwd: root, maxBuffer: 16 << 20 });
   } catch (err) {
-    // tsc still emits on type errors; only a missing entry point stops the bench.
-    const out = (err as { stdout?: string }).stdout ?? '';
-    process.stderr.write(`bench: the build reported errors (continuing with what it emitted):\n${out.split('\n').slice(0, 10).join('\n')}\n`);
+    // Type errors still leave a bundle (tsc emits anyway); only a missing one stops the bench.
+    const e = err as { stdout?: string; stderr?: string };
+    if (!existsSync(built.bundle)) throw new HarnessError(`the build produced no ${built.bundle}: ${(e.stderr ?? '').trim()}`);
+    process.stderr.write(`bench: the build reported errors (continuing with what it emitted):\n${(e.stdout ?? '').split('\n').slice(0, 10).join('\n')}\n`);
   }
-  const main = join(outDir, 'main.js');
-  if (!existsSync(main)) throw new HarnessError(`the build produced no ${main}`);
-  try {
-    await run(process.execPath, [join(root, 'scripts', 'bundle.mjs'), outDir], { cwd: root, maxBuffer: 16 << 20 });
-  } catch (err) {
-    throw new HarnessError(`bundling ${main} failed: ${((err as { stderr?: string }).stderr ?? '').trim()}`);
-  }
-  return { bundle: join(outDir, 'latchkey.mjs'), main };
+  return built;
 }
 
 /** A dist/ built before (`--dist DIR`, `--use-dist`); without its bundle, tsc's output runs. */

@@ -21,9 +21,10 @@ function newestMtime(dir: string): number {
 }
 
 /**
- * Builds dist/ (`npm run build`: tsc, then the bundle) when any src/ file is newer than
- * dist/latchkey.mjs (`npm test` builds first, so this is for running a hardening test on its
- * own). Test files run in parallel: a lock directory keeps to one build at a time.
+ * Builds dist/ (scripts/build.mjs, as `npm run build`: tsc, then the bundle) when any src/
+ * file is newer than dist/latchkey.mjs (`npm test` builds first, so this is for running a
+ * hardening test on its own). Test files run in parallel: a lock directory keeps to one build
+ * at a time.
  */
 export function ensureBuilt(): void {
   const stale = () => !existsSync(MAIN) || newestMtime(join(ROOT, 'src')) > statSync(MAIN).mtimeMs;
@@ -47,9 +48,8 @@ export function ensureBuilt(): void {
   }
   try {
     if (!stale()) return;
-    const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { cwd: ROOT, encoding: 'utf8' });
-    const bundle = spawnSync(process.execPath, [join(ROOT, 'scripts', 'bundle.mjs')], { cwd: ROOT, encoding: 'utf8' });
-    if (!existsSync(MAIN) || bundle.status !== 0) throw new Error(`npm run build failed:\n${tsc.stdout}${tsc.stderr}${bundle.stderr}`);
+    const result = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { cwd: ROOT, encoding: 'utf8' });
+    if (stale()) throw new Error(`npm run build failed:\n${result.stdout}${result.stderr}`);
   } finally {
     rmdirSync(lock);
   }
