@@ -272,7 +272,8 @@ async function main(): Promise<number> {
       log(`Latchkey did not start: ${oursError}`);
     }
     let compare: LatchkeyInstance | undefined;
-    const compareMain = o.compare !== undefined ? resolve(o.compare, 'main.js') : undefined;
+    // The same entry point production runs: the bundle when the build has one.
+    const compareMain = o.compare !== undefined ? existingBuild(resolve(o.compare)).bundle : undefined;
     if (compareMain && needMain) {
       compare = await startLatchkey({ name: 'compare', main: compareMain, db: newDb('compare'), tmpDir });
       servers.push(compare.server);

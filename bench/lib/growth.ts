@@ -1,6 +1,7 @@
 // Fills a database with live tokens directly (not through HTTP) for the growth figures: each
 // grant gets one access token and one refresh token, all unexpired and unrevoked, stored the
-// way Latchkey stores them (SHA-256 hex of a random value). Columns added by later migrations
+// way Latchkey stores them (src/oauth/crypto.ts tokenKey: the token's time prefix, then the
+// SHA-256 hex of the token; here a random stand-in for the digest, as if issued over the last day). Columns added by later migrations
 // are found at run time and filled with a neutral value when they require one.
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
@@ -32,11 +33,21 @@ function complete(columns: Column[], known: Row, skip: ReadonlySet<string> = new
   return row;
 }
 
-function hexTokens(n: number): string[] {
-  const buf = randomBytes(32 * n);
-  const out = new Array<string>(n);
-  for (let i = 0; i < n; i++) out[i] = buf.toString('hex', i * 32, i * 32 + 32);
-  return out;
+/**
+ * Hands out the time prefixes (9 base36 digits of the ms) of `total` tokens issued in order over
+ * the day before now, a batch at a time, so the keys sort as Latchkey's own would.
+ */
+function issueTimes(total: number): (n: number) => string[] {
+  const dayMs = 86_400_000;
+  const start = Date.now() - dayMs;
+  let issued = 0;
+  return (n) => Array.from({ length: n }, () => Math.floor(start + (issued++ * dayMs) / total).toString(36).padStart(9, '0'));
+}
+
+/** One key per prefix: the prefix, then 64 random hex digits standing in for the token's digest. */
+function tokenKeys(prefixes: readonly string[]): string[] {
+  const buf = randomBytes(32 * prefixes.length);
+  return prefixes.map((prefix, i) => prefix + buf.toString('hex', i * 32, i * 32 + 32));
 }
 
 export interface GrowthFixtures {
@@ -84,9 +95,11 @@ export function fillSqlite(file: string, f: GrowthFixtures, grants: number, onPr
     const insertRefresh = db.prepare(`INSERT INTO refresh_tokens (${rNames.join(', ')}) VALUES (${rNames.map(() => '?').join(', ')})`);
     const grantValues = Object.values(grantRow);
     const batch = 20_000;
+    const nextTimes = issueTimes(grants);
     const insertBatch = db.transaction((n: number) => {
-      const ats = hexTokens(n);
-      const rts = hexTokens(n);
+      const times = nextTimes(n);
+      const ats = tokenKeys(times);
+      const rts = tokenKeys(times);
       for (let i = 0; i < n; i++) {
         const grantId = Number(insertGrant.run(...grantValues).lastInsertRowid);
         const rows = knownRows(client.id, f.userId, now, grantId, ats[i] ?? '', rts[i] ?? '');
@@ -143,13 +156,16 @@ export async function fillPostgres(url: string, schema: string, f: GrowthFixture
     const [aNames, aVals] = exprs(await columns('access_tokens'), rows.access, hashes);
     const [rNames, rVals] = exprs(await columns('refresh_tokens'), rows.refresh, { ...hashes, token_hash: 'h.rt' });
     const batch = 100_000;
+    const nextTimes = issueTimes(grants);
     for (let done = 0; done < grants; done += batch) {
       const n = Math.min(batch, grants - done);
+      // One prefix a batch (the batch's first issue time): the keys are generated server-side.
+      const prefix = nextTimes(n)[0] ?? '';
       await client.query('BEGIN');
       await client.query(`CREATE TEMP TABLE IF NOT EXISTS bench_new (id integer, at text, rt text) ON COMMIT DELETE ROWS`);
       await client.query(`
         WITH g AS (INSERT INTO grants (${gNames.join(', ')}) SELECT ${gVals.join(', ')} FROM generate_series(1, ${n}) RETURNING id)
-        INSERT INTO bench_new SELECT id, md5(random()::text || id::text) || md5(id::text || random()::text), md5(random()::text || 'r' || id::text) || md5('r' || id::text || random()::text) FROM g`);
+        INSERT INTO bench_new SELECT id, '${prefix}' || md5(random()::text || id::text) || md5(id::text || random()::text), '${prefix}' || md5(random()::text || 'r' || id::text) || md5('r' || id::text || random()::text) FROM g`);
       await client.query(`INSERT INTO access_tokens (${aNames.join(', ')}) SELECT ${aVals.join(', ')} FROM bench_new h`);
       await client.query(`INSERT INTO refresh_tokens (${rNames.join(', ')}) SELECT ${rVals.join(', ')} FROM bench_new h`);
       await client.query('COMMIT');

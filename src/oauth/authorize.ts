@@ -15,7 +15,7 @@ import type { GrantStore } from '../store/grants.js';
 import type { Organization } from '../store/orgs.js';
 import type { TokenStore } from '../store/tokens.js';
 import { nowSeconds, type Clock } from './clock.js';
-import { newSecret, sha256Hex } from './crypto.js';
+import { newOrderedSecret, tokenKey } from './crypto.js';
 import { OAuthError, type OAuthErrorCode } from './errors.js';
 import { isRegisteredRedirectUri } from './redirect-uri.js';
 import { formatScope, isSubset, parseScope } from './scope.js';
@@ -333,9 +333,9 @@ export async function issueAuthorizationCode(
   const grantId = await deps.grants.insert({
     clientId: request.client.id, userId, organizationId, scope, grantType: 'authorization_code', now,
   });
-  const code = newSecret();
+  const code = newOrderedSecret();
   await deps.tokens.insertCode({
-    code_hash: sha256Hex(code),
+    code_hash: tokenKey(code),
     grant_id: grantId,
     client_id: request.client.id,
     user_id: userId,

@@ -1,6 +1,6 @@
 // Random values and their hashes. Tokens, codes, session ids and client secrets are 256-bit
 // random values, so a fast SHA-256 is the right hash (DESIGN.md "Secrets never rest in clear");
-// only its hex digest is ever stored.
+// only its hex digest is ever stored (for tokens and codes, behind their non-secret time prefix).
 import { hash, randomFillSync, timingSafeEqual } from 'node:crypto';
 
 // Random bytes are drawn from the CSPRNG 4 KB at a time and handed out in slices, each slice
@@ -30,6 +30,56 @@ export function newSecret(): string {
 /** A shorter random identifier (client ids, JWT ids): 128 bits, base64url. */
 export function newId(): string {
   return randomBase64url(16);
+}
+
+/**
+ * Tokens and codes begin with the time they were made, so that the keys they are stored under
+ * sort in the order they were made. A random key lands on a random page of its index: on
+ * SQLite every new token then reads a page and dirties one of its own for the commit to write
+ * (measured on a 200,000-token file, a client-credentials grant's statements and commit: 100 µs
+ * with random keys, 30–37 µs with time-ordered ones), and the index's working set is the whole
+ * index. Time-ordered keys go to the index's right-hand edge, one hot page shared by every
+ * token of a commit; PostgreSQL's B-trees gain the same way. The prefix is 9 base36 digits of
+ * the wall-clock millisecond (zero-padded; 9 digits last until the year 5188), never earlier
+ * than the last one handed out; it is not secret and carries no meaning.
+ */
+const TIME_PREFIX_LENGTH = 9;
+let lastPrefixMs = 0;
+let lastPrefix = '';
+
+function timePrefix(): string {
+  const ms = Math.max(Date.now(), lastPrefixMs);
+  if (ms !== lastPrefixMs) {
+    lastPrefixMs = ms;
+    lastPrefix = ms.toString(36).padStart(TIME_PREFIX_LENGTH, '0');
+  }
+  return lastPrefix;
+}
+
+/** A token or code: the time prefix, then 256 random bits (52 characters, base64url alphabet). */
+export function newOrderedSecret(): string {
+  return timePrefix() + newSecret();
+}
+
+/** A JWT id: the time prefix, then 128 random bits (31 characters). */
+export function newOrderedId(): string {
+  return timePrefix() + newId();
+}
+
+const ORDERED_SECRET = /^[0-9a-z]{9}[A-Za-z0-9_-]{43}$/;
+const ORDERED_SECRET_LENGTH = TIME_PREFIX_LENGTH + 43;
+
+/**
+ * The key a token or code is stored and found under: for newOrderedSecret's values, its time
+ * prefix and the SHA-256 hex of the whole value (73 characters); for anything else (tokens
+ * issued before the prefix, JWTs, whatever a client sends), the SHA-256 hex alone (64). Only a
+ * digest of the secret part is ever stored, and a key cannot be turned back into its token.
+ */
+export function tokenKey(value: string): string {
+  if (value.length === ORDERED_SECRET_LENGTH && ORDERED_SECRET.test(value)) {
+    return value.slice(0, TIME_PREFIX_LENGTH) + sha256Hex(value);
+  }
+  return sha256Hex(value);
 }
 
 /**

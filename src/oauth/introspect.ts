@@ -16,7 +16,7 @@ import type { RefreshTokenRow, TokenStore } from '../store/tokens.js';
 import type { Client } from '../store/clients.js';
 import { accessTokenState } from './bearer.js';
 import { nowSeconds, type Clock } from './clock.js';
-import { sha256Hex } from './crypto.js';
+import { tokenKey } from './crypto.js';
 import { OAuthError } from './errors.js';
 import { accessTokenAudience, looksLikeJwt, lookupAccessToken } from './jwt.js';
 import { hasScope } from './scope.js';
@@ -99,7 +99,7 @@ function isRefreshTokenLive(row: RefreshTokenRow, now: number): boolean {
 async function introspectRefreshToken(deps: IntrospectionDeps, client: Client, token: string, now: number): Promise<IntrospectionResponse | undefined> {
   // Refresh tokens are always opaque; a JWT-shaped value cannot be one.
   if (looksLikeJwt(token)) return undefined;
-  const found = await deps.tokens.findRefreshTokenContext(sha256Hex(token));
+  const found = await deps.tokens.findRefreshTokenContext(tokenKey(token));
   if (!found) return undefined;
   const { row } = found;
   if (row.client_id !== client.id || !isRefreshTokenLive(row, now) || found.grantRevokedAt !== null) return INACTIVE;

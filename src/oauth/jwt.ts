@@ -7,7 +7,7 @@ import { SignJWT, errors as joseErrors, jwtVerify, type JWTPayload, type Protect
 import type { Config } from '../config/load.js';
 import type { AccessTokenContext, TokenStore } from '../store/tokens.js';
 import { nowSeconds, type Clock } from './clock.js';
-import { newId, sha256Hex } from './crypto.js';
+import { newOrderedId, tokenKey } from './crypto.js';
 import { SIGNING_ALG, type SigningKeys } from './signing-keys.js';
 import { opaqueAccessTokens, type AccessTokenFormatter } from './tokens.js';
 
@@ -73,7 +73,7 @@ export async function signAccessToken(keys: SigningKeys, claims: AccessTokenClai
 export function jwtAccessTokens(keys: SigningKeys, config: Pick<Config, 'issuer'>): AccessTokenFormatter {
   return {
     async format(details) {
-      const jti = newId();
+      const jti = newOrderedId();
       const token = await signAccessToken(keys, {
         issuer: config.issuer,
         subject: details.userId !== null ? String(details.userId) : details.clientId,
@@ -194,7 +194,7 @@ export interface AccessTokenLookupDeps {
  * under huddle). An opaque token is found by its SHA-256.
  */
 export async function lookupAccessToken(deps: AccessTokenLookupDeps, token: string): Promise<AccessTokenContext | undefined> {
-  const hash = sha256Hex(token);
+  const hash = tokenKey(token);
   if (!looksLikeJwt(token)) return deps.tokens.findAccessToken(hash);
   const cache = verifiedCache(deps.signingKeys);
   const known = cache.get(hash);

@@ -17,7 +17,7 @@ import type { TokenStore } from '../store/tokens.js';
 import type { Client } from '../store/clients.js';
 import type { RunInTransaction } from '../store/transaction.js';
 import { nowSeconds, type Clock } from './clock.js';
-import { sha256Hex } from './crypto.js';
+import { tokenKey } from './crypto.js';
 import { MAX_TOKEN_LENGTH, lookupOrder, requireTokenParam } from './introspect.js';
 
 export interface RevocationDeps {
@@ -39,7 +39,7 @@ export async function revoke(deps: RevocationDeps, client: Client, params: Reado
   if (token.length > MAX_TOKEN_LENGTH) return { revoked: null, reason: 'unknown' };
   // Both kinds are stored by SHA-256 (a JWT access token too), so no verification is needed
   // to find one: only a token we issued has a row.
-  const hash = sha256Hex(token);
+  const hash = tokenKey(token);
   const now = nowSeconds(deps.clock);
   for (const kind of lookupOrder(params.token_type_hint)) {
     if (kind === 'access_token') {

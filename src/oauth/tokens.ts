@@ -8,7 +8,7 @@
 import type { Config } from '../config/load.js';
 import type { Client } from '../store/clients.js';
 import type { TokenStore } from '../store/tokens.js';
-import { newSecret, sha256Hex } from './crypto.js';
+import { newOrderedSecret, tokenKey } from './crypto.js';
 
 /** What an access token says; a JWT formatter turns it into claims (RFC 9068 §2.2). */
 export interface AccessTokenDetails {
@@ -37,7 +37,7 @@ export interface AccessTokenFormatter {
 
 /** The default: a 256-bit random value that means nothing without the database. */
 export const opaqueAccessTokens: AccessTokenFormatter = {
-  format: async () => ({ token: newSecret(), jti: null }),
+  format: async () => ({ token: newOrderedSecret(), jti: null }),
 };
 
 /** A new opaque secret and the hash it is stored under. */
@@ -47,8 +47,8 @@ export interface OpaqueToken {
 }
 
 export function newOpaqueToken(): OpaqueToken {
-  const value = newSecret();
-  return { value, hash: sha256Hex(value) };
+  const value = newOrderedSecret();
+  return { value, hash: tokenKey(value) };
 }
 
 /** RFC 6749 §5.1, field for field; `refresh_token` and `scope` only when there are some. */
@@ -116,7 +116,7 @@ export class TokenIssuer {
       issuedAt: now,
       expiresAt,
     });
-    const accessTokenHash = sha256Hex(token);
+    const accessTokenHash = tokenKey(token);
     await store.insertAccessToken({
       token_hash: accessTokenHash,
       jti,

@@ -4,7 +4,7 @@
 // it is reuse and the grant is revoked. On SQLite and PostgreSQL.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sha256Hex } from '../../src/oauth/crypto.js';
+import { tokenKey } from '../../src/oauth/crypto.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { createClient, createUser, exchangeCode, getUser, mintCode, refresh, tokensOf, type TestClient } from '../helpers/oauth.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -53,10 +53,10 @@ for (const kind of databaseKinds()) {
 
       // The lost pair: its access token is refused, its refresh token revoked.
       assert.equal((await getUser(server, lost.accessToken)).status, 401);
-      const lostRow = await server.services.tokens.findRefreshToken(sha256Hex(lost.refreshToken));
+      const lostRow = await server.services.tokens.findRefreshToken(tokenKey(lost.refreshToken));
       assert.notEqual(lostRow?.revoked_at, null);
       // One live chain: the new pair's refresh token is the only live one.
-      assert.deepEqual(await liveRefreshTokens(grantId), [sha256Hex(fresh.refreshToken)]);
+      assert.deepEqual(await liveRefreshTokens(grantId), [tokenKey(fresh.refreshToken)]);
       assert.equal(await grantRevoked(grantId), false);
 
       // The new pair works and rotates normally.
@@ -104,7 +104,7 @@ for (const kind of databaseKinds()) {
 
       const live = await liveRefreshTokens(grantId);
       assert.equal(live.length, 1, 'exactly one live refresh token');
-      const winners = ok.filter((a) => live.includes(sha256Hex(String(a.body.refresh_token))));
+      const winners = ok.filter((a) => live.includes(tokenKey(String(a.body.refresh_token))));
       assert.equal(winners.length, 1, 'the live refresh token is one that was handed out');
       // Of every access token the retries handed out (and the lost one), only the winner's works.
       const accessTokens = [lost.accessToken, ...ok.map((a) => String(a.body.access_token))];

@@ -3,7 +3,7 @@
 // prompt=login, CSRF on the decision, and what the issued code row holds for the token endpoint.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sha256Hex } from '../../src/oauth/crypto.js';
+import { tokenKey } from '../../src/oauth/crypto.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import {
@@ -73,7 +73,7 @@ for (const kind of databaseKinds()) {
       const rows = await codeRows(client.id);
       assert.equal(rows.length, 1);
       const row = rows[0]!;
-      assert.equal(row.code_hash, sha256Hex(result.code));
+      assert.equal(row.code_hash, tokenKey(result.code));
       assert.equal(row.user_id, user.id);
       assert.equal(row.organization_id, null);
       assert.equal(row.redirect_uri, REDIRECT);

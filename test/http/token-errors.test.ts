@@ -297,8 +297,8 @@ for (const kind of databaseKinds()) {
         }
         const { code } = await mintCode(server, { client, userId: user.id });
         const pair = tokensOf(await exchangeCode(server, client, code));
-        const { sha256Hex } = await import('../../src/oauth/crypto.js');
-        await server.services.tokens.revokeAccessToken(sha256Hex(pair.accessToken), nowSeconds(server.clock));
+        const { tokenKey } = await import('../../src/oauth/crypto.js');
+        await server.services.tokens.revokeAccessToken(tokenKey(pair.accessToken), nowSeconds(server.clock));
         const revoked = await getUser(server, pair.accessToken);
         assert.equal(revoked.status, 401);
         assert.equal(revoked.body.error, 'invalid_token');

@@ -20,8 +20,8 @@ function assertTokenResponse(res: JsonResponse, expected: { expiresIn: number; s
   assert.equal(res.body.token_type, 'Bearer');
   assert.equal(res.body.expires_in, expected.expiresIn);
   assert.equal(res.body.scope, expected.scope);
-  assert.match(String(res.body.access_token), /^[A-Za-z0-9_-]{43}$/);
-  if (expected.refresh) assert.match(String(res.body.refresh_token), /^[A-Za-z0-9_-]{43}$/);
+  assert.match(String(res.body.access_token), /^[0-9a-z]{9}[A-Za-z0-9_-]{43}$/);
+  if (expected.refresh) assert.match(String(res.body.refresh_token), /^[0-9a-z]{9}[A-Za-z0-9_-]{43}$/);
 }
 
 for (const kind of databaseKinds()) {
@@ -83,12 +83,33 @@ for (const kind of databaseKinds()) {
       assert.equal(stale.body.error, 'invalid_token');
       // The used token is marked used; its successor is recorded only when refresh_retry_window
       // (default 0) needs it (test/hardening/refresh-retry.test.ts).
-      const { sha256Hex } = await import('../../src/oauth/crypto.js');
-      const oldRow = await server.services.tokens.findRefreshToken(sha256Hex(first.refreshToken));
+      const { tokenKey } = await import('../../src/oauth/crypto.js');
+      const oldRow = await server.services.tokens.findRefreshToken(tokenKey(first.refreshToken));
       assert.equal(oldRow?.successor_hash, null);
       assert.notEqual(oldRow?.consumed_at, null);
       const third = await refresh(server, client, second.refreshToken);
       assert.equal(third.status, 200);
+    });
+
+    test('tokens issued before the time prefix (43 characters, stored under SHA-256 alone) keep working', async () => {
+      const { newSecret, sha256Hex } = await import('../../src/oauth/crypto.js');
+      const { nowSeconds } = await import('../../src/oauth/clock.js');
+      const now = nowSeconds(server.clock);
+      const scope = 'profile email';
+      const grantId = await server.services.grants.insert({ clientId: client.client.id, userId: user.id, organizationId: null, scope, grantType: 'authorization_code', now });
+      const legacyAccess = newSecret();
+      const legacyRefresh = newSecret();
+      const common = { grant_id: grantId, client_id: client.client.id, user_id: user.id, organization_id: null, scope, created_at: now };
+      await server.services.tokens.insertAccessToken({ ...common, token_hash: sha256Hex(legacyAccess), jti: null, expires_at: now + 3600 });
+      await server.services.tokens.insertRefreshToken({ ...common, token_hash: sha256Hex(legacyRefresh), expires_at: null, access_token_hash: sha256Hex(legacyAccess) });
+
+      assert.deepEqual((await getUser(server, legacyAccess)).body, { id: user.id, name: 'John Doe', email: 'john@doe.com', locale: 'nl' });
+      const introspected = await fetch(`${server.url}/oauth/introspect`, { method: 'POST', body: new URLSearchParams({ token: legacyAccess, ...secretPost(client) }) });
+      assert.equal(((await introspected.json()) as { active?: unknown }).active, true);
+      const rotated = await refresh(server, client, legacyRefresh);
+      assertTokenResponse(rotated, { expiresIn: 3600, scope, refresh: true });
+      assert.equal((await getUser(server, legacyAccess)).status, 401, 'the legacy pair ends with the refresh, as any pair does');
+      assert.equal((await refresh(server, client, legacyRefresh)).body.error, 'invalid_grant');
     });
 
     test('refresh may narrow the scope; the new refresh token keeps the original scope (RFC 6749 §6)', async () => {

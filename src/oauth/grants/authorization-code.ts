@@ -7,7 +7,7 @@
 import { audit } from '../../audit.js';
 import type { Clock } from '../clock.js';
 import { nowSeconds } from '../clock.js';
-import { sha256Hex } from '../crypto.js';
+import { tokenKey } from '../crypto.js';
 import { OAuthError } from '../errors.js';
 import { verifyCodeVerifier } from '../pkce.js';
 import { newOpaqueToken, type TokenIssuer } from '../tokens.js';
@@ -34,7 +34,7 @@ export function authorizationCodeGrant(deps: AuthorizationCodeGrantDeps): GrantH
       const code = requireParam(params, 'code');
       const redirectUri = optionalParam(params, 'redirect_uri');
       const verifier = optionalParam(params, 'code_verifier');
-      const codeHash = sha256Hex(code);
+      const codeHash = tokenKey(code);
       const now = nowSeconds(deps.clock);
 
       const response = await deps.transaction(async (tx) => {
