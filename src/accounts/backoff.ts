@@ -16,7 +16,7 @@
 //
 // Counters live in Redis when REDIS_URL is set (every process shares them), else in process
 // memory, bounded by an LRU. Framework-free: the HTTP layer passes the address in.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { Redis } from 'ioredis';
 import type { Clock } from '../oauth/clock.js';
@@ -219,12 +219,27 @@ export function lockoutMessage(lockout: Lockout): string {
 
 // Keys hold a digest of the e-mail, never the address itself (no personal data in Redis).
 function digest(value: string): string {
-  return createHash('sha256').update(value, 'utf8').digest('base64url').slice(0, 22);
+  return hash('sha256', value, 'base64url').slice(0, 22);
 }
 
 const accountKey = (email: string) => `bf:acct:${digest(normalizeEmail(email))}`;
 const addressKey = (address: string) => `bf:addr:${address}`;
-const clientKey = (clientId: string) => `bf:client:${digest(clientId)}`;
+/**
+ * A client's key is needed twice on every token request (check, then success), so the digests
+ * of the client ids seen lately are kept; the map is emptied when full, so a flood of made-up
+ * client ids costs memory for at most CLIENT_KEYS_KEPT of them.
+ */
+const CLIENT_KEYS_KEPT = 10_000;
+const clientKeys = new Map<string, string>();
+function clientKey(clientId: string): string {
+  let key = clientKeys.get(clientId);
+  if (key === undefined) {
+    if (clientKeys.size >= CLIENT_KEYS_KEPT) clientKeys.clear();
+    key = `bf:client:${digest(clientId)}`;
+    clientKeys.set(clientId, key);
+  }
+  return key;
+}
 const goodKey = (subjectKey: string, address: string) => `${subjectKey}:ok:${address}`;
 
 /**

@@ -81,7 +81,8 @@ export function registerMetrics(app: FastifyInstance, metrics: Metrics = createM
     request.latchkeyErrorCode = error instanceof OAuthError ? error.code : status !== undefined && status < 500 ? 'invalid_request' : 'server_error';
   });
 
-  app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
+  // Callback style (as security-headers.ts): no promise per response.
+  app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     const route = request.routeOptions.url ?? 'unmatched';
     const status = reply.statusCode;
     const statusLabel = String(status);
@@ -92,6 +93,7 @@ export function registerMetrics(app: FastifyInstance, metrics: Metrics = createM
       metrics.tokenRequests.inc({ grant_type: grantType, outcome: status < 400 ? 'success' : errorCode(request, status) });
       metrics.tokenDuration.observe({ grant_type: grantType }, reply.elapsedTime / 1000);
     }
+    done();
   });
 
   app.get('/metrics', async (_request, reply) => {
