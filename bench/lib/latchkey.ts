@@ -120,7 +120,7 @@ export const ENCRYPTION_KEY = randomBytes(32).toString('base64');
  * The node flags and environment Latchkey is started with in production: bin/latchkey.js's
  * first line and `npm start` pass the same (test/cli/node-flags.test.ts keeps the three equal).
  */
-export const SERVE_NODE_FLAGS = ['--max-semi-space-size=4', '--heap-growing-percent=50'];
+export const SERVE_NODE_FLAGS = ['--max-semi-space-size=8', '--heap-growing-percent=50'];
 export const SERVE_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '1' };
 
 export async function serveLatchkey(o: ServeOptions): Promise<StartedServer> {
