@@ -48,7 +48,7 @@ export function createServices(config: Config, store: Store, options: { clock?: 
     logger,
     users: new UserStore(db),
     orgs: new OrganizationStore(db),
-    clients: new ClientStore(db),
+    clients: new ClientStore(db, store.dataVersion),
     grants: new GrantStore(db),
     tokens: new TokenStore(db),
     sessions: new SessionStore(db),

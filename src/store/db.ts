@@ -19,6 +19,13 @@ export interface Store {
   dialect: Dialect;
   /** PostgreSQL: the schema in use when one was named (else the server's default search_path). */
   schema: string | undefined;
+  /**
+   * SQLite only: PRAGMA data_version, which changes whenever another connection (the command
+   * line, another process) commits to the file, and never for this connection's own commits.
+   * Lets a cache of rows this process otherwise changes only through its own stores notice
+   * anyone else's change (ClientStore). Undefined on PostgreSQL, where nothing is cached.
+   */
+  dataVersion?: () => number;
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -89,6 +96,7 @@ function openSqlite(path: string, options: OpenOptions): Store {
     db,
     dialect: 'sqlite',
     schema: undefined,
+    dataVersion: () => native.pragma('data_version', { simple: true }) as number,
     async ping() {
       await sql`select 1`.execute(db);
     },
