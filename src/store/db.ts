@@ -23,9 +23,12 @@ export interface Store {
    * SQLite only: PRAGMA data_version, which changes whenever another connection (the command
    * line, another process) commits to the file, and never for this connection's own commits.
    * Lets a cache of rows this process otherwise changes only through its own stores notice
-   * anyone else's change (ClientStore). Undefined on PostgreSQL, where nothing is cached.
+   * anyone else's change (ClientStore). Returns undefined while this connection is inside a
+   * transaction, where SQLite leaves the value as it was when the transaction began (a group
+   * commit can stay open across event-loop turns while a JWT is signed). Undefined on
+   * PostgreSQL, where nothing is cached.
    */
-  dataVersion?: () => number;
+  dataVersion?: () => number | undefined;
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -96,7 +99,7 @@ function openSqlite(path: string, options: OpenOptions): Store {
     db,
     dialect: 'sqlite',
     schema: undefined,
-    dataVersion: () => native.pragma('data_version', { simple: true }) as number,
+    dataVersion: () => (native.inTransaction ? undefined : (native.pragma('data_version', { simple: true }) as number)),
     async ping() {
       await sql`select 1`.execute(db);
     },

@@ -71,6 +71,39 @@ for (const kind of databaseKinds()) {
       });
     });
 
+    test('a lookup while a transaction is open (a JWT grant signing) does not trust the kept client', async () => {
+      await withStore(kind, async ({ services, db, clock }) => {
+        const { client } = await registerClient(services, { name: 'App', redirectUris: ['https://a.example/cb'] });
+        assert.equal((await services.clients.findByClientId(client.clientId))?.secretHash, client.secretHash);
+        await nextTurn();
+
+        // A transaction that stays open across turns, as the group commit's does while a JWT is signed.
+        let release!: () => void;
+        const held = new Promise<void>((resolve) => { release = resolve; });
+        let opened!: () => void;
+        const isOpen = new Promise<void>((resolve) => { opened = resolve; });
+        const transaction = services.store.db.transaction().execute(async (trx) => {
+          await trx.selectFrom('clients').select('id').execute();
+          opened();
+          await held;
+        });
+        await isOpen;
+        const other = openDatabase(db.url);
+        try {
+          const otherServices = createServices(loadConfig({ env: { DATABASE_URL: db.url } }), other, { clock });
+          assert.equal(await otherServices.clients.updateSecretHash(client.clientId, sha256Hex('rotated elsewhere'), nowSeconds(clock)), true);
+          await nextTurn();
+          const lookup = services.clients.findByClientId(client.clientId);
+          release();
+          await transaction;
+          assert.equal((await lookup)?.secretHash, sha256Hex('rotated elsewhere'));
+        } finally {
+          release();
+          await other.close();
+        }
+      });
+    });
+
     test('a kept client cannot be changed by one caller for the others', async () => {
       await withStore(kind, async ({ services }) => {
         const { client } = await registerClient(services, { name: 'App', redirectUris: ['https://a.example/cb'] });
