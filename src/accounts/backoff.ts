@@ -230,8 +230,11 @@ const addressKey = (address: string) => `bf:addr:${address}`;
  * client ids costs memory for at most CLIENT_KEYS_KEPT of them.
  */
 const CLIENT_KEYS_KEPT = 10_000;
+/** Longer ids (ours are 22 characters) are digested every time, so the map holds at most ~2.5 MB of them. */
+const CLIENT_KEY_MAX_ID_LENGTH = 256;
 const clientKeys = new Map<string, string>();
 function clientKey(clientId: string): string {
+  if (clientId.length > CLIENT_KEY_MAX_ID_LENGTH) return `bf:client:${digest(clientId)}`;
   let key = clientKeys.get(clientId);
   if (key === undefined) {
     if (clientKeys.size >= CLIENT_KEYS_KEPT) clientKeys.clear();

@@ -37,8 +37,8 @@ export type RevocationOutcome =
 export async function revoke(deps: RevocationDeps, client: Client, params: Readonly<Record<string, string>>): Promise<RevocationOutcome> {
   const token = requireTokenParam(params);
   if (token.length > MAX_TOKEN_LENGTH) return { revoked: null, reason: 'unknown' };
-  // Both kinds are stored by SHA-256 (a JWT access token too), so no verification is needed
-  // to find one: only a token we issued has a row.
+  // Both kinds are stored under tokenKey (a JWT access token under its SHA-256), so no
+  // verification is needed to find one: only a token we issued has a row.
   const hash = tokenKey(token);
   const now = nowSeconds(deps.clock);
   for (const kind of lookupOrder(params.token_type_hint)) {
