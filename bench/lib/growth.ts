@@ -1,9 +1,11 @@
 // Fills a database with live tokens directly (not through HTTP) for the growth figures: each
 // grant gets one access token and one refresh token, all unexpired and unrevoked, stored the
 // way Latchkey stores them (src/oauth/crypto.ts tokenKey: the token's time prefix, then the
-// SHA-256 hex of the token; here a random stand-in for the digest, as if issued over the last day). Columns added by later migrations
-// are found at run time and filled with a neutral value when they require one.
+// SHA-256 hex of the token; here a random stand-in for the digest, as if issued over the last
+// day). Columns added by later migrations are found at run time and filled with a neutral value
+// when they require one.
 import { randomBytes } from 'node:crypto';
+import { timePrefixAt } from '../../src/oauth/crypto.js';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 
@@ -33,15 +35,11 @@ function complete(columns: Column[], known: Row, skip: ReadonlySet<string> = new
   return row;
 }
 
-/**
- * Hands out the time prefixes (9 base36 digits of the ms) of `total` tokens issued in order over
- * the day before now, a batch at a time, so the keys sort as Latchkey's own would.
- */
-function issueTimes(total: number): (n: number) => string[] {
+/** The time prefix of the i-th of `total` tokens issued in order over the day before now. */
+function issuePrefixes(total: number): (i: number) => string {
   const dayMs = 86_400_000;
   const start = Date.now() - dayMs;
-  let issued = 0;
-  return (n) => Array.from({ length: n }, () => Math.floor(start + (issued++ * dayMs) / total).toString(36).padStart(9, '0'));
+  return (i) => timePrefixAt(start + (i * dayMs) / total);
 }
 
 /** One key per prefix: the prefix, then 64 random hex digits standing in for the token's digest. */
@@ -95,9 +93,9 @@ export function fillSqlite(file: string, f: GrowthFixtures, grants: number, onPr
     const insertRefresh = db.prepare(`INSERT INTO refresh_tokens (${rNames.join(', ')}) VALUES (${rNames.map(() => '?').join(', ')})`);
     const grantValues = Object.values(grantRow);
     const batch = 20_000;
-    const nextTimes = issueTimes(grants);
-    const insertBatch = db.transaction((n: number) => {
-      const times = nextTimes(n);
+    const prefixOf = issuePrefixes(grants);
+    const insertBatch = db.transaction((done: number, n: number) => {
+      const times = Array.from({ length: n }, (_, i) => prefixOf(done + i));
       const ats = tokenKeys(times);
       const rts = tokenKeys(times);
       for (let i = 0; i < n; i++) {
@@ -110,7 +108,7 @@ export function fillSqlite(file: string, f: GrowthFixtures, grants: number, onPr
       }
     });
     for (let done = 0; done < grants; done += batch) {
-      insertBatch(Math.min(batch, grants - done));
+      insertBatch(done, Math.min(batch, grants - done));
       onProgress?.(Math.min(grants, done + batch));
     }
     db.pragma('wal_checkpoint(TRUNCATE)');
@@ -156,11 +154,11 @@ export async function fillPostgres(url: string, schema: string, f: GrowthFixture
     const [aNames, aVals] = exprs(await columns('access_tokens'), rows.access, hashes);
     const [rNames, rVals] = exprs(await columns('refresh_tokens'), rows.refresh, { ...hashes, token_hash: 'h.rt' });
     const batch = 100_000;
-    const nextTimes = issueTimes(grants);
+    const prefixOf = issuePrefixes(grants);
     for (let done = 0; done < grants; done += batch) {
       const n = Math.min(batch, grants - done);
       // One prefix a batch (the batch's first issue time): the keys are generated server-side.
-      const prefix = nextTimes(n)[0] ?? '';
+      const prefix = prefixOf(done);
       await client.query('BEGIN');
       await client.query(`CREATE TEMP TABLE IF NOT EXISTS bench_new (id integer, at text, rt text) ON COMMIT DELETE ROWS`);
       await client.query(`

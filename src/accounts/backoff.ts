@@ -224,25 +224,7 @@ function digest(value: string): string {
 
 const accountKey = (email: string) => `bf:acct:${digest(normalizeEmail(email))}`;
 const addressKey = (address: string) => `bf:addr:${address}`;
-/**
- * A client's key is needed twice on every token request (check, then success), so the digests
- * of the client ids seen lately are kept; the map is emptied when full, so a flood of made-up
- * client ids costs memory for at most CLIENT_KEYS_KEPT of them.
- */
-const CLIENT_KEYS_KEPT = 10_000;
-/** Longer ids (ours are 22 characters) are digested every time, so the map holds at most ~2.5 MB of them. */
-const CLIENT_KEY_MAX_ID_LENGTH = 256;
-const clientKeys = new Map<string, string>();
-function clientKey(clientId: string): string {
-  if (clientId.length > CLIENT_KEY_MAX_ID_LENGTH) return `bf:client:${digest(clientId)}`;
-  let key = clientKeys.get(clientId);
-  if (key === undefined) {
-    if (clientKeys.size >= CLIENT_KEYS_KEPT) clientKeys.clear();
-    key = `bf:client:${digest(clientId)}`;
-    clientKeys.set(clientId, key);
-  }
-  return key;
-}
+const clientKey = (clientId: string) => `bf:client:${digest(clientId)}`;
 const goodKey = (subjectKey: string, address: string) => `${subjectKey}:ok:${address}`;
 
 /**

@@ -47,11 +47,16 @@ const TIME_PREFIX_LENGTH = 9;
 let lastPrefixMs = 0;
 let lastPrefix = '';
 
+/** The time prefix of a token made at epoch millisecond `ms`. */
+export function timePrefixAt(ms: number): string {
+  return Math.floor(ms).toString(36).padStart(TIME_PREFIX_LENGTH, '0');
+}
+
 function timePrefix(): string {
   const ms = Math.max(Date.now(), lastPrefixMs);
   if (ms !== lastPrefixMs) {
     lastPrefixMs = ms;
-    lastPrefix = ms.toString(36).padStart(TIME_PREFIX_LENGTH, '0');
+    lastPrefix = timePrefixAt(ms);
   }
   return lastPrefix;
 }

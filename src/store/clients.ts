@@ -107,11 +107,10 @@ export class ClientStore {
   }
 
   /**
-   * Runs a change to the clients table, forgetting every kept client before it starts and
-   * again once it is done, so that no lookup running alongside can keep the row as it was.
+   * Runs a change to the clients table and then forgets every kept client; the generation it
+   * moves stops a lookup that ran alongside from keeping the row as it was.
    */
   private async changing<T>(write: () => Promise<T>): Promise<T> {
-    this.forget();
     try {
       return await write();
     } finally {

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { newClientId, newId, newOrderedId, newOrderedSecret, newSecret, sha256Hex, tokenKey } from '../../src/oauth/crypto.js';
+import { newClientId, newId, newOrderedId, newOrderedSecret, newSecret, sha256Hex, timePrefixAt, tokenKey } from '../../src/oauth/crypto.js';
 
 test('newSecret: 256-bit base64url values, all distinct across many pool refills, bits balanced', () => {
   const seen = new Set<string>();
@@ -69,6 +69,13 @@ test('newOrderedSecret: 9 base36 digits of the millisecond, then 256 random bits
   // Their keys sort the same way (the point of the prefix: appends to the index's right edge).
   const keys = values.map(tokenKey);
   for (let i = 1; i < keys.length; i++) assert.ok(keys[i]!.slice(0, 9) >= keys[i - 1]!.slice(0, 9));
+});
+
+test('timePrefixAt: 9 base36 digits, zero-padded, ordered as the milliseconds are', () => {
+  assert.equal(timePrefixAt(0), '000000000');
+  assert.equal(timePrefixAt(Date.UTC(2026, 10, 23)), Date.UTC(2026, 10, 23).toString(36).padStart(9, '0'));
+  assert.equal(timePrefixAt(36 ** 9 - 1), 'zzzzzzzzz');
+  assert.ok(timePrefixAt(35) < timePrefixAt(36) && timePrefixAt(1e12) < timePrefixAt(2e12));
 });
 
 test('newOrderedId: the time prefix, then 128 random bits', () => {
