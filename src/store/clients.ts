@@ -79,7 +79,12 @@ export class ClientStore {
    * would leave a kept client naming an owner id that AUTOINCREMENT never gives out again).
    */
   private readonly kept = new Map<string, Client>();
-  /** Moves with every change through this store: a lookup that overlapped one keeps nothing. */
+  /**
+   * Moves with every change through this store: a lookup that overlapped one keeps nothing.
+   * On SQLite's one connection an overlapping lookup has so far always finished before the
+   * change's forget() (the overlap test passes without this); it guards the order, not a case
+   * seen.
+   */
   private generation = 0;
   private keptVersion: number | undefined;
   private versionCheckedThisTurn = false;
