@@ -11,6 +11,7 @@ import type { Database } from './schema.js';
 import { initial } from './migrations/001-initial.js';
 import { partialJtiIndex } from './migrations/002-partial-jti-index.js';
 import { BACKSTOP_PAGES, startCheckpointer, type Checkpointer } from './checkpointer.js';
+import { SqliteChangeWatch, writesOf, type ChangeWatch, type Writes } from './changes.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -20,15 +21,12 @@ export interface Store {
   /** PostgreSQL: the schema in use when one was named (else the server's default search_path). */
   schema: string | undefined;
   /**
-   * SQLite only: PRAGMA data_version, which changes whenever another connection (the command
-   * line, another process) commits to the file, and never for this connection's own commits.
-   * Lets a cache of rows this process otherwise changes only through its own stores notice
-   * anyone else's change (ClientStore). Returns undefined while this connection is inside a
-   * transaction, where SQLite leaves the value as it was when the transaction began (a group
-   * commit can stay open across event-loop turns while a JWT is signed). Undefined on
-   * PostgreSQL, where nothing is cached.
+   * SQLite only: tells a cache of rows (ClientStore, TokenStore, through changes.ts KeptRows)
+   * when the tables it read may have changed — through this connection's own statements, each
+   * classified as it runs, or by another connection's commit (PRAGMA data_version). Undefined
+   * on PostgreSQL, where other servers' changes cannot be seen and nothing is cached.
    */
-  dataVersion?: () => number | undefined;
+  changes?: ChangeWatch;
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -94,12 +92,18 @@ function openSqlite(path: string, options: OpenOptions): Store {
     native.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
     checkpointer = startCheckpointer(path);
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(native) }) });
+  const changes = new SqliteChangeWatch({
+    get inTransaction() {
+      return native.inTransaction;
+    },
+    dataVersion: () => native.pragma('data_version', { simple: true }) as number,
+  });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(native, changes) }) });
   return {
     db,
     dialect: 'sqlite',
     schema: undefined,
-    dataVersion: () => (native.inTransaction ? undefined : (native.pragma('data_version', { simple: true }) as number)),
+    changes,
     async ping() {
       await sql`select 1`.execute(db);
     },
@@ -126,20 +130,32 @@ function schemaFromUrl(url: string): string | undefined {
  * prepared statement and reuse it. better-sqlite3 statements are reusable once a call returns,
  * and SQLite re-prepares them itself after a schema change. The cache is bounded: SQL built
  * from user input never varies in text (values are bound), but a fixed cap costs nothing.
+ *
+ * Kysely asks for the statement right before it runs it, so this is also where each write is
+ * told to the change watch (changes.ts): what a statement may change is worked out once, when
+ * it is first prepared. `exec` (several statements in one string) may change anything.
  */
-function withStatementCache(native: SqliteDatabase.Database): SqliteDatabase.Database {
-  const cache = new Map<string, SqliteDatabase.Statement>();
+function withStatementCache(native: SqliteDatabase.Database, changes: SqliteChangeWatch): SqliteDatabase.Database {
+  const cache = new Map<string, { statement: SqliteDatabase.Statement; writes: Writes }>();
   const MAX_STATEMENTS = 500;
   return new Proxy(native, {
     get(target, property, receiver) {
       if (property === 'prepare') {
         return (source: string) => {
-          let statement = cache.get(source);
-          if (statement === undefined) {
-            statement = target.prepare(source);
-            if (cache.size < MAX_STATEMENTS) cache.set(source, statement);
+          let entry = cache.get(source);
+          if (entry === undefined) {
+            const statement = target.prepare(source);
+            entry = { statement, writes: writesOf(source, statement.readonly) };
+            if (cache.size < MAX_STATEMENTS) cache.set(source, entry);
           }
-          return statement;
+          changes.noted(entry.writes);
+          return entry.statement;
+        };
+      }
+      if (property === 'exec') {
+        return (source: string) => {
+          changes.noted('all');
+          return target.exec(source);
         };
       }
       const value: unknown = Reflect.get(target, property, receiver);

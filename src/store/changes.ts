@@ -1,0 +1,120 @@
+// Knowing when rows kept in memory may be out of date (SQLite only).
+//
+// A server on SQLite is the only writer through its connection, so it can tell which tables
+// its own statements change: every statement passes through db.ts's statement cache, which
+// classifies it once (writesOf) and notes each write here as it runs. Other connections (the
+// command line, another process on the same file) are noticed through PRAGMA data_version,
+// read at most once per turn of the event loop. KeptRows builds on that: a map of rows that
+// empties itself whenever one of the tables they were read from may have changed.
+//
+// PostgreSQL has neither signal for other servers' changes, so nothing is kept there.
+import type { Database } from './schema.js';
+
+export type Table = keyof Database & string;
+
+/** What one statement can change: nothing, one table's existing rows, or anything. */
+export type Writes = 'none' | 'all' | { table: string };
+
+/**
+ * Classifies a statement by its SQL. Only what is known to be harmless to rows already read
+ * escapes a bump: read-only statements (SQLite says so, transaction control included) and
+ * plain INSERTs (a new row never changes one read before; nothing kept is a "not found").
+ * An UPDATE changes its own table's rows (no foreign key here cascades on update, and there
+ * are no triggers). A DELETE can cascade anywhere, and anything else (DDL, upserts through
+ * other forms, CTEs) is taken as changing everything.
+ */
+export function writesOf(sql: string, readonly: boolean): Writes {
+  if (readonly) return 'none';
+  const insert = /^\s*insert\s+into\s+"?([A-Za-z_]\w*)"?/i.exec(sql);
+  if (insert) return /\bon\s+conflict\b/i.test(sql) ? { table: insert[1]! } : 'none';
+  const update = /^\s*update\s+"?([A-Za-z_]\w*)"?\s+set\b/i.exec(sql);
+  if (update) return { table: update[1]! };
+  return 'all';
+}
+
+export interface ChangeWatch {
+  /**
+   * A number that moves whenever a row of one of `tables` may have changed: a write through
+   * this connection (as it runs) or a commit by another connection (seen at most one turn of
+   * the event loop late). undefined while this connection is inside a transaction: its
+   * uncommitted writes may still roll back, and SQLite's data_version stands still there.
+   */
+  version(tables: readonly Table[]): number | undefined;
+}
+
+/** The SQLite connection's watch; db.ts calls `noted` for every statement it runs. */
+export class SqliteChangeWatch implements ChangeWatch {
+  private readonly writtenTables = new Map<string, number>();
+  /** Writes that may touch any table, and other connections' commits. */
+  private everywhere = 0;
+  private lastDataVersion: number | undefined;
+  private checkedThisTurn = false;
+
+  constructor(private readonly connection: { readonly inTransaction: boolean; dataVersion(): number }) {}
+
+  noted(writes: Writes): void {
+    if (writes === 'none') return;
+    if (writes === 'all') this.everywhere++;
+    else this.writtenTables.set(writes.table, (this.writtenTables.get(writes.table) ?? 0) + 1);
+  }
+
+  version(tables: readonly Table[]): number | undefined {
+    if (this.connection.inTransaction) return undefined;
+    if (!this.checkedThisTurn) {
+      this.checkedThisTurn = true;
+      setImmediate(() => {
+        this.checkedThisTurn = false;
+      });
+      const dataVersion = this.connection.dataVersion();
+      if (dataVersion !== this.lastDataVersion) {
+        this.lastDataVersion = dataVersion;
+        this.everywhere++;
+      }
+    }
+    // Every counter only grows, so the sum moves whenever one of them does.
+    let sum = this.everywhere;
+    for (const table of tables) sum += this.writtenTables.get(table) ?? 0;
+    return sum;
+  }
+}
+
+/**
+ * Rows read from `tables`, kept by key while none of those tables may have changed; shared by
+ * every caller, so `keep` must make them immutable (freeze). At most `capacity` are kept, the
+ * oldest forgotten first. Without a watch (PostgreSQL, a transaction's stores) every call reads.
+ */
+export class KeptRows<V> {
+  private readonly rows = new Map<string, V>();
+  private keptAt: number | undefined;
+
+  constructor(
+    private readonly watch: ChangeWatch | undefined,
+    private readonly tables: readonly Table[],
+    private readonly capacity: number,
+  ) {}
+
+  async get(key: string, read: () => Promise<V | undefined>, keep: (row: V) => V): Promise<V | undefined> {
+    const before = this.watch?.version(this.tables);
+    if (before === undefined) return read();
+    if (before !== this.keptAt) {
+      this.rows.clear();
+      this.keptAt = before;
+    }
+    const kept = this.rows.get(key);
+    if (kept !== undefined) return kept;
+    const row = await read();
+    if (row === undefined) return undefined;
+    const frozen = keep(row);
+    // Kept only when nothing moved while the read waited (its connection, a transaction).
+    if (this.watch?.version(this.tables) === before && this.keptAt === before) {
+      if (this.rows.size >= this.capacity) this.rows.delete(this.rows.keys().next().value as string);
+      this.rows.set(key, frozen);
+    }
+    return frozen;
+  }
+
+  /** How many rows are kept (tests). */
+  get size(): number {
+    return this.rows.size;
+  }
+}

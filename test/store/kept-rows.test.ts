@@ -1,0 +1,207 @@
+// Rows kept in memory on SQLite (store/changes.ts): which statements count as changes, the
+// KeptRows map on its own, and TokenStore's kept access-token contexts, which must never answer
+// with a token, grant, client, organization or user as it was before a change — made through
+// this process, by another connection once the event loop has turned, or while a transaction
+// is open. PostgreSQL keeps nothing.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { loadConfig } from '../../src/config/load.js';
+import { createUser } from '../../src/accounts/users.js';
+import { registerClient } from '../../src/accounts/client-registration.js';
+import { newSecret, sha256Hex } from '../../src/oauth/crypto.js';
+import { nowSeconds } from '../../src/oauth/clock.js';
+import { createServices, type Services } from '../../src/services.js';
+import { KeptRows, writesOf, type ChangeWatch } from '../../src/store/changes.js';
+import { openDatabase } from '../../src/store/db.js';
+import { databaseKinds } from '../helpers/databases.js';
+import { withStore } from '../helpers/store.js';
+
+describe('writesOf', () => {
+  test('read-only statements and plain inserts change no row already read', () => {
+    assert.equal(writesOf('select * from "access_tokens" where "token_hash" = ?', true), 'none');
+    assert.equal(writesOf('begin', true), 'none');
+    assert.equal(writesOf('insert into "access_tokens" ("token_hash") values (?)', false), 'none');
+    assert.equal(writesOf('insert into "clients" ("client_id") values (?) returning *', false), 'none');
+  });
+
+  test('an update changes its table; an upsert its table; deletes, DDL and anything else everything', () => {
+    assert.deepEqual(writesOf('update "access_tokens" set "revoked_at" = ? where "token_hash" = ?', false), { table: 'access_tokens' });
+    assert.deepEqual(writesOf('UPDATE users SET name = ?', false), { table: 'users' });
+    assert.deepEqual(writesOf('insert into "consents" ("user_id") values (?) on conflict ("user_id") do update set "scope" = ?', false), { table: 'consents' });
+    assert.equal(writesOf('delete from "users" where "id" = ?', false), 'all', 'a delete cascades');
+    assert.equal(writesOf('create table t (x integer)', false), 'all');
+    assert.equal(writesOf('with x as (select 1) update "grants" set "revoked_at" = 1', false), 'all');
+    assert.equal(writesOf('replace into "users" values (?)', false), 'all');
+  });
+});
+
+/** A watch whose version the test moves by hand. */
+function handWatch(): ChangeWatch & { at: number | undefined } {
+  const watch = { at: 0 as number | undefined, version: () => watch.at };
+  return watch;
+}
+
+describe('KeptRows', () => {
+  test('keeps what it read until the version moves; forgets the oldest beyond its capacity', async () => {
+    const watch = handWatch();
+    const kept = new KeptRows<{ v: string }>(watch, ['users'], 2);
+    let reads = 0;
+    const read = (v: string) => async () => { reads++; return { v }; };
+    assert.equal((await kept.get('a', read('a1'), Object.freeze))?.v, 'a1');
+    assert.equal((await kept.get('a', read('a2'), Object.freeze))?.v, 'a1', 'kept');
+    assert.equal(reads, 1);
+    await kept.get('b', read('b1'), Object.freeze);
+    await kept.get('c', read('c1'), Object.freeze);
+    assert.equal(kept.size, 2);
+    assert.equal((await kept.get('a', read('a3'), Object.freeze))?.v, 'a3', 'the oldest was forgotten');
+    watch.at = 1;
+    assert.equal((await kept.get('c', read('c2'), Object.freeze))?.v, 'c2', 'a moved version empties the map');
+  });
+
+  test('keeps nothing read while the version moved, nor while it is unknown, nor "not found"', async () => {
+    const watch = handWatch();
+    const kept = new KeptRows<{ v: string }>(watch, ['users'], 10);
+    await kept.get('a', async () => { watch.at = 5; return { v: 'old' }; }, Object.freeze);
+    assert.equal(kept.size, 0, 'changed during the read');
+    watch.at = undefined;
+    await kept.get('a', async () => ({ v: 'x' }), Object.freeze);
+    assert.equal(kept.size, 0, 'inside a transaction');
+    watch.at = 6;
+    assert.equal(await kept.get('a', async () => undefined, Object.freeze), undefined);
+    assert.equal(kept.size, 0);
+    const noWatch = new KeptRows<{ v: string }>(undefined, ['users'], 10);
+    await noWatch.get('a', async () => ({ v: 'x' }), Object.freeze);
+    assert.equal(noWatch.size, 0, 'no watch (PostgreSQL): nothing kept');
+  });
+});
+
+/** A user in an organization, a client, a grant and one access token (with a jti) of it. */
+async function tokenFixture(services: Services, now: number) {
+  const user = await createUser(services, { email: 'k@e.pt', name: 'Kept', password: 'password1', locale: 'nl' });
+  const org = await services.orgs.insert({ name: 'Org', integrationsEnabled: true, now });
+  const { client } = await registerClient(services, { name: 'App', redirectUris: ['https://a.example/cb'] });
+  const grantId = await services.grants.insert({ clientId: client.id, userId: user.id, organizationId: org.id, scope: 'profile email', grantType: 'authorization_code', now });
+  const hash = sha256Hex(newSecret());
+  const jti = newSecret();
+  await services.tokens.insertAccessToken({
+    token_hash: hash, jti, grant_id: grantId, client_id: client.id, user_id: user.id, organization_id: org.id, scope: 'profile email', created_at: now, expires_at: now + 3600,
+  });
+  return { user, org, client, grantId, hash, jti };
+}
+
+for (const kind of databaseKinds()) {
+  describe(`kept access-token contexts [${kind}]`, () => {
+    test('every change through this process is seen by the next lookup, by hash and by jti', async () => {
+      await withStore(kind, async ({ services, clock }) => {
+        const now = nowSeconds(clock);
+        const { user, org, client, grantId, hash, jti } = await tokenFixture(services, now);
+        const first = await services.tokens.findAccessToken(hash);
+        assert.equal(first?.user?.name, 'Kept');
+        assert.equal((await services.tokens.findAccessTokenByJti(jti))?.user?.name, 'Kept');
+        if (kind === 'sqlite') assert.equal(await services.tokens.findAccessToken(hash), first, 'kept: the same object again');
+        else assert.notEqual(await services.tokens.findAccessToken(hash), first, 'PostgreSQL keeps nothing');
+
+        await services.users.update(user.id, { name: 'Renamed' }, now);
+        assert.equal((await services.tokens.findAccessToken(hash))?.user?.name, 'Renamed');
+        assert.equal((await services.tokens.findAccessTokenByJti(jti))?.user?.name, 'Renamed');
+
+        await services.orgs.setIntegrations(org.id, false);
+        assert.equal((await services.tokens.findAccessToken(hash))?.organizationIntegrationsEnabled, false);
+        await services.orgs.setIntegrations(org.id, true);
+        assert.equal((await services.tokens.findAccessTokenByJti(jti))?.organizationIntegrationsEnabled, true);
+
+        await services.tokens.revokeAccessToken(hash, now + 1);
+        assert.equal((await services.tokens.findAccessToken(hash))?.revokedAt, now + 1);
+        assert.equal((await services.tokens.findAccessTokenByJti(jti))?.revokedAt, now + 1);
+
+        await services.grants.revoke(grantId, now + 2);
+        assert.equal((await services.tokens.findAccessToken(hash))?.grantRevokedAt, now + 2);
+
+        await services.clients.delete(client.id);
+        assert.equal(await services.tokens.findAccessToken(hash), undefined, 'gone with its client (ON DELETE CASCADE)');
+        assert.equal(await services.tokens.findAccessTokenByJti(jti), undefined);
+      });
+    });
+
+    test('a revocation through a transaction (the revocation endpoint, a rotation) is seen at once', async () => {
+      await withStore(kind, async ({ services, clock }) => {
+        const now = nowSeconds(clock);
+        const { hash } = await tokenFixture(services, now);
+        assert.equal((await services.tokens.findAccessToken(hash))?.revokedAt, null);
+        await services.transaction((tx) => tx.tokens.revokeAccessToken(hash, now + 1));
+        assert.equal((await services.tokens.findAccessToken(hash))?.revokedAt, now + 1);
+      });
+    });
+
+    test('a change by another connection is seen once the event loop turns', async () => {
+      await withStore(kind, async ({ services, db, clock }) => {
+        const now = nowSeconds(clock);
+        const { hash, jti, grantId } = await tokenFixture(services, now);
+        assert.equal((await services.tokens.findAccessToken(hash))?.revokedAt, null);
+        assert.equal((await services.tokens.findAccessTokenByJti(jti))?.grantRevokedAt, null);
+        await nextTurn();
+
+        // Another process's view of the same database, as the command line has.
+        const other = openDatabase(db.url);
+        try {
+          const otherServices = createServices(loadConfig({ env: { DATABASE_URL: db.url } }), other, { clock });
+          await otherServices.tokens.revokeAccessToken(hash, now + 1);
+          await otherServices.grants.revoke(grantId, now + 1);
+          await nextTurn();
+          assert.equal((await services.tokens.findAccessToken(hash))?.revokedAt, now + 1);
+          assert.equal((await services.tokens.findAccessTokenByJti(jti))?.grantRevokedAt, now + 1);
+        } finally {
+          await other.close();
+        }
+      });
+    });
+
+    test('a lookup while a transaction is open does not trust the kept context', async () => {
+      await withStore(kind, async ({ services, db, clock }) => {
+        const now = nowSeconds(clock);
+        const { hash } = await tokenFixture(services, now);
+        assert.equal((await services.tokens.findAccessToken(hash))?.revokedAt, null);
+        await nextTurn();
+
+        // Open across turns, as the group commit's transaction is while a JWT is signed.
+        let release!: () => void;
+        const held = new Promise<void>((resolve) => { release = resolve; });
+        let opened!: () => void;
+        const isOpen = new Promise<void>((resolve) => { opened = resolve; });
+        const transaction = services.store.db.transaction().execute(async (trx) => {
+          await trx.selectFrom('access_tokens').select('token_hash').execute();
+          opened();
+          await held;
+        });
+        await isOpen;
+        const other = openDatabase(db.url);
+        try {
+          const otherServices = createServices(loadConfig({ env: { DATABASE_URL: db.url } }), other, { clock });
+          await otherServices.tokens.revokeAccessToken(hash, now + 1);
+          await nextTurn();
+          const lookup = services.tokens.findAccessToken(hash);
+          release();
+          await transaction;
+          assert.equal((await lookup)?.revokedAt, now + 1);
+        } finally {
+          release();
+          await other.close();
+        }
+      });
+    });
+
+    test('a kept context cannot be changed by one caller for the others', async () => {
+      await withStore(kind, async ({ services, clock }) => {
+        const { hash } = await tokenFixture(services, nowSeconds(clock));
+        const found = await services.tokens.findAccessToken(hash);
+        assert.ok(found?.user);
+        if (kind === 'sqlite') {
+          assert.throws(() => { (found as { revokedAt: number | null }).revokedAt = null; }, TypeError);
+          assert.throws(() => { (found.user as { email: string }).email = 'evil@example.com'; }, TypeError);
+        }
+        assert.equal((await services.tokens.findAccessToken(hash))?.user?.email, 'k@e.pt');
+      });
+    });
+  });
+}
