@@ -96,7 +96,8 @@ export function accessTokenFormatter(config: Pick<Config, 'issuer' | 'accessToke
 
 /** Three base64url segments: the shape of a JWS compact serialization (RFC 7515 §7.1). */
 export function looksLikeJwt(token: string): boolean {
-  return token.length <= MAX_JWT_LENGTH && /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token);
+  // The dot test first: an opaque token (none) then costs no regular-expression scan.
+  return token.length <= MAX_JWT_LENGTH && token.includes('.') && /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token);
 }
 
 export type JwtVerification =

@@ -92,11 +92,13 @@ function openSqlite(path: string, options: OpenOptions): Store {
     native.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
     checkpointer = startCheckpointer(path);
   }
+  // Prepared once: native.pragma() prepares its statement anew on every call.
+  const dataVersion = native.prepare('PRAGMA data_version').pluck();
   const changes = new SqliteChangeWatch({
     get inTransaction() {
       return native.inTransaction;
     },
-    dataVersion: () => native.pragma('data_version', { simple: true }) as number,
+    dataVersion: () => dataVersion.get() as number,
   });
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(native, changes) }) });
   return {

@@ -74,13 +74,17 @@ async function guardBehaviour(counters: FailureCounters, other?: FailureCounters
   assert.deepEqual(last, { subject: 'address', retryAfter: 2 });
   assert.equal((await guard.checkPassword(`someone-new@example.com`, sprayer))?.subject, 'address');
 
-  // Client authentication: per client_id, bypassed from a known-good address.
-  const clientId = `c-${randomBytes(4).toString('hex')}`;
-  await guard.clientSucceeded(clientId, home);
-  for (let i = 1; i <= 9; i += 1) assert.equal(await guard.clientFailed(clientId), null);
-  assert.deepEqual(await guard.clientFailed(clientId), { subject: 'client', retryAfter: 1 });
-  assert.equal((await guard.checkClient(clientId, attacker))?.subject, 'client');
-  assert.equal(await guard.checkClient(clientId, home), null);
+  // Client authentication: per client_id, bypassed from a known-good address. Ids like ours
+  // are keys as they are, others (long, or with other characters) are digested: both count.
+  const plainId = `c-${randomBytes(4).toString('hex')}`;
+  for (const clientId of [plainId, `${plainId}:${'x'.repeat(100)}`]) {
+    await guard.clientSucceeded(clientId, home);
+    for (let i = 1; i <= 9; i += 1) assert.equal(await guard.clientFailed(clientId), null);
+    assert.deepEqual(await guard.clientFailed(clientId), { subject: 'client', retryAfter: 1 });
+    assert.equal((await guard.checkClient(clientId, attacker))?.subject, 'client');
+    assert.equal(await guard.checkClient(clientId, home), null);
+  }
+  assert.equal(await guard.checkClient(`${plainId}x`, attacker), null, 'another client_id is not locked');
 }
 
 test('the guard, on process memory', async () => {

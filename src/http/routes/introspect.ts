@@ -1,13 +1,39 @@
 // POST /oauth/introspect (RFC 7662): parse, authenticate the client, call the core, answer
 // 200 with the introspection JSON (RFC 7662 §2.2).
 import type { FastifyInstance } from 'fastify';
-import { introspect } from '../../oauth/introspect.js';
+import { introspect, type ActiveIntrospection } from '../../oauth/introspect.js';
 import { authenticateClientLimited } from '../plugins/rate-limit.js';
 import { tokenRequestParams } from './revoke.js';
 
+/**
+ * The answer's shape (oauth/introspect.ts IntrospectionResponse), so that Fastify serializes it
+ * with a compiled serializer instead of JSON.stringify. Every member is optional: an inactive
+ * token's answer is `{"active":false}` alone. A member missing here would be dropped from the
+ * answer: `satisfies` makes the compiler refuse a schema that does not list every member of
+ * ActiveIntrospection, and test/http/introspect.test.ts compares whole answers.
+ */
+const INTROSPECTION_RESPONSE = {
+  type: 'object',
+  properties: {
+    active: { type: 'boolean' },
+    scope: { type: 'string' },
+    client_id: { type: 'string' },
+    username: { type: 'string' },
+    sub: { type: 'string' },
+    exp: { type: 'integer' },
+    iat: { type: 'integer' },
+    token_type: { type: 'string' },
+    iss: { type: 'string' },
+    aud: { type: 'string' },
+    jti: { type: 'string' },
+    org_id: { type: 'integer' },
+  } satisfies Record<keyof ActiveIntrospection, { type: string }>,
+  required: ['active'],
+} as const;
+
 export async function introspectRoutes(app: FastifyInstance): Promise<void> {
   const services = app.services;
-  app.post('/oauth/introspect', async (request, reply) => {
+  app.post('/oauth/introspect', { schema: { response: { 200: INTROSPECTION_RESPONSE } } }, async (request, reply) => {
     const params = tokenRequestParams(request);
     const client = await authenticateClientLimited(request, { authorization: request.headers.authorization, params });
     const result = await introspect(services, client, params);
