@@ -224,13 +224,19 @@ function digest(value: string): string {
 
 const accountKey = (email: string) => `bf:acct:${digest(normalizeEmail(email))}`;
 const addressKey = (address: string) => `bf:addr:${address}`;
-/** Client ids as Latchkey issues them (22 base64url characters) and anything as plain. */
+/** Client ids of the form Latchkey issues (22 base64url characters), with room to spare. */
 const PLAIN_CLIENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 // A client id is no personal data, so an ordinary one is its own key (every token request
 // builds this key twice; a digest was 3% of an introspection's CPU); one that is long or holds
 // other characters (the id inside Basic is not bounded) is digested. The two never collide:
 // "id:" and "h:" set them apart.
 const clientKey = (clientId: string) => (PLAIN_CLIENT_ID.test(clientId) ? `bf:client:id:${clientId}` : `bf:client:h:${digest(clientId)}`);
+// Before 2026-11-23 every client key was the digest. Known-good marks written then (they last
+// KNOWN_GOOD_SECONDS, 30 days, in Redis) are still honoured, so that an upgrade does not take
+// a client's known-good addresses away while someone is guessing its secret; failure counts
+// under the old key are not carried over (they fade within the hour anyway). Remove after
+// 2026-12-23.
+const legacyClientKey = (clientId: string) => `bf:client:${digest(clientId)}`;
 const goodKey = (subjectKey: string, address: string) => `${subjectKey}:ok:${address}`;
 
 /**
@@ -310,8 +316,8 @@ export class BruteForceGuard {
       // The token endpoint's hot path: a client seen succeeding from this address within the
       // last minute is known good, so no counter is read at all.
       if ((this.recentlyGood.get(good) ?? 0) > now) return null;
-      const [byClient, known] = await this.counters.get([client, good], now);
-      return known ? null : this.lockout('client', byClient, now);
+      const [byClient, known, knownBefore] = await this.counters.get([client, good, goodKey(legacyClientKey(clientId), address)], now);
+      return known || knownBefore ? null : this.lockout('client', byClient, now);
     });
   }
 

@@ -25,10 +25,13 @@ export type Writes = 'none' | 'all' | { table: string };
  */
 export function writesOf(sql: string, readonly: boolean): Writes {
   if (readonly) return 'none';
-  const insert = /^\s*insert\s+into\s+"?([A-Za-z_]\w*)"?/i.exec(sql);
-  if (insert) return /\bon\s+conflict\b/i.test(sql) ? { table: insert[1]! } : 'none';
-  const update = /^\s*update\s+"?([A-Za-z_]\w*)"?\s+set\b/i.exec(sql);
-  if (update) return { table: update[1]! };
+  // The target is one unqualified name, quoted or not; SQLite's names are case-insensitive,
+  // and the watchers name tables in lower case. A schema-qualified target ("main"."users")
+  // matches neither pattern and counts as changing everything.
+  const insert = /^\s*insert\s+into\s+(?:"([A-Za-z_]\w*)"|([A-Za-z_]\w*))\s*\(/i.exec(sql);
+  if (insert) return /\bon\s+conflict\b/i.test(sql) ? { table: (insert[1] ?? insert[2]!).toLowerCase() } : 'none';
+  const update = /^\s*update\s+(?:"([A-Za-z_]\w*)"|([A-Za-z_]\w*))\s+set\b/i.exec(sql);
+  if (update) return { table: (update[1] ?? update[2]!).toLowerCase() };
   return 'all';
 }
 
@@ -61,11 +64,18 @@ export class SqliteChangeWatch implements ChangeWatch {
   version(tables: readonly Table[]): number | undefined {
     if (this.connection.inTransaction) return undefined;
     if (!this.checkedThisTurn) {
+      let dataVersion: number;
+      try {
+        dataVersion = this.connection.dataVersion();
+      } catch {
+        // Unreadable now (the file busy or locked): unknown, so the caller reads the rows, and
+        // the next lookup tries again.
+        return undefined;
+      }
       this.checkedThisTurn = true;
       setImmediate(() => {
         this.checkedThisTurn = false;
       });
-      const dataVersion = this.connection.dataVersion();
       if (dataVersion !== this.lastDataVersion) {
         this.lastDataVersion = dataVersion;
         this.everywhere++;
@@ -106,7 +116,7 @@ export class KeptRows<V> {
     if (row === undefined) return undefined;
     const frozen = keep(row);
     // Kept only when nothing moved while the read waited (its connection, a transaction).
-    if (this.watch?.version(this.tables) === before && this.keptAt === before) {
+    if (this.watch?.version(this.tables) === before) {
       if (this.rows.size >= this.capacity) this.rows.delete(this.rows.keys().next().value as string);
       this.rows.set(key, frozen);
     }

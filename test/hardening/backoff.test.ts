@@ -4,9 +4,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequestRaw } from 'node:http';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
-  ACCOUNT_POLICY, ADDRESS_POLICY, BruteForceGuard, MemoryCounters, RedisCounters, backoffSeconds, openRedis, type FailureCounters,
+  ACCOUNT_POLICY, ADDRESS_POLICY, BruteForceGuard, KNOWN_GOOD_SECONDS, MemoryCounters, RedisCounters, backoffSeconds, openRedis, type FailureCounters,
 } from '../../src/accounts/backoff.js';
 import { MovableClock } from '../../src/oauth/clock.js';
 import { basicHeader, createClient, createUser, hiddenFields, httpRequest, CookieJar, LOGIN_PATH, postToken, type TestClient, type TestUser } from '../helpers/oauth.js';
@@ -85,6 +85,15 @@ async function guardBehaviour(counters: FailureCounters, other?: FailureCounters
     assert.equal(await guard.checkClient(clientId, home), null);
   }
   assert.equal(await guard.checkClient(`${plainId}x`, attacker), null, 'another client_id is not locked');
+
+  // A known-good mark written before client keys took their present form (the digest of the
+  // id) still lets its address through.
+  const legacyId = `c-${randomBytes(4).toString('hex')}`;
+  const legacyDigest = createHash('sha256').update(legacyId).digest('base64url').slice(0, 22);
+  await counters.mark(`bf:client:${legacyDigest}:ok:${home}`, KNOWN_GOOD_SECONDS, clock.nowMs());
+  for (let i = 1; i <= 10; i += 1) await guard.clientFailed(legacyId);
+  assert.equal((await guard.checkClient(legacyId, attacker))?.subject, 'client');
+  assert.equal(await guard.checkClient(legacyId, home), null);
 }
 
 test('the guard, on process memory', async () => {

@@ -28,11 +28,15 @@ describe('writesOf', () => {
   test('an update changes its table; an upsert its table; deletes, DDL and anything else everything', () => {
     assert.deepEqual(writesOf('update "access_tokens" set "revoked_at" = ? where "token_hash" = ?', false), { table: 'access_tokens' });
     assert.deepEqual(writesOf('UPDATE users SET name = ?', false), { table: 'users' });
+    assert.deepEqual(writesOf('update "Clients" set "name" = ?', false), { table: 'clients' }, 'SQLite names are case-insensitive');
     assert.deepEqual(writesOf('insert into "consents" ("user_id") values (?) on conflict ("user_id") do update set "scope" = ?', false), { table: 'consents' });
     assert.equal(writesOf('delete from "users" where "id" = ?', false), 'all', 'a delete cascades');
     assert.equal(writesOf('create table t (x integer)', false), 'all');
     assert.equal(writesOf('with x as (select 1) update "grants" set "revoked_at" = 1', false), 'all');
     assert.equal(writesOf('replace into "users" values (?)', false), 'all');
+    assert.equal(writesOf('update "main"."users" set "name" = ?', false), 'all', 'schema-qualified: not told apart');
+    assert.equal(writesOf('insert into main.clients ("client_id") values (?) on conflict do nothing', false), 'all');
+    assert.equal(writesOf('insert into "users" values (?)', false), 'all', 'no column list: not the form the stores write');
   });
 });
 
