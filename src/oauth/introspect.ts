@@ -71,8 +71,8 @@ export function lookupOrder(hint: string | undefined): TokenTypeHint[] {
   return hint === 'refresh_token' ? ['refresh_token', 'access_token'] : ['access_token', 'refresh_token'];
 }
 
-async function introspectAccessToken(deps: IntrospectionDeps, client: Client, token: string, now: number): Promise<IntrospectionResponse | undefined> {
-  const ctx = await lookupAccessToken(deps, token);
+async function introspectAccessToken(deps: IntrospectionDeps, client: Client, token: string, key: string, now: number): Promise<IntrospectionResponse | undefined> {
+  const ctx = await lookupAccessToken(deps, token, key);
   if (!ctx) return undefined;
   if (ctx.clientId !== client.id || accessTokenState(ctx, now) !== 'active') return INACTIVE;
   return {
@@ -96,10 +96,10 @@ function isRefreshTokenLive(row: RefreshTokenRow, now: number): boolean {
   return row.consumed_at === null && row.revoked_at === null && (row.expires_at === null || row.expires_at > now);
 }
 
-async function introspectRefreshToken(deps: IntrospectionDeps, client: Client, token: string, now: number): Promise<IntrospectionResponse | undefined> {
+async function introspectRefreshToken(deps: IntrospectionDeps, client: Client, token: string, key: string, now: number): Promise<IntrospectionResponse | undefined> {
   // Refresh tokens are always opaque; a JWT-shaped value cannot be one.
   if (looksLikeJwt(token)) return undefined;
-  const found = await deps.tokens.findRefreshTokenContext(tokenKey(token));
+  const found = await deps.tokens.findRefreshTokenContext(key);
   if (!found) return undefined;
   const { row } = found;
   if (row.client_id !== client.id || !isRefreshTokenLive(row, now) || found.grantRevokedAt !== null) return INACTIVE;
@@ -126,10 +126,12 @@ export async function introspect(deps: IntrospectionDeps, client: Client, params
   const token = requireTokenParam(params);
   if (token.length > MAX_TOKEN_LENGTH) return INACTIVE;
   const now = nowSeconds(deps.clock);
+  // Both kinds are stored under the same key (crypto.ts tokenKey): computed once.
+  const key = tokenKey(token);
   for (const kind of lookupOrder(params.token_type_hint)) {
     const found = kind === 'access_token'
-      ? await introspectAccessToken(deps, client, token, now)
-      : await introspectRefreshToken(deps, client, token, now);
+      ? await introspectAccessToken(deps, client, token, key, now)
+      : await introspectRefreshToken(deps, client, token, key, now);
     if (found) return found;
   }
   return INACTIVE;

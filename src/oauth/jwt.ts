@@ -192,10 +192,10 @@ export interface AccessTokenLookupDeps {
  * `iss`, `aud`, `exp`; RFC 9068 §4) and then found by its `jti`, so revocation is honoured;
  * forged or foreign JWTs never reach the database. An expired but genuine JWT is found by
  * its hash instead, so the caller can tell "expired" from "invalid" (SPEC.md: 401, or 403
- * under huddle). An opaque token is found by its key (crypto.ts tokenKey).
+ * under huddle). An opaque token is found by its key (crypto.ts tokenKey; `hash`, when the
+ * caller has it already).
  */
-export async function lookupAccessToken(deps: AccessTokenLookupDeps, token: string): Promise<AccessTokenContext | undefined> {
-  const hash = tokenKey(token);
+export async function lookupAccessToken(deps: AccessTokenLookupDeps, token: string, hash: string = tokenKey(token)): Promise<AccessTokenContext | undefined> {
   if (!looksLikeJwt(token)) return deps.tokens.findAccessToken(hash);
   const cache = verifiedCache(deps.signingKeys);
   const known = cache.get(hash);

@@ -38,3 +38,35 @@ export async function withStore(kind: DbKind, fn: (t: TestStore) => Promise<void
     await t.close();
   }
 }
+
+/**
+ * Another process's view of the same database, as the command line has: its own connection
+ * and services. Runs `fn` with those services and closes the connection afterwards.
+ */
+export async function asOtherProcess(t: Pick<TestStore, 'db' | 'clock'>, fn: (services: Services) => Promise<void>): Promise<void> {
+  const other = openDatabase(t.db.url);
+  try {
+    await fn(createServices(loadConfig({ env: { DATABASE_URL: t.db.url } }), other, { clock: t.clock }));
+  } finally {
+    await other.close();
+  }
+}
+
+/**
+ * Opens a transaction on `services`' connection and holds it open across event-loop turns, as
+ * the group commit's is while a JWT is signed. Resolves once it is open; `release()` lets it
+ * commit and `done` settles when it has.
+ */
+export async function holdTransactionOpen(services: Services): Promise<{ release(): void; done: Promise<void> }> {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => { release = resolve; });
+  let opened!: () => void;
+  const isOpen = new Promise<void>((resolve) => { opened = resolve; });
+  const done = services.store.db.transaction().execute(async (trx) => {
+    await trx.selectFrom('clients').select('id').execute();
+    opened();
+    await held;
+  });
+  await isOpen;
+  return { release, done };
+}

@@ -6,14 +6,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { loadConfig } from '../../src/config/load.js';
 import { registerClient } from '../../src/accounts/client-registration.js';
 import { sha256Hex } from '../../src/oauth/crypto.js';
 import { nowSeconds } from '../../src/oauth/clock.js';
-import { createServices } from '../../src/services.js';
-import { openDatabase } from '../../src/store/db.js';
 import { databaseKinds } from '../helpers/databases.js';
-import { withStore } from '../helpers/store.js';
+import { asOtherProcess, holdTransactionOpen, withStore } from '../helpers/store.js';
 
 for (const kind of databaseKinds()) {
   describe(`kept clients [${kind}]`, () => {
@@ -49,57 +46,43 @@ for (const kind of databaseKinds()) {
     });
 
     test('a change by another connection is seen once the event loop turns', async () => {
-      await withStore(kind, async ({ services, db, clock }) => {
+      await withStore(kind, async (t) => {
+        const { services, clock } = t;
         const { client } = await registerClient(services, { name: 'App', redirectUris: ['https://a.example/cb'] });
         assert.equal((await services.clients.findByClientId(client.clientId))?.secretHash, client.secretHash);
         await nextTurn();
 
-        // Another process's view of the same database, as the command line has.
-        const other = openDatabase(db.url);
-        try {
-          const otherServices = createServices(loadConfig({ env: { DATABASE_URL: db.url } }), other, { clock });
-          assert.equal(await otherServices.clients.updateSecretHash(client.clientId, sha256Hex('from elsewhere'), nowSeconds(clock)), true);
+        await asOtherProcess(t, async (other) => {
+          assert.equal(await other.clients.updateSecretHash(client.clientId, sha256Hex('from elsewhere'), nowSeconds(clock)), true);
           await nextTurn();
           assert.equal((await services.clients.findByClientId(client.clientId))?.secretHash, sha256Hex('from elsewhere'));
 
-          await otherServices.clients.delete(client.id);
+          await other.clients.delete(client.id);
           await nextTurn();
           assert.equal(await services.clients.findByClientId(client.clientId), undefined);
-        } finally {
-          await other.close();
-        }
+        });
       });
     });
 
     test('a lookup while a transaction is open (a JWT grant signing) does not trust the kept client', async () => {
-      await withStore(kind, async ({ services, db, clock }) => {
+      await withStore(kind, async (t) => {
+        const { services, clock } = t;
         const { client } = await registerClient(services, { name: 'App', redirectUris: ['https://a.example/cb'] });
         assert.equal((await services.clients.findByClientId(client.clientId))?.secretHash, client.secretHash);
         await nextTurn();
 
-        // A transaction that stays open across turns, as the group commit's does while a JWT is signed.
-        let release!: () => void;
-        const held = new Promise<void>((resolve) => { release = resolve; });
-        let opened!: () => void;
-        const isOpen = new Promise<void>((resolve) => { opened = resolve; });
-        const transaction = services.store.db.transaction().execute(async (trx) => {
-          await trx.selectFrom('clients').select('id').execute();
-          opened();
-          await held;
-        });
-        await isOpen;
-        const other = openDatabase(db.url);
+        const transaction = await holdTransactionOpen(services);
         try {
-          const otherServices = createServices(loadConfig({ env: { DATABASE_URL: db.url } }), other, { clock });
-          assert.equal(await otherServices.clients.updateSecretHash(client.clientId, sha256Hex('rotated elsewhere'), nowSeconds(clock)), true);
+          await asOtherProcess(t, async (other) => {
+            assert.equal(await other.clients.updateSecretHash(client.clientId, sha256Hex('rotated elsewhere'), nowSeconds(clock)), true);
+          });
           await nextTurn();
           const lookup = services.clients.findByClientId(client.clientId);
-          release();
-          await transaction;
+          transaction.release();
+          await transaction.done;
           assert.equal((await lookup)?.secretHash, sha256Hex('rotated elsewhere'));
         } finally {
-          release();
-          await other.close();
+          transaction.release();
         }
       });
     });

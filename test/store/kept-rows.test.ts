@@ -6,16 +6,14 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { loadConfig } from '../../src/config/load.js';
 import { createUser } from '../../src/accounts/users.js';
 import { registerClient } from '../../src/accounts/client-registration.js';
 import { newSecret, sha256Hex } from '../../src/oauth/crypto.js';
 import { nowSeconds } from '../../src/oauth/clock.js';
-import { createServices, type Services } from '../../src/services.js';
+import type { Services } from '../../src/services.js';
 import { KeptRows, writesOf, type ChangeWatch } from '../../src/store/changes.js';
-import { openDatabase } from '../../src/store/db.js';
 import { databaseKinds } from '../helpers/databases.js';
-import { withStore } from '../helpers/store.js';
+import { asOtherProcess, holdTransactionOpen, withStore } from '../helpers/store.js';
 
 describe('writesOf', () => {
   test('read-only statements and plain inserts change no row already read', () => {
@@ -139,58 +137,42 @@ for (const kind of databaseKinds()) {
     });
 
     test('a change by another connection is seen once the event loop turns', async () => {
-      await withStore(kind, async ({ services, db, clock }) => {
+      await withStore(kind, async (t) => {
+        const { services, clock } = t;
         const now = nowSeconds(clock);
         const { hash, jti, grantId } = await tokenFixture(services, now);
         assert.equal((await services.tokens.findAccessToken(hash))?.revokedAt, null);
         assert.equal((await services.tokens.findAccessTokenByJti(jti))?.grantRevokedAt, null);
         await nextTurn();
 
-        // Another process's view of the same database, as the command line has.
-        const other = openDatabase(db.url);
-        try {
-          const otherServices = createServices(loadConfig({ env: { DATABASE_URL: db.url } }), other, { clock });
-          await otherServices.tokens.revokeAccessToken(hash, now + 1);
-          await otherServices.grants.revoke(grantId, now + 1);
-          await nextTurn();
-          assert.equal((await services.tokens.findAccessToken(hash))?.revokedAt, now + 1);
-          assert.equal((await services.tokens.findAccessTokenByJti(jti))?.grantRevokedAt, now + 1);
-        } finally {
-          await other.close();
-        }
+        await asOtherProcess(t, async (other) => {
+          await other.tokens.revokeAccessToken(hash, now + 1);
+          await other.grants.revoke(grantId, now + 1);
+        });
+        await nextTurn();
+        assert.equal((await services.tokens.findAccessToken(hash))?.revokedAt, now + 1);
+        assert.equal((await services.tokens.findAccessTokenByJti(jti))?.grantRevokedAt, now + 1);
       });
     });
 
     test('a lookup while a transaction is open does not trust the kept context', async () => {
-      await withStore(kind, async ({ services, db, clock }) => {
+      await withStore(kind, async (t) => {
+        const { services, clock } = t;
         const now = nowSeconds(clock);
         const { hash } = await tokenFixture(services, now);
         assert.equal((await services.tokens.findAccessToken(hash))?.revokedAt, null);
         await nextTurn();
 
-        // Open across turns, as the group commit's transaction is while a JWT is signed.
-        let release!: () => void;
-        const held = new Promise<void>((resolve) => { release = resolve; });
-        let opened!: () => void;
-        const isOpen = new Promise<void>((resolve) => { opened = resolve; });
-        const transaction = services.store.db.transaction().execute(async (trx) => {
-          await trx.selectFrom('access_tokens').select('token_hash').execute();
-          opened();
-          await held;
-        });
-        await isOpen;
-        const other = openDatabase(db.url);
+        const transaction = await holdTransactionOpen(services);
         try {
-          const otherServices = createServices(loadConfig({ env: { DATABASE_URL: db.url } }), other, { clock });
-          await otherServices.tokens.revokeAccessToken(hash, now + 1);
+          await asOtherProcess(t, (other) => other.tokens.revokeAccessToken(hash, now + 1));
           await nextTurn();
           const lookup = services.tokens.findAccessToken(hash);
-          release();
-          await transaction;
+          transaction.release();
+          await transaction.done;
           assert.equal((await lookup)?.revokedAt, now + 1);
         } finally {
-          release();
-          await other.close();
+          transaction.release();
         }
       });
     });
