@@ -1,7 +1,7 @@
 // Grants (one authorization each) and remembered consent.
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.js';
-import { precompiled } from './precompiled.js';
+import { precompiled, precompiledInsertId } from './precompiled.js';
 
 export interface NewGrant {
   clientId: number;
@@ -36,9 +36,7 @@ export class GrantStore {
   constructor(private readonly db: Kysely<Database>) {}
 
   async insert(input: NewGrant, db: Kysely<Database> = this.db): Promise<number> {
-    const [row] = await insertGrantQuery(db, input.clientId, input.userId, input.organizationId, input.scope, input.grantType, input.now);
-    if (!row) throw new Error('inserting a grant returned no id');
-    return row.id;
+    return insertGrantQuery(db, input.clientId, input.userId, input.organizationId, input.scope, input.grantType, input.now);
   }
 
   /** Revokes one grant: every code and token that descends from it stops working. */
@@ -101,7 +99,7 @@ export class GrantStore {
 }
 
 // Every token request inserts a grant (or reads one): built once (precompiled.ts).
-const insertGrantQuery = precompiled((db, clientId: number, userId: number | null, organizationId: number | null, scope: string, grantType: string, now: number) =>
+const insertGrantQuery = precompiledInsertId((db, clientId: number, userId: number | null, organizationId: number | null, scope: string, grantType: string, now: number) =>
   db.insertInto('grants').values({
     client_id: clientId, user_id: userId, organization_id: organizationId, scope, grant_type: grantType, created_at: now, revoked_at: null,
   }).returning('id'));

@@ -86,6 +86,26 @@ for (const kind of databaseKinds()) {
       });
     });
 
+    test('grants.insert answers the id of the row it wrote, inside a transaction too (SQLite: without RETURNING)', async () => {
+      await withStore(kind, async ({ services, clock }) => {
+        const now = nowSeconds(clock);
+        const user = await createUser(services, { email: 'g@h.i', name: 'G', password: 'password1' });
+        const { client } = await registerClient(services, { name: 'G', redirectUris: ['https://g.example/cb'] });
+        const first = await services.grants.insert({ clientId: client.id, userId: user.id, organizationId: null, scope: 'profile', grantType: 'authorization_code', now });
+        const [second, third] = await services.transaction(async (tx) => [
+          await tx.grants.insert({ clientId: client.id, userId: null, organizationId: null, scope: 'email', grantType: 'client_credentials', now }),
+          await tx.grants.insert({ clientId: client.id, userId: user.id, organizationId: null, scope: 'profile email', grantType: 'password', now: now + 1 }),
+        ]);
+        assert.ok(first < second && second < third, `${first} < ${second} < ${third}`);
+        const rows = await services.store.db.selectFrom('grants').select(['id', 'user_id', 'scope', 'grant_type']).orderBy('id').execute();
+        assert.deepEqual(rows, [
+          { id: first, user_id: user.id, scope: 'profile', grant_type: 'authorization_code' },
+          { id: second, user_id: null, scope: 'email', grant_type: 'client_credentials' },
+          { id: third, user_id: user.id, scope: 'profile email', grant_type: 'password' },
+        ]);
+      });
+    });
+
     test('codes and refresh tokens are consumed exactly once, by one statement', async () => {
       await withStore(kind, async ({ services, clock }) => {
         const now = nowSeconds(clock);
