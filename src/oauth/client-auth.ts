@@ -45,8 +45,8 @@ interface PresentedCredentials {
  * Throws URIError on invalid percent-encoding or UTF-8.
  */
 export function formDecode(value: string): string {
-  if (!value.includes('%') && !value.includes('+')) return value;
-  return decodeURIComponent(value.replace(/\+/g, ' '));
+  const spaced = value.includes('+') ? value.replaceAll('+', ' ') : value;
+  return spaced.includes('%') ? decodeURIComponent(spaced) : spaced;
 }
 
 /** The last header parseBasicAuthorization decoded, and what it found. */
