@@ -49,24 +49,9 @@ export function formDecode(value: string): string {
   return spaced.includes('%') ? decodeURIComponent(spaced) : spaced;
 }
 
-/** The last header parseBasicAuthorization decoded, and what it found. */
-let lastBasic: { header: string; credentials: Readonly<{ clientId: string; secret: string }> } | undefined;
-
-/**
- * Parses `Basic base64(id:secret)`; returns undefined when the header uses another scheme.
- * A token request parses its header twice (the brute-force guard keys on the client id before
- * authentication), and a busy client sends the same header request after request, so the last
- * header decoded is remembered (a parse that throws is not).
- */
-export function parseBasicAuthorization(header: string | undefined): Readonly<{ clientId: string; secret: string }> | undefined {
+/** Parses `Basic base64(id:secret)`; returns undefined when the header uses another scheme. */
+export function parseBasicAuthorization(header: string | undefined): { clientId: string; secret: string } | undefined {
   if (header === undefined) return undefined;
-  if (lastBasic !== undefined && lastBasic.header === header) return lastBasic.credentials;
-  const credentials = decodeBasicAuthorization(header);
-  if (credentials !== undefined) lastBasic = { header, credentials: Object.freeze(credentials) };
-  return credentials;
-}
-
-function decodeBasicAuthorization(header: string): { clientId: string; secret: string } | undefined {
   const trimmed = header.trim();
   const space = trimmed.indexOf(' ');
   const scheme = space === -1 ? trimmed : trimmed.slice(0, space);
