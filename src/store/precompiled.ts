@@ -6,7 +6,7 @@
 // per dialect with placeholder values, and later calls only substitute the real values into
 // the compiled parameter list. The SQL is Kysely's own, so both dialects stay on one code path;
 // the builder is still type-checked against the schema.
-import { CompiledQuery, SqliteAdapter, type Compilable, type InsertQueryBuilder, type Kysely } from 'kysely';
+import { CompiledQuery, SqliteAdapter, type Compilable, type DialectAdapter, type InsertQueryBuilder, type Kysely, type QueryResult } from 'kysely';
 import type { Database } from './schema.js';
 
 interface Template {
@@ -20,21 +20,8 @@ interface Template {
  * branched on or transformed: the builder sees placeholders). Returns the rows.
  */
 export function precompiled<Args extends unknown[], Row>(build: (db: Kysely<Database>, ...args: Args) => Compilable<Row>) {
-  // One template per dialect (adapter class): SQLite and PostgreSQL differ in placeholders.
-  const templates = new Map<unknown, Template>();
-  return async (db: Kysely<Database>, ...args: Args): Promise<Row[]> => {
-    // getExecutor() is marked internal in Kysely's typings but is how its own plugins reach the
-    // dialect; the adapter's class tells the dialects apart (a transaction shares its root's).
-    const key = db.getExecutor().adapter.constructor;
-    let template = templates.get(key);
-    if (template === undefined) {
-      template = compileTemplate(db, build, args.length);
-      templates.set(key, template);
-    }
-    const parameters = template.slots.map((slot) => (typeof slot === 'number' ? args[slot] : slot.constant));
-    const result = await db.executeQuery<Row>(CompiledQuery.raw(template.sql, parameters));
-    return result.rows;
-  };
+  const run = templated<Args, Row>(() => build);
+  return async (db: Kysely<Database>, ...args: Args): Promise<Row[]> => (await run(db, args)).rows;
 }
 
 /**
@@ -49,22 +36,33 @@ export function precompiled<Args extends unknown[], Row>(build: (db: Kysely<Data
 export function precompiledInsertId<Table extends keyof Database, Args extends unknown[]>(
   build: (db: Kysely<Database>, ...args: Args) => InsertQueryBuilder<Database, Table, { id: number }>,
 ) {
-  const templates = new Map<unknown, Template & { sqlite: boolean }>();
+  const run = templated<Args, { id: number }>((adapter) =>
+    adapter instanceof SqliteAdapter ? (db, ...args) => build(db, ...args).clearReturning() : build);
   return async (db: Kysely<Database>, ...args: Args): Promise<number> => {
-    const adapter = db.getExecutor().adapter;
-    const key = adapter.constructor;
-    let template = templates.get(key);
-    if (template === undefined) {
-      const sqlite = adapter instanceof SqliteAdapter;
-      const query = (d: Kysely<Database>, ...a: Args): Compilable<unknown> => (sqlite ? build(d, ...a).clearReturning() : build(d, ...a));
-      template = { ...compileTemplate(db, query, args.length), sqlite };
-      templates.set(key, template);
-    }
-    const parameters = template.slots.map((slot) => (typeof slot === 'number' ? args[slot] : slot.constant));
-    const result = await db.executeQuery<{ id: number }>(CompiledQuery.raw(template.sql, parameters));
-    const id = template.sqlite ? result.insertId : result.rows[0]?.id;
+    const result = await run(db, args);
+    const id = result.rows[0]?.id ?? result.insertId;
     if (id === undefined) throw new Error('an insert reported no id');
     return Number(id);
+  };
+}
+
+/**
+ * The shared part: one template per dialect (adapter class, as SQLite and PostgreSQL differ in
+ * placeholders), built from `buildFor(adapter)` the first time, then run with new values.
+ */
+function templated<Args extends unknown[], Row>(buildFor: (adapter: DialectAdapter) => (db: Kysely<Database>, ...args: Args) => Compilable<unknown>) {
+  const templates = new Map<unknown, Template>();
+  return (db: Kysely<Database>, args: Args): Promise<QueryResult<Row>> => {
+    // getExecutor() is marked internal in Kysely's typings but is how its own plugins reach the
+    // dialect; the adapter's class tells the dialects apart (a transaction shares its root's).
+    const adapter = db.getExecutor().adapter;
+    let template = templates.get(adapter.constructor);
+    if (template === undefined) {
+      template = compileTemplate(db, buildFor(adapter), args.length);
+      templates.set(adapter.constructor, template);
+    }
+    const parameters = template.slots.map((slot) => (typeof slot === 'number' ? args[slot] : slot.constant));
+    return db.executeQuery<Row>(CompiledQuery.raw(template.sql, parameters));
   };
 }
 
