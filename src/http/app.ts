@@ -54,6 +54,11 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     forceCloseConnections: true,
   });
   app.decorate('services', services);
+  if (services.config.trustProxy === true) {
+    // Every client then picks the address its rate limits and back-off count under.
+    app.log.warn({ event: 'config.trust_proxy_all' },
+      'LATCHKEY_TRUST_PROXY=true believes X-Forwarded-For from anyone: any client can choose the address its rate limits and back-off count under. Set the number of proxy hops or the proxies\' addresses/CIDRs instead.');
+  }
 
   await app.register(cookie);
   await app.register(formbody, {

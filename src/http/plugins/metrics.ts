@@ -7,9 +7,14 @@
 //   latchkey_token_requests_total{grant_type,outcome}          token endpoint: outcome "success" or the error code
 //   latchkey_token_request_duration_seconds{grant_type}        token endpoint latency (histogram)
 //   process_* and nodejs_*                                     prom-client's default process metrics
+//
+// Who may read it (SPEC.md): without LATCHKEY_METRICS_TOKEN loopback peers only (404 to anyone
+// else); with it, `Authorization: Bearer <token>` from anywhere (401 otherwise). See
+// client-address.ts metricsAccess.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { OAuthError } from '../../oauth/errors.js';
+import { metricsAccess } from '../client-address.js';
 import { GRANT_TYPES } from '../../store/clients.js';
 
 declare module 'fastify' {
@@ -96,7 +101,18 @@ export function registerMetrics(app: FastifyInstance, metrics: Metrics = createM
     done();
   });
 
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', async (request, reply) => {
+    const headers = request.headers;
+    const access = metricsAccess({
+      socketAddress: request.raw.socket?.remoteAddress,
+      forwarded: headers['x-forwarded-for'] !== undefined || headers.forwarded !== undefined || headers['x-real-ip'] !== undefined,
+      authorization: headers.authorization,
+    }, app.services.config.metricsToken);
+    if (access === 'hidden') return reply.callNotFound();
+    if (access === 'unauthorized') {
+      return reply.code(401).header('WWW-Authenticate', 'Bearer realm="metrics"').header('Cache-Control', 'no-store')
+        .send({ error: 'invalid_token', error_description: 'GET /metrics needs the metrics bearer token' });
+    }
     const text = await Registry.merge([processMetrics(), metrics.registry]).metrics();
     return reply.header('Cache-Control', 'no-store').type(metrics.registry.contentType).send(text);
   });

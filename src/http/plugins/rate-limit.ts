@@ -2,8 +2,10 @@
 //
 // - A coarse limit per client address on the token endpoints (POST /oauth/token, /token,
 //   /refresh) and on /login and /signup (@fastify/rate-limit; config.tokenRateLimit /
-//   loginRateLimit a minute, 0 = off; POST /signup counts apart from /login). It stops floods;
-//   the brute-force guard (accounts/backoff.ts) is what slows password guessing.
+//   loginRateLimit a minute, 0 = off; POST /login, POST /signup and the two pages each count
+//   in a budget of their own). It stops floods; the brute-force guard (accounts/backoff.ts) is
+//   what slows password guessing. Addresses are keyed by client-address.ts addressKey (an
+//   IPv6 client by its /64).
 // - authenticateClientLimited(): client authentication with the per-client_id backoff, for the
 //   token, revocation and introspection endpoints.
 // Counters are in Redis when REDIS_URL is set (one limit across every process), else in
@@ -15,15 +17,15 @@ import { lockoutError, RedisCounters, tooManyRequests } from '../../accounts/bac
 import { authenticateClient, parseBasicAuthorization, type ClientAuthRequest } from '../../oauth/client-auth.js';
 import { OAuthError } from '../../oauth/errors.js';
 import type { Client } from '../../store/clients.js';
+import { addressKey } from '../client-address.js';
 
 /** The routes each coarse limit covers (method and path as registered). */
 export const TOKEN_LIMITED_ROUTES = new Set(['POST /oauth/token', 'POST /token', 'POST /refresh']);
-export const LOGIN_LIMITED_ROUTES = new Set(['GET /login', 'POST /login']);
-/**
- * Posting the sign-up form hashes a password (argon2) for anyone who asks: the login limit, in
- * a budget of its own. Showing the form is cheap and not counted.
- */
+export const LOGIN_LIMITED_ROUTES = new Set(['POST /login']);
+/** Posting the sign-up form hashes a password (argon2) for anyone who asks: the login limit, in a budget of its own. */
 export const SIGNUP_LIMITED_ROUTES = new Set(['POST /signup']);
+/** Showing the login and sign-up forms: cheap (no database write) but still limited, in a budget of their own. */
+export const PAGE_LIMITED_ROUTES = new Set(['GET /login', 'GET /signup']);
 
 const WINDOW_MS = 60_000;
 
@@ -43,7 +45,7 @@ export async function registerRateLimits(app: FastifyInstance): Promise<void> {
     app.rateLimit({
       max,
       timeWindow: WINDOW_MS,
-      keyGenerator: (request: FastifyRequest) => `${group}:${request.ip}`,
+      keyGenerator: (request: FastifyRequest) => `${group}:${addressKey(request.ip)}`,
       errorResponseBuilder: (_request, context) => tooManyRequests(Math.ceil(context.ttl / 1000)),
     });
   const groups: Array<{ routes: Set<string>; hook: ReturnType<typeof limiter> }> = [];
@@ -51,6 +53,7 @@ export async function registerRateLimits(app: FastifyInstance): Promise<void> {
   if (config.loginRateLimit > 0) {
     groups.push({ routes: LOGIN_LIMITED_ROUTES, hook: limiter('login', config.loginRateLimit) });
     groups.push({ routes: SIGNUP_LIMITED_ROUTES, hook: limiter('signup', config.loginRateLimit) });
+    groups.push({ routes: PAGE_LIMITED_ROUTES, hook: limiter('pages', config.loginRateLimit) });
   }
 
   app.addHook('onRoute', (route) => {
