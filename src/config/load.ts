@@ -35,8 +35,12 @@ export interface Config {
   /** Requests a minute one address may make to /login (LATCHKEY_LOGIN_RATE_LIMIT; 0 = no limit). */
   loginRateLimit: number;
   logLevel: string;
-  /** Seconds a login session lives. */
+  /** Seconds a login session lives at most, however active (LATCHKEY_SESSION_LIFETIME). */
   sessionTtl: number;
+  /** Seconds a login session may go unused before it ends (LATCHKEY_SESSION_IDLE_TIMEOUT). */
+  sessionIdleTimeout: number;
+  /** Bearer token that opens GET /metrics from anywhere (LATCHKEY_METRICS_TOKEN); null: loopback callers only. */
+  metricsToken: string | null;
   /** Seconds between runs of the expired-row cleanup (LATCHKEY_PURGE_INTERVAL; 0 turns the timer off). */
   purgeInterval: number;
   /** Seconds dead rows are kept for replay detection before the cleanup deletes them (LATCHKEY_PURGE_MARGIN, store/purge.ts). */
@@ -173,6 +177,15 @@ function parseTrustProxy(value: string | undefined): boolean | number | string[]
   return list;
 }
 
+function parseMetricsToken(value: string | undefined): string | null {
+  if (value === undefined || value === '') return null;
+  // Sent as `Authorization: Bearer <token>`: RFC 6750 b64token characters, long enough not to guess.
+  if (!/^[A-Za-z0-9\-._~+/]+=*$/.test(value) || value.length < 16) {
+    throw new ConfigError('LATCHKEY_METRICS_TOKEN must be at least 16 characters of A-Z a-z 0-9 - . _ ~ + / (e.g. openssl rand -hex 32)');
+  }
+  return value;
+}
+
 function parseEncryptionKey(value: string | undefined): Buffer | null {
   if (value === undefined || value === '') return null;
   const key = Buffer.from(value, 'base64');
@@ -211,7 +224,9 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     loginRateLimit: positiveInt(env.LATCHKEY_LOGIN_RATE_LIMIT ?? 120, 'LATCHKEY_LOGIN_RATE_LIMIT', { min: 0 }),
     logLevel: env.LOG_LEVEL ?? 'info',
     trustProxy: parseTrustProxy(env.LATCHKEY_TRUST_PROXY),
-    sessionTtl: 14 * 86_400,
+    sessionTtl: positiveInt(env.LATCHKEY_SESSION_LIFETIME ?? 7 * 86_400, 'LATCHKEY_SESSION_LIFETIME', { min: 60 }),
+    sessionIdleTimeout: positiveInt(env.LATCHKEY_SESSION_IDLE_TIMEOUT ?? 3 * 86_400, 'LATCHKEY_SESSION_IDLE_TIMEOUT', { min: 60 }),
+    metricsToken: parseMetricsToken(env.LATCHKEY_METRICS_TOKEN),
     purgeInterval: positiveInt(env.LATCHKEY_PURGE_INTERVAL ?? 300, 'LATCHKEY_PURGE_INTERVAL', { min: 0 }),
     purgeMargin: positiveInt(env.LATCHKEY_PURGE_MARGIN ?? 3600, 'LATCHKEY_PURGE_MARGIN', { min: 0 }),
   };

@@ -1,18 +1,30 @@
 // Login sessions and CSRF protection for the HTML pages.
-// The cookie carries a 256-bit random id; the database keeps only its hash, the user and a
-// per-session CSRF token. Visitors who are not signed in get an anonymous session as soon
-// as a page shows them a form, so every form (the login form too) carries a CSRF token.
+// The session cookie carries a 256-bit random id; the database keeps only its hash, the user
+// and a per-session CSRF token. A session ends when idle for config.sessionIdleTimeout or
+// config.sessionTtl after it began, whichever comes first; its last_seen_at is written at
+// most once a minute.
+// Visitors who are not signed in get no session row: their forms (login, sign-up) carry a
+// stateless double-submit token instead — a random value in a cookie of its own (HttpOnly,
+// SameSite=Lax), echoed in the form's csrf_token field and compared in constant time.
+// A cross-site page can neither read nor (with the __Host- prefix on https) plant that cookie.
 // Signing in replaces the session (no fixation); signing out deletes it.
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../config/load.js';
 import { constantTimeEqual, newSecret, sha256Hex } from '../oauth/crypto.js';
 import { nowSeconds } from '../oauth/clock.js';
 import type { User } from '../store/users.js';
 import { errorPage } from '../views/layout.js';
 
+/** The cookie names on plain http; on an https issuer they carry the __Host- prefix. */
 export const SESSION_COOKIE = 'lk_session';
+export const CSRF_COOKIE = 'lk_csrf';
+
+/** Seconds between two writes of a session's last_seen_at. */
+export const SESSION_TOUCH_INTERVAL = 60;
 
 export interface Session {
-  idHash: string;
+  /** The stored session's id hash; null for an anonymous visitor (no row). */
+  idHash: string | null;
   user: User | null;
   csrfToken: string;
   /** Epoch seconds of the last password check, for prompt=login and max_age. */
@@ -26,25 +38,45 @@ declare module 'fastify' {
   }
 }
 
-function cookieOptions(request: FastifyRequest, maxAgeSeconds: number) {
+function secureCookies(config: Pick<Config, 'issuer'>): boolean {
+  return config.issuer.startsWith('https:');
+}
+
+/**
+ * A cookie's name: `__Host-` prefixed when the issuer is https (the browser then insists on
+ * Secure, Path=/ and no Domain, so a sibling subdomain cannot plant or overwrite it).
+ */
+export function cookieName(config: Pick<Config, 'issuer'>, base: string): string {
+  return secureCookies(config) ? `__Host-${base}` : base;
+}
+
+function cookieOptions(request: FastifyRequest, maxAgeSeconds?: number) {
   return {
     path: '/',
     httpOnly: true,
     sameSite: 'lax' as const,
-    secure: request.server.services.config.issuer.startsWith('https:'),
-    maxAge: maxAgeSeconds,
+    secure: secureCookies(request.server.services.config),
+    ...(maxAgeSeconds === undefined ? {} : { maxAge: maxAgeSeconds }),
   };
 }
+
+/** Tokens we issue are 43 base64url characters; anything else in a cookie is ignored. */
+const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
 
 /** The live session named by the request's cookie, or null. */
 export async function loadSession(request: FastifyRequest): Promise<Session | null> {
   if (request.latchkeySession !== undefined) return request.latchkeySession;
   const { services } = request.server;
-  const raw = request.cookies[SESSION_COOKIE];
+  const { config } = services;
+  const raw = request.cookies[cookieName(config, SESSION_COOKIE)];
   let session: Session | null = null;
   if (raw && raw.length <= 100) {
-    const record = await services.sessions.find(sha256Hex(raw), nowSeconds(services.clock));
+    const now = nowSeconds(services.clock);
+    const record = await services.sessions.find(sha256Hex(raw), now, { idleTimeout: config.sessionIdleTimeout, lifetime: config.sessionTtl });
     if (record) {
+      if (now - record.lastSeenAt >= SESSION_TOUCH_INTERVAL) {
+        await services.sessions.touch(record.idHash, now, Math.min(record.createdAt + config.sessionTtl, now + config.sessionIdleTimeout));
+      }
       const user = record.userId === null ? null : (await services.users.findById(record.userId)) ?? null;
       session = { idHash: record.idHash, user, csrfToken: record.csrfToken, authTime: record.authTime };
     }
@@ -53,34 +85,55 @@ export async function loadSession(request: FastifyRequest): Promise<Session | nu
   return session;
 }
 
-async function createSession(request: FastifyRequest, reply: FastifyReply, user: User | null): Promise<Session> {
+async function createSession(request: FastifyRequest, reply: FastifyReply, user: User): Promise<Session> {
   const { services } = request.server;
+  const { config } = services;
   const now = nowSeconds(services.clock);
   const id = newSecret();
-  const session: Session = { idHash: sha256Hex(id), user, csrfToken: newSecret(), authTime: user ? now : null };
-  await services.sessions.insert({ ...session, userId: user?.id ?? null, expiresAt: now + services.config.sessionTtl, now });
-  reply.setCookie(SESSION_COOKIE, id, cookieOptions(request, services.config.sessionTtl));
+  const idHash = sha256Hex(id);
+  const session: Session = { idHash, user, csrfToken: newSecret(), authTime: now };
+  const expiresAt = now + Math.min(config.sessionTtl, config.sessionIdleTimeout);
+  await services.sessions.insert({ idHash, userId: user.id, csrfToken: session.csrfToken, authTime: now, expiresAt, now });
+  reply.setCookie(cookieName(config, SESSION_COOKIE), id, cookieOptions(request, config.sessionTtl));
   request.latchkeySession = session;
   return session;
 }
 
-/** The current session, creating an anonymous one (for its CSRF token) when there is none. */
-export async function ensureSession(request: FastifyRequest, reply: FastifyReply): Promise<Session> {
-  return (await loadSession(request)) ?? createSession(request, reply, null);
+/** The anonymous visitor's double-submit token from its cookie, or undefined. */
+function anonymousToken(request: FastifyRequest): string | undefined {
+  const raw = request.cookies[cookieName(request.server.services.config, CSRF_COOKIE)];
+  return raw !== undefined && TOKEN_SHAPE.test(raw) ? raw : undefined;
+}
+
+/**
+ * The CSRF token for a form on this page: the session's when there is one, else the anonymous
+ * visitor's double-submit token (set in its cookie when new). Writes nothing to the database.
+ */
+export async function formCsrfToken(request: FastifyRequest, reply: FastifyReply): Promise<string> {
+  const session = await loadSession(request);
+  if (session) return session.csrfToken;
+  const existing = anonymousToken(request);
+  if (existing !== undefined) return existing;
+  const token = newSecret();
+  // A browser-session cookie: it only has to outlive the form.
+  reply.setCookie(cookieName(request.server.services.config, CSRF_COOKIE), token, cookieOptions(request));
+  // Later forms in the same request (an error page re-rendered) reuse it.
+  request.cookies[cookieName(request.server.services.config, CSRF_COOKIE)] = token;
+  return token;
 }
 
 /** Signs the user in: the old session (anonymous or not) is replaced by a new one. */
 export async function startUserSession(request: FastifyRequest, reply: FastifyReply, user: User): Promise<Session> {
   const old = await loadSession(request);
-  if (old) await request.server.services.sessions.delete(old.idHash);
+  if (old?.idHash) await request.server.services.sessions.delete(old.idHash);
   return createSession(request, reply, user);
 }
 
 export async function endSession(request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const session = await loadSession(request);
-  if (session) await request.server.services.sessions.delete(session.idHash);
+  if (session?.idHash) await request.server.services.sessions.delete(session.idHash);
   request.latchkeySession = null;
-  reply.clearCookie(SESSION_COOKIE, { path: '/' });
+  reply.clearCookie(cookieName(request.server.services.config, SESSION_COOKIE), cookieOptions(request));
 }
 
 /** True when the form's csrf_token matches the session's (constant time). */
@@ -89,11 +142,15 @@ export function csrfValid(session: Session | null, submitted: unknown): boolean 
 }
 
 /**
- * Checks the CSRF token of a form POST. On failure it answers 403 and returns null: the
- * caller must stop and change nothing.
+ * Checks the CSRF token of a form POST: a signed-in visitor's against their session's token,
+ * an anonymous visitor's against their double-submit cookie. On failure it answers 403 and
+ * returns null: the caller must stop and change nothing. An anonymous visitor gets a Session
+ * with no row (idHash and user null).
  */
 export async function requireCsrf(request: FastifyRequest, reply: FastifyReply): Promise<Session | null> {
-  const session = await loadSession(request);
+  const stored = await loadSession(request);
+  const cookieToken = stored ? undefined : anonymousToken(request);
+  const session: Session | null = stored ?? (cookieToken === undefined ? null : { idHash: null, user: null, csrfToken: cookieToken, authTime: null });
   const body = request.body as Record<string, unknown> | undefined;
   if (!csrfValid(session, body?.csrf_token)) {
     await reply.code(403).type('text/html; charset=utf-8').send(

@@ -130,6 +130,8 @@ export interface SessionsTable {
   auth_time: number | null;
   created_at: number;
   expires_at: number;
+  /** Epoch seconds of the last request seen (written at most once a minute); migration 006. */
+  last_seen_at: number;
 }
 
 export interface SigningKeysTable {

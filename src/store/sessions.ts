@@ -1,4 +1,7 @@
 // Login sessions, server-side: the cookie holds a random id, the database its hash.
+// A session lives until its expires_at, and no longer than `lifetime` after created_at nor
+// `idleTimeout` after last_seen_at (checked on every read, so shortening either setting takes
+// effect at once; expires_at is kept at the earlier of the two so the purge finds idle rows).
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.js';
 
@@ -10,26 +13,54 @@ export interface SessionRecord {
   expiresAt: number;
 }
 
+export interface StoredSession extends SessionRecord {
+  createdAt: number;
+  lastSeenAt: number;
+}
+
+export interface SessionLimits {
+  /** Seconds a session may go unused. */
+  idleTimeout: number;
+  /** Seconds a session may live at most, however busy. */
+  lifetime: number;
+}
+
 export class SessionStore {
   constructor(private readonly db: Kysely<Database>) {}
 
   async insert(s: SessionRecord & { now: number }): Promise<void> {
     await this.db.insertInto('sessions').values({
-      id_hash: s.idHash, user_id: s.userId, csrf_token: s.csrfToken, auth_time: s.authTime, created_at: s.now, expires_at: s.expiresAt,
+      id_hash: s.idHash, user_id: s.userId, csrf_token: s.csrfToken, auth_time: s.authTime, created_at: s.now, expires_at: s.expiresAt, last_seen_at: s.now,
     }).execute();
   }
 
-  /** A live session, or undefined when unknown or expired. */
-  async find(idHash: string, now: number): Promise<SessionRecord | undefined> {
-    const row = await this.db.selectFrom('sessions').selectAll().where('id_hash', '=', idHash).where('expires_at', '>', now).executeTakeFirst();
-    return row && { idHash: row.id_hash, userId: row.user_id, csrfToken: row.csrf_token, authTime: row.auth_time, expiresAt: row.expires_at };
+  /**
+   * A live session, or undefined when unknown, expired, idle too long or too old. A session
+   * found dead is deleted on the spot.
+   */
+  async find(idHash: string, now: number, limits: SessionLimits): Promise<StoredSession | undefined> {
+    const row = await this.db.selectFrom('sessions').selectAll().where('id_hash', '=', idHash).executeTakeFirst();
+    if (!row) return undefined;
+    if (row.expires_at <= now || row.last_seen_at + limits.idleTimeout <= now || row.created_at + limits.lifetime <= now) {
+      await this.delete(idHash);
+      return undefined;
+    }
+    return {
+      idHash: row.id_hash, userId: row.user_id, csrfToken: row.csrf_token, authTime: row.auth_time, expiresAt: row.expires_at,
+      createdAt: row.created_at, lastSeenAt: row.last_seen_at,
+    };
+  }
+
+  /** Records activity: last_seen_at = now, expires_at moved to the new idle deadline (never past the lifetime). */
+  async touch(idHash: string, now: number, expiresAt: number): Promise<void> {
+    await this.db.updateTable('sessions').set({ last_seen_at: now, expires_at: expiresAt }).where('id_hash', '=', idHash).execute();
   }
 
   async delete(idHash: string): Promise<void> {
     await this.db.deleteFrom('sessions').where('id_hash', '=', idHash).execute();
   }
 
-  async deleteForUser(userId: number, exceptIdHash?: string): Promise<void> {
+  async deleteForUser(userId: number, exceptIdHash?: string | null): Promise<void> {
     let q = this.db.deleteFrom('sessions').where('user_id', '=', userId);
     if (exceptIdHash) q = q.where('id_hash', '!=', exceptIdHash);
     await q.execute();

@@ -182,10 +182,11 @@ for (const kind of databaseKinds()) {
         const user = await createUser(services, { email: 's@t.u', name: 'S', password: 'password1' });
         const idHash = sha256Hex(newSecret());
         await services.sessions.insert({ idHash, userId: user.id, csrfToken: 'x', authTime: now, expiresAt: now + 60, now });
-        assert.equal((await services.sessions.find(idHash, now))?.userId, user.id);
-        assert.equal(await services.sessions.find(idHash, now + 61), undefined);
+        const limits = { idleTimeout: 3600, lifetime: 86_400 };
+        assert.equal((await services.sessions.find(idHash, now, limits))?.userId, user.id);
+        assert.equal(await services.sessions.find(idHash, now + 61, limits), undefined);
         await services.sessions.delete(idHash);
-        assert.equal(await services.sessions.find(idHash, now), undefined);
+        assert.equal(await services.sessions.find(idHash, now, limits), undefined);
       });
     });
 

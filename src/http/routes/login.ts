@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { audit } from '../../audit.js';
 import { checkLoginLockout, recordFailedLogin, recordSuccessfulLogin, type LoginLockout } from '../../accounts/login-backoff.js';
 import { dummyPasswordHash, MAX_PASSWORD_LENGTH, verifyPassword } from '../../accounts/passwords.js';
-import { endSession, ensureSession, loadSession, requireCsrf, safeNext, startUserSession } from '../session.js';
+import { endSession, formCsrfToken, loadSession, requireCsrf, safeNext, startUserSession } from '../session.js';
 import { LOGIN_FAILED_MESSAGE, loginPage, type LoginPageOptions } from '../../views/login.js';
 
 const MAX_EMAIL_LENGTH = 320;
@@ -23,8 +23,8 @@ async function sendLoginPage(
   options: Omit<LoginPageOptions, 'csrfToken' | 'signupOpen'>,
   status = 200,
 ): Promise<FastifyReply> {
-  const session = await ensureSession(request, reply);
-  const page = loginPage({ ...options, csrfToken: session.csrfToken, signupOpen: request.server.services.config.signup });
+  const csrfToken = await formCsrfToken(request, reply);
+  const page = loginPage({ ...options, csrfToken, signupOpen: request.server.services.config.signup });
   // The page carries a CSRF token: never cached.
   return reply.code(status).type('text/html; charset=utf-8').header('Cache-Control', 'no-store').send(page.toString());
 }

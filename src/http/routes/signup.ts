@@ -6,7 +6,7 @@ import { DuplicateEmailError } from '../../store/users.js';
 import { signupPage, type SignupValues } from '../../views/signup.js';
 import type { FormErrors } from '../../views/forms.js';
 import { capitalize, formValue, PAGE_ROUTE, sendNotFound, sendPage } from '../pages.js';
-import { ensureSession, loadSession, requireCsrf, safeNext, startUserSession } from '../session.js';
+import { formCsrfToken, loadSession, requireCsrf, safeNext, startUserSession } from '../session.js';
 
 function nextParam(value: unknown): string | null {
   const next = safeNext(value, '');
@@ -39,8 +39,8 @@ export async function signupRoutes(app: FastifyInstance): Promise<void> {
     const next = nextParam(query.next);
     const existing = await loadSession(request);
     if (existing?.user) return reply.redirect(next ?? '/account', 303);
-    const session = await ensureSession(request, reply);
-    return sendPage(reply, signupPage({ csrfToken: session.csrfToken, values: { name: '', email: '', locale: 'en' }, errors: {}, next }));
+    const csrfToken = await formCsrfToken(request, reply);
+    return sendPage(reply, signupPage({ csrfToken, values: { name: '', email: '', locale: 'en' }, errors: {}, next }));
   });
 
   app.post('/signup', PAGE_ROUTE, async (request, reply) => {
