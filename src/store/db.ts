@@ -1,7 +1,7 @@
 // Opens the database named by a DATABASE_URL: `sqlite:PATH`, `sqlite::memory:` or
 // `postgres://…`. One Kysely instance per process; the rest of the code never knows which
 // dialect it talks to.
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
@@ -69,10 +69,18 @@ export function openDatabase(url: string, options: OpenOptions = {}): Store {
 function openSqlite(path: string, options: OpenOptions): Store {
   const memory = path === ':memory:';
   if (!memory) {
+    // The file holds password and token hashes: a new one is 0600 (SQLite gives its -wal and
+    // -shm files the database file's mode) in a directory, if we create it, of 0700. Existing
+    // files and directories keep the modes their operator gave them.
     try {
-      mkdirSync(dirname(resolve(path)), { recursive: true });
+      mkdirSync(dirname(resolve(path)), { recursive: true, mode: 0o700 });
     } catch (err) {
       throw new DatabaseOpenError(`cannot create the directory for ${path}: ${(err as Error).message}`);
+    }
+    try {
+      closeSync(openSync(path, 'wx', 0o600));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new DatabaseOpenError(`cannot create SQLite database ${path}: ${(err as Error).message}`);
     }
   }
   let native: SqliteDatabase.Database;
