@@ -10,6 +10,7 @@
 //   refresh.retried                                    a retry inside refresh_retry_window
 //   token.revoked / grant.revoked                      RFC 7009 revocation, a user disconnecting an app
 //   client.secret_reset                                the developer portal or the CLI
+//   client.created / client.updated / client.deleted   the developer portal or the CLI (address "cli")
 //   client_auth.failed / client_auth.locked            failed client authentication, backoff
 
 export type AuditEvent =
@@ -25,6 +26,9 @@ export type AuditEvent =
   | 'token.revoked'
   | 'grant.revoked'
   | 'client.secret_reset'
+  | 'client.created'
+  | 'client.updated'
+  | 'client.deleted'
   | 'client_auth.failed'
   | 'client_auth.locked';
 
@@ -34,7 +38,7 @@ export interface AuditFields {
   user_id?: number | null;
   /** The public client_id. */
   client_id?: string | null;
-  /** The caller's address as the server sees it (request.ip). */
+  /** The caller's address as the server sees it (request.ip); "cli" for the admin command line. */
   address?: string;
   grant_id?: number | null;
   organization_id?: number | null;

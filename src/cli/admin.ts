@@ -1,9 +1,12 @@
 // The admin commands of SPEC.md: each opens the database, runs pending migrations, does one
 // thing in one transaction where it writes more than one row, and returns one JSON object.
+import pino from 'pino';
 import { createUser, AccountError } from '../accounts/users.js';
 import { ClientRegistrationError, describeClient, registerClient, resetClientSecret } from '../accounts/client-registration.js';
 import { loadConfig, validateDatabaseUrl, DEFAULT_DATABASE_URL, ConfigError } from '../config/load.js';
 import { nowSeconds } from '../oauth/clock.js';
+import { audit, type AuditLogger } from '../audit.js';
+import { createLogger } from '../logging.js';
 import { createServices, type Services } from '../services.js';
 import { migrate, openDatabase } from '../store/db.js';
 import { DuplicateEmailError } from '../store/users.js';
@@ -42,6 +45,13 @@ export async function withServices<T>(values: Record<string, string | boolean | 
   } finally {
     await store.close();
   }
+}
+
+let auditLogger: AuditLogger | undefined;
+/** Audit lines of the command line: JSON on stderr (stdout holds the command's one JSON answer), written at once. */
+function cliAudit(): AuditLogger {
+  auditLogger ??= createLogger('info', pino.destination({ fd: 2, sync: true }));
+  return auditLogger;
 }
 
 export function redactUrl(url: string): string {
@@ -128,6 +138,7 @@ const clientCreate: Command = async (argv) => {
       ...(scopes !== undefined ? { scopes: splitList(scopes, /[,\s]+/) } : {}),
       refreshWithoutSecret: v['refresh-without-secret'] === true,
     }).catch(translate);
+    audit(cliAudit(), 'client.created', { user_id: owner, client_id: client.clientId, address: 'cli' });
     const { client_id: id, ...rest } = describeClient(client);
     return clientSecret === null ? { client_id: id, ...rest } : { client_id: id, client_secret: clientSecret, ...rest };
   });
@@ -142,7 +153,7 @@ const clientResetSecret: Command = async (argv) => {
     if (existing.isPublic) throw new CommandError(`client ${clientId} is public and has no secret`);
     const secret = await resetClientSecret(s, clientId);
     if (secret === undefined) throw new CommandError(`no client with id ${clientId}`);
-    s.logger.info({ event: 'client.secret_reset', client_id: clientId }, 'client secret reset');
+    audit(cliAudit(), 'client.secret_reset', { client_id: clientId, address: 'cli' });
     return { client_id: clientId, client_secret: secret };
   });
 };

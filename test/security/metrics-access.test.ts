@@ -30,7 +30,8 @@ describe('/metrics access', () => {
     const server = await startTestServer('sqlite', { env: { LATCHKEY_TRUST_PROXY: 'true' } });
     try {
       assert.equal((await fetch(`${server.url}/metrics`)).status, 200);
-      for (const headers of [{ 'x-forwarded-for': '127.0.0.1' }, { 'x-forwarded-for': '203.0.113.9' }, { forwarded: 'for=127.0.0.1' }, { 'x-real-ip': '127.0.0.1' }]) {
+      const relayed: Array<Record<string, string>> = [{ 'x-forwarded-for': '127.0.0.1' }, { 'x-forwarded-for': '203.0.113.9' }, { forwarded: 'for=127.0.0.1' }, { 'x-real-ip': '127.0.0.1' }];
+      for (const headers of relayed) {
         const res = await fetch(`${server.url}/metrics`, { headers });
         assert.equal(res.status, 404, JSON.stringify(headers));
         assert.doesNotMatch(await res.text(), /latchkey_http_requests_total/);

@@ -107,7 +107,7 @@ export async function developerRoutes(app: FastifyInstance): Promise<void> {
       isPublic: values.isPublic,
       redirectUriPolicy: PORTAL_POLICY,
     });
-    request.log.info({ event: 'client_registered', userId: session.user.id, clientId: client.clientId, public: client.isPublic }, 'client registered');
+    audit(request.log, 'client.created', { user_id: session.user.id, client_id: client.clientId, address: request.ip });
     // The secret is in this response only (no-store): it is never stored in clear or shown again.
     return sendPage(reply, clientSecretPage({ user: session.user, csrfToken: session.csrfToken, client, secret: clientSecret, reset: false }), 201);
   });
@@ -135,7 +135,7 @@ export async function developerRoutes(app: FastifyInstance): Promise<void> {
       return sendPage(reply, clientEditPage({ user: session.user, csrfToken: session.csrfToken, client, values, errors: checked.errors }), 400);
     }
     await services.clients.update(client.id, { name: checked.name, redirectUris: checked.redirectUris }, nowSeconds(services.clock));
-    request.log.info({ event: 'client_updated', userId: session.user.id, clientId: client.clientId }, 'client updated');
+    audit(request.log, 'client.updated', { user_id: session.user.id, client_id: client.clientId, address: request.ip });
     return reply.redirect(`/developer/clients/${encodeURIComponent(client.clientId)}?done=saved`, 303);
   });
 
@@ -181,7 +181,7 @@ export async function developerRoutes(app: FastifyInstance): Promise<void> {
     }
     // ON DELETE CASCADE takes its grants, consents, codes and tokens with it.
     await services.clients.delete(client.id);
-    request.log.info({ event: 'client_deleted', userId: session.user.id, clientId: client.clientId }, 'client deleted');
+    audit(request.log, 'client.deleted', { user_id: session.user.id, client_id: client.clientId, address: request.ip });
     return reply.redirect('/developer/clients?done=deleted', 303);
   });
 }
