@@ -133,7 +133,7 @@ function arbitraries(fx: Fixtures) {
   const headerFields = fc.record({
     authorization,
     accept: fc.constantFrom(undefined, 'text/html', 'application/json', '*/*', 'image/png'),
-    cookie: fc.oneof(fc.constant(undefined), headerText.map((v) => `lk_session=${v}`)),
+    cookie: fc.oneof(fc.constant(undefined), fc.tuple(fc.constantFrom('lk_session', 'lk_csrf', '__Host-lk_session'), headerText).map(([n, v]) => `${n}=${v}`)),
     extra: fc.option(fc.tuple(fc.constantFrom('x-forwarded-for', 'x-http-method-override', 'origin', 'referer'), headerText)),
   });
   const withHeaders = (h: { authorization: string | undefined; accept: string | undefined; cookie: string | undefined; extra: [string, string] | null }) => {

@@ -68,6 +68,21 @@ for (const kind of databaseKinds()) {
         // No cookie at all, but a token in the field.
         const bare = await httpRequest(server, 'POST', '/login', { form: { csrf_token: attackerToken, email: user.email, password: user.password } });
         assert.equal(bare.status, 403);
+        // Odd cookies and fields: refused with 403, never a 5xx, never a row.
+        const token = hiddenFields(page.body, '/login').csrf_token ?? '';
+        const odd: Array<[string, string]> = [
+          [`lk_csrf=${token}`, `csrf_token=${token}&csrf_token=${token}`],
+          [`lk_csrf=${token}`, `csrf_token=${token}x`],
+          [`lk_csrf=${token}x`, `csrf_token=${token}x`],
+          [`lk_csrf=%00${token.slice(3)}`, `csrf_token=%00${token.slice(3)}`],
+          ['lk_csrf=', 'csrf_token='],
+          [`lk_csrf=${'é'.repeat(43)}`, `csrf_token=${encodeURIComponent('é'.repeat(43))}`],
+          [`lk_session=${token}; lk_csrf=${token}`, `csrf_token=${token.toUpperCase()}`],
+        ];
+        for (const [cookie, body] of odd) {
+          const r = await fetch(`${server.url}/login`, { method: 'POST', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: `${body}&email=${encodeURIComponent(user.email)}&password=${encodeURIComponent(user.password)}` });
+          assert.equal(r.status, 403, `${cookie} / ${body}`);
+        }
         assert.equal(await sessionRows(server), before);
       } finally {
         await server.close();
