@@ -11,6 +11,8 @@
 //   token.revoked / grant.revoked                      RFC 7009 revocation, a user disconnecting an app
 //   client.secret_reset                                the developer portal or the CLI
 //   client_auth.failed / client_auth.locked            failed client authentication, backoff
+//   password.changed                                   the account page; every grant revoked
+//   email.changed                                      the account page (never the address itself)
 
 export type AuditEvent =
   | 'login.succeeded'
@@ -26,7 +28,9 @@ export type AuditEvent =
   | 'grant.revoked'
   | 'client.secret_reset'
   | 'client_auth.failed'
-  | 'client_auth.locked';
+  | 'client_auth.locked'
+  | 'password.changed'
+  | 'email.changed';
 
 /** What an audit line may carry: identifiers and outcomes, never a secret. */
 export interface AuditFields {
@@ -48,6 +52,8 @@ export interface AuditFields {
   retry_after?: number;
   /** How many grants or tokens an action touched. */
   count?: number;
+  /** How many grants a password change revoked. */
+  grants_revoked?: number;
 }
 
 /** The slice of a pino (or Fastify) logger the audit trail uses. */

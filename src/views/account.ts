@@ -71,7 +71,7 @@ ${formAlert(pw.form)}
 ${csrfInput(o.csrfToken)}
 <input type="text" name="username" value="${o.user.email}" autocomplete="username" hidden>
 ${field({ idPrefix: 'pw', name: 'current_password', label: 'Current password', type: 'password', error: pw.current_password, autocomplete: 'current-password', required: true })}
-${field({ idPrefix: 'pw', name: 'password', label: 'New password', type: 'password', error: pw.password, autocomplete: 'new-password', required: true, hint: `At least ${MIN_PASSWORD_LENGTH} characters. Your other sessions are signed out.` })}
+${field({ idPrefix: 'pw', name: 'password', label: 'New password', type: 'password', error: pw.password, autocomplete: 'new-password', required: true, hint: `At least ${MIN_PASSWORD_LENGTH} characters. Your other sessions and connected apps are signed out; apps must be approved again.` })}
 ${field({ idPrefix: 'pw', name: 'password_confirm', label: 'New password again', type: 'password', error: pw.password_confirm, autocomplete: 'new-password', required: true })}
 <div class="actions"><button type="submit">Change password</button></div>
 </form>

@@ -3,7 +3,8 @@
 // grant of that user, client and organization, so all their tokens fail at once.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AccountError, validateEmail, validateLocale, validateName, validatePassword } from '../../accounts/users.js';
-import { hashPassword, verifyPassword } from '../../accounts/passwords.js';
+import { verifyPassword } from '../../accounts/passwords.js';
+import { changePassword } from '../../accounts/password-change.js';
 import { nowSeconds } from '../../oauth/clock.js';
 import { audit } from '../../audit.js';
 import { DuplicateEmailError, type User } from '../../store/users.js';
@@ -14,7 +15,7 @@ import { requireCsrf, requireUser } from '../session.js';
 
 const NOTICES: Readonly<Record<string, string>> = {
   profile: 'Your profile is saved.',
-  password: 'Your password is changed. Your other sessions are signed out.',
+  password: 'Your password is changed. Your other sessions and your connected apps were signed out: each app must be approved again the next time it asks.',
   revoked: 'Access revoked. The app can no longer use your account.',
 };
 
@@ -84,10 +85,9 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
     if (Object.keys(errors).length > 0) {
       return render(request, reply, session.user, session.csrfToken, { passwordErrors: errors }, 400);
     }
-    await services.users.update(session.user.id, { passwordHash: await hashPassword(password) }, nowSeconds(services.clock));
-    // Anyone signed in with the old password (another browser, a stolen cookie) is signed out.
-    await services.sessions.deleteForUser(session.user.id, session.idHash);
-    request.log.info({ event: 'password_changed', userId: session.user.id }, 'password changed');
+    // Anyone signed in with the old password (another browser, a stolen cookie) is signed out,
+    // and every app connected before must be approved again (accounts/password-change.ts).
+    await changePassword(services, request.log, { userId: session.user.id, newPassword: password, keepSessionIdHash: session.idHash, address: request.ip });
     return reply.redirect('/account?done=password', 303);
   });
 
