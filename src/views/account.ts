@@ -61,6 +61,7 @@ ${field({ idPrefix: 'profile', name: 'name', label: 'Name', value: profile.name,
 ${field({ idPrefix: 'profile', name: 'email', label: 'E-mail address', type: 'email', value: profile.email, error: pe.email, autocomplete: 'email', required: true })}
 ${field({ idPrefix: 'profile', name: 'locale', label: 'Language', value: profile.locale, error: pe.locale, list: 'locales', required: true, hint: 'A language tag such as en, nl or de-CH. Apps you connect receive it.' })}
 ${localeDatalist('locales')}
+${field({ idPrefix: 'profile', name: 'current_password', label: 'Your password', type: 'password', error: pe.current_password, autocomplete: 'current-password', hint: 'Needed only to change your e-mail address.' })}
 <div class="actions"><button type="submit">Save profile</button></div>
 </form>
 </section>
