@@ -1,6 +1,8 @@
-// /account: the profile, a password change (the current password required), and the
-// connected apps with "Revoke access", which deletes the remembered consent and revokes every
-// grant of that user, client and organization, so all their tokens fail at once.
+// /account: the profile (a new e-mail address needs the current password:
+// accounts/email-change.ts), a password change (the current password required; it ends every
+// grant and consent of the account: accounts/password-change.ts), and the connected apps with
+// "Revoke access", which deletes the remembered consent and revokes every grant of that user,
+// client and organization, so all their tokens fail at once.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AccountError, validateEmail, validateLocale, validateName, validatePassword } from '../../accounts/users.js';
 import { verifyPassword } from '../../accounts/passwords.js';
