@@ -12,6 +12,8 @@
 //   client.secret_reset                                the developer portal or the CLI
 //   client.created / client.updated / client.deleted   the developer portal or the CLI (address "cli")
 //   client_auth.failed / client_auth.locked            failed client authentication, backoff
+//   password.changed                                   the account page; every grant revoked
+//   email.changed                                      the account page (never the address itself)
 
 export type AuditEvent =
   | 'login.succeeded'
@@ -30,7 +32,9 @@ export type AuditEvent =
   | 'client.updated'
   | 'client.deleted'
   | 'client_auth.failed'
-  | 'client_auth.locked';
+  | 'client_auth.locked'
+  | 'password.changed'
+  | 'email.changed';
 
 /** What an audit line may carry: identifiers and outcomes, never a secret. */
 export interface AuditFields {
@@ -52,6 +56,8 @@ export interface AuditFields {
   retry_after?: number;
   /** How many grants or tokens an action touched. */
   count?: number;
+  /** How many grants a password change revoked. */
+  grants_revoked?: number;
 }
 
 /** The slice of a pino (or Fastify) logger the audit trail uses. */

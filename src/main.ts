@@ -8,7 +8,8 @@ const USAGE = `usage: latchkey <command> [flags]
   serve [--port P] [--host H] [--database-url U] [--issuer URL] [--profile NAME] [--config FILE]
   migrate
   purge                      delete expired codes, tokens, sessions and dead grants now
-  user create --email E --name N --password P [--locale nl]
+  user create --email E --name N (--password P | --password-stdin) [--locale nl]
+                             (--password-stdin: the first line of standard input)
   org create --name N [--no-integrations]
   org add-member --org ORG_ID --user USER_ID [--role admin|member]
   org set-integrations --org ORG_ID --enabled true|false

@@ -16,8 +16,13 @@ const EMAIL = /^[^\s@]+@[^\s@]+$/;
 // BCP 47 language tag, simplified: "nl", "en-GB", "zh-Hant-TW".
 const LOCALE = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/;
 
+// Control and format characters (CR, LF, DEL, C1 controls, bidi overrides) have no place in an
+// address that is shown on pages and handed to apps.
+const CONTROL = /[\p{Cc}\p{Cf}]/u;
+
 export function validateEmail(email: string): string {
   const value = email.trim();
+  if (CONTROL.test(value)) throw new AccountError('the e-mail address must not contain control characters or line breaks', 'email');
   if (!EMAIL.test(value) || value.length > 254) throw new AccountError(`${JSON.stringify(value)} is not an e-mail address`, 'email');
   return value;
 }

@@ -10,7 +10,7 @@ import { createLogger } from '../logging.js';
 import { createServices, type Services } from '../services.js';
 import { migrate, openDatabase } from '../store/db.js';
 import { DuplicateEmailError } from '../store/users.js';
-import { CommandError, UsageError, optionalString, parseBoolean, parseFlags, requireId, requireString, splitList } from './args.js';
+import { CommandError, UsageError, optionalString, parseBoolean, parseFlags, passwordOption, requireId, requireString, splitList } from './args.js';
 import { purgeCommand } from './purge.js';
 import { keysCommands } from './keys.js';
 
@@ -64,10 +64,12 @@ function translate(err: unknown): never {
 }
 
 const userCreate: Command = async (argv) => {
-  const v = parseFlags(argv, { ...DB_FLAG, email: { type: 'string' }, name: { type: 'string' }, password: { type: 'string' }, locale: { type: 'string' } });
+  const v = parseFlags(argv, {
+    ...DB_FLAG, email: { type: 'string' }, name: { type: 'string' }, password: { type: 'string' }, 'password-stdin': { type: 'boolean' }, locale: { type: 'string' },
+  });
   const email = requireString(v, 'email');
   const name = requireString(v, 'name');
-  const password = requireString(v, 'password');
+  const password = await passwordOption(v);
   const locale = optionalString(v, 'locale');
   return withServices(v, async (s) => {
     const user = await createUser(s, { email, name, password, ...(locale !== undefined ? { locale } : {}) }).catch(translate);

@@ -72,3 +72,41 @@ export function parseBoolean(raw: string, name: string): boolean {
 export function splitList(raw: string, separator: RegExp): string[] {
   return raw.split(separator).map((s) => s.trim()).filter((s) => s !== '');
 }
+
+/** Read from standard input at most: a password is far shorter; the rest is not read. */
+const MAX_LINE_BYTES = 64 * 1024;
+
+/**
+ * The first line of `input` (standard input), without its line ending (LF or CR LF): how
+ * `--password-stdin` takes a secret that must not appear on the command line (shell history,
+ * `ps`). Reads until the first newline, the end of the stream, or MAX_LINE_BYTES.
+ */
+export async function readFirstLine(input: NodeJS.ReadableStream = process.stdin): Promise<string> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of input) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    const newline = buffer.indexOf(0x0a);
+    chunks.push(newline === -1 ? buffer : buffer.subarray(0, newline));
+    length += buffer.length;
+    if (newline !== -1 || length >= MAX_LINE_BYTES) break;
+  }
+  return Buffer.concat(chunks).toString('utf8').replace(/\r$/, '');
+}
+
+/**
+ * The password of `--password P` or `--password-stdin` (exactly one of them), for commands
+ * that create an account.
+ */
+export async function passwordOption(values: Record<string, string | boolean | undefined>, readStdin: () => Promise<string> = readFirstLine): Promise<string> {
+  const fromStdin = values['password-stdin'] === true;
+  if (fromStdin && values.password !== undefined) throw new UsageError('give either --password or --password-stdin, not both');
+  if (!fromStdin) {
+    const v = values.password;
+    if (typeof v !== 'string' || v === '') throw new UsageError('--password or --password-stdin is required');
+    return v;
+  }
+  const password = await readStdin();
+  if (password === '') throw new UsageError('--password-stdin: no password on the first line of standard input');
+  return password;
+}

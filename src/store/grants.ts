@@ -58,6 +58,24 @@ export class GrantStore {
     return Number(result.numUpdatedRows);
   }
 
+  /**
+   * Revokes every grant of a user: all clients, all organizations and none (a password
+   * change). Every code and token descending from them fails from the next request on: each
+   * use reads its grant (on SQLite the kept contexts are dropped by this UPDATE of grants).
+   * Returns how many grants were live.
+   */
+  async revokeAllForUser(userId: number, now: number, db: Kysely<Database> = this.db): Promise<number> {
+    const result = await db.updateTable('grants').set({ revoked_at: now })
+      .where('user_id', '=', userId).where('revoked_at', 'is', null).executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  /** Forgets every consent the user gave, so that each app must ask again. Returns how many. */
+  async deleteConsentsForUser(userId: number, db: Kysely<Database> = this.db): Promise<number> {
+    const result = await db.deleteFrom('consents').where('user_id', '=', userId).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
   async findConsent(userId: number, clientId: number, organizationId: number | null): Promise<Consent | undefined> {
     const row = await this.db.selectFrom('consents').select(['scope', 'created_at', 'updated_at'])
       .where('user_id', '=', userId).where('client_id', '=', clientId).where('organization_id', '=', organizationId ?? NO_ORG)

@@ -61,6 +61,7 @@ ${field({ idPrefix: 'profile', name: 'name', label: 'Name', value: profile.name,
 ${field({ idPrefix: 'profile', name: 'email', label: 'E-mail address', type: 'email', value: profile.email, error: pe.email, autocomplete: 'email', required: true })}
 ${field({ idPrefix: 'profile', name: 'locale', label: 'Language', value: profile.locale, error: pe.locale, list: 'locales', required: true, hint: 'A language tag such as en, nl or de-CH. Apps you connect receive it.' })}
 ${localeDatalist('locales')}
+${field({ idPrefix: 'profile', name: 'current_password', label: 'Your password', type: 'password', error: pe.current_password, autocomplete: 'current-password', hint: 'Needed only to change your e-mail address.' })}
 <div class="actions"><button type="submit">Save profile</button></div>
 </form>
 </section>
@@ -71,7 +72,7 @@ ${formAlert(pw.form)}
 ${csrfInput(o.csrfToken)}
 <input type="text" name="username" value="${o.user.email}" autocomplete="username" hidden>
 ${field({ idPrefix: 'pw', name: 'current_password', label: 'Current password', type: 'password', error: pw.current_password, autocomplete: 'current-password', required: true })}
-${field({ idPrefix: 'pw', name: 'password', label: 'New password', type: 'password', error: pw.password, autocomplete: 'new-password', required: true, hint: `At least ${MIN_PASSWORD_LENGTH} characters. Your other sessions are signed out.` })}
+${field({ idPrefix: 'pw', name: 'password', label: 'New password', type: 'password', error: pw.password, autocomplete: 'new-password', required: true, hint: `At least ${MIN_PASSWORD_LENGTH} characters. Your other sessions and connected apps are signed out; apps must be approved again.` })}
 ${field({ idPrefix: 'pw', name: 'password_confirm', label: 'New password again', type: 'password', error: pw.password_confirm, autocomplete: 'new-password', required: true })}
 <div class="actions"><button type="submit">Change password</button></div>
 </form>

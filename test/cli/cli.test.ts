@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { loadConfig } from '../../src/config/load.js';
 import { secretMatchesHash } from '../../src/oauth/crypto.js';
+import { verifyPassword } from '../../src/accounts/passwords.js';
 import { createServices } from '../../src/services.js';
 import { openDatabase } from '../../src/store/db.js';
 import { databaseKinds, freshDatabase, type FreshDatabase } from '../helpers/databases.js';
@@ -19,7 +20,12 @@ interface Run {
 }
 
 function latchkey(db: FreshDatabase, ...args: string[]): Run {
-  const r = spawnSync(process.execPath, [BIN, ...args, '--database-url', db.url], { encoding: 'utf8', env: { ...process.env, DATABASE_URL: '' } });
+  return latchkeyWithInput(db, undefined, ...args);
+}
+
+/** Runs the binary with `input` on its standard input (undefined: none, the stream closed at once). */
+function latchkeyWithInput(db: FreshDatabase, input: string | undefined, ...args: string[]): Run {
+  const r = spawnSync(process.execPath, [BIN, ...args, '--database-url', db.url], { encoding: 'utf8', env: { ...process.env, DATABASE_URL: '' }, input: input ?? '' });
   let json: Record<string, unknown> = {};
   if (r.status === 0) json = JSON.parse(r.stdout) as Record<string, unknown>;
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, json };
@@ -108,7 +114,7 @@ for (const kind of databaseKinds()) {
         const before = await counts(db);
         assertOneLineError(latchkey(db, 'user', 'create', '--email', 'A@B.C', '--name', 'A2', '--password', 'password1'), 1, /already exists/);
         assertOneLineError(latchkey(db, 'user', 'create', '--email', 'not-an-email', '--name', 'A2', '--password', 'password1'), 1, /e-mail/);
-        assertOneLineError(latchkey(db, 'user', 'create', '--email', 'x@y.z', '--name', 'X'), 2, /--password is required/);
+        assertOneLineError(latchkey(db, 'user', 'create', '--email', 'x@y.z', '--name', 'X'), 2, /--password or --password-stdin is required/);
         assertOneLineError(latchkey(db, 'org', 'add-member', '--org', '42', '--user', '1'), 1, /no organization with id 42/);
         assert.equal(latchkey(db, 'org', 'create', '--name', 'O').status, 0);
         assertOneLineError(latchkey(db, 'org', 'add-member', '--org', '1', '--user', '99'), 1, /no user with id 99/);
@@ -128,6 +134,43 @@ for (const kind of databaseKinds()) {
         assertOneLineError(latchkey(db, 'frobnicate'), 2, /unknown command/);
         const after = await counts(db);
         assert.deepEqual(after, { ...before, organizations: (before.organizations ?? 0) + 1 });
+      } finally {
+        await db.drop();
+      }
+    });
+
+    test('user create --password-stdin: the password from the first line of standard input, never on the command line', async () => {
+      const db = await freshDatabase(kind);
+      try {
+        const created = latchkeyWithInput(db, 'a password with spaces and $ymbols\nsecond line ignored\n', 'user', 'create', '--email', 'stdin@example.com', '--name', 'Stdin', '--password-stdin');
+        assert.equal(created.status, 0, created.stderr);
+        assert.deepEqual(created.json, { id: 1, email: 'stdin@example.com', name: 'Stdin', locale: 'en' });
+        const crlf = latchkeyWithInput(db, 'windows line ending\r\n', 'user', 'create', '--email', 'crlf@example.com', '--name', 'CRLF', '--password-stdin');
+        assert.equal(crlf.status, 0, crlf.stderr);
+        const noNewline = latchkeyWithInput(db, 'no newline at all', 'user', 'create', '--email', 'bare@example.com', '--name', 'Bare', '--password-stdin');
+        assert.equal(noNewline.status, 0, noNewline.stderr);
+
+        const store = openDatabase(db.url);
+        try {
+          const services = createServices(loadConfig({ env: { DATABASE_URL: db.url } }), store);
+          const hashOf = async (email: string) => (await services.users.findCredentialsByEmail(email))?.passwordHash ?? '';
+          assert.equal(await verifyPassword(await hashOf('stdin@example.com'), 'a password with spaces and $ymbols'), true, 'the first line, without its newline');
+          assert.equal(await verifyPassword(await hashOf('crlf@example.com'), 'windows line ending'), true, 'CR LF stripped');
+          assert.equal(await verifyPassword(await hashOf('bare@example.com'), 'no newline at all'), true);
+        } finally {
+          await store.close();
+        }
+
+        const before = await counts(db);
+        // Exactly one of the two: both, or neither, is a usage error.
+        assertOneLineError(latchkeyWithInput(db, 'another password\n', 'user', 'create', '--email', 'both@example.com', '--name', 'B', '--password', 'another password', '--password-stdin'), 2, /either --password or --password-stdin, not both/);
+        assertOneLineError(latchkeyWithInput(db, 'another password\n', 'user', 'create', '--email', 'neither@example.com', '--name', 'N'), 2, /--password or --password-stdin is required/);
+        // Nothing on standard input.
+        assertOneLineError(latchkeyWithInput(db, '', 'user', 'create', '--email', 'empty@example.com', '--name', 'E', '--password-stdin'), 2, /standard input/);
+        assertOneLineError(latchkeyWithInput(db, '\n', 'user', 'create', '--email', 'empty@example.com', '--name', 'E', '--password-stdin'), 2, /standard input/);
+        // A password the rules refuse is the command's failure, as with --password.
+        assertOneLineError(latchkeyWithInput(db, 'short\n', 'user', 'create', '--email', 'short@example.com', '--name', 'S', '--password-stdin'), 1, /at least/);
+        assert.deepEqual(await counts(db), before);
       } finally {
         await db.drop();
       }

@@ -22,7 +22,7 @@ for (const kind of databaseKinds()) {
 
       const forms: Array<[string, string[]]> = [
         ['/signup', ['name', 'email', 'password', 'password_confirm', 'locale', 'next']],
-        ['/account/profile', ['name', 'email', 'locale']],
+        ['/account/profile', ['name', 'email', 'locale', 'current_password']],
         ['/account/password', ['current_password', 'password', 'password_confirm']],
         ['/account/apps/revoke', ['client_id', 'organization_id']],
         ['/developer/clients/new', ['name', 'redirect_uris', 'public']],

@@ -113,10 +113,15 @@ for (const kind of databaseKinds()) {
       const elsewhere = await signUp(server.url, { email: 'bob@example.com' });
       assert.equal((await new PageClient(server.url).get('/account')).location, '/login?next=%2Faccount', 'anonymous → login');
 
-      const taken = await ann.submit('/account', '/account/profile', { name: 'Ann B', email: 'BOB@example.com', locale: 'nl' });
+      // A new e-mail address needs the current password (issue 18, finding 5); a taken one is
+      // refused without saying that an account uses it.
+      const noPassword = await ann.submit('/account', '/account/profile', { name: 'Ann B', email: 'ann.b@example.com', locale: 'en-GB' });
+      assert.equal(noPassword.status, 400);
+      assert.deepEqual(fieldErrors(noPassword.body), ['profile-current_password-error: Enter your current password to change your e-mail address']);
+      const taken = await ann.submit('/account', '/account/profile', { name: 'Ann B', email: 'BOB@example.com', locale: 'nl', current_password: 'correct horse battery' });
       assert.equal(taken.status, 400);
-      assert.match(fieldErrors(taken.body).join('\n'), /profile-email-error: Another account already uses this e-mail address/);
-      const saved = await ann.submit('/account', '/account/profile', { name: 'Ann B', email: 'ann.b@example.com', locale: 'en-GB' });
+      assert.match(fieldErrors(taken.body).join('\n'), /profile-email-error: This e-mail address can&#39;t be used for your account\. Choose another\./);
+      const saved = await ann.submit('/account', '/account/profile', { name: 'Ann B', email: 'ann.b@example.com', locale: 'en-GB', current_password: 'correct horse battery' });
       assert.equal(saved.status, 303);
       assert.deepEqual(await services.users.findById(user.id), { id: user.id, name: 'Ann B', email: 'ann.b@example.com', locale: 'en-GB' });
       assert.match((await ann.get(saved.location!)).body, /Your profile is saved/);

@@ -1,12 +1,18 @@
-// /account: the profile, a password change (the current password required), and the
-// connected apps with "Revoke access", which deletes the remembered consent and revokes every
-// grant of that user, client and organization, so all their tokens fail at once.
+// /account: the profile (a new e-mail address needs the current password:
+// accounts/email-change.ts), a password change (the current password required; it ends every
+// grant and consent of the account: accounts/password-change.ts), and the connected apps with
+// "Revoke access", which deletes the remembered consent and revokes every grant of that user,
+// client and organization, so all their tokens fail at once.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AccountError, validateEmail, validateLocale, validateName, validatePassword } from '../../accounts/users.js';
-import { hashPassword, verifyPassword } from '../../accounts/passwords.js';
+import { verifyPassword } from '../../accounts/passwords.js';
+import { changePassword } from '../../accounts/password-change.js';
 import { nowSeconds } from '../../oauth/clock.js';
 import { audit } from '../../audit.js';
-import { DuplicateEmailError, type User } from '../../store/users.js';
+import type { User } from '../../store/users.js';
+import type { Services } from '../../services.js';
+import { lockoutMessage } from '../../accounts/backoff.js';
+import { changeEmail, countEmailChangeAttempt, UNUSABLE_EMAIL_MESSAGE } from '../../accounts/email-change.js';
 import { accountPage, type AccountPageOptions } from '../../views/account.js';
 import type { FormErrors } from '../../views/forms.js';
 import { capitalize, formValue, PAGE_ROUTE, sendPage, sessionUser } from '../pages.js';
@@ -14,7 +20,7 @@ import { requireCsrf, requireUser } from '../session.js';
 
 const NOTICES: Readonly<Record<string, string>> = {
   profile: 'Your profile is saved.',
-  password: 'Your password is changed. Your other sessions are signed out.',
+  password: 'Your password is changed. Your other sessions and your connected apps were signed out: each app must be approved again the next time it asks.',
   revoked: 'Access revoked. The app can no longer use your account.',
 };
 
@@ -25,6 +31,24 @@ function collect(errors: FormErrors, fn: () => unknown): void {
     if (!(err instanceof AccountError)) throw err;
     errors[err.field] = capitalize(err.message);
   }
+}
+
+/**
+ * Checks the signed-in user's current password under the brute-force guard (a wrong one
+ * counts towards the account's and the address's back-off). null when it is right, else the
+ * message for the field and, when the guard holds the caller back, the seconds to wait.
+ */
+async function checkCurrentPassword(services: Services, user: User, password: string, address: string): Promise<{ message: string; retryAfter?: number } | null> {
+  if (password === '') return { message: 'Enter your current password to change your e-mail address' };
+  const lockout = await services.guard.checkPassword(user.email, address);
+  if (lockout) return { message: lockoutMessage(lockout), retryAfter: lockout.retryAfter };
+  const hash = await services.users.findPasswordHash(user.id);
+  if (hash === undefined || !(await verifyPassword(hash, password))) {
+    const locked = await services.guard.passwordFailed(user.email, address);
+    return locked ? { message: lockoutMessage(locked), retryAfter: locked.retryAfter } : { message: 'This is not your current password' };
+  }
+  await services.guard.passwordSucceeded(user.email, address);
+  return null;
 }
 
 export async function accountRoutes(app: FastifyInstance): Promise<void> {
@@ -53,16 +77,35 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
     collect(errors, () => validateName(values.name));
     collect(errors, () => validateEmail(values.email));
     collect(errors, () => validateLocale(values.locale));
-    if (Object.keys(errors).length === 0) {
-      try {
-        await services.users.update(session.user.id, { name: values.name.trim(), email: values.email.trim(), locale: values.locale.trim() }, nowSeconds(services.clock));
-        return reply.redirect('/account?done=profile', 303);
-      } catch (err) {
-        if (!(err instanceof DuplicateEmailError)) throw err;
-        errors.email = 'Another account already uses this e-mail address';
-      }
+    const user = session.user;
+    const profile = { name: values.name.trim(), locale: values.locale.trim() };
+    const email = values.email.trim();
+    const refuse = (status = 400) => render(request, reply, user, session.csrfToken, { profile: values, profileErrors: errors }, status);
+    if (Object.keys(errors).length > 0) return refuse();
+    if (email === user.email) {
+      // Name and language only: the session is enough.
+      await services.users.update(user.id, profile, nowSeconds(services.clock));
+      return reply.redirect('/account?done=profile', 303);
     }
-    return render(request, reply, session.user, session.csrfToken, { profile: values, profileErrors: errors }, 400);
+    // The address apps receive as `email`: the current password, within a limit of attempts.
+    const limited = await countEmailChangeAttempt(services, user.id);
+    if (limited) {
+      reply.header('Retry-After', String(limited.retryAfter));
+      errors.email = `Too many e-mail address changes. Try again in ${Math.ceil(limited.retryAfter / 60)} minutes.`;
+      return refuse(429);
+    }
+    const refusal = await checkCurrentPassword(services, user, formValue(body, 'current_password'), request.ip);
+    if (refusal) {
+      errors.current_password = refusal.message;
+      if (refusal.retryAfter === undefined) return refuse();
+      reply.header('Retry-After', String(refusal.retryAfter));
+      return refuse(429);
+    }
+    if ((await changeEmail(services, request.log, { userId: user.id, email, address: request.ip, profile })) === 'unusable') {
+      errors.email = UNUSABLE_EMAIL_MESSAGE;
+      return refuse();
+    }
+    return reply.redirect('/account?done=profile', 303);
   });
 
   app.post('/account/password', PAGE_ROUTE, async (request, reply) => {
@@ -84,10 +127,9 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
     if (Object.keys(errors).length > 0) {
       return render(request, reply, session.user, session.csrfToken, { passwordErrors: errors }, 400);
     }
-    await services.users.update(session.user.id, { passwordHash: await hashPassword(password) }, nowSeconds(services.clock));
-    // Anyone signed in with the old password (another browser, a stolen cookie) is signed out.
-    await services.sessions.deleteForUser(session.user.id, session.idHash);
-    request.log.info({ event: 'password_changed', userId: session.user.id }, 'password changed');
+    // Anyone signed in with the old password (another browser, a stolen cookie) is signed out,
+    // and every app connected before must be approved again (accounts/password-change.ts).
+    await changePassword(services, request.log, { userId: session.user.id, newPassword: password, keepSessionIdHash: session.idHash, address: request.ip });
     return reply.redirect('/account?done=password', 303);
   });
 

@@ -1,0 +1,80 @@
+// Changing the e-mail address of an account (issue 18, finding 5). The address is served to
+// apps as `email`, so it is not changed on the strength of a session cookie alone: the account
+// page asks for the current password (the route checks it before calling changeEmail). And
+// the answer must not tell whether another account uses an address, so every refusal of an
+// address that is not about its syntax — taken by another account, or a domain that can never
+// receive mail — gets the one sentence below. What a successful change still tells (that the
+// address was free) is bounded by a limit on attempts per account.
+import { audit, type AuditLogger } from '../audit.js';
+import type { BackoffPolicy } from './backoff.js';
+import { nowSeconds } from '../oauth/clock.js';
+import type { Services } from '../services.js';
+import { DuplicateEmailError } from '../store/users.js';
+
+/** The one answer for an address that cannot be used, whatever the reason (syntax aside). */
+export const UNUSABLE_EMAIL_MESSAGE = "This e-mail address can't be used for your account. Choose another.";
+
+/** E-mail change attempts an account may make before it waits. */
+export const EMAIL_CHANGE_ATTEMPTS = 5;
+/** How long the account waits then; the count is forgotten this long after the last attempt. */
+export const EMAIL_CHANGE_WINDOW_SECONDS = 3600;
+
+// Counted with the brute-force guard's counters (memory or Redis, atomic per key): the
+// (ATTEMPTS + 1)-th attempt within the window starts a wait of the whole window.
+const POLICY: BackoffPolicy = {
+  threshold: EMAIL_CHANGE_ATTEMPTS + 1,
+  baseSeconds: EMAIL_CHANGE_WINDOW_SECONDS,
+  maxSeconds: EMAIL_CHANGE_WINDOW_SECONDS,
+  forgetAfterSeconds: EMAIL_CHANGE_WINDOW_SECONDS,
+};
+
+const attemptKey = (userId: number) => `bf:email-change:${userId}`;
+
+/**
+ * Counts one attempt to change the account's e-mail address and says whether it may go on:
+ * null, or the seconds to wait. The count and the decision are one atomic step, so attempts
+ * sent at once cannot all slip through. Counters that cannot be reached let it go on (as the
+ * guard does) and are logged.
+ */
+export async function countEmailChangeAttempt(services: Pick<Services, 'guard' | 'clock' | 'logger'>, userId: number): Promise<{ retryAfter: number } | null> {
+  const nowMs = services.clock.nowMs();
+  try {
+    const state = await services.guard.counters.fail(attemptKey(userId), POLICY, nowMs);
+    if (state.failures <= EMAIL_CHANGE_ATTEMPTS) return null;
+    return { retryAfter: Math.max(1, Math.ceil((state.blockedUntilMs - nowMs) / 1000)) };
+  } catch (err) {
+    services.logger.warn({ err }, 'e-mail change counters unreachable; not limiting');
+    return null;
+  }
+}
+
+/**
+ * Domains that can never receive mail (RFC 6761: `.invalid`, `.localhost`): an address there
+ * is refused like a taken one.
+ */
+export function isUnusableEmail(email: string): boolean {
+  const domain = email.slice(email.lastIndexOf('@') + 1).toLowerCase().replace(/\.$/, '');
+  return domain === 'localhost' || domain.endsWith('.localhost') || domain === 'invalid' || domain.endsWith('.invalid');
+}
+
+/**
+ * Sets the account's e-mail address (already validated, the current password already
+ * checked), with the rest of the profile saved in the same statement, and audits it as
+ * `email.changed` — with the user and the address the request came from, never the e-mail
+ * address itself. 'unusable' (and nothing saved) when the address cannot be used.
+ */
+export async function changeEmail(
+  services: Pick<Services, 'users' | 'clock'>,
+  logger: AuditLogger,
+  change: { userId: number; email: string; address: string; profile?: { name: string; locale: string } },
+): Promise<'changed' | 'unusable'> {
+  if (isUnusableEmail(change.email)) return 'unusable';
+  try {
+    await services.users.update(change.userId, { ...change.profile, email: change.email }, nowSeconds(services.clock));
+  } catch (err) {
+    if (err instanceof DuplicateEmailError) return 'unusable';
+    throw err;
+  }
+  audit(logger, 'email.changed', { user_id: change.userId, address: change.address });
+  return 'changed';
+}
