@@ -11,6 +11,8 @@
 //   token.revoked / grant.revoked                      RFC 7009 revocation, a user disconnecting an app
 //   client.secret_reset                                the developer portal or the CLI
 //   client_auth.failed / client_auth.locked            failed client authentication, backoff
+//   org.invitation.created / .accepted / .declined / .cancelled   organization invitations
+//   org.member.removed / org.role.changed              an admin (or the member leaving)
 
 export type AuditEvent =
   | 'login.succeeded'
@@ -26,7 +28,13 @@ export type AuditEvent =
   | 'grant.revoked'
   | 'client.secret_reset'
   | 'client_auth.failed'
-  | 'client_auth.locked';
+  | 'client_auth.locked'
+  | 'org.invitation.created'
+  | 'org.invitation.accepted'
+  | 'org.invitation.declined'
+  | 'org.invitation.cancelled'
+  | 'org.member.removed'
+  | 'org.role.changed';
 
 /** What an audit line may carry: identifiers and outcomes, never a secret. */
 export interface AuditFields {
@@ -48,6 +56,10 @@ export interface AuditFields {
   retry_after?: number;
   /** How many grants or tokens an action touched. */
   count?: number;
+  /** Organization events: the member acted on, the invitation, the role given. */
+  member_id?: number;
+  invitation_id?: number;
+  role?: string;
 }
 
 /** The slice of a pino (or Fastify) logger the audit trail uses. */
