@@ -13,7 +13,7 @@ import { audit, type AuditLogger } from '../audit.js';
 import { nowSeconds } from '../oauth/clock.js';
 import type { Services } from '../services.js';
 import type { Invitation, PendingInvitation } from '../store/invitations.js';
-import type { Membership, Organization, Role } from '../store/orgs.js';
+import type { LockedOrganization, Membership, Organization, Role } from '../store/orgs.js';
 import type { User } from '../store/users.js';
 import { AccountError, validateEmail } from './users.js';
 
@@ -65,6 +65,11 @@ function requireAdmin(membership: Membership, message: string): void {
   if (membership.role !== 'admin') throw new OrganizationError('forbidden', message);
 }
 
+/** The same check again under the organization's lock: an admin demoted meanwhile acts no more. */
+async function stillAdmin(tx: LockedOrganization, organizationId: number, userId: number, message: string): Promise<void> {
+  if ((await tx.orgs.findMembership(organizationId, userId))?.role !== 'admin') throw new OrganizationError('forbidden', message);
+}
+
 export async function createOrganization(actor: Actor, nameInput: string): Promise<Organization> {
   const name = nameInput.trim();
   if (name === '') throw new OrganizationError('invalid', 'An organization needs a name', { field: 'name' });
@@ -111,6 +116,7 @@ export async function inviteMember(actor: Actor, membership: Membership, emailIn
   const org = membership.organization;
   const now = nowSeconds(services.clock);
   const invitation = await services.orgs.locked(org.id, async (tx) => {
+    await stillAdmin(tx, org.id, actor.user.id, 'Only an admin of this organization can invite members.');
     if (await tx.orgs.hasMemberWithEmail(org.id, email)) throw new OrganizationError('already_member', `${email} is already a member.`, { field: 'email' });
     await tx.invitations.lockInviter(actor.user.id);
     const created = await tx.invitations.upsert({ organizationId: org.id, email, role, invitedBy: actor.user.id, now, expiresAt: now + INVITATION_TTL });
@@ -177,6 +183,7 @@ export async function changeRole(actor: Actor, membership: Membership, memberId:
   const { services } = actor;
   const role = requireRole(roleInput);
   const done = await services.orgs.locked(org.id, async (tx) => {
+    await stillAdmin(tx, org.id, actor.user.id, 'Only an admin of this organization can change roles.');
     const target = await tx.orgs.findMembership(org.id, memberId);
     if (!target) throw new OrganizationError('not_found', 'There is no such member.');
     if (role === 'member' && target.role === 'admin' && (await tx.orgs.countAdmins(org.id)) <= 1) {
@@ -200,6 +207,7 @@ export async function removeMember(actor: Actor, membership: Membership, memberI
   const org = membership.organization;
   const { services } = actor;
   const done = await services.orgs.locked(org.id, async (tx) => {
+    if (!self) await stillAdmin(tx, org.id, actor.user.id, 'Only an admin of this organization can remove members.');
     const target = await tx.orgs.findMembership(org.id, memberId);
     if (!target) throw new OrganizationError('not_found', 'There is no such member.');
     if (target.role === 'admin' && (await tx.orgs.countAdmins(org.id)) <= 1) throw new OrganizationError('last_admin', LAST_ADMIN, { field: 'form' });

@@ -15,6 +15,7 @@ import {
   createUser,
   DECISION_PATH,
   exchangeCode,
+  freezeClock,
   getUser,
   hiddenFields,
   httpRequest,
@@ -123,6 +124,7 @@ for (const kind of databaseKinds()) {
       const adminJar = await signIn(server, admin.email, admin.password);
       const orgA = await createOrg(server, adminJar, 'Acme');
       const orgB = await createOrg(server, adminJar, 'Acme');
+      freezeClock(server); // the two pages show the expiry times: the same second for both
 
       const toExisting = await invite(server, adminJar, orgA, existing.email);
       const toNobody = await invite(server, adminJar, orgB, 'nobody@example.com');
@@ -297,6 +299,52 @@ for (const kind of databaseKinds()) {
 
       server.clock.advance(3601);
       assert.equal((await invite(server, adminJar, orgA, 'later@example.com')).status, 200, 'a new hour, a new budget');
+    } finally {
+      await server.close();
+    }
+  });
+
+  test(`[${kind}] two admins demoting each other at once leave one admin; role changes and removals are audit lines`, async () => {
+    const server = await startTestServer(kind);
+    try {
+      const { services } = server;
+      const ann = await createUser(server, { name: 'Ann' });
+      const bob = await createUser(server, { name: 'Bob' });
+      const annJar = await signIn(server, ann.email, ann.password);
+      const orgId = await createOrg(server, annJar, 'Pair');
+      assert.equal((await invite(server, annJar, orgId, bob.email, 'admin')).status, 200);
+      const bobJar = await signIn(server, bob.email, bob.password);
+      const offered = await offeredInvitations(server, bobJar);
+      const accepted = await httpRequest(server, 'POST', `/orgs/invitations/${offered.ids[0]}/accept`, { jar: bobJar, form: hiddenFields(offered.html, '/orgs') });
+      assert.equal(accepted.status, 303);
+
+      const annForm = hiddenFields((await httpRequest(server, 'GET', `/orgs/${orgId}`, { jar: annJar })).body, `/orgs/${orgId}/members/${bob.id}/role`);
+      const bobForm = hiddenFields((await httpRequest(server, 'GET', `/orgs/${orgId}`, { jar: bobJar })).body, `/orgs/${orgId}/members/${ann.id}/role`);
+      const [annDemotesBob, bobDemotesAnn] = await Promise.all([
+        httpRequest(server, 'POST', `/orgs/${orgId}/members/${bob.id}/role`, { jar: annJar, form: { ...annForm, role: 'member' } }),
+        httpRequest(server, 'POST', `/orgs/${orgId}/members/${ann.id}/role`, { jar: bobJar, form: { ...bobForm, role: 'member' } }),
+      ]);
+      // One wins; the other is refused as the last admin (400), or as no longer an admin (403).
+      const statuses = [annDemotesBob.status, bobDemotesAnn.status].sort();
+      assert.equal(statuses[0], 303);
+      assert.ok(statuses[1] === 400 || statuses[1] === 403, `the other is refused: ${statuses[1]}`);
+      const admins = (await services.orgs.listMembers(orgId)).filter((m) => m.role === 'admin');
+      assert.equal(admins.length, 1, 'the organization keeps an admin');
+
+      const changed = auditLines(server, 'org.role.changed');
+      assert.equal(changed.length, 1);
+      assert.equal(changed[0]?.role, 'member');
+      assert.equal(changed[0]?.address, '127.0.0.1');
+
+      // The remaining admin removes the other member.
+      const [admin, member] = admins[0]?.userId === ann.id ? [annJar, bob] : [bobJar, ann];
+      const form = hiddenFields((await httpRequest(server, 'GET', `/orgs/${orgId}`, { jar: admin })).body, `/orgs/${orgId}/members/${member.id}/remove`);
+      assert.equal((await httpRequest(server, 'POST', `/orgs/${orgId}/members/${member.id}/remove`, { jar: admin, form })).status, 303);
+      const removed = auditLines(server, 'org.member.removed');
+      assert.equal(removed.length, 1);
+      assert.equal(removed[0]?.member_id, member.id);
+      assert.equal(removed[0]?.organization_id, orgId);
+      assert.equal(removed[0]?.address, '127.0.0.1');
     } finally {
       await server.close();
     }
