@@ -14,6 +14,8 @@
 //   client_auth.failed / client_auth.locked            failed client authentication, backoff
 //   password.changed                                   the account page; every grant revoked
 //   email.changed                                      the account page (never the address itself)
+//   org.invitation.created / .accepted / .declined / .cancelled   organization invitations
+//   org.member.removed / org.role.changed              an admin (or the member leaving)
 
 export type AuditEvent =
   | 'login.succeeded'
@@ -34,7 +36,13 @@ export type AuditEvent =
   | 'client_auth.failed'
   | 'client_auth.locked'
   | 'password.changed'
-  | 'email.changed';
+  | 'email.changed'
+  | 'org.invitation.created'
+  | 'org.invitation.accepted'
+  | 'org.invitation.declined'
+  | 'org.invitation.cancelled'
+  | 'org.member.removed'
+  | 'org.role.changed';
 
 /** What an audit line may carry: identifiers and outcomes, never a secret. */
 export interface AuditFields {
@@ -58,6 +66,10 @@ export interface AuditFields {
   count?: number;
   /** How many grants a password change revoked. */
   grants_revoked?: number;
+  /** Organization events: the member acted on, the invitation, the role given. */
+  member_id?: number;
+  invitation_id?: number;
+  role?: string;
 }
 
 /** The slice of a pino (or Fastify) logger the audit trail uses. */

@@ -10,6 +10,7 @@ import { GrantStore } from './store/grants.js';
 import { SigningKeyStore } from './store/keys.js';
 import { SigningKeys } from './oauth/signing-keys.js';
 import { OrganizationStore } from './store/orgs.js';
+import { InvitationStore } from './store/invitations.js';
 import { SessionStore } from './store/sessions.js';
 import { TokenStore } from './store/tokens.js';
 import { UserStore } from './store/users.js';
@@ -22,6 +23,8 @@ export interface Services {
   logger: Logger;
   users: UserStore;
   orgs: OrganizationStore;
+  /** Invitations to organizations (accounts/organizations.ts has the rules). */
+  invitations: InvitationStore;
   clients: ClientStore;
   grants: GrantStore;
   tokens: TokenStore;
@@ -48,6 +51,7 @@ export function createServices(config: Config, store: Store, options: { clock?: 
     logger,
     users: new UserStore(db),
     orgs: new OrganizationStore(db),
+    invitations: new InvitationStore(db),
     clients: new ClientStore(db, store.changes),
     grants: new GrantStore(db),
     tokens: new TokenStore(db, store.changes),

@@ -1,6 +1,8 @@
 // Organizations, their plan's integrations switch, and memberships with a role.
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.js';
+import { InvitationStore } from './invitations.js';
+import { normalizeEmail } from './users.js';
 
 export type Role = 'admin' | 'member';
 
@@ -20,6 +22,12 @@ export interface Member {
   name: string;
   email: string;
   role: Role;
+}
+
+/** The stores bound to one transaction that holds an organization's row lock (OrganizationStore.locked). */
+export interface LockedOrganization {
+  orgs: OrganizationStore;
+  invitations: InvitationStore;
 }
 
 function toOrg(row: { id: number; name: string; integrations_enabled: number }): Organization {
@@ -51,6 +59,35 @@ export class OrganizationStore {
 
   async removeMember(organizationId: number, userId: number): Promise<void> {
     await this.db.deleteFrom('memberships').where('organization_id', '=', organizationId).where('user_id', '=', userId).execute();
+  }
+
+  /**
+   * Runs `work` in one transaction that first takes the organization's row lock (a write that
+   * changes nothing: a row lock on PostgreSQL, the write lock on SQLite), so that changes to
+   * one organization's admins and invitations happen one at a time: two admins demoting each
+   * other at once cannot leave it without one, and a burst of invitations is counted exactly.
+   * Undefined (nothing run) when there is no such organization. `work` must use only the stores
+   * it is given; what it throws rolls everything back and is rethrown.
+   */
+  async locked<T>(organizationId: number, work: (tx: LockedOrganization) => Promise<T>): Promise<T | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      const touched = await trx.updateTable('organizations').set((eb) => ({ integrations_enabled: eb.ref('integrations_enabled') }))
+        .where('id', '=', organizationId).executeTakeFirst();
+      if (Number(touched.numUpdatedRows) === 0) return undefined;
+      return work({ orgs: new OrganizationStore(trx), invitations: new InvitationStore(trx) });
+    });
+  }
+
+  /** True when a member of the organization has this e-mail address (members are listed with it). */
+  async hasMemberWithEmail(organizationId: number, email: string): Promise<boolean> {
+    const row = await this.db.selectFrom('memberships as m').innerJoin('users as u', 'u.id', 'm.user_id').select('m.user_id')
+      .where('m.organization_id', '=', organizationId).where('u.email_normalized', '=', normalizeEmail(email)).executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async countAdmins(organizationId: number): Promise<number> {
+    const rows = await this.db.selectFrom('memberships').select('user_id').where('organization_id', '=', organizationId).where('role', '=', 'admin').execute();
+    return rows.length;
   }
 
   async setIntegrations(id: number, enabled: boolean): Promise<boolean> {

@@ -29,6 +29,20 @@ export interface MembershipsTable {
   created_at: number;
 }
 
+/** A pending invitation to an organization: no membership until the invitee accepts it. */
+export interface OrganizationInvitationsTable {
+  id: Generated<number>;
+  organization_id: number;
+  /** The address as the admin typed it (trimmed). */
+  email: string;
+  /** Lower-cased: matched against users.email_normalized; unique per organization. */
+  email_normalized: string;
+  role: 'admin' | 'member';
+  invited_by_user_id: number | null;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface ClientsTable {
   id: Generated<number>;
   client_id: string;
@@ -151,6 +165,7 @@ export interface Database {
   users: UsersTable;
   organizations: OrganizationsTable;
   memberships: MembershipsTable;
+  organization_invitations: OrganizationInvitationsTable;
   clients: ClientsTable;
   consents: ConsentsTable;
   grants: GrantsTable;

@@ -1,9 +1,11 @@
-// Organizations: the user's memberships and a form to create one; an organization's page with
-// its members, roles (admins change them), inviting an existing user by e-mail (admins), and the
-// plan's integrations switch, which admins see but only a server administrator flips.
+// Organizations: the user's memberships, the invitations addressed to them (Accept, Decline)
+// and a form to create one; an organization's page with its members, roles (admins change
+// them), inviting by e-mail and the pending invitations (admins), and the plan's integrations
+// switch, which admins see but only a server administrator flips.
 import { html, type Html } from './html.js';
 import { layout } from './layout.js';
-import { csrfInput, field, formAlert, notice, type FormErrors } from './forms.js';
+import { csrfInput, field, formAlert, notice, timeOf, type FormErrors } from './forms.js';
+import type { Invitation, PendingInvitation } from '../store/invitations.js';
 import type { Member, Membership, Organization, Role } from '../store/orgs.js';
 import type { User } from '../store/users.js';
 
@@ -18,13 +20,32 @@ function orgPath(org: Organization, suffix = ''): string {
   return `/orgs/${org.id}${suffix}`;
 }
 
-export function orgListPage(o: PageBase & { memberships: Membership[]; name: string; errors: FormErrors; notice?: string | undefined }): Html {
+function pendingItem(o: PageBase, i: PendingInvitation): Html {
+  const base = `/orgs/invitations/${i.id}`;
+  return html`<li class="item">
+<div class="item-main"><h3 class="item-title">${i.organizationName}</h3>
+<p class="muted">You are invited as ${i.role === 'admin' ? 'an admin' : 'a member'} · until ${timeOf(i.expiresAt)}</p></div>
+<div class="item-action">
+<form method="post" action="${base}/accept">${csrfInput(o.csrfToken)}<button type="submit">Accept<span class="visually-hidden"> the invitation to ${i.organizationName}</span></button></form>
+<form method="post" action="${base}/decline">${csrfInput(o.csrfToken)}<button type="submit" class="secondary">Decline<span class="visually-hidden"> the invitation to ${i.organizationName}</span></button></form>
+</div>
+</li>`;
+}
+
+export function orgListPage(o: PageBase & { memberships: Membership[]; invitations: PendingInvitation[]; name: string; errors: FormErrors; notice?: string | undefined }): Html {
   return layout({
     title: 'Organizations',
     userName: o.user.name,
     csrfToken: o.csrfToken,
     body: html`<h1>Organizations</h1>
 ${notice(o.notice)}
+${o.invitations.length === 0
+  ? html``
+  : html`<section class="card" aria-labelledby="invitations-heading">
+<h2 id="invitations-heading">Invitations</h2>
+<p class="muted">You become a member only if you accept. An organization you join can see your name and e-mail address, and apps you connect may act for it.</p>
+<ul class="items">${o.invitations.map((i) => pendingItem(o, i))}</ul>
+</section>`}
 <section class="card" aria-labelledby="mine-heading">
 <h2 id="mine-heading">Your organizations</h2>
 ${o.memberships.length === 0
@@ -50,6 +71,9 @@ export interface OrgPageOptions extends PageBase {
   organization: Organization;
   role: Role;
   members: Member[];
+  /** The organization's invitations (shown to admins). */
+  invitations: Invitation[];
+  now: number;
   invite: { email: string; role: Role };
   errors: FormErrors;
   notice?: string | undefined;
@@ -88,6 +112,18 @@ ${csrfInput(o.csrfToken)}
 </li>`;
 }
 
+function invitationItem(o: OrgPageOptions, i: Invitation): Html {
+  const expired = i.expiresAt <= o.now;
+  return html`<li class="item">
+<div class="item-main"><h3 class="item-title">${i.email}</h3>
+<p class="muted">Invited as ${ROLE_LABEL[i.role].toLowerCase()} · ${expired ? html`expired` : html`valid until ${timeOf(i.expiresAt)}`}</p></div>
+<div class="item-action"><form method="post" action="${orgPath(o.organization, `/invitations/${i.id}/cancel`)}">
+${csrfInput(o.csrfToken)}
+<button type="submit" class="link danger-link">Cancel<span class="visually-hidden"> the invitation of ${i.email}</span></button>
+</form></div>
+</li>`;
+}
+
 export function orgPage(o: OrgPageOptions): Html {
   const org = o.organization;
   const isAdmin = o.role === 'admin';
@@ -120,11 +156,17 @@ ${isAdmin
 <h2 id="invite-heading">Invite someone</h2>
 <form method="post" action="${orgPath(org, '/members')}" novalidate>
 ${csrfInput(o.csrfToken)}
-${field({ idPrefix: 'invite', name: 'email', label: 'E-mail address', type: 'email', value: o.invite.email, error: o.errors.email, required: true, hint: 'They need a Latchkey account already; they are added at once.' })}
+${field({ idPrefix: 'invite', name: 'email', label: 'E-mail address', type: 'email', value: o.invite.email, error: o.errors.email, required: true, hint: 'They see the invitation when they sign in with this address, and become a member only if they accept. It is valid for 7 days.' })}
 <div class="field"><label for="invite-role">Role</label>${roleSelect('invite-role', o.invite.role)}</div>
-<div class="actions"><button type="submit">Add member</button></div>
+<div class="actions"><button type="submit">Send invitation</button></div>
 </form>
-</section>`
+</section>
+${o.invitations.length === 0
+  ? html``
+  : html`<section class="card" aria-labelledby="pending-heading">
+<h2 id="pending-heading">Pending invitations</h2>
+<ul class="items">${o.invitations.map((i) => invitationItem(o, i))}</ul>
+</section>`}`
   : html``}`,
   });
 }

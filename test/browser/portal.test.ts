@@ -264,10 +264,36 @@ test('[sqlite] in Chromium: sign up, register a client, authorize it, revoke it,
     await page.getByRole('button', { name: 'Create organization' }).click();
     await page.getByRole('heading', { level: 1, name: 'Acme & Sons' }).waitFor();
     await page.getByLabel('E-mail address').fill('eve@example.com');
-    await page.getByRole('button', { name: 'Add member' }).click();
-    await page.getByText('The member is added.').waitFor();
+    await page.getByRole('button', { name: 'Send invitation' }).click();
+    await page.getByText('Invitation sent to eve@example.com. It is valid for 7 days; they will see it when they sign in.').waitFor();
     assert.match((await page.getByRole('heading', { name: 'Plan' }).locator('..').textContent()) ?? '', /latchkey org set-integrations/);
+    assert.equal(await page.getByText('Eve Member').count(), 0, 'not a member until Eve accepts');
+    await page.getByRole('heading', { name: 'Pending invitations' }).waitFor();
     await shoot(page, '17-org');
+
+    // Eve, in a browser of her own, sees the invitation on /orgs and accepts it.
+    const eveContext = await browser.newContext({ viewport: DESKTOP });
+    try {
+      const evePage = await eveContext.newPage();
+      evePage.on('console', (msg) => {
+        if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) consoleErrors.push(`${evePage.url()}: ${msg.text()}`);
+      });
+      await evePage.goto(`${server.url}/login`);
+      await evePage.getByLabel('E-mail address').fill('eve@example.com');
+      await evePage.getByLabel('Password').fill(PASSWORD);
+      await evePage.getByRole('button', { name: 'Sign in' }).click();
+      await evePage.waitForURL(`${server.url}/account`);
+      await evePage.goto(`${server.url}/orgs`);
+      await evePage.getByRole('heading', { name: 'Invitations' }).waitFor();
+      await shoot(evePage, '17b-orgs-invitation');
+      await evePage.getByRole('button', { name: 'Accept the invitation to Acme & Sons' }).click();
+      await evePage.getByText('You accepted the invitation: you are now a member.').waitFor();
+      await evePage.getByRole('heading', { level: 1, name: 'Acme & Sons' }).waitFor();
+    } finally {
+      await eveContext.close();
+    }
+    await page.reload();
+    await page.getByText('Eve Member').first().waitFor();
     await page.getByRole('link', { name: 'Organizations' }).first().click();
     await page.waitForURL(`${server.url}/orgs`);
     await shoot(page, '18-orgs');

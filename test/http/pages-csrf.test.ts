@@ -35,11 +35,15 @@ async function setUp(server: TestServer) {
   const memberUser = (await services.users.findByEmail('other@example.com'))!;
   const now = nowSeconds(services.clock);
   await services.orgs.upsertMember(orgId, memberUser.id, 'member', now);
+  // An invitation the owner (an admin) could cancel, and one addressed to the owner.
+  const pending = await services.invitations.upsert({ organizationId: orgId, email: 'pending@example.com', role: 'member', invitedBy: ownerUser.id, now, expiresAt: now + 3600 });
+  const otherOrg = await services.orgs.insert({ name: 'Elsewhere', integrationsEnabled: true, now });
+  const toOwner = await services.invitations.upsert({ organizationId: otherOrg.id, email: 'owner@example.com', role: 'admin', invitedBy: otherUser.id, now, expiresAt: now + 3600 });
 
   // A connected app for the owner: consent plus a live grant.
   await services.grants.upsertConsent(ownerUser.id, client.id, null, 'profile', now);
   const grantId = await services.grants.insert({ clientId: client.id, userId: ownerUser.id, organizationId: null, scope: 'profile', grantType: 'authorization_code', now });
-  return { owner, ownerUser, otherUser, client, orgId, grantId };
+  return { owner, ownerUser, otherUser, client, orgId, grantId, pendingId: pending.id, toOwnerId: toOwner.id };
 }
 
 for (const kind of databaseKinds()) {
@@ -47,9 +51,13 @@ for (const kind of databaseKinds()) {
     const server = await startTestServer(kind);
     try {
       const { services } = server;
-      const { owner, ownerUser, otherUser, client, orgId, grantId } = await setUp(server);
+      const { owner, ownerUser, otherUser, client, orgId, grantId, pendingId, toOwnerId } = await setUp(server);
       const db = services.store.db;
       const userRow = (id: number) => db.selectFrom('users').select(['name', 'email', 'locale', 'password_hash']).where('id', '=', id).executeTakeFirst();
+      const invitationState = async () => ({
+        invitations: await db.selectFrom('organization_invitations').selectAll().orderBy('id').execute(),
+        memberships: await db.selectFrom('memberships').selectAll().orderBy('organization_id').orderBy('user_id').execute(),
+      });
       const clientRow = () => db.selectFrom('clients').select(['name', 'redirect_uris', 'secret_hash']).where('id', '=', client.id).executeTakeFirst();
 
       // The consent page's hidden authorization request, as the form would carry it.
@@ -86,9 +94,12 @@ for (const kind of databaseKinds()) {
           state: async () => (await db.selectFrom('organizations').select('name').orderBy('id').execute()).map((r) => r.name),
         },
         {
-          name: 'invite member', action: `/orgs/${orgId}/members`, fields: { email: 'owner@example.com', role: 'admin' },
-          state: () => services.orgs.listMembers(orgId),
+          name: 'invite member', action: `/orgs/${orgId}/members`, fields: { email: 'someone@example.com', role: 'admin' },
+          state: invitationState,
         },
+        { name: 'cancel invitation', action: `/orgs/${orgId}/invitations/${pendingId}/cancel`, fields: {}, state: invitationState },
+        { name: 'accept invitation', action: `/orgs/invitations/${toOwnerId}/accept`, fields: {}, state: invitationState },
+        { name: 'decline invitation', action: `/orgs/invitations/${toOwnerId}/decline`, fields: {}, state: invitationState },
         { name: 'change role', action: `/orgs/${orgId}/members/${otherUser.id}/role`, fields: { role: 'admin' }, state: () => services.orgs.listMembers(orgId) },
         { name: 'remove member', action: `/orgs/${orgId}/members/${otherUser.id}/remove`, fields: {}, state: () => services.orgs.listMembers(orgId) },
         {

@@ -33,6 +33,12 @@ for (const kind of databaseKinds()) {
         [`${orgPath}/members`, ['email', 'role']],
         [`${orgPath}/members/1/role`, ['role']],
         [`${orgPath}/members/1/remove`, []],
+        [`${orgPath}/invitations/1/cancel`, []],
+        ['/orgs/invitations/1/accept', []],
+        ['/orgs/invitations/1/decline', []],
+        ['/orgs/invitations/abc/accept', []],
+        ['/orgs/invitations/99999999999/decline', []],
+        [`${orgPath}/invitations/%00/cancel`, []],
       ];
       const nasty = ['a\u0000b', '\u0000', 'x'.repeat(20_000), '\ud800', '<script>', '%00', ' '];
       for (const [action, fields] of forms) {

@@ -336,21 +336,32 @@ for (const kind of databaseKinds()) {
       assert.equal((await bob.get('/orgs/abc')).status, 404);
       assert.equal((await bob.get('/orgs/99999999999999')).status, 404);
 
+      // Inviting makes no membership (an address without an account is answered alike); the
+      // invitee accepts on their own /orgs page.
       const unknown = await ann.submit(`/orgs/${orgId}`, `/orgs/${orgId}/members`, { email: 'nobody@example.com', role: 'member' });
-      assert.equal(unknown.status, 400);
-      assert.deepEqual(fieldErrors(unknown.body), ['invite-email-error: No account uses this e-mail address. Ask them to sign up first.']);
+      assert.equal(unknown.status, 200);
+      assert.match(unknown.body, /Invitation sent to nobody@example\.com\. It is valid for 7 days; they will see it when they sign in\./);
+      const badAddress = await ann.submit(`/orgs/${orgId}`, `/orgs/${orgId}/members`, { email: 'not an address', role: 'member' });
+      assert.equal(badAddress.status, 400);
+      assert.deepEqual(fieldErrors(badAddress.body), ['invite-email-error: Enter an e-mail address such as name@example.com']);
       const invited = await ann.submit(`/orgs/${orgId}`, `/orgs/${orgId}/members`, { email: 'BOB@example.com', role: 'member' });
-      assert.equal(invited.status, 303);
+      assert.equal(invited.status, 200);
+      assert.equal(await services.orgs.findMembership(orgId, bobUser.id), undefined, 'not a member before accepting');
+      const bobList = await bob.get('/orgs');
+      const accept = /action="(\/orgs\/invitations\/\d+\/accept)"/.exec(bobList.body)?.[1];
+      assert.ok(accept, 'Bob sees the invitation');
+      assert.equal((await bob.submit('/orgs', accept, {})).status, 303);
       assert.equal((await services.orgs.findMembership(orgId, bobUser.id))?.role, 'member');
       const again = await ann.submit(`/orgs/${orgId}`, `/orgs/${orgId}/members`, { email: 'bob@example.com', role: 'member' });
-      assert.match(fieldErrors(again.body).join(), /Bob is already a member/);
+      assert.match(fieldErrors(again.body).join(), /bob@example\.com is already a member/);
 
       // A member sees the members but neither the plan nor the admin forms, and cannot use them.
       const bobView = await bob.get(`/orgs/${orgId}`);
       assert.equal(bobView.status, 200);
       assert.match(bobView.body, /Ann/);
       assert.doesNotMatch(bobView.body, /Third-party integrations/);
-      assert.doesNotMatch(bobView.body, /Add member/);
+      assert.doesNotMatch(bobView.body, /Send invitation/);
+      assert.doesNotMatch(bobView.body, /nobody@example\.com/, 'pending invitations are for admins');
       assert.equal((await bob.submit(`/orgs/${orgId}`, `/orgs/${orgId}/members`, { email: 'carol@example.com', role: 'admin' })).status, 403);
       assert.equal((await bob.submit(`/orgs/${orgId}`, `/orgs/${orgId}/members/${bobUser.id}/role`, { role: 'admin' })).status, 403);
       assert.equal((await bob.submit(`/orgs/${orgId}`, `/orgs/${orgId}/members/${annUser.id}/remove`, {})).status, 403);

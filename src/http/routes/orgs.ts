@@ -1,12 +1,27 @@
-// Organizations: /orgs (mine, create one: the creator becomes its admin) and /orgs/:orgId
-// (members; admins invite existing users by e-mail, change roles and remove members). Only
-// members see an organization (404 for anyone else). The plan's integrations switch is shown
-// to admins but flipped only by a server administrator (`latchkey org set-integrations`).
-// An organization always keeps at least one admin.
+// Organizations: /orgs (mine, the invitations addressed to me with Accept and Decline, create
+// one: the creator becomes its admin) and /orgs/:orgId (members; admins invite people by
+// e-mail, see and cancel pending invitations, change roles and remove members). Only members
+// see an organization (404 for anyone else). The plan's integrations switch is shown to admins
+// but flipped only by a server administrator (`latchkey org set-integrations`). The rules
+// (invitations, their rate limit, the last admin, audit lines) are in accounts/organizations.ts:
+// these handlers parse the request, call them and render the answer.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { validateEmail, AccountError } from '../../accounts/users.js';
+import {
+  acceptInvitation,
+  cancelInvitation,
+  changeRole,
+  createOrganization,
+  declineInvitation,
+  invitationsOf,
+  inviteMember,
+  OrganizationError,
+  parseRole,
+  pendingInvitations,
+  removeMember,
+  type Actor,
+} from '../../accounts/organizations.js';
 import { nowSeconds } from '../../oauth/clock.js';
-import type { Membership, Role } from '../../store/orgs.js';
+import type { Membership } from '../../store/orgs.js';
 import type { User } from '../../store/users.js';
 import type { FormErrors } from '../../views/forms.js';
 import { orgListPage, orgPage, type OrgPageOptions } from '../../views/orgs.js';
@@ -15,11 +30,11 @@ import { requireCsrf, requireUser, type Session } from '../session.js';
 
 type UserSession = Session & { user: User };
 
-const MAX_ORG_NAME_LENGTH = 200;
-
 const NOTICES: Readonly<Record<string, string>> = {
   created: 'The organization is created. You are its admin.',
-  invited: 'The member is added.',
+  joined: 'You accepted the invitation: you are now a member.',
+  declined: 'You declined the invitation.',
+  cancelled: 'The invitation is cancelled.',
   role: 'The role is changed.',
   removed: 'The member is removed.',
   left: 'You left the organization.',
@@ -30,12 +45,14 @@ function noticeOf(request: FastifyRequest): string | undefined {
   return typeof done === 'string' ? NOTICES[done] : undefined;
 }
 
-function parseRole(value: string): Role | null {
-  return value === 'admin' || value === 'member' ? value : null;
+function invitedNotice(email: string): string {
+  return `Invitation sent to ${email}. It is valid for 7 days; they will see it when they sign in.`;
 }
 
 export async function orgRoutes(app: FastifyInstance): Promise<void> {
   const { services } = app;
+
+  const actorOf = (request: FastifyRequest, session: UserSession): Actor => ({ services, user: session.user, log: request.log, address: request.ip });
 
   async function postSession(request: FastifyRequest, reply: FastifyReply, returnTo: string): Promise<UserSession | null> {
     const csrf = await requireCsrf(request, reply);
@@ -55,43 +72,51 @@ export async function orgRoutes(app: FastifyInstance): Promise<void> {
   }
 
   async function renderOrg(reply: FastifyReply, session: UserSession, membership: Membership, extra: Partial<OrgPageOptions>, status = 200) {
-    const members = await services.orgs.listMembers(membership.organization.id);
+    const [members, invitations] = await Promise.all([services.orgs.listMembers(membership.organization.id), invitationsOf(services, membership)]);
     return sendPage(reply, orgPage({
-      user: session.user, csrfToken: session.csrfToken, organization: membership.organization, role: membership.role, members,
-      invite: { email: '', role: 'member' }, errors: {}, ...extra,
+      user: session.user, csrfToken: session.csrfToken, organization: membership.organization, role: membership.role, members, invitations,
+      now: nowSeconds(services.clock), invite: { email: '', role: 'member' }, errors: {}, ...extra,
     }), status);
   }
 
-  /** True when `userId` is the organization's only admin (who must not be demoted or removed). */
-  async function isLastAdmin(orgId: number, userId: number): Promise<boolean> {
-    const admins = (await services.orgs.listMembers(orgId)).filter((m) => m.role === 'admin');
-    return admins.length === 1 && admins[0]?.userId === userId;
+  async function renderList(reply: FastifyReply, session: UserSession, extra: { name?: string; errors?: FormErrors; notice?: string | undefined }, status = 200) {
+    const [memberships, invitations] = await Promise.all([services.orgs.listForUser(session.user.id), pendingInvitations(services, session.user)]);
+    return sendPage(reply, orgListPage({ user: session.user, csrfToken: session.csrfToken, memberships, invitations, name: '', errors: {}, ...extra }), status);
+  }
+
+  /** A refusal from the rules as a page: 403, 404, or the form again with the message (400, 429). */
+  async function refusal(reply: FastifyReply, session: UserSession, err: unknown, form: (errors: FormErrors, status: number) => Promise<FastifyReply>): Promise<FastifyReply> {
+    if (!(err instanceof OrganizationError)) throw err;
+    switch (err.kind) {
+      case 'forbidden':
+        return sendForbidden(reply, err.message, session);
+      case 'not_found':
+        return sendNotFound(reply, session);
+      case 'rate_limited':
+        reply.header('Retry-After', String(err.options.retryAfter ?? 60));
+        return form({ form: err.message }, 429);
+      default:
+        return form({ [err.options.field ?? 'form']: err.message }, 400);
+    }
   }
 
   app.get('/orgs', PAGE_ROUTE, async (request, reply) => {
     const session = await requireUser(request, reply);
     if (!session) return reply;
-    const memberships = await services.orgs.listForUser(session.user.id);
-    return sendPage(reply, orgListPage({ user: session.user, csrfToken: session.csrfToken, memberships, name: '', errors: {}, notice: noticeOf(request) }));
+    return renderList(reply, session, { notice: noticeOf(request) });
   });
 
   app.post('/orgs', PAGE_ROUTE, async (request, reply) => {
     const session = await postSession(request, reply, '/orgs');
     if (!session) return reply;
-    const name = formValue(request.body, 'name').trim();
-    const errors: FormErrors = {};
-    if (name === '') errors.name = 'An organization needs a name';
-    else if (name.length > MAX_ORG_NAME_LENGTH) errors.name = `The name must be at most ${MAX_ORG_NAME_LENGTH} characters`;
-    if (errors.name) {
-      const memberships = await services.orgs.listForUser(session.user.id);
-      return sendPage(reply, orgListPage({ user: session.user, csrfToken: session.csrfToken, memberships, name, errors }), 400);
+    const name = formValue(request.body, 'name');
+    try {
+      const org = await createOrganization(actorOf(request, session), name);
+      request.log.info({ event: 'org_created', userId: session.user.id, organizationId: org.id }, 'organization created');
+      return reply.redirect(`/orgs/${org.id}?done=created`, 303);
+    } catch (err) {
+      return refusal(reply, session, err, (errors, status) => renderList(reply, session, { name: name.trim(), errors }, status));
     }
-    const now = nowSeconds(services.clock);
-    // Integrations start on, as with `latchkey org create`; the operator may switch them off.
-    const org = await services.orgs.insert({ name, integrationsEnabled: true, now });
-    await services.orgs.upsertMember(org.id, session.user.id, 'admin', now);
-    request.log.info({ event: 'org_created', userId: session.user.id, organizationId: org.id }, 'organization created');
-    return reply.redirect(`/orgs/${org.id}?done=created`, 303);
   });
 
   app.get('/orgs/:orgId', PAGE_ROUTE, async (request, reply) => {
@@ -102,52 +127,73 @@ export async function orgRoutes(app: FastifyInstance): Promise<void> {
     return renderOrg(reply, session, membership, { notice: noticeOf(request) });
   });
 
+  // The invite form. It makes no membership: it sends an invitation the invitee may accept.
   app.post('/orgs/:orgId/members', PAGE_ROUTE, async (request, reply) => {
     const session = await postSession(request, reply, request.url.replace(/\/members$/, ''));
     if (!session) return reply;
     const membership = await membershipOf(request, reply, session);
     if (!membership) return reply;
-    if (membership.role !== 'admin') return sendForbidden(reply, 'Only an admin of this organization can add members.', session);
-    const org = membership.organization;
     const email = formValue(request.body, 'email');
-    const role = parseRole(formValue(request.body, 'role'));
-    const errors: FormErrors = {};
-    let invitee: User | undefined;
+    const roleInput = formValue(request.body, 'role');
     try {
-      invitee = await services.users.findByEmail(validateEmail(email));
-      if (!invitee) errors.email = 'No account uses this e-mail address. Ask them to sign up first.';
+      const invitation = await inviteMember(actorOf(request, session), membership, email, roleInput);
+      // Answered here rather than by a redirect, to name the address; the same page whether or
+      // not an account uses it.
+      return await renderOrg(reply, session, membership, { notice: invitedNotice(invitation.email) });
     } catch (err) {
-      if (!(err instanceof AccountError)) throw err;
-      errors.email = 'Enter an e-mail address such as name@example.com';
+      return refusal(reply, session, err, (errors, status) => renderOrg(reply, session, membership, { invite: { email, role: parseRole(roleInput) ?? 'member' }, errors }, status));
     }
-    if (invitee && (await services.orgs.findMembership(org.id, invitee.id))) errors.email = `${invitee.name} is already a member`;
-    if (!role) errors.form = 'Choose a role: admin or member';
-    if (!invitee || Object.keys(errors).length > 0) {
-      return renderOrg(reply, session, membership, { invite: { email, role: role ?? 'member' }, errors }, 400);
-    }
-    await services.orgs.upsertMember(org.id, invitee.id, role ?? 'member', nowSeconds(services.clock));
-    request.log.info({ event: 'org_member_added', userId: session.user.id, organizationId: org.id, memberId: invitee.id, role }, 'member added');
-    return reply.redirect(`/orgs/${org.id}?done=invited`, 303);
   });
+
+  app.post('/orgs/:orgId/invitations/:invitationId/cancel', PAGE_ROUTE, async (request, reply) => {
+    const session = await postSession(request, reply, `/orgs/${idParam(request, 'orgId') ?? ''}`);
+    if (!session) return reply;
+    const membership = await membershipOf(request, reply, session);
+    if (!membership) return reply;
+    const invitationId = idParam(request, 'invitationId');
+    if (invitationId === null) return sendNotFound(reply, session);
+    try {
+      await cancelInvitation(actorOf(request, session), membership, invitationId);
+      return reply.redirect(`/orgs/${membership.organization.id}?done=cancelled`, 303);
+    } catch (err) {
+      return refusal(reply, session, err, (errors, status) => renderOrg(reply, session, membership, { errors }, status));
+    }
+  });
+
+  // The invitee's answer. Another account gets 404: an invitation is matched on the signed-in
+  // account's e-mail address, never on its id alone.
+  for (const answer of ['accept', 'decline'] as const) {
+    app.post(`/orgs/invitations/:invitationId/${answer}`, PAGE_ROUTE, async (request, reply) => {
+      const session = await postSession(request, reply, '/orgs');
+      if (!session) return reply;
+      const invitationId = idParam(request, 'invitationId');
+      if (invitationId === null) return sendNotFound(reply, session);
+      try {
+        if (answer === 'accept') {
+          const invitation = await acceptInvitation(actorOf(request, session), invitationId);
+          return reply.redirect(`/orgs/${invitation.organizationId}?done=joined`, 303);
+        }
+        await declineInvitation(actorOf(request, session), invitationId);
+        return reply.redirect('/orgs?done=declined', 303);
+      } catch (err) {
+        return refusal(reply, session, err, (errors, status) => renderList(reply, session, { errors }, status));
+      }
+    });
+  }
 
   app.post('/orgs/:orgId/members/:userId/role', PAGE_ROUTE, async (request, reply) => {
     const session = await postSession(request, reply, `/orgs/${idParam(request, 'orgId') ?? ''}`);
     if (!session) return reply;
     const membership = await membershipOf(request, reply, session);
     if (!membership) return reply;
-    if (membership.role !== 'admin') return sendForbidden(reply, 'Only an admin of this organization can change roles.', session);
-    const org = membership.organization;
     const memberId = idParam(request, 'userId');
-    const target = memberId === null ? undefined : await services.orgs.findMembership(org.id, memberId);
-    if (memberId === null || !target) return sendNotFound(reply, session);
-    const role = parseRole(formValue(request.body, 'role'));
-    if (!role) return renderOrg(reply, session, membership, { errors: { form: 'Choose a role: admin or member' } }, 400);
-    if (role === 'member' && target.role === 'admin' && (await isLastAdmin(org.id, memberId))) {
-      return renderOrg(reply, session, membership, { errors: { form: 'An organization needs at least one admin: make someone else admin first.' } }, 400);
+    if (memberId === null) return membership.role === 'admin' ? sendNotFound(reply, session) : sendForbidden(reply, 'Only an admin of this organization can change roles.', session);
+    try {
+      await changeRole(actorOf(request, session), membership, memberId, formValue(request.body, 'role'));
+      return reply.redirect(`/orgs/${membership.organization.id}?done=role`, 303);
+    } catch (err) {
+      return refusal(reply, session, err, (errors, status) => renderOrg(reply, session, membership, { errors }, status));
     }
-    await services.orgs.upsertMember(org.id, memberId, role, nowSeconds(services.clock));
-    request.log.info({ event: 'org_role_changed', userId: session.user.id, organizationId: org.id, memberId, role }, 'role changed');
-    return reply.redirect(`/orgs/${org.id}?done=role`, 303);
   });
 
   app.post('/orgs/:orgId/members/:userId/remove', PAGE_ROUTE, async (request, reply) => {
@@ -155,24 +201,13 @@ export async function orgRoutes(app: FastifyInstance): Promise<void> {
     if (!session) return reply;
     const membership = await membershipOf(request, reply, session);
     if (!membership) return reply;
-    const org = membership.organization;
     const memberId = idParam(request, 'userId');
-    const self = memberId === session.user.id;
-    if (!self && membership.role !== 'admin') return sendForbidden(reply, 'Only an admin of this organization can remove members.', session);
-    const target = memberId === null ? undefined : await services.orgs.findMembership(org.id, memberId);
-    if (memberId === null || !target) return sendNotFound(reply, session);
-    if (target.role === 'admin' && (await isLastAdmin(org.id, memberId))) {
-      return renderOrg(reply, session, membership, { errors: { form: 'An organization needs at least one admin: make someone else admin first.' } }, 400);
+    if (memberId === null) return membership.role === 'admin' ? sendNotFound(reply, session) : sendForbidden(reply, 'Only an admin of this organization can remove members.', session);
+    try {
+      const { self } = await removeMember(actorOf(request, session), membership, memberId);
+      return reply.redirect(self ? '/orgs?done=left' : `/orgs/${membership.organization.id}?done=removed`, 303);
+    } catch (err) {
+      return refusal(reply, session, err, (errors, status) => renderOrg(reply, session, membership, { errors }, status));
     }
-    await services.orgs.removeMember(org.id, memberId);
-    // Whoever leaves an organization no longer speaks for it: apps they connected to it lose access.
-    const now = nowSeconds(services.clock);
-    for (const connected of await services.grants.listConnectedApps(memberId)) {
-      if (connected.organizationId !== org.id) continue;
-      await services.grants.deleteConsent(memberId, connected.clientId, org.id);
-      await services.grants.revokeForUserClient(memberId, connected.clientId, org.id, now);
-    }
-    request.log.info({ event: 'org_member_removed', userId: session.user.id, organizationId: org.id, memberId }, 'member removed');
-    return reply.redirect(self ? '/orgs?done=left' : `/orgs/${org.id}?done=removed`, 303);
   });
 }
