@@ -22,7 +22,7 @@ export interface PasswordChange {
   /** The new password, already validated (validatePassword). */
   newPassword: string;
   /** The session that made the change: it stays signed in. */
-  keepSessionIdHash: string;
+  keepSessionIdHash: string | null;
   /** The caller's address, for the audit line. */
   address: string;
 }
