@@ -24,7 +24,7 @@ export interface RefreshTokenGrantDeps {
   config: Pick<Config, 'refreshRetryWindow'>;
   issuer: TokenIssuer;
   transaction: RunInTransaction;
-  tokens: Pick<TokenStore, 'findRefreshToken'>;
+  tokens: Pick<TokenStore, 'findRefreshToken' | 'findConsumedRefreshToken'>;
   grants: Pick<GrantStore, 'revoke' | 'isRevoked'>;
   audit: AuditLog;
 }
@@ -73,6 +73,12 @@ export function refreshTokenGrant(deps: RefreshTokenGrantDeps): GrantHandler {
  */
 async function whyNotConsumed(deps: RefreshTokenGrantDeps, tokenHash: string, client: Client, now: number, requestedScope: string | undefined): Promise<OAuthError | TokenResponse> {
   const row = await deps.tokens.findRefreshToken(tokenHash);
+  if (!row) {
+    // The purge deletes a used token's full row after the reuse horizon and keeps a slim
+    // record of it for as long as its grant lives: a replay then is reuse all the same.
+    const used = await deps.tokens.findConsumedRefreshToken(tokenHash);
+    if (used && used.client_id === client.id) return reuseDetected(deps, used, client, now);
+  }
   // Another client's token reads like an unknown one, and is not used up (RFC 6749 §6: the
   // refresh token must have been issued to the authenticated client).
   if (!row || row.client_id !== client.id) {
@@ -81,14 +87,18 @@ async function whyNotConsumed(deps: RefreshTokenGrantDeps, tokenHash: string, cl
   if (row.consumed_at !== null || row.revoked_at !== null) {
     const retried = await retryInsideWindow(deps, row, client, now, requestedScope);
     if (retried !== 'reuse') return retried;
-    // Reuse: RFC 9700 §4.14.2, RFC 6749 §10.4.
-    await deps.grants.revoke(row.grant_id, now);
-    audit(deps.audit, 'refresh.reuse_detected', { client_id: client.clientId, user_id: row.user_id, grant_id: row.grant_id });
-    return new OAuthError('invalid_grant', 'the refresh token has already been used; the authorization is revoked');
+    return reuseDetected(deps, row, client, now);
   }
   if (row.expires_at !== null && row.expires_at <= now) return new OAuthError('invalid_grant', 'the refresh token has expired');
   if (await deps.grants.isRevoked(row.grant_id)) return new OAuthError('invalid_grant', 'the authorization has been revoked');
   return new OAuthError('invalid_grant', 'third-party integrations are not available on the organization\'s plan');
+}
+
+/** Reuse: RFC 9700 §4.14.2, RFC 6749 §10.4. The whole grant is revoked. */
+async function reuseDetected(deps: RefreshTokenGrantDeps, used: { grant_id: number; user_id: number | null }, client: Client, now: number): Promise<OAuthError> {
+  await deps.grants.revoke(used.grant_id, now);
+  audit(deps.audit, 'refresh.reuse_detected', { client_id: client.clientId, user_id: used.user_id, grant_id: used.grant_id });
+  return new OAuthError('invalid_grant', 'the refresh token has already been used; the authorization is revoked');
 }
 
 // Thrown inside the retry transaction to roll the successor swap back when the successor
