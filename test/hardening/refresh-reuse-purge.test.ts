@@ -48,7 +48,7 @@ async function reuseRecords(server: TestServer, grantId: number): Promise<number
 
 function reuseAudits(server: TestServer, grantId: number): number {
   return server.logs.map((l) => JSON.parse(l) as Record<string, unknown>)
-    .filter((l) => l.audit === true && l.event === 'refresh.reuse_detected' && l.grant_id === grantId).length;
+    .filter((l) => l.audit === true && l.event === 'refresh.reuse_detected' && l.grant_id === grantId && l.address === '127.0.0.1').length;
 }
 
 /**
