@@ -11,6 +11,7 @@ import type { Database } from './schema.js';
 import { initial } from './migrations/001-initial.js';
 import { partialJtiIndex } from './migrations/002-partial-jti-index.js';
 import { organizationInvitations } from './migrations/004-organization-invitations.js';
+import { refreshReuse } from './migrations/005-refresh-reuse.js';
 import { sessionActivity } from './migrations/006-session-activity.js';
 import { BACKSTOP_PAGES, startCheckpointer, type Checkpointer } from './checkpointer.js';
 import { SqliteChangeWatch, writesOf, type ChangeWatch, type Writes } from './changes.js';
@@ -214,6 +215,7 @@ function migrations(dialect: Dialect): Array<[string, Migration]> {
     ['001-initial', initial(dialect)],
     ['002-partial-jti-index', partialJtiIndex()],
     ['004-organization-invitations', organizationInvitations(dialect)],
+    ['005-refresh-reuse', refreshReuse(dialect)],
     ['006-session-activity', sessionActivity(dialect)],
   ];
 }

@@ -9,7 +9,9 @@
 //   access tokens        expired
 //   refresh tokens       expired; revoked more than `margin` ago; consumed longer ago than the
 //                        reuse horizon; or their grant was revoked more than `margin` ago
+//                        (a used or revoked one of a live grant leaves a slim record behind)
 //   grants               no code or token left, and older than `margin`
+//   reuse records        with their grant (consumed_refresh_tokens, ON DELETE CASCADE)
 //   sessions             expired
 //
 // Rows found by expiry (codes, access tokens, sessions, expired refresh tokens) are deleted
@@ -17,17 +19,24 @@
 // pk … LIMIT n)`, until a batch comes back short): the work is the rows deleted. The other
 // conditions are not indexed (an index on consumed_at would cost every refresh a write), so
 // they are checked by a sweep over the grant ids in windows of `windowSize`: per window, one
-// DELETE of its refresh tokens that are dead (through the refresh_tokens grant_id index) and
-// one of its grants that are empty. Each statement touches a bounded slice, and the event loop
+// INSERT of the reuse records of its dead refresh tokens, one DELETE of those tokens (both
+// through the refresh_tokens grant_id index) and one of its grants that are empty. Each statement touches a bounded slice, and the event loop
 // turns after every batch and every window: with 500,000 grants and 1,000,000 live tokens the
 // purge held the event loop for 530–710 ms at a time when it was one statement a table, and
 // now for 4–12 ms.
 //
-// The reuse horizon keeps a used refresh token long enough to catch a replay: a legitimate
-// client presents its old token again at its next refresh, about one access-token lifetime
-// later, so that is the horizon (at least the retry window), plus the margin. A replay after
-// that finds no row and is refused as an unknown token, but the grant is not revoked.
-import { sql, type Kysely } from 'kysely';
+// The reuse horizon keeps a used refresh token's full row for a retry (refresh_retry_window)
+// and for a replay soon after its use: about one access-token lifetime (at least the retry
+// window), plus the margin. When the row goes, a used or revoked token of a live grant is
+// first recorded in consumed_refresh_tokens (token hash and grant id only), so a replay of a
+// stolen original revokes the grant however late it comes. The records go with their grant
+// (ON DELETE CASCADE): the grant is deleted here once it is revoked or its refresh tokens
+// have expired (each rotation gives the new token a full lifetime, so the grant lives exactly
+// as long as its chain could still be used; under the Hover profile, until it is revoked).
+// The record is written by the purge, not by the refresh, so a rotation costs no extra write.
+// Each DELETE that may take a used token spares the rows that need a record and have none
+// yet (another purge at once may have chosen a different batch): they go at the next batch.
+import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
 import type { Database } from './schema.js';
 
 /** The tables whose rows end at expires_at, with the primary key a batch is chosen by. */
@@ -59,6 +68,12 @@ export interface PurgeCounts {
   sessions: number;
 }
 
+/** What one purge did: the rows deleted, and the used refresh tokens recorded as they went. */
+export interface PurgeResult extends PurgeCounts {
+  /** Used or revoked refresh tokens of live grants recorded in consumed_refresh_tokens (their rows are counted in refresh_tokens). */
+  reuse_records: number;
+}
+
 export const DEFAULT_PURGE_MARGIN = 3600;
 
 /** Lets the event loop run whatever is waiting (requests, timers) before the next statement. */
@@ -77,7 +92,36 @@ async function inBatches(batchSize: number, deleteBatch: () => Promise<bigint | 
   }
 }
 
-export async function purgeExpired(db: Kysely<Database>, options: PurgeOptions): Promise<PurgeCounts> {
+type RefreshTokenFilter = (eb: ExpressionBuilder<Database, 'refresh_tokens'>) => Expression<SqlBool>;
+
+/** A used or revoked refresh token of a live grant: its replay must still revoke the grant once its row is gone. */
+const needsRecord: RefreshTokenFilter = (eb) => eb.and([
+  eb.or([eb('refresh_tokens.consumed_at', 'is not', null), eb('refresh_tokens.revoked_at', 'is not', null)]),
+  eb.exists(eb.selectFrom('grants as g').select('g.id').whereRef('g.id', '=', 'refresh_tokens.grant_id').where('g.revoked_at', 'is', null)),
+]);
+
+/** Records the refresh tokens that `which` picks and that need a record; returns how many were new. */
+async function recordUsed(db: Kysely<Database>, which: RefreshTokenFilter): Promise<number> {
+  const result = await db.insertInto('consumed_refresh_tokens').columns(['token_hash', 'grant_id'])
+    .expression((eb) => eb.selectFrom('refresh_tokens').select(['refresh_tokens.token_hash', 'refresh_tokens.grant_id'])
+      .where(which).where(needsRecord))
+    .onConflict((oc) => oc.column('token_hash').doNothing())
+    .executeTakeFirst();
+  return Number(result.numInsertedOrUpdatedRows ?? 0n);
+}
+
+/** Deletes the refresh tokens `which` picks, except those that need a record and have none. */
+async function deleteRecorded(db: Kysely<Database>, which: RefreshTokenFilter): Promise<number> {
+  const result = await db.deleteFrom('refresh_tokens').where(which)
+    .where((eb) => eb.or([
+      eb.not(needsRecord(eb)),
+      eb.exists(eb.selectFrom('consumed_refresh_tokens as c').select('c.token_hash').whereRef('c.token_hash', '=', 'refresh_tokens.token_hash')),
+    ]))
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
+export async function purgeExpired(db: Kysely<Database>, options: PurgeOptions): Promise<PurgeResult> {
   const { now } = options;
   const margin = options.margin ?? DEFAULT_PURGE_MARGIN;
   const batch = Math.max(1, Math.floor(options.batchSize ?? 1000));
@@ -94,7 +138,16 @@ export async function purgeExpired(db: Kysely<Database>, options: PurgeOptions):
 
   const authorization_codes = await deleteExpired('authorization_codes', deadBefore);
   const access_tokens = await deleteExpired('access_tokens', now);
-  let refresh_tokens = await deleteExpired('refresh_tokens', now);
+  // Expired refresh tokens, a batch at a time through the expires_at index as above, each
+  // used one of a live grant recorded first.
+  let reuse_records = 0;
+  let refresh_tokens = await inBatches(batch, async () => {
+    const expiredBatch: RefreshTokenFilter = (eb) => eb('refresh_tokens.token_hash', 'in',
+      eb.selectFrom('refresh_tokens as e').select('e.token_hash').where('e.expires_at', '<', now).limit(batch));
+    reuse_records += await recordUsed(db, expiredBatch);
+    await yieldToEventLoop();
+    return deleteRecorded(db, expiredBatch);
+  });
   const sessions = await deleteExpired('sessions', now);
 
   // The sweep ends at the last grant that existed when it began (newer ones are too young to
@@ -105,14 +158,17 @@ export async function purgeExpired(db: Kysely<Database>, options: PurgeOptions):
     // The window (lo, hi] of grant ids.
     const hi = lo + windowSize;
 
-    refresh_tokens += Number((await db.deleteFrom('refresh_tokens')
-      .where('grant_id', '>', lo).where('grant_id', '<=', hi)
-      .where((w) => w.or([
-        w('consumed_at', '<', consumedBefore),
-        w('revoked_at', '<', deadBefore),
+    const dead: RefreshTokenFilter = (w) => w.and([
+      w('refresh_tokens.grant_id', '>', lo), w('refresh_tokens.grant_id', '<=', hi),
+      w.or([
+        w('refresh_tokens.consumed_at', '<', consumedBefore),
+        w('refresh_tokens.revoked_at', '<', deadBefore),
         w.exists(w.selectFrom('grants as g').select('g.id').whereRef('g.id', '=', 'refresh_tokens.grant_id').where('g.revoked_at', '<', deadBefore)),
-      ]))
-      .executeTakeFirst()).numDeletedRows);
+      ]),
+    ]);
+    reuse_records += await recordUsed(db, dead);
+    await yieldToEventLoop();
+    refresh_tokens += await deleteRecorded(db, dead);
 
     grants += Number((await db.deleteFrom('grants')
       .where('id', '>', lo).where('id', '<=', hi)
@@ -125,7 +181,7 @@ export async function purgeExpired(db: Kysely<Database>, options: PurgeOptions):
     await yieldToEventLoop();
   }
 
-  return { authorization_codes, access_tokens, refresh_tokens, grants, sessions };
+  return { authorization_codes, access_tokens, refresh_tokens, grants, sessions, reuse_records };
 }
 
 /** Row counts of the tables purge keeps in check (tests and the soak script sample them). */

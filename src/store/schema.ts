@@ -136,6 +136,15 @@ export interface RefreshTokensTable {
   access_token_hash: string | null;
 }
 
+/**
+ * A used (or revoked) refresh token whose full row the purge has deleted: enough to know a
+ * replay of it for what it is and revoke its grant. Goes with the grant (ON DELETE CASCADE).
+ */
+export interface ConsumedRefreshTokensTable {
+  token_hash: string;
+  grant_id: number;
+}
+
 export interface SessionsTable {
   id_hash: string;
   /** null: an anonymous session that only carries a CSRF token (before login). */
@@ -161,6 +170,14 @@ export interface SigningKeysTable {
   publish_until: number | null;
 }
 
+/** Small key/value rows the server writes, e.g. the purge horizon it uses (store/settings.ts). */
+export interface SettingsTable {
+  key: string;
+  /** JSON. */
+  value: string;
+  updated_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   organizations: OrganizationsTable;
@@ -172,6 +189,8 @@ export interface Database {
   authorization_codes: AuthorizationCodesTable;
   access_tokens: AccessTokensTable;
   refresh_tokens: RefreshTokensTable;
+  consumed_refresh_tokens: ConsumedRefreshTokensTable;
   sessions: SessionsTable;
   signing_keys: SigningKeysTable;
+  settings: SettingsTable;
 }

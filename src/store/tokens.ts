@@ -122,6 +122,15 @@ export class TokenStore {
   }
 
   /**
+   * A used refresh token whose full row the purge has deleted (consumed_refresh_tokens), with
+   * its grant's client and user; undefined when there is no such record. Read only when a
+   * refresh matched no live token and no full row: never on a successful refresh.
+   */
+  async findConsumedRefreshToken(tokenHash: string, db: Kysely<Database> = this.db): Promise<ConsumedRefreshTokenRecord | undefined> {
+    return (await consumedRefreshTokenByHash(db, tokenHash))[0];
+  }
+
+  /**
    * Compare-and-swap of a used token's successor (refresh_retry_window): true when
    * `tokenHash`'s successor was still `expected` and is now `next`, and its grant is live.
    * Of concurrent retries exactly one wins.
@@ -168,6 +177,13 @@ export class TokenStore {
  * more than these five (raw better-sqlite3, 50,000 rotations on a 200,000-token file).
  */
 export type ConsumedRefreshToken = Pick<RefreshTokenRow, 'grant_id' | 'user_id' | 'organization_id' | 'scope' | 'access_token_hash'>;
+
+/** A slim record of a used refresh token (consumed_refresh_tokens) and its grant's owners. */
+export interface ConsumedRefreshTokenRecord {
+  grant_id: number;
+  client_id: number;
+  user_id: number | null;
+}
 
 export interface RefreshTokenContext {
   row: RefreshTokenRow;
@@ -272,6 +288,10 @@ const consumeRefreshTokenQuery = precompiled((db, now: number, successorHash: st
 // Revocation and introspection of refresh tokens, and the refused-refresh diagnosis.
 const refreshTokenByHash = precompiled((db, tokenHash: string) =>
   db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', tokenHash));
+
+const consumedRefreshTokenByHash = precompiled((db, tokenHash: string) =>
+  db.selectFrom('consumed_refresh_tokens as c').innerJoin('grants as g', 'g.id', 'c.grant_id')
+    .select(['c.grant_id', 'g.client_id', 'g.user_id']).where('c.token_hash', '=', tokenHash));
 
 const revokeRefreshTokenQuery = precompiled((db, now: number, tokenHash: string) =>
   db.updateTable('refresh_tokens').set({ revoked_at: now }).where('token_hash', '=', tokenHash).where('revoked_at', 'is', null));

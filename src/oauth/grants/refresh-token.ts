@@ -24,7 +24,7 @@ export interface RefreshTokenGrantDeps {
   config: Pick<Config, 'refreshRetryWindow'>;
   issuer: TokenIssuer;
   transaction: RunInTransaction;
-  tokens: Pick<TokenStore, 'findRefreshToken'>;
+  tokens: Pick<TokenStore, 'findRefreshToken' | 'findConsumedRefreshToken'>;
   grants: Pick<GrantStore, 'revoke' | 'isRevoked'>;
   audit: AuditLog;
 }
@@ -33,7 +33,7 @@ export function refreshTokenGrant(deps: RefreshTokenGrantDeps): GrantHandler {
   return {
     grantType: 'refresh_token',
     clientAuthentication: 'any',
-    async handle({ client, params }) {
+    async handle({ client, params, address }) {
       const presented = requireParam(params, 'refresh_token');
       const requestedScope = optionalParam(params, 'scope');
       const presentedHash = tokenKey(presented);
@@ -60,7 +60,7 @@ export function refreshTokenGrant(deps: RefreshTokenGrantDeps): GrantHandler {
         }, now, successor);
       });
       if (response) return response;
-      const refused = await whyNotConsumed(deps, presentedHash, client, now, requestedScope);
+      const refused = await whyNotConsumed(deps, presentedHash, client, now, requestedScope, address);
       if (refused instanceof OAuthError) throw refused;
       return refused;
     },
@@ -71,8 +71,16 @@ export function refreshTokenGrant(deps: RefreshTokenGrantDeps): GrantHandler {
  * The consume matched nothing: find out why, and revoke the grant on reuse — unless it is a
  * retry inside refresh_retry_window, which is answered with a new pair.
  */
-async function whyNotConsumed(deps: RefreshTokenGrantDeps, tokenHash: string, client: Client, now: number, requestedScope: string | undefined): Promise<OAuthError | TokenResponse> {
+async function whyNotConsumed(
+  deps: RefreshTokenGrantDeps, tokenHash: string, client: Client, now: number, requestedScope: string | undefined, address: string | undefined,
+): Promise<OAuthError | TokenResponse> {
   const row = await deps.tokens.findRefreshToken(tokenHash);
+  if (!row) {
+    // The purge deletes a used token's full row after the reuse horizon and keeps a slim
+    // record of it for as long as its grant lives: a replay then is reuse all the same.
+    const used = await deps.tokens.findConsumedRefreshToken(tokenHash);
+    if (used && used.client_id === client.id) return reuseDetected(deps, used, client, now, address);
+  }
   // Another client's token reads like an unknown one, and is not used up (RFC 6749 §6: the
   // refresh token must have been issued to the authenticated client).
   if (!row || row.client_id !== client.id) {
@@ -81,14 +89,20 @@ async function whyNotConsumed(deps: RefreshTokenGrantDeps, tokenHash: string, cl
   if (row.consumed_at !== null || row.revoked_at !== null) {
     const retried = await retryInsideWindow(deps, row, client, now, requestedScope);
     if (retried !== 'reuse') return retried;
-    // Reuse: RFC 9700 §4.14.2, RFC 6749 §10.4.
-    await deps.grants.revoke(row.grant_id, now);
-    audit(deps.audit, 'refresh.reuse_detected', { client_id: client.clientId, user_id: row.user_id, grant_id: row.grant_id });
-    return new OAuthError('invalid_grant', 'the refresh token has already been used; the authorization is revoked');
+    return reuseDetected(deps, row, client, now, address);
   }
   if (row.expires_at !== null && row.expires_at <= now) return new OAuthError('invalid_grant', 'the refresh token has expired');
   if (await deps.grants.isRevoked(row.grant_id)) return new OAuthError('invalid_grant', 'the authorization has been revoked');
   return new OAuthError('invalid_grant', 'third-party integrations are not available on the organization\'s plan');
+}
+
+/** Reuse: RFC 9700 §4.14.2, RFC 6749 §10.4. The whole grant is revoked. */
+async function reuseDetected(
+  deps: RefreshTokenGrantDeps, used: { grant_id: number; user_id: number | null }, client: Client, now: number, address: string | undefined,
+): Promise<OAuthError> {
+  await deps.grants.revoke(used.grant_id, now);
+  audit(deps.audit, 'refresh.reuse_detected', { client_id: client.clientId, user_id: used.user_id, grant_id: used.grant_id, ...(address === undefined ? {} : { address }) });
+  return new OAuthError('invalid_grant', 'the refresh token has already been used; the authorization is revoked');
 }
 
 // Thrown inside the retry transaction to roll the successor swap back when the successor
