@@ -10,6 +10,7 @@ import type PgModule from 'pg';
 import type { Database } from './schema.js';
 import { initial } from './migrations/001-initial.js';
 import { partialJtiIndex } from './migrations/002-partial-jti-index.js';
+import { trustedClients } from './migrations/003-trusted-clients.js';
 import { BACKSTOP_PAGES, startCheckpointer, type Checkpointer } from './checkpointer.js';
 import { SqliteChangeWatch, writesOf, type ChangeWatch, type Writes } from './changes.js';
 
@@ -203,6 +204,7 @@ function migrations(dialect: Dialect): Array<[string, Migration]> {
   return [
     ['001-initial', initial(dialect)],
     ['002-partial-jti-index', partialJtiIndex()],
+    ['003-trusted-clients', trustedClients()],
   ];
 }
 

@@ -106,6 +106,8 @@ export async function developerRoutes(app: FastifyInstance): Promise<void> {
       ownerUserId: session.user.id,
       isPublic: values.isPublic,
       redirectUriPolicy: PORTAL_POLICY,
+      // Anyone may register here: no error redirects before the user has seen the consent page.
+      trusted: false,
     });
     request.log.info({ event: 'client_registered', userId: session.user.id, clientId: client.clientId, public: client.isPublic }, 'client registered');
     // The secret is in this response only (no-store): it is never stored in clear or shown again.
