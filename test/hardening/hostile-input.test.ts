@@ -9,6 +9,7 @@ import { databaseKinds } from '../helpers/databases.js';
 import {
   authorize, authorizePath, createClient, createUser, httpRequest, postToken, signIn, unescapeHtml, type TestClient, type TestUser,
 } from '../helpers/oauth.js';
+import { ClientRegistrationError, registerClient } from '../../src/accounts/client-registration.js';
 import { HOSTILE_NEXT, hostileRedirectUris, RAW_IN_LOCATION } from '../helpers/hostile-values.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -115,6 +116,24 @@ for (const kind of databaseKinds()) {
         }
       }
       assert.equal(answers.length, HOSTILE_NEXT.length * 3 + redirectUris.length * 2);
+    });
+
+    test('redirect URIs with control characters or backslashes are refused at registration; a portal client\'s errors never redirect without the user', async () => {
+      const base = 'https://portal.example/cb';
+      const withControls = hostileRedirectUris(base).filter((u) => (/[\\\t\n\r\u2028]/.test(u.trim()) || u.includes('\u0000')));
+      assert.ok(withControls.length >= 8);
+      for (const uri of withControls) {
+        await assert.rejects(registerClient(server.services, { name: 'x', redirectUris: [uri] }), ClientRegistrationError, JSON.stringify(uri));
+      }
+      const portal = await createClient(server, { redirectUris: [base], ownerUserId: evilUser.id, trusted: false });
+      const tries = [base, ...hostileRedirectUris(base)].map((redirectUri) => redirectUri.replace(/[\uD800-\uDFFF]/g, '\uFFFD'));
+      const answers = await Promise.all(tries.flatMap((redirectUri) => [{ scope: 'bogus' }, { prompt: 'none' }, { responseType: 'token' }].map(async (extra) => ({
+        redirectUri, res: await httpRequest(server, 'GET', authorizePath({ clientId: portal.clientId, redirectUri, state: 's', ...extra })),
+      }))));
+      for (const { redirectUri, res } of answers) {
+        assert.equal(res.status, 400, JSON.stringify(redirectUri));
+        assert.equal(res.location, null, JSON.stringify(redirectUri));
+      }
     });
 
     test('names with HTML and SQL are stored as typed and shown escaped on the consent, account and developer pages', async () => {
