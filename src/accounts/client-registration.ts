@@ -22,6 +22,12 @@ export interface ClientRegistration {
   scopes?: string[];
   refreshWithoutSecret?: boolean;
   redirectUriPolicy?: RedirectUriPolicy;
+  /**
+   * Operator-created (the admin CLI): authorization errors may redirect before the user has
+   * seen the consent page. Default false: anything anyone can register (the developer portal)
+   * must not make the authorization endpoint an open redirector (RFC 9700 §4.11.2).
+   */
+  trusted?: boolean;
 }
 
 export const DEFAULT_GRANT_TYPES: GrantType[] = ['authorization_code', 'refresh_token'];
@@ -82,6 +88,7 @@ export async function registerClient(services: Services, input: ClientRegistrati
     grantTypes: grantTypes as GrantType[],
     scopes,
     refreshWithoutSecret: input.refreshWithoutSecret ?? false,
+    trusted: input.trusted ?? false,
     now: nowSeconds(services.clock),
   });
   return { client, clientSecret };
@@ -105,5 +112,6 @@ export function describeClient(client: Client) {
     public: client.isPublic,
     owner: client.ownerUserId,
     refresh_without_secret: client.refreshWithoutSecret,
+    trusted: client.trusted,
   };
 }

@@ -165,14 +165,36 @@ export async function requireCsrf(request: FastifyRequest, reply: FastifyReply):
 export async function requireUser(request: FastifyRequest, reply: FastifyReply): Promise<(Session & { user: User }) | null> {
   const session = await loadSession(request);
   if (session?.user) return session as Session & { user: User };
-  const next = request.url.startsWith('/') && !request.url.startsWith('//') ? request.url : '/account';
+  const next = safeNext(request.url, request.server.services.config.issuer);
   await reply.redirect(`/login?next=${encodeURIComponent(next)}`, 303);
   return null;
 }
 
-/** A same-site path to return to after login: only local paths, never "//host" or a scheme. */
-export function safeNext(value: unknown, fallback = '/account'): string {
+// C0 controls, DEL and C1 controls: a browser drops TAB, CR and LF from a URL before resolving
+// it (so `/\t/evil.example` becomes `//evil.example`), and none belongs in a local path.
+// eslint-disable-next-line no-control-regex -- refusing control characters is the point
+const NEXT_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\\]/;
+
+/**
+ * A path on this server to return to after login (issue 18: no open redirect). The value must
+ * be a path (start with one `/`) without control characters or backslashes; it is then
+ * resolved against the issuer with the WHATWG URL parser, as a browser would resolve the
+ * Location, and must keep the issuer's origin. What comes back is the resolved URL's own
+ * path, query and fragment, re-serialised (percent-encoded, dot segments gone); a path that
+ * resolves to `//…` (`/..//evil.example`) is refused too. Anything else gives `fallback`.
+ */
+export function safeNext(value: unknown, issuer: string, fallback = '/account'): string {
   if (typeof value !== 'string' || value.length > 4000) return fallback;
-  if (!value.startsWith('/') || value.startsWith('//') || value.startsWith('/\\')) return fallback;
-  return value;
+  if (!value.startsWith('/') || value.startsWith('//') || NEXT_FORBIDDEN.test(value)) return fallback;
+  let base: URL;
+  let resolved: URL;
+  try {
+    base = new URL(issuer);
+    resolved = new URL(value, base);
+  } catch {
+    return fallback;
+  }
+  if (resolved.origin !== base.origin || resolved.pathname.startsWith('//')) return fallback;
+  const out = `${resolved.pathname}${resolved.search}${resolved.hash}`;
+  return out.startsWith('/') && !NEXT_FORBIDDEN.test(out) ? out : fallback;
 }

@@ -8,7 +8,9 @@
 //   the user as an HTML page, never a redirect (otherwise the endpoint is an open redirector,
 //   RFC 9700 §4.1.1 / RFC 6749 §10.15);
 // - after that, an AuthorizationResponseError, which the HTTP layer turns into a redirect to
-//   the client with `error`, `error_description` and the original `state`.
+//   the client with `error`, `error_description` and the original `state` — except, for a
+//   client anyone could register (the developer portal), until the user has signed in and seen
+//   its consent page: then it is a page naming the redirect host (RFC 9700 §4.11.2).
 import type { Config } from '../config/load.js';
 import type { Client, ClientStore } from '../store/clients.js';
 import type { GrantStore } from '../store/grants.js';
@@ -52,6 +54,8 @@ export class AuthorizationResponseError extends OAuthError {
     description: string,
     readonly redirectUri: string,
     readonly state: string | undefined,
+    /** The client the error would go to: whether it is trusted decides redirect or page. */
+    readonly client: Pick<Client, 'id' | 'trusted'>,
   ) {
     super(code, description);
   }
@@ -64,7 +68,7 @@ export class AuthorizationResponseError extends OAuthError {
 
 /** An error answered by redirect to this request's (validated) redirect URI. */
 export function responseError(request: AuthorizationRequest, code: OAuthErrorCode, description: string): AuthorizationResponseError {
-  return new AuthorizationResponseError(code, description, request.redirectUri, request.state);
+  return new AuthorizationResponseError(code, description, request.redirectUri, request.state, request.client);
 }
 
 // RFC 7636 §4.2: the S256 challenge is BASE64URL(SHA256(verifier)), 43 characters; we accept
@@ -149,7 +153,7 @@ export async function validateAuthorizationRequest(params: ParamSource, deps: Va
   // From here on every error goes back to the client by redirect, with the original state.
   const stateParam = readParam(params, 'state');
   const state = stateParam.kind === 'value' ? stateParam.value : undefined;
-  const fail = (code: OAuthErrorCode, description: string) => new AuthorizationResponseError(code, description, redirectUri, state);
+  const fail = (code: OAuthErrorCode, description: string) => new AuthorizationResponseError(code, description, redirectUri, state, client);
 
   const values: Partial<Record<'response_type' | 'scope' | 'code_challenge' | 'code_challenge_method' | 'prompt', string>> = {};
   for (const name of ['state', 'response_type', 'scope', 'code_challenge', 'code_challenge_method', 'prompt'] as const) {
@@ -214,6 +218,48 @@ export async function validateAuthorizationRequest(params: ParamSource, deps: Va
     codeChallengeMethod: challenge === undefined ? null : 'S256',
     prompt,
   };
+}
+
+// ---- errors and clients anyone could register (RFC 9700 §4.11.2) ---------------------------
+
+export interface RedirectTrustDeps {
+  grants: Pick<GrantStore, 'hasConsent'>;
+}
+
+/**
+ * Whether an error may go to the client by redirect. RFC 9700 §4.11.2: an authorization server
+ * should redirect automatically only to URIs it trusts. Operator-created clients are trusted.
+ * A client anyone could register is trusted only by a user who has signed in and answered its
+ * consent page before (a remembered consent); otherwise the error is shown as a page, so that
+ * the endpoint cannot be used to bounce a visitor to any registered URI without interaction.
+ * `userId` is asked for only when it matters (the signed-in user, or null).
+ */
+export async function errorMayRedirect(
+  deps: RedirectTrustDeps,
+  error: AuthorizationResponseError,
+  userId: () => Promise<number | null>,
+): Promise<boolean> {
+  if (error.client.trusted) return true;
+  const id = await userId();
+  return id !== null && (await deps.grants.hasConsent(id, error.client.id));
+}
+
+/** The host an error would have been sent to, as shown to the user. */
+export function redirectHost(redirectUri: string): string {
+  try {
+    const { host } = new URL(redirectUri);
+    if (host !== '') return host;
+  } catch {
+    // a registered URI always parses; fall through to the URI itself
+  }
+  return redirectUri.length > 100 ? `${redirectUri.slice(0, 100)}…` : redirectUri;
+}
+
+/** The 400 page shown instead of redirecting an error to an untrusted client: what went wrong and where it would have gone. */
+export function errorPageInsteadOfRedirect(error: AuthorizationResponseError): OAuthError {
+  return new OAuthError(error.code, `The application's request could not be completed (${error.code}: ${error.description}). `
+    + `It asked to send you back to ${redirectHost(error.redirectUri)}. Latchkey does not send you there automatically: `
+    + 'anyone can register an application, and you have not signed in and allowed this one yet. Go back to the application, or close this page.', { status: 400 });
 }
 
 // ---- carrying a validated request through the consent form ----------------------------

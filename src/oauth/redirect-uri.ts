@@ -7,6 +7,8 @@ export class RedirectUriError extends Error {
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 const MAX_URI_LENGTH = 2000;
+// eslint-disable-next-line no-control-regex -- refusing control characters is the point
+const UNSAFE_IN_REDIRECT_URI = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\\]/;
 
 export interface RedirectUriPolicy {
   /** Require https except for loopback hosts (the developer portal); the admin CLI allows any scheme. */
@@ -18,6 +20,9 @@ export function validateRedirectUri(uri: string, policy: RedirectUriPolicy = { r
   const value = uri.trim();
   if (value === '') throw new RedirectUriError('a redirect URI must not be empty');
   if (value.length > MAX_URI_LENGTH) throw new RedirectUriError(`a redirect URI must be at most ${MAX_URI_LENGTH} characters`);
+  // The URL parser drops TAB/CR/LF and reads `\` as `/`, so such a URI is not what it looks
+  // like, and a raw control character must never reach a Location header (issue 18).
+  if (UNSAFE_IN_REDIRECT_URI.test(value)) throw new RedirectUriError(`${JSON.stringify(value)} must not contain control characters, line separators or backslashes`);
   let parsed: URL;
   try {
     parsed = new URL(value);

@@ -21,6 +21,12 @@ export interface Client {
   scopes: string[];
   refreshWithoutSecret: boolean;
   createdAt: number;
+  /**
+   * Made by an operator (`latchkey client create`): authorization errors may go to its redirect
+   * URI at once. Untrusted (developer portal) clients get them only after the user has signed
+   * in and seen their consent page (RFC 9700 §4.11.2).
+   */
+  trusted: boolean;
 }
 
 export function toClient(row: Selectable<ClientsTable>): Client {
@@ -36,6 +42,7 @@ export function toClient(row: Selectable<ClientsTable>): Client {
     scopes: row.scopes.split(' ').filter(Boolean),
     refreshWithoutSecret: row.refresh_without_secret === 1,
     createdAt: row.created_at,
+    trusted: row.trusted === 1,
   };
 }
 
@@ -57,6 +64,7 @@ export interface NewClient {
   grantTypes: GrantType[];
   scopes: string[];
   refreshWithoutSecret: boolean;
+  trusted: boolean;
   now: number;
 }
 
@@ -92,6 +100,7 @@ export class ClientStore {
       grant_types: input.grantTypes.join(' '),
       scopes: input.scopes.join(' '),
       refresh_without_secret: input.refreshWithoutSecret ? 1 : 0,
+      trusted: input.trusted ? 1 : 0,
       created_at: input.now,
       updated_at: input.now,
     }).returningAll().executeTakeFirstOrThrow();

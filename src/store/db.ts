@@ -10,6 +10,7 @@ import type PgModule from 'pg';
 import type { Database } from './schema.js';
 import { initial } from './migrations/001-initial.js';
 import { partialJtiIndex } from './migrations/002-partial-jti-index.js';
+import { trustedClients } from './migrations/003-trusted-clients.js';
 import { organizationInvitations } from './migrations/004-organization-invitations.js';
 import { refreshReuse } from './migrations/005-refresh-reuse.js';
 import { sessionActivity } from './migrations/006-session-activity.js';
@@ -214,6 +215,7 @@ function migrations(dialect: Dialect): Array<[string, Migration]> {
   return [
     ['001-initial', initial(dialect)],
     ['002-partial-jti-index', partialJtiIndex()],
+    ['003-trusted-clients', trustedClients()],
     ['004-organization-invitations', organizationInvitations(dialect)],
     ['005-refresh-reuse', refreshReuse(dialect)],
     ['006-session-activity', sessionActivity(dialect)],

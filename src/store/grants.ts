@@ -83,6 +83,13 @@ export class GrantStore {
     return row && { scope: row.scope, createdAt: row.created_at, updatedAt: row.updated_at };
   }
 
+  /** Whether the user has consented to the client at all (for any organization): they have seen its consent page. */
+  async hasConsent(userId: number, clientId: number): Promise<boolean> {
+    const row = await this.db.selectFrom('consents').select('user_id')
+      .where('user_id', '=', userId).where('client_id', '=', clientId).limit(1).executeTakeFirst();
+    return row !== undefined;
+  }
+
   async upsertConsent(userId: number, clientId: number, organizationId: number | null, scope: string, now: number): Promise<void> {
     await this.db.insertInto('consents')
       .values({ user_id: userId, client_id: clientId, organization_id: organizationId ?? NO_ORG, scope, created_at: now, updated_at: now })

@@ -60,6 +60,8 @@ export interface ClientsTable {
   refresh_without_secret: number;
   created_at: number;
   updated_at: number;
+  /** 1: errors may redirect before the user has seen the consent page (operator-created); migration 003. */
+  trusted: Generated<number>;
 }
 
 /** Remembered consent: one row per user, client and organization (0 = no organization). */

@@ -30,7 +30,7 @@ async function setup(server: TestServer): Promise<Setup> {
   const user = await createUser(server.services, JOHN);
   assert.equal(user.id, 1);
   // `latchkey client create --name … --redirect-uris "a,b"`: the portal and CLI split on commas.
-  const { client, clientSecret } = await registerClient(server.services, { name: 'House Check integration', redirectUris: REDIRECT_URIS.split(',') });
+  const { client, clientSecret } = await registerClient(server.services, { name: 'House Check integration', redirectUris: REDIRECT_URIS.split(','), trusted: true });
   assert.ok(clientSecret);
   assert.deepEqual(client.redirectUris, REDIRECT_URIS.split(','));
   const jar = await signIn(server, JOHN.email, JOHN.password);

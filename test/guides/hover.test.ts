@@ -30,7 +30,7 @@ interface Hover {
 }
 
 async function setup(server: TestServer): Promise<Hover> {
-  const { client, clientSecret } = await registerClient(server.services, { name: 'Hover integration', redirectUris: [REDIRECT_URI] });
+  const { client, clientSecret } = await registerClient(server.services, { name: 'Hover integration', redirectUris: [REDIRECT_URI], trusted: true });
   assert.ok(clientSecret);
   return { server, clientId: client.clientId, clientSecret };
 }

@@ -8,7 +8,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { createClient, createUser, exchangeCode, mintCode, secretPost, tokensOf, type TestClient } from '../helpers/oauth.js';
+import { createClient, createUser, exchangeCode, hiddenFields, mintCode, secretPost, signIn, tokensOf, unescapeHtml, type CookieJar, type TestClient } from '../helpers/oauth.js';
+import { CONTROL_OR_BACKSLASH, HOSTILE_NEXT, hostileRedirectUris, NEXT_PIECES, RAW_IN_LOCATION } from '../helpers/hostile-values.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const RUNS = 520; // batches
@@ -67,6 +68,7 @@ function arbitraries(fx: Fixtures) {
     `${fx.redirectUri}#frag`, `${fx.redirectUri}?x=1`, `${fx.redirectUri}%00`, "' OR '1'='1", "'; DROP TABLE users; --",
     '<script>alert(1)</script>', '"><img src=x onerror=alert(1)>', '\u0000', '\u0000abc', '%00', '\uFEFF', '\uD800', '😀'.repeat(50),
     '../../etc/passwd', '${jndi:ldap://x}', '{{7*7}}', 'null', 'undefined', 'true', '-1', '1e309', '0x41',
+    ...hostileRedirectUris(fx.redirectUri), ...HOSTILE_NEXT,
   );
   const value = fc.oneof(
     { weight: 4, arbitrary: realValue },
@@ -265,7 +267,9 @@ describe('fuzzing the OAuth endpoints', () => {
     if (path === '/oauth/authorize') {
       const location = headers.get('location');
       if (location !== null) {
-        const ours = location.startsWith('/') && !location.startsWith('//');
+        // Resolved as a browser resolves it (TAB/CR/LF dropped, `\\` as `/`): ours, or the client's.
+        assert.doesNotMatch(location, RAW_IN_LOCATION, `raw character in Location: ${where} → ${JSON.stringify(location)}`);
+        const ours = new URL(location, server.config.issuer).origin === new URL(server.config.issuer).origin && location.startsWith('/');
         const registered = location === fixtures.redirectUri || location.startsWith(`${fixtures.redirectUri}?`);
         assert.ok(ours || registered, `open redirect: ${where} → ${location}`);
       }
@@ -306,5 +310,52 @@ describe('fuzzing the OAuth endpoints', () => {
       body: new URLSearchParams({ grant_type: 'client_credentials', ...secretPost(confidential) }).toString(),
     });
     assert.equal(res.status, 200);
+  });
+  test('generated next values (control characters, slashes, backslashes, dots, lookalikes) on the login and sign-up pages: no 5xx, never off the issuer', { timeout: 300_000 }, async () => {
+    const issuer = server.config.issuer;
+    const home = new URL(issuer).origin;
+    const user = await createUser(server);
+    const jar: CookieJar = await signIn(server, user.email, user.password);
+    const csrf = hiddenFields((await fetch(`${server.url}/login?next=%2Faccount`, { headers: { cookie: jar.header() ?? '' } }).then((r) => r.text())), '/login').csrf_token ?? '';
+    const nextValue = fc.oneof(
+      { weight: 4, arbitrary: fc.array(fc.constantFrom(...NEXT_PIECES), { minLength: 1, maxLength: 8 }).map((parts) => parts.join('')) },
+      { weight: 1, arbitrary: fc.constantFrom(...HOSTILE_NEXT) },
+      { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 20 }).map((v) => `/${v}`) },
+    );
+    let requests = 0;
+    const statuses = new Map<number, number>();
+    const send = async (next: string, kind: number) => {
+      const q = `next=${percentEncode(next)}`;
+      const cookie = jar.header() ?? '';
+      const [method, path, headers, body] = kind === 0
+        ? ['GET', `/signup?${q}`, { cookie }, undefined]
+        : kind === 1
+          ? ['GET', `/login?${q}`, {}, undefined]
+          : ['POST', '/login', { cookie, 'content-type': 'application/x-www-form-urlencoded' }, `csrf_token=${csrf}&email=nobody%40example.com&password=x&${q}`];
+      const res = await fetch(`${server.url}${path}`, { method, headers, body, redirect: 'manual' });
+      const text = await res.text();
+      requests += 1;
+      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+      const where = `${method} ${path.slice(0, 120)} → ${res.status}`;
+      assert.ok(res.status < 500, `5xx: ${where} ${text.slice(0, 200)}`);
+      const location = res.headers.get('location');
+      if (location !== null) {
+        assert.doesNotMatch(location, RAW_IN_LOCATION, `raw character in Location: ${where} → ${JSON.stringify(location)}`);
+        assert.equal(new URL(location, issuer).origin, home, `open redirect: ${where} → ${location}`);
+      }
+      for (const m of text.matchAll(/name="next" value="([^"]*)"/g)) {
+        const field = unescapeHtml(m[1] ?? '');
+        assert.doesNotMatch(field, CONTROL_OR_BACKSLASH, `next field: ${where} → ${JSON.stringify(field)}`);
+        assert.equal(new URL(field, issuer).origin, home, `next field: ${where} → ${field}`);
+      }
+    };
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(nextValue, fc.nat(2)), { minLength: BATCH, maxLength: BATCH }), async (batch) => {
+        await Promise.all(batch.map(([next, kind]) => send(next, kind)));
+      }),
+      { numRuns: 50, seed: SEED, endOnFailure: true },
+    );
+    process.stdout.write(`# fuzz next (seed ${SEED}): ${requests} requests, statuses ${[...statuses].sort(([a], [b]) => a - b).map(([k, n]) => `${k}:${n}`).join(' ')}\n`);
+    assert.equal([...statuses.keys()].filter((st) => st >= 500).length, 0);
   });
 });

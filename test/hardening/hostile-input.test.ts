@@ -7,8 +7,10 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { databaseKinds } from '../helpers/databases.js';
 import {
-  authorize, authorizePath, createClient, createUser, httpRequest, postToken, signIn, type TestClient, type TestUser,
+  authorize, authorizePath, createClient, createUser, httpRequest, postToken, signIn, unescapeHtml, type TestClient, type TestUser,
 } from '../helpers/oauth.js';
+import { ClientRegistrationError, registerClient } from '../../src/accounts/client-registration.js';
+import { HOSTILE_NEXT, hostileRedirectUris, RAW_IN_LOCATION } from '../helpers/hostile-values.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const XSS = `<script>alert("x")</script><img src=x onerror=alert(1)>'"&`;
@@ -81,6 +83,56 @@ for (const kind of databaseKinds()) {
         assert.equal(res.status, 400, redirectUri.slice(0, 80));
         assert.equal(res.location, null, redirectUri.slice(0, 80));
         assert.doesNotMatch(res.body, /<script>alert/);
+      }
+    });
+
+    test('hostile next values (TAB, CR/LF, backslashes, dot segments, lookalikes) and redirect URIs: never a 5xx, never off the issuer', async () => {
+      const issuer = server.config.issuer;
+      const home = new URL(issuer).origin;
+      const jar = await signIn(server, evilUser.email, evilUser.password);
+      const noSurrogates = (v: string) => v.replace(/[\uD800-\uDFFF]/g, '\uFFFD');
+      const answers = await Promise.all(HOSTILE_NEXT.flatMap((next) => {
+        const q = `next=${encodeURIComponent(noSurrogates(next))}`;
+        return [
+          httpRequest(server, 'GET', `/signup?${q}`, { jar }),
+          httpRequest(server, 'GET', `/signup?${q}`),
+          httpRequest(server, 'GET', `/login?${q}`, { jar }),
+        ].map(async (p) => ({ label: JSON.stringify(next), res: await p }));
+      }));
+      const redirectUris = hostileRedirectUris(evilClient.redirectUri);
+      for (const redirectUri of redirectUris) {
+        const path = authorizePath({ clientId: evilClient.clientId, redirectUri: noSurrogates(redirectUri), state: 's' });
+        answers.push({ label: `redirect_uri ${JSON.stringify(redirectUri)}`, res: await httpRequest(server, 'GET', path, { jar }) });
+        answers.push({ label: `redirect_uri ${JSON.stringify(redirectUri)} (no session)`, res: await httpRequest(server, 'GET', path) });
+      }
+      for (const { label, res } of answers) {
+        assert.ok(res.status < 500, `${label} → ${res.status}`);
+        if (res.location !== null) {
+          assert.doesNotMatch(res.location, RAW_IN_LOCATION, `${label}: raw Location ${JSON.stringify(res.location)}`);
+          assert.equal(new URL(res.location, issuer).origin, home, `${label}: Location ${JSON.stringify(res.location)}`);
+        }
+        for (const m of res.body.matchAll(/name="next" value="([^"]*)"/g)) {
+          assert.equal(new URL(unescapeHtml(m[1] ?? ''), issuer).origin, home, `${label}: next field ${m[1]}`);
+        }
+      }
+      assert.equal(answers.length, HOSTILE_NEXT.length * 3 + redirectUris.length * 2);
+    });
+
+    test('redirect URIs with control characters or backslashes are refused at registration; a portal client\'s errors never redirect without the user', async () => {
+      const base = 'https://portal.example/cb';
+      const withControls = hostileRedirectUris(base).filter((u) => (/[\\\t\n\r\u2028]/.test(u.trim()) || u.includes('\u0000')));
+      assert.ok(withControls.length >= 8);
+      for (const uri of withControls) {
+        await assert.rejects(registerClient(server.services, { name: 'x', redirectUris: [uri] }), ClientRegistrationError, JSON.stringify(uri));
+      }
+      const portal = await createClient(server, { redirectUris: [base], ownerUserId: evilUser.id, trusted: false });
+      const tries = [base, ...hostileRedirectUris(base)].map((redirectUri) => redirectUri.replace(/[\uD800-\uDFFF]/g, '\uFFFD'));
+      const answers = await Promise.all(tries.flatMap((redirectUri) => [{ scope: 'bogus' }, { prompt: 'none' }, { responseType: 'token' }].map(async (extra) => ({
+        redirectUri, res: await httpRequest(server, 'GET', authorizePath({ clientId: portal.clientId, redirectUri, state: 's', ...extra })),
+      }))));
+      for (const { redirectUri, res } of answers) {
+        assert.equal(res.status, 400, JSON.stringify(redirectUri));
+        assert.equal(res.location, null, JSON.stringify(redirectUri));
       }
     });
 

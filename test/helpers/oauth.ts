@@ -51,7 +51,9 @@ export interface TestClient {
 
 export async function createClient(server: TestServer, options: Partial<ClientRegistration> = {}): Promise<TestClient> {
   const redirectUris = options.redirectUris ?? ['https://app.example/callback'];
-  const { client, clientSecret } = await registerClient(server.services, { name: 'Test app', ...options, redirectUris });
+  // Operator-made by default (trusted: errors redirect at once), as the CLI makes them; pass
+  // trusted: false for a client as the developer portal makes it.
+  const { client, clientSecret } = await registerClient(server.services, { name: 'Test app', trusted: true, ...options, redirectUris });
   return { client, clientId: client.clientId, clientSecret, redirectUri: redirectUris[0] ?? '' };
 }
 

@@ -16,6 +16,8 @@ import {
   decodeAuthorizationRequest,
   deniedLocation,
   encodeAuthorizationRequest,
+  errorMayRedirect,
+  errorPageInsteadOfRedirect,
   responseError,
   validateAuthorizationRequest,
   type AuthorizationRequest,
@@ -82,13 +84,26 @@ function redirectToClient(reply: FastifyReply, location: string): FastifyReply {
   return reply.header('Cache-Control', 'no-store').redirect(headerSafe(location), 302);
 }
 
-/** Runs a handler step; an error the client may learn by redirect becomes that redirect. */
-async function answeringByRedirect(request: FastifyRequest, reply: FastifyReply, work: () => Promise<FastifyReply>): Promise<FastifyReply> {
+/**
+ * Runs a handler step; an error the client may learn by redirect becomes that redirect, unless
+ * `mayRedirect` says no (an untrusted client the user has not seen yet): then a 400 page that
+ * names the redirect host (RFC 9700 §4.11.2).
+ */
+async function answeringByRedirect(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  work: () => Promise<FastifyReply>,
+  mayRedirect: (err: AuthorizationResponseError) => Promise<boolean> = async () => true,
+): Promise<FastifyReply> {
   try {
     return await work();
   } catch (err) {
     if (!(err instanceof AuthorizationResponseError)) throw err;
     request.log.debug({ error: err.code, description: err.description }, 'authorization request refused');
+    if (!(await mayRedirect(err))) {
+      request.log.info({ event: 'authorization_error_not_redirected', error: err.code, clientId: err.client.id }, 'untrusted client: error shown, not redirected');
+      throw errorPageInsteadOfRedirect(err);
+    }
     return redirectToClient(reply, err.location());
   }
 }
@@ -162,7 +177,7 @@ export async function authorizeRoutes(app: FastifyInstance): Promise<void> {
         return redirectToClient(reply, issued.location);
       }
       return sendConsentPage(reply, { request: authz, session: session as Session & { user: User }, organizations });
-    }));
+    }, (err) => errorMayRedirect(services, err, async () => (await loadSession(request))?.user?.id ?? null)));
 
   app.post(DECISION_PATH, PAGE, async (request, reply) => {
     // CSRF first (403, nothing changes): the decision must come from our own consent page.
@@ -171,6 +186,7 @@ export async function authorizeRoutes(app: FastifyInstance): Promise<void> {
     const wire = decodeAuthorizationRequest(formField(request.body, 'authorization_request'));
     if (!wire) throw new OAuthError('invalid_request', 'The form is incomplete. Go back to the application and start again.', { status: 400 });
 
+    // Errors redirect here whatever the client: the user is answering its consent page.
     return answeringByRedirect(request, reply, async () => {
       // Everything is checked again: the form is in the user's hands.
       const authz = await validateAuthorizationRequest(wire, services);

@@ -106,6 +106,8 @@ export async function developerRoutes(app: FastifyInstance): Promise<void> {
       ownerUserId: session.user.id,
       isPublic: values.isPublic,
       redirectUriPolicy: PORTAL_POLICY,
+      // Anyone may register here: no error redirects before the user has seen the consent page.
+      trusted: false,
     });
     audit(request.log, 'client.created', { user_id: session.user.id, client_id: client.clientId, address: request.ip });
     // The secret is in this response only (no-store): it is never stored in clear or shown again.

@@ -39,7 +39,7 @@ export async function loginRoutes(app: FastifyInstance): Promise<void> {
 
   app.get('/login', { config: { errorFormat: 'html' } }, async (request, reply) => {
     const nextParam = textField(request.query, 'next');
-    const next = safeNext(nextParam);
+    const next = safeNext(nextParam, services.config.issuer);
     const session = await loadSession(request);
     // Signed in and nowhere in particular to go: the account page. Signed in with a `next`
     // (the authorization endpoint's prompt=login): confirm the password again.
@@ -55,7 +55,7 @@ export async function loginRoutes(app: FastifyInstance): Promise<void> {
     if (!(await requireCsrf(request, reply))) return reply;
     const email = textField(request.body, 'email').trim();
     const password = textField(request.body, 'password');
-    const next = safeNext(textField(request.body, 'next'));
+    const next = safeNext(textField(request.body, 'next'), services.config.issuer);
     const attempt = { email, ip: request.ip };
 
     const lockout = await checkLoginLockout(services, attempt);

@@ -8,8 +8,8 @@ import type { FormErrors } from '../../views/forms.js';
 import { capitalize, formValue, PAGE_ROUTE, sendNotFound, sendPage } from '../pages.js';
 import { formCsrfToken, loadSession, requireCsrf, safeNext, startUserSession } from '../session.js';
 
-function nextParam(value: unknown): string | null {
-  const next = safeNext(value, '');
+function nextParam(value: unknown, issuer: string): string | null {
+  const next = safeNext(value, issuer, '');
   return next === '' ? null : next;
 }
 
@@ -36,7 +36,7 @@ export async function signupRoutes(app: FastifyInstance): Promise<void> {
   app.get('/signup', PAGE_ROUTE, async (request, reply) => {
     if (!app.services.config.signup) return sendNotFound(reply);
     const query = request.query as Record<string, unknown>;
-    const next = nextParam(query.next);
+    const next = nextParam(query.next, app.services.config.issuer);
     const existing = await loadSession(request);
     if (existing?.user) return reply.redirect(next ?? '/account', 303);
     const csrfToken = await formCsrfToken(request, reply);
@@ -48,7 +48,7 @@ export async function signupRoutes(app: FastifyInstance): Promise<void> {
     const session = await requireCsrf(request, reply);
     if (!session) return reply;
     const body = request.body;
-    const next = nextParam(formValue(body, 'next'));
+    const next = nextParam(formValue(body, 'next'), app.services.config.issuer);
     const values: SignupValues = { name: formValue(body, 'name'), email: formValue(body, 'email'), locale: formValue(body, 'locale') };
     const password = formValue(body, 'password');
     const errors = validateSignup(values, password, formValue(body, 'password_confirm'));
