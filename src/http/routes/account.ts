@@ -3,9 +3,11 @@
 // grant of that user, client and organization, so all their tokens fail at once.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AccountError, validateEmail, validateLocale, validateName, validatePassword } from '../../accounts/users.js';
-import { hashPassword, verifyPassword } from '../../accounts/passwords.js';
+import { hashPassword } from '../../accounts/passwords.js';
+import { accountShare, passwordChecker } from '../../accounts/password-check.js';
 import { nowSeconds } from '../../oauth/clock.js';
 import { audit } from '../../audit.js';
+import { lockoutMessage } from '../../accounts/backoff.js';
 import { DuplicateEmailError, type User } from '../../store/users.js';
 import { accountPage, type AccountPageOptions } from '../../views/account.js';
 import type { FormErrors } from '../../views/forms.js';
@@ -29,6 +31,7 @@ function collect(errors: FormErrors, fn: () => unknown): void {
 
 export async function accountRoutes(app: FastifyInstance): Promise<void> {
   const { services } = app;
+  const checkPassword = passwordChecker({ guard: services.guard, users: services.users, logger: app.log });
 
   async function render(request: FastifyRequest, reply: FastifyReply, user: User, csrfToken: string, extra: Partial<AccountPageOptions>, status = 200) {
     const apps = await services.grants.listConnectedApps(user.id);
@@ -74,8 +77,19 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
     const current = formValue(body, 'current_password');
     const password = formValue(body, 'password');
     const errors: FormErrors = {};
-    const hash = await services.users.findPasswordHash(session.user.id);
-    if (current === '' || hash === undefined || !(await verifyPassword(hash, current))) {
+    // Password changes are rate limited per account, and the current password goes through
+    // the one password check: a wrong one counts in the account's back-off like a failed login.
+    const limited = await services.guard.passwordChangeAttempt(session.user.id);
+    if (limited) {
+      reply.header('Retry-After', String(limited.retryAfter));
+      return render(request, reply, session.user, session.csrfToken, { passwordErrors: { current_password: lockoutMessage(limited) } }, 429);
+    }
+    const checked = await checkPassword({ email: session.user.email, password: current, address: request.ip, purpose: 'password_change', userId: session.user.id });
+    if (!checked.ok && checked.refusal !== 'wrong') {
+      reply.header('Retry-After', String(checked.retryAfter));
+      return render(request, reply, session.user, session.csrfToken, { passwordErrors: { current_password: checked.message } }, checked.refusal === 'overloaded' ? 503 : 429);
+    }
+    if (!checked.ok) {
       errors.current_password = 'This is not your current password';
       request.log.info({ event: 'password_change_refused', userId: session.user.id }, 'wrong current password');
     }
@@ -84,7 +98,7 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
     if (Object.keys(errors).length > 0) {
       return render(request, reply, session.user, session.csrfToken, { passwordErrors: errors }, 400);
     }
-    await services.users.update(session.user.id, { passwordHash: await hashPassword(password) }, nowSeconds(services.clock));
+    await services.users.update(session.user.id, { passwordHash: await hashPassword(password, { account: accountShare(session.user.email) }) }, nowSeconds(services.clock));
     // Anyone signed in with the old password (another browser, a stolen cookie) is signed out.
     await services.sessions.deleteForUser(session.user.id, session.idHash);
     request.log.info({ event: 'password_changed', userId: session.user.id }, 'password changed');
