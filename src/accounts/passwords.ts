@@ -40,6 +40,8 @@ export class HashingRefused extends Error {
  */
 export class HashQueue {
   private running = 0;
+  /** Computations started so far (a count for tests and metrics). */
+  started = 0;
   private readonly waiting: Array<() => void> = [];
   private readonly held = new Map<string, number>();
 
@@ -65,6 +67,7 @@ export class HashQueue {
     try {
       if (mustWait) await new Promise<void>((resolve) => this.waiting.push(resolve));
       else this.running += 1;
+      this.started += 1;
       try {
         return await work();
       } finally {
