@@ -93,6 +93,12 @@ describe('the hash queue over HTTP', () => {
       assert.equal(login.status, 503);
       assert.match(login.body, /The server is busy checking passwords\. Try again in a moment\./);
       assert.ok(Number(login.headers.get('retry-after')) >= 1);
+      // Sign-up hashes a password too: a readable 503 page, and no account half-made.
+      const signup = await new PageClient(server.url).submit('/signup', '/signup', { name: 'Late', email: 'late@example.com', password: 'a long password', password_confirm: 'a long password', locale: 'en' });
+      assert.equal(signup.status, 503);
+      assert.match(signup.body, /busy checking passwords/);
+      assert.ok(Number(signup.headers.get('retry-after')) >= 1);
+      assert.equal(await server.services.users.findByEmail('late@example.com'), undefined);
     } finally {
       await full.release();
     }
