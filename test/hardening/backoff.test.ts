@@ -7,7 +7,7 @@ import { request as httpRequestRaw } from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   ACCOUNT_POLICY, ADDRESS_POLICY, BruteForceGuard, KNOWN_GOOD_SECONDS, MemoryCounters, RedisCounters, backoffSeconds, openRedis, type FailureCounters, type Lockout,
-  ACCOUNT_FLIGHT_LIMIT, ADDRESS_FLIGHT_LIMIT, FLIGHT_LEASE_MS,
+  ACCOUNT_FLIGHT_LIMIT, ADDRESS_FLIGHT_LIMIT, FLIGHT_LEASE_MS, PASSWORD_CHANGE_POLICY,
 } from '../../src/accounts/backoff.js';
 import { MovableClock } from '../../src/oauth/clock.js';
 import { basicHeader, createClient, createUser, hiddenFields, httpRequest, CookieJar, LOGIN_PATH, postToken, type TestClient, type TestUser } from '../helpers/oauth.js';
@@ -108,6 +108,12 @@ async function guardBehaviour(counters: FailureCounters, other?: FailureCounters
   clock.advance(1.5);
   assert.equal(await tryPassword(guard, email, home, true), null, 'after the wait the owner signs in; the pair is reset');
   assert.equal(await check(email, home), null);
+
+  // Password changes: ten an hour per account, counted atomically; the eleventh waits a minute.
+  const changer = 100_000 + (randomBytes(2).readUInt16BE(0));
+  for (let i = 1; i <= PASSWORD_CHANGE_POLICY.threshold; i += 1) assert.equal(await guard.passwordChangeAttempt(changer), null, `change ${i}`);
+  assert.deepEqual(await guard.passwordChangeAttempt(changer), { subject: 'password_change', retryAfter: PASSWORD_CHANGE_POLICY.baseSeconds });
+  assert.equal(await guard.passwordChangeAttempt(changer + 1), null, 'another account is not limited');
 
   // Client authentication: per client_id, bypassed from a known-good address. Ids like ours
   // are keys as they are, others (long, or with other characters) are digested: both count.
