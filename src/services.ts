@@ -4,6 +4,7 @@ import pino, { type Logger } from 'pino';
 import type { Config } from './config/load.js';
 import { createBruteForceGuard, type BruteForceGuard } from './accounts/backoff.js';
 import { systemClock, type Clock } from './oauth/clock.js';
+import { addressKey } from './http/client-address.js';
 import type { Store } from './store/db.js';
 import { ClientStore } from './store/clients.js';
 import { GrantStore } from './store/grants.js';
@@ -58,6 +59,6 @@ export function createServices(config: Config, store: Store, options: { clock?: 
     sessions: new SessionStore(db),
     transaction: transactionRunner(store),
     signingKeys: new SigningKeys(new SigningKeyStore(db), { encryptionKey: config.encryptionKey, clock, accessTokenTtl: config.accessTokenTtl }),
-    guard: createBruteForceGuard(config, clock, (err) => logger.warn({ err }, 'brute-force counters unreachable; not limiting')),
+    guard: createBruteForceGuard(config, clock, (err) => logger.warn({ err }, 'brute-force counters unreachable; not limiting'), addressKey),
   };
 }

@@ -66,6 +66,9 @@ export async function registerClient(services: Services, input: ClientRegistrati
   if (isPublic && grantTypes.includes('client_credentials')) {
     throw new ClientRegistrationError('a public client cannot use client_credentials (it has no secret)', 'grant_types');
   }
+  if (isPublic && grantTypes.includes('password')) {
+    throw new ClientRegistrationError('a public client cannot use the password grant (RFC 9700 §2.4)', 'grant_types');
+  }
 
   const offered = services.config.scopes;
   const scopes = [...new Set(input.scopes ?? offered)];

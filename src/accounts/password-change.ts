@@ -15,7 +15,7 @@ import type { Services } from '../services.js';
 import { GrantStore } from '../store/grants.js';
 import { SessionStore } from '../store/sessions.js';
 import { UserStore } from '../store/users.js';
-import { hashPassword } from './passwords.js';
+import { hashPassword, type HashShare } from './passwords.js';
 
 export interface PasswordChange {
   userId: number;
@@ -25,6 +25,8 @@ export interface PasswordChange {
   keepSessionIdHash: string | null;
   /** The caller's address, for the audit line. */
   address: string;
+  /** The account's share of the password hashing (accounts/passwords.ts). */
+  share?: HashShare;
 }
 
 export interface PasswordChangeResult {
@@ -37,7 +39,7 @@ export async function changePassword(
   logger: AuditLogger,
   change: PasswordChange,
 ): Promise<PasswordChangeResult> {
-  const passwordHash = await hashPassword(change.newPassword);
+  const passwordHash = await hashPassword(change.newPassword, change.share);
   const now = nowSeconds(services.clock);
   const result = await services.store.db.transaction().execute(async (trx) => {
     const grants = new GrantStore(trx);

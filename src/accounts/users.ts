@@ -2,7 +2,7 @@
 import { nowSeconds } from '../oauth/clock.js';
 import type { Services } from '../services.js';
 import type { User } from '../store/users.js';
-import { hashPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './passwords.js';
+import { hashPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, type HashShare } from './passwords.js';
 
 export class AccountError extends Error {
   override name = 'AccountError';
@@ -50,11 +50,12 @@ export function validatePassword(password: string): string {
   return password;
 }
 
-export async function createUser(services: Services, input: { email: string; name: string; password: string; locale?: string }): Promise<User> {
+/** `share`: whose turn at the password hashing this is (sign-up: the caller's address). */
+export async function createUser(services: Services, input: { email: string; name: string; password: string; locale?: string; share?: HashShare }): Promise<User> {
   const email = validateEmail(input.email);
   const name = validateName(input.name);
   const locale = validateLocale(input.locale ?? 'en');
   const password = validatePassword(input.password);
-  const passwordHash = await hashPassword(password);
+  const passwordHash = await hashPassword(password, input.share);
   return services.users.insert({ email, name, locale, passwordHash, now: nowSeconds(services.clock) });
 }

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { request as httpRequestRaw } from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  ACCOUNT_POLICY, ADDRESS_POLICY, BruteForceGuard, KNOWN_GOOD_SECONDS, MemoryCounters, RedisCounters, backoffSeconds, openRedis, type FailureCounters,
+  ACCOUNT_POLICY, ADDRESS_POLICY, BruteForceGuard, KNOWN_GOOD_SECONDS, MemoryCounters, RedisCounters, backoffSeconds, openRedis, type FailureCounters, type Lockout,
+  ACCOUNT_FLIGHT_LIMIT, ADDRESS_FLIGHT_LIMIT, FLIGHT_LEASE_MS, PASSWORD_CHANGE_POLICY,
 } from '../../src/accounts/backoff.js';
 import { MovableClock } from '../../src/oauth/clock.js';
 import { basicHeader, createClient, createUser, hiddenFields, httpRequest, CookieJar, LOGIN_PATH, postToken, type TestClient, type TestUser } from '../helpers/oauth.js';
@@ -39,6 +40,18 @@ test('memory counters stay bounded (LRU) and forget after the policy says', asyn
   assert.equal(counters.size, 1);
 });
 
+/** One password attempt through the guard: the lockout that refused it, or its outcome settled. */
+async function tryPassword(guard: BruteForceGuard, email: string, address: string, right: boolean): Promise<Lockout | null> {
+  const reservation = await guard.reservePassword(email, address);
+  if (!reservation.granted) return reservation.lockout;
+  if (right) {
+    await reservation.ticket.succeeded();
+    return null;
+  }
+  await reservation.ticket.failed();
+  return reservation.ticket.lockoutIfWrong;
+}
+
 /** The guard's behaviour, on any counter store. */
 async function guardBehaviour(counters: FailureCounters, other?: FailureCounters): Promise<void> {
   const clock = new MovableClock();
@@ -47,32 +60,60 @@ async function guardBehaviour(counters: FailureCounters, other?: FailureCounters
   const guard = new BruteForceGuard(counters, clock);
   const email = `victim-${randomBytes(4).toString('hex')}@example.com`;
   const attacker = `10.0.${randomBytes(1)[0]}.${randomBytes(1)[0]}`;
-  const home = '192.0.2.7';
+  const home = `192.0.2.${randomBytes(1)[0]}`;
+  /** Whether a reservation would be granted now (it is cancelled at once: nothing counted). */
+  const check = async (who: string, from: string): Promise<Lockout | null> => {
+    const r = await guard.reservePassword(who, from);
+    if (!r.granted) return r.lockout;
+    await r.ticket.cancelled();
+    return null;
+  };
 
   // The owner signs in from home once: home becomes known good for the account.
-  await guard.passwordSucceeded(email, home);
-  for (let i = 1; i <= 4; i += 1) assert.equal(await guard.passwordFailed(email, attacker), null, `failure ${i} starts no wait`);
-  assert.deepEqual(await guard.passwordFailed(` ${email.toUpperCase()} `, attacker), { subject: 'account', retryAfter: 1 }, 'the e-mail is normalized');
-  assert.deepEqual(await guard.checkPassword(email, '198.51.100.1'), { subject: 'account', retryAfter: 1 }, 'an unknown address waits');
-  assert.equal(await guard.checkPassword(email, home), null, 'the owner at a known-good address is not locked out');
+  assert.equal(await tryPassword(guard, email, home, true), null);
+  for (let i = 1; i <= 4; i += 1) assert.equal(await tryPassword(guard, email, attacker, false), null, `failure ${i} starts no wait`);
+  assert.deepEqual(await tryPassword(guard, ` ${email.toUpperCase()} `, attacker, false), { subject: 'account', retryAfter: 1 }, 'the e-mail is normalized');
+  assert.deepEqual(await check(email, '198.51.100.1'), { subject: 'account', retryAfter: 1 }, 'an unknown address waits');
+  assert.equal(await check(email, home), null, 'the owner at a known-good address is not locked out');
   clock.advance(1.5);
-  assert.equal(await guard.checkPassword(email, attacker), null, 'the wait is over');
-  assert.deepEqual(await guard.passwordFailed(email, attacker), { subject: 'account', retryAfter: 2 }, 'the next failure doubles it');
+  assert.equal(await check(email, attacker), null, 'the wait is over');
+  assert.deepEqual(await tryPassword(guard, email, attacker, false), { subject: 'account', retryAfter: 2 }, 'the next failure doubles it');
   // A second process sharing the store sees the same count.
   if (other) {
     const guard2 = new BruteForceGuard(other, clock);
-    assert.deepEqual(await guard2.checkPassword(email, attacker), { subject: 'account', retryAfter: 2 });
+    const r = await guard2.reservePassword(email, attacker);
+    assert.deepEqual(r.granted ? null : r.lockout, { subject: 'account', retryAfter: 2 });
   }
   // A right password clears the account's count.
-  await guard.passwordSucceeded(email, home);
-  assert.equal(await guard.checkPassword(email, attacker), null);
+  assert.equal(await tryPassword(guard, email, home, true), null);
+  assert.equal(await check(email, attacker), null);
 
   // Per address: ten failures over many accounts lock the address out, whatever the account.
   const sprayer = `10.9.${randomBytes(1)[0]}.${randomBytes(1)[0]}`;
   let last = null;
-  for (let i = 0; i < 10; i += 1) last = await guard.passwordFailed(`spray${i}-${randomBytes(3).toString('hex')}@example.com`, sprayer);
+  for (let i = 0; i < 10; i += 1) last = await tryPassword(guard, `spray${i}-${randomBytes(3).toString('hex')}@example.com`, sprayer, false);
   assert.deepEqual(last, { subject: 'address', retryAfter: 2 });
-  assert.equal((await guard.checkPassword(`someone-new@example.com`, sprayer))?.subject, 'address');
+  assert.equal((await check(`someone-new@example.com`, sprayer))?.subject, 'address');
+
+  // The address lock does not hold back an account at an address known good for it (a NAT
+  // must not lock an office out): the sprayer's address locked, the victim who signed in from
+  // home, and home now locked by someone spraying from the same NAT.
+  for (let i = 0; i < 10; i += 1) await tryPassword(guard, `office${i}-${randomBytes(3).toString('hex')}@example.com`, home, false);
+  assert.equal((await check(`stranger-${randomBytes(3).toString('hex')}@example.com`, home))?.subject, 'address', 'home is locked for strangers');
+  assert.equal(await check(email, home), null, 'the owner at home is let through');
+  // The pair counts its own failures: someone at home guessing the owner's password still waits.
+  for (let i = 1; i <= 4; i += 1) assert.equal(await tryPassword(guard, email, home, false), null, `pair failure ${i}`);
+  assert.deepEqual(await tryPassword(guard, email, home, false), { subject: 'account', retryAfter: 1 }, 'the pair locks at the account threshold');
+  assert.deepEqual(await check(email, home), { subject: 'account', retryAfter: 1 });
+  clock.advance(1.5);
+  assert.equal(await tryPassword(guard, email, home, true), null, 'after the wait the owner signs in; the pair is reset');
+  assert.equal(await check(email, home), null);
+
+  // Password changes: ten an hour per account, counted atomically; the eleventh waits a minute.
+  const changer = 100_000 + (randomBytes(2).readUInt16BE(0));
+  for (let i = 1; i <= PASSWORD_CHANGE_POLICY.threshold; i += 1) assert.equal(await guard.passwordChangeAttempt(changer), null, `change ${i}`);
+  assert.deepEqual(await guard.passwordChangeAttempt(changer), { subject: 'password_change', retryAfter: PASSWORD_CHANGE_POLICY.baseSeconds });
+  assert.equal(await guard.passwordChangeAttempt(changer + 1), null, 'another account is not limited');
 
   // Client authentication: per client_id, bypassed from a known-good address. Ids like ours
   // are keys as they are, others (long, or with other characters) are digested: both count.
@@ -95,6 +136,93 @@ async function guardBehaviour(counters: FailureCounters, other?: FailureCounters
   assert.equal((await guard.checkClient(legacyId, attacker))?.subject, 'client');
   assert.equal(await guard.checkClient(legacyId, home), null);
 }
+
+/**
+ * The reservation is ONE atomic step ("may I try" and "count this try"), with a bound on the
+ * attempts in flight: reservations sent at once, through one guard or two sharing the store.
+ */
+async function reservationBehaviour(counters: FailureCounters, other?: FailureCounters): Promise<void> {
+  const clock = new MovableClock();
+  clock.freeze();
+  const guard = new BruteForceGuard(counters, clock);
+  const second = other ? new BruteForceGuard(other, clock) : guard;
+  const fresh = () => `r-${randomBytes(5).toString('hex')}@example.com`;
+  const addr = () => `10.20.${randomBytes(1)[0]}.${randomBytes(1)[0]}`;
+
+  // Twenty at once for one account, from one address, half through each guard: two granted.
+  const email = fresh();
+  const from = addr();
+  const burst = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? guard : second).reservePassword(email, from)));
+  const granted = burst.flatMap((r) => (r.granted ? [r.ticket] : []));
+  assert.equal(granted.length, ACCOUNT_FLIGHT_LIMIT, 'at most the in-flight bound is granted at once');
+  for (const r of burst) if (!r.granted) assert.deepEqual(r.lockout, { subject: 'in_flight', retryAfter: 1 });
+  // Settling (a wrong password) frees the places; the two failures stay counted.
+  for (const t of granted) await t.failed();
+  await granted[0]?.failed(); // settling twice does nothing
+  // Three more at a time, one at a time: the fifth counted attempt starts the lock, before its verification.
+  const third = await guard.reservePassword(email, from);
+  const fourth = await second.reservePassword(email, from);
+  assert.ok(third.granted && fourth.granted);
+  assert.equal(third.ticket.lockoutIfWrong, null);
+  await third.ticket.failed();
+  const fifth = await guard.reservePassword(email, from);
+  assert.ok(fifth.granted);
+  assert.deepEqual(fifth.ticket.lockoutIfWrong, { subject: 'account', retryAfter: 1 });
+  // While the fourth and fifth are still being verified, the lock is already in force.
+  const sixth = await second.reservePassword(email, addr());
+  assert.deepEqual(sixth.granted ? null : sixth.lockout, { subject: 'account', retryAfter: 1 });
+  // The fifth was the right password: its failure is refunded and the account cleared.
+  await fifth.ticket.succeeded();
+  await fourth.ticket.failed();
+  const after = await guard.reservePassword(email, addr());
+  assert.ok(after.granted, 'a right password cleared the account');
+  await after.ticket.cancelled();
+
+  // Four failures counted, then twenty at once: exactly one is granted (the fifth count locks).
+  const victim = fresh();
+  const home = addr();
+  for (let i = 0; i < 4; i += 1) {
+    const r = await guard.reservePassword(victim, home);
+    assert.ok(r.granted);
+    await r.ticket.failed();
+  }
+  const race = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? guard : second).reservePassword(victim, addr())));
+  assert.equal(race.filter((r) => r.granted).length, 1, 'one attempt reaches verification once the lock is due');
+  for (const r of race) if (r.granted) await r.ticket.failed();
+
+  // A cancelled attempt (not verified: the hashing was refused) costs nothing.
+  const cancelMe = fresh();
+  for (let i = 0; i < 10; i += 1) {
+    const r = await guard.reservePassword(cancelMe, addr());
+    assert.ok(r.granted, `cancelled attempt ${i} counted nothing`);
+    await r.ticket.cancelled();
+  }
+
+  // Per address: three in flight at once, whatever the accounts; a pair known good is not held back.
+  const nat = addr();
+  const regular = fresh();
+  const signIn = await guard.reservePassword(regular, nat);
+  assert.ok(signIn.granted);
+  await signIn.ticket.succeeded();
+  const held = await Promise.all(Array.from({ length: 6 }, () => guard.reservePassword(fresh(), nat)));
+  assert.equal(held.filter((r) => r.granted).length, ADDRESS_FLIGHT_LIMIT);
+  const regularNow = await second.reservePassword(regular, nat);
+  assert.ok(regularNow.granted, 'known good at the address: not held back by the address bound');
+
+  // A process that dies mid-verification leaks its places for one lease at most.
+  const orphan = fresh();
+  const o = await Promise.all([guard.reservePassword(orphan, addr()), guard.reservePassword(orphan, addr())]);
+  assert.ok(o.every((r) => r.granted));
+  assert.equal((await second.reservePassword(orphan, addr())).granted, false);
+  clock.advance(FLIGHT_LEASE_MS / 1000 + 1);
+  const later = await second.reservePassword(orphan, addr());
+  assert.ok(later.granted, 'the leases ran out');
+  for (const r of [...held, regularNow, later]) if (r.granted) await r.ticket.cancelled();
+}
+
+test('the password reservation, on process memory', async () => {
+  await reservationBehaviour(new MemoryCounters());
+});
 
 test('the guard, on process memory', async () => {
   await guardBehaviour(new MemoryCounters());
@@ -120,6 +248,19 @@ describe('the guard, on Redis (shared by every process)', () => {
     await guardBehaviour(a, b);
   });
 
+  test('the password reservation: atomic across two processes (two guards on one Redis), leases expire', async () => {
+    await reservationBehaviour(a, b);
+    // The in-flight sets carry a TTL of one lease: nothing stays in Redis if every process dies.
+    const guard = new BruteForceGuard(a, new MovableClock());
+    const r = await guard.reservePassword('ttl@example.com', '10.99.0.1');
+    assert.ok(r.granted);
+    const flights = await a.redis.keys(`${prefix}bf:fly:addr:10.99.0.1`);
+    assert.equal(flights.length, 1);
+    const ttl = await a.redis.pttl(flights[0] ?? '');
+    assert.ok(ttl > 0 && ttl <= FLIGHT_LEASE_MS, `pttl ${ttl}`);
+    await r.ticket.failed();
+  });
+
   test('keys expire in Redis: the forget-after time is the key TTL', async () => {
     await a.fail('ttl-check', ACCOUNT_POLICY, Date.now());
     const ttl = await a.redis.pttl(`${prefix}ttl-check`);
@@ -130,8 +271,8 @@ describe('the guard, on Redis (shared by every process)', () => {
     const dead = new RedisCounters(openRedis('redis://127.0.0.1:1'), prefix);
     const errors: unknown[] = [];
     const guard = new BruteForceGuard(dead, new MovableClock(), undefined, (err) => errors.push(err));
-    assert.equal(await guard.passwordFailed('x@example.com', '10.0.0.1'), null);
-    assert.equal(await guard.checkPassword('x@example.com', '10.0.0.1'), null);
+    assert.equal(await tryPassword(guard, 'x@example.com', '10.0.0.1', false), null);
+    assert.equal(await tryPassword(guard, 'x@example.com', '10.0.0.1', true), null);
     assert.equal(errors.length, 1, 'reported once, not per call');
     await dead.close();
   });

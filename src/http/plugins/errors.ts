@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { OAuthError } from '../../oauth/errors.js';
+import { HashingRefused } from '../../accounts/passwords.js';
 import { errorPage } from '../../views/layout.js';
 
 export type ErrorFormat = 'json' | 'html';
@@ -40,6 +41,13 @@ export function fromFastifyError(err: FastifyError): OAuthError | undefined {
   }
 }
 
+/** Password hashing refused (accounts/passwords.ts): 429 when the caller's share is taken, 503 when the queue is full. */
+export function fromHashingRefused(err: HashingRefused): OAuthError {
+  return err.reason === 'busy'
+    ? new OAuthError('slow_down', 'Too many password requests at once. Try again in a moment.', { status: 429, retryAfter: err.retryAfter })
+    : new OAuthError('temporarily_unavailable', 'The server is busy checking passwords. Try again in a moment.', { retryAfter: err.retryAfter });
+}
+
 export function sendOAuthError(request: FastifyRequest, reply: FastifyReply, error: OAuthError, options: ErrorHandlerOptions): FastifyReply {
   let status = error.status;
   const config = request.routeOptions.config;
@@ -58,8 +66,10 @@ export function registerErrorHandler(app: FastifyInstance, options: ErrorHandler
   app.setErrorHandler((err: FastifyError | OAuthError | Error, request, reply) => {
     let oauth: OAuthError | undefined;
     if (err instanceof OAuthError) oauth = err;
+    else if (err instanceof HashingRefused) oauth = fromHashingRefused(err);
     else if ((err as FastifyError).statusCode !== undefined) oauth = fromFastifyError(err as FastifyError);
-    if (oauth && oauth.status < 500) {
+    // temporarily_unavailable (503, Retry-After) is an answer, not a failure of the server.
+    if (oauth && (oauth.status < 500 || oauth.code === 'temporarily_unavailable')) {
       if (oauth.debug) request.log.debug({ err: oauth.debug }, 'request refused');
       return sendOAuthError(request, reply, oauth, options);
     }

@@ -5,12 +5,11 @@
 // client and organization, so all their tokens fail at once.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AccountError, validateEmail, validateLocale, validateName, validatePassword } from '../../accounts/users.js';
-import { verifyPassword } from '../../accounts/passwords.js';
 import { changePassword } from '../../accounts/password-change.js';
+import { accountShare, passwordChecker, type CheckPassword } from '../../accounts/password-check.js';
 import { nowSeconds } from '../../oauth/clock.js';
 import { audit } from '../../audit.js';
 import type { User } from '../../store/users.js';
-import type { Services } from '../../services.js';
 import { lockoutMessage } from '../../accounts/backoff.js';
 import { changeEmail, countEmailChangeAttempt, UNUSABLE_EMAIL_MESSAGE } from '../../accounts/email-change.js';
 import { accountPage, type AccountPageOptions } from '../../views/account.js';
@@ -34,25 +33,21 @@ function collect(errors: FormErrors, fn: () => unknown): void {
 }
 
 /**
- * Checks the signed-in user's current password under the brute-force guard (a wrong one
+ * Checks the signed-in user's current password through the one password check (a wrong one
  * counts towards the account's and the address's back-off). null when it is right, else the
- * message for the field and, when the guard holds the caller back, the seconds to wait.
+ * message for the field and, when the caller is held back, the status and seconds to wait.
  */
-async function checkCurrentPassword(services: Services, user: User, password: string, address: string): Promise<{ message: string; retryAfter?: number } | null> {
+async function checkCurrentPassword(checkPassword: CheckPassword, user: User, password: string, address: string): Promise<{ message: string; status?: number; retryAfter?: number } | null> {
   if (password === '') return { message: 'Enter your current password to change your e-mail address' };
-  const lockout = await services.guard.checkPassword(user.email, address);
-  if (lockout) return { message: lockoutMessage(lockout), retryAfter: lockout.retryAfter };
-  const hash = await services.users.findPasswordHash(user.id);
-  if (hash === undefined || !(await verifyPassword(hash, password))) {
-    const locked = await services.guard.passwordFailed(user.email, address);
-    return locked ? { message: lockoutMessage(locked), retryAfter: locked.retryAfter } : { message: 'This is not your current password' };
-  }
-  await services.guard.passwordSucceeded(user.email, address);
-  return null;
+  const checked = await checkPassword({ email: user.email, password, address, purpose: 'email_change', userId: user.id });
+  if (checked.ok) return null;
+  if (checked.refusal === 'wrong') return { message: 'This is not your current password' };
+  return { message: checked.message, status: checked.refusal === 'overloaded' ? 503 : 429, retryAfter: checked.retryAfter };
 }
 
 export async function accountRoutes(app: FastifyInstance): Promise<void> {
   const { services } = app;
+  const checkPassword = passwordChecker({ guard: services.guard, users: services.users, logger: app.log });
 
   async function render(request: FastifyRequest, reply: FastifyReply, user: User, csrfToken: string, extra: Partial<AccountPageOptions>, status = 200) {
     const apps = await services.grants.listConnectedApps(user.id);
@@ -94,12 +89,12 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
       errors.email = `Too many e-mail address changes. Try again in ${Math.ceil(limited.retryAfter / 60)} minutes.`;
       return refuse(429);
     }
-    const refusal = await checkCurrentPassword(services, user, formValue(body, 'current_password'), request.ip);
+    const refusal = await checkCurrentPassword(checkPassword, user, formValue(body, 'current_password'), request.ip);
     if (refusal) {
       errors.current_password = refusal.message;
       if (refusal.retryAfter === undefined) return refuse();
       reply.header('Retry-After', String(refusal.retryAfter));
-      return refuse(429);
+      return refuse(refusal.status);
     }
     if ((await changeEmail(services, request.log, { userId: user.id, email, address: request.ip, profile })) === 'unusable') {
       errors.email = UNUSABLE_EMAIL_MESSAGE;
@@ -117,8 +112,19 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
     const current = formValue(body, 'current_password');
     const password = formValue(body, 'password');
     const errors: FormErrors = {};
-    const hash = await services.users.findPasswordHash(session.user.id);
-    if (current === '' || hash === undefined || !(await verifyPassword(hash, current))) {
+    // Password changes are rate limited per account, and the current password goes through
+    // the one password check: a wrong one counts in the account's back-off like a failed login.
+    const limited = await services.guard.passwordChangeAttempt(session.user.id);
+    if (limited) {
+      reply.header('Retry-After', String(limited.retryAfter));
+      return render(request, reply, session.user, session.csrfToken, { passwordErrors: { current_password: lockoutMessage(limited) } }, 429);
+    }
+    const checked = await checkPassword({ email: session.user.email, password: current, address: request.ip, purpose: 'password_change', userId: session.user.id });
+    if (!checked.ok && checked.refusal !== 'wrong') {
+      reply.header('Retry-After', String(checked.retryAfter));
+      return render(request, reply, session.user, session.csrfToken, { passwordErrors: { current_password: checked.message } }, checked.refusal === 'overloaded' ? 503 : 429);
+    }
+    if (!checked.ok) {
       errors.current_password = 'This is not your current password';
       request.log.info({ event: 'password_change_refused', userId: session.user.id }, 'wrong current password');
     }
@@ -129,7 +135,9 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
     }
     // Anyone signed in with the old password (another browser, a stolen cookie) is signed out,
     // and every app connected before must be approved again (accounts/password-change.ts).
-    await changePassword(services, request.log, { userId: session.user.id, newPassword: password, keepSessionIdHash: session.idHash, address: request.ip });
+    await changePassword(services, request.log, {
+      userId: session.user.id, newPassword: password, keepSessionIdHash: session.idHash, address: request.ip, share: { account: accountShare(session.user.email) },
+    });
     return reply.redirect('/account?done=password', 303);
   });
 

@@ -3,12 +3,9 @@
 // correct password it continues to `next`, a local path only (no open redirect).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { audit } from '../../audit.js';
-import { checkLoginLockout, recordFailedLogin, recordSuccessfulLogin, type LoginLockout } from '../../accounts/login-backoff.js';
-import { dummyPasswordHash, MAX_PASSWORD_LENGTH, verifyPassword } from '../../accounts/passwords.js';
+import { passwordChecker } from '../../accounts/password-check.js';
 import { endSession, formCsrfToken, loadSession, requireCsrf, safeNext, startUserSession } from '../session.js';
 import { LOGIN_FAILED_MESSAGE, loginPage, type LoginPageOptions } from '../../views/login.js';
-
-const MAX_EMAIL_LENGTH = 320;
 
 /** One text field of a form or query; repeated or non-text values count as missing. */
 function textField(source: unknown, name: string): string {
@@ -29,13 +26,15 @@ async function sendLoginPage(
   return reply.code(status).type('text/html; charset=utf-8').header('Cache-Control', 'no-store').send(page.toString());
 }
 
-function sendLockout(request: FastifyRequest, reply: FastifyReply, lockout: LoginLockout, email: string, next: string): Promise<FastifyReply> {
-  reply.header('Retry-After', String(lockout.retryAfter));
-  return sendLoginPage(request, reply, { next, email, error: lockout.message }, 429);
+/** A refusal before or instead of verification: 429 (lockout, too many at once) or 503 (hashing full), with Retry-After. */
+function sendRefusal(request: FastifyRequest, reply: FastifyReply, refusal: { retryAfter: number; message: string }, status: 429 | 503, email: string, next: string): Promise<FastifyReply> {
+  reply.header('Retry-After', String(refusal.retryAfter));
+  return sendLoginPage(request, reply, { next, email, error: refusal.message }, status);
 }
 
 export async function loginRoutes(app: FastifyInstance): Promise<void> {
   const { services } = app;
+  const checkPassword = passwordChecker({ guard: services.guard, users: services.users, logger: app.log });
 
   app.get('/login', { config: { errorFormat: 'html' } }, async (request, reply) => {
     const nextParam = textField(request.query, 'next');
@@ -56,31 +55,20 @@ export async function loginRoutes(app: FastifyInstance): Promise<void> {
     const email = textField(request.body, 'email').trim();
     const password = textField(request.body, 'password');
     const next = safeNext(textField(request.body, 'next'), services.config.issuer);
-    const attempt = { email, ip: request.ip };
 
-    const lockout = await checkLoginLockout(services, attempt);
-    if (lockout) return sendLockout(request, reply, lockout, email, next);
-
-    // The password is always checked against some hash, so an unknown e-mail costs the same
-    // time as a known one and timing does not reveal which accounts exist.
-    // No account has an e-mail that long or with NUL in it (PostgreSQL refuses NUL in text).
-    const lookUp = email !== '' && email.length <= MAX_EMAIL_LENGTH && !email.includes('\0');
-    const user = lookUp ? await services.users.findCredentialsByEmail(email) : undefined;
-    const passwordOk = password !== '' && password.length <= MAX_PASSWORD_LENGTH
-      && (await verifyPassword(user?.passwordHash ?? (await dummyPasswordHash()), password));
-
-    if (!user || !passwordOk) {
-      audit(request.log, 'login.failed', { user_id: user?.id ?? null, address: request.ip });
-      const started = await recordFailedLogin(services, attempt);
-      if (started) return sendLockout(request, reply, started, email, next);
-      // One message whichever was wrong (no account enumeration); the e-mail stays in the field.
-      return sendLoginPage(request, reply, { next, email, error: LOGIN_FAILED_MESSAGE }, 401);
+    // The one password check (accounts/password-check.ts): the brute-force reservation before
+    // anything is verified, argon2 against a dummy hash for an unknown e-mail, the audit.
+    const checked = await checkPassword({ email, password, address: request.ip });
+    if (!checked.ok) {
+      if (checked.refusal === 'wrong') {
+        // One message whichever was wrong (no account enumeration); the e-mail stays in the field.
+        return sendLoginPage(request, reply, { next, email, error: LOGIN_FAILED_MESSAGE }, 401);
+      }
+      return sendRefusal(request, reply, checked, checked.refusal === 'overloaded' ? 503 : 429, email, next);
     }
-
-    await recordSuccessfulLogin(services, attempt);
-    const { passwordHash: _hash, ...account } = user;
+    const account = checked.user;
     await startUserSession(request, reply, account);
-    audit(request.log, 'login.succeeded', { user_id: user.id, address: request.ip });
+    audit(request.log, 'login.succeeded', { user_id: account.id, address: request.ip });
     return reply.redirect(next, 303);
   });
 

@@ -54,7 +54,7 @@ export async function signupRoutes(app: FastifyInstance): Promise<void> {
     const errors = validateSignup(values, password, formValue(body, 'password_confirm'));
     if (Object.keys(errors).length === 0) {
       try {
-        const user = await createUser(app.services, { ...values, password });
+        const user = await createUser(app.services, { ...values, password, share: { address: request.ip } });
         request.log.info({ event: 'signup', userId: user.id }, 'account created');
         await startUserSession(request, reply, user);
         return reply.redirect(next ?? '/account', 303);

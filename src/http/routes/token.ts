@@ -6,6 +6,7 @@
 // handle the rest, answer with no-store.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { audit } from '../../audit.js';
+import { passwordChecker } from '../../accounts/password-check.js';
 import { OAuthError } from '../../oauth/errors.js';
 import { createGrantRegistry } from '../../oauth/grants/index.js';
 import { accessTokenFormatter } from '../../oauth/jwt.js';
@@ -25,7 +26,7 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
     tokens: services.tokens,
     grants: services.grants,
     users: services.users,
-    guard: services.guard,
+    checkPassword: passwordChecker({ guard: services.guard, users: services.users, logger: app.log }),
     audit: app.log,
   });
 

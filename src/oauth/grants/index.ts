@@ -10,7 +10,7 @@ import type { UserStore } from '../../store/users.js';
 import { authorizationCodeGrant } from './authorization-code.js';
 import { clientCredentialsGrant } from './client-credentials.js';
 import type { AuditLog, GrantHandler } from './grant.js';
-import { passwordGrant, type PasswordGuard } from './password.js';
+import { passwordGrant, type CheckResourceOwner } from './password.js';
 import { refreshTokenGrant } from './refresh-token.js';
 
 export type { GrantHandler, TokenRequest } from './grant.js';
@@ -25,7 +25,7 @@ export interface GrantDependencies {
   grants: GrantStore;
   users: UserStore;
   audit: AuditLog;
-  guard: PasswordGuard;
+  checkPassword: CheckResourceOwner;
 }
 
 export type GrantRegistry = ReadonlyMap<string, GrantHandler>;

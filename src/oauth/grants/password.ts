@@ -1,58 +1,57 @@
-// grant_type=password (RFC 6749 §4.3; Huddle's guide): the user's e-mail and password,
-// for clients registered with this grant only. The password is checked with argon2id; an
-// unknown e-mail is checked against a dummy hash so that both failures take as long.
+// grant_type=password (RFC 6749 §4.3; Huddle's guide): the user's e-mail and password, for
+// confidential clients registered with this grant only (RFC 9700 §2.4). The password check
+// is the login page's (accounts/password-check.ts), handed in as a dependency.
 import type { Config } from '../../config/load.js';
-import { lockoutError, type BruteForceGuard } from '../../accounts/backoff.js';
 import { audit } from '../../audit.js';
-import { dummyPasswordHash, verifyPassword } from '../../accounts/passwords.js';
 import type { Clock } from '../clock.js';
 import { nowSeconds } from '../clock.js';
 import { OAuthError } from '../errors.js';
 import { newOpaqueToken, type TokenIssuer } from '../tokens.js';
-import type { UserStore } from '../../store/users.js';
 import type { RunInTransaction } from '../../store/transaction.js';
 import { clientScopes, grantedScope, optionalParam, requireParam, type AuditLog, type GrantHandler } from './grant.js';
 
-/** The brute-force backoff the login page uses too: failures through either door count against both. */
-export type PasswordGuard = Pick<BruteForceGuard, 'checkPassword' | 'passwordFailed' | 'passwordSucceeded'>;
+/**
+ * The resource owner's password check (accounts/password-check.ts, shared with the login page,
+ * so failures through either door count against both): brute-force reservation, argon2 with
+ * the account's and client's share of the hashing, audit of failures and lockouts.
+ */
+export type CheckResourceOwner = (request: { email: string; password: string; address: string; clientId: string; grantType: 'password' }) => Promise<
+  | { ok: true; user: { id: number } }
+  | { ok: false; refusal: 'wrong' }
+  | { ok: false; refusal: 'locked' | 'busy' | 'overloaded'; retryAfter: number; message: string }
+>;
 
 export interface PasswordGrantDeps {
-  guard: PasswordGuard;
+  checkPassword: CheckResourceOwner;
   audit: AuditLog;
   clock: Clock;
   config: Pick<Config, 'scopes'>;
   issuer: TokenIssuer;
   transaction: RunInTransaction;
-  users: Pick<UserStore, 'findCredentialsByEmail'>;
 }
 
 export function passwordGrant(deps: PasswordGrantDeps): GrantHandler {
   return {
     grantType: 'password',
-    clientAuthentication: 'any',
+    // RFC 9700 §2.4: not for public clients (nothing proves which app collects the password).
+    clientAuthentication: 'confidential',
     async handle({ client, params, address = 'unknown' }) {
       const username = requireParam(params, 'username');
       const password = requireParam(params, 'password');
       // Scope first: a request that would fail anyway costs no password hash.
       const scope = grantedScope(optionalParam(params, 'scope'), clientScopes(client, deps.config.scopes));
 
-      // Per account and per address, as on the login page: 429 with Retry-After while backing off.
-      const lockout = await deps.guard.checkPassword(username, address);
-      if (lockout) {
-        audit(deps.audit, 'login.locked', { client_id: client.clientId, grant_type: 'password', address, reason: lockout.subject, retry_after: lockout.retryAfter });
-        throw lockoutError(lockout);
+      // Per account and per address, as on the login page: 429 slow_down with Retry-After
+      // while backing off or with too many attempts at once; 503 while the hashing is full.
+      const checked = await deps.checkPassword({ email: username, password, address, clientId: client.clientId, grantType: 'password' });
+      if (!checked.ok) {
+        // RFC 6749 §5.2: invalid_grant covers wrong resource owner credentials; one message
+        // for both cases, so the answer does not tell which e-mails have accounts.
+        if (checked.refusal === 'wrong') throw new OAuthError('invalid_grant', 'the username or password is incorrect');
+        if (checked.refusal === 'overloaded') throw new OAuthError('temporarily_unavailable', checked.message, { retryAfter: checked.retryAfter });
+        throw new OAuthError('slow_down', checked.message, { status: 429, retryAfter: checked.retryAfter });
       }
-      const user = await deps.users.findCredentialsByEmail(username);
-      const matches = await verifyPassword(user?.passwordHash ?? (await dummyPasswordHash()), password);
-      // RFC 6749 §5.2: invalid_grant covers wrong resource owner credentials; one message
-      // for both cases, so the answer does not tell which e-mails have accounts.
-      if (!user || !matches) {
-        const started = await deps.guard.passwordFailed(username, address);
-        audit(deps.audit, 'login.failed', { user_id: user?.id ?? null, client_id: client.clientId, grant_type: 'password', address });
-        if (started) throw lockoutError(started);
-        throw new OAuthError('invalid_grant', 'the username or password is incorrect');
-      }
-      await deps.guard.passwordSucceeded(username, address);
+      const user = checked.user;
       audit(deps.audit, 'login.succeeded', { user_id: user.id, client_id: client.clientId, grant_type: 'password', address });
 
       const now = nowSeconds(deps.clock);
