@@ -10,6 +10,7 @@ import {
   ACCOUNT_FLIGHT_LIMIT, ADDRESS_FLIGHT_LIMIT, FLIGHT_LEASE_MS, PASSWORD_CHANGE_POLICY,
 } from '../../src/accounts/backoff.js';
 import { MovableClock } from '../../src/oauth/clock.js';
+import { addressKey } from '../../src/http/client-address.js';
 import { basicHeader, createClient, createUser, hiddenFields, httpRequest, CookieJar, LOGIN_PATH, postToken, type TestClient, type TestUser } from '../helpers/oauth.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -443,4 +444,28 @@ describe('coarse per-address rate limits', () => {
     assert.match(limited.body, /Too many requests/);
     assert.ok(Number(limited.headers.get('retry-after')) >= 1);
   });
+});
+
+test('the guard counts an IPv6 client by its /64: rotating through the addresses of one network does not escape the address lock', async () => {
+  const clock = new MovableClock();
+  clock.freeze();
+  // As the server builds it (services.ts): the HTTP layer's address key.
+  const guard = new BruteForceGuard(new MemoryCounters(), clock, undefined, undefined, addressKey);
+  const prefix = `2001:db8:${randomBytes(2).toString('hex')}:1`;
+  // Ten wrong passwords, each from another address of the same /64 and for another account
+  // (so no account lock is reached): the address policy's threshold is ten.
+  for (let i = 1; i <= ADDRESS_POLICY.threshold; i += 1) {
+    await tryPassword(guard, `someone-${i}@example.com`, `${prefix}::${i.toString(16)}`, false);
+  }
+  const fresh = await guard.reservePassword('another@example.com', `${prefix}:abcd:ef01:2345:6789`);
+  assert.equal(fresh.granted, false, 'another address of the same /64 is held back');
+  if (!fresh.granted) assert.equal(fresh.lockout.subject, 'address');
+  // The IPv4-mapped spelling of an address counts as the address itself.
+  for (let i = 1; i <= ADDRESS_POLICY.threshold; i += 1) await tryPassword(guard, `v4-${i}@example.com`, '192.0.2.77', false);
+  const mapped = await guard.reservePassword('another@example.com', '::ffff:192.0.2.77');
+  assert.equal(mapped.granted, false, 'the IPv4-mapped address shares the IPv4 lock');
+  // A different /64 is not held back.
+  const elsewhere = await guard.reservePassword('another@example.com', '2001:db8:ffff:2::1');
+  assert.equal(elsewhere.granted, true);
+  if (elsewhere.granted) await elsewhere.ticket.failed();
 });
