@@ -150,13 +150,17 @@ for (const kind of databaseKinds()) {
           csrf_token: csrf, name: user.name, email: `dave${i}@example.com`, locale: 'nl', current_password: user.password,
         })));
         const statuses = burst.map((r) => r.status);
-        assert.equal(statuses.filter((s) => s === 303).length, 5, `statuses: ${statuses.join(',')}`);
+        // Every attempt counts against the hour's five, and at most two password checks of one
+        // account run at once (accounts/backoff.ts): between one and five go through, never more.
+        const changed = statuses.filter((s) => s === 303).length;
+        assert.ok(changed >= 1 && changed <= 5, `statuses: ${statuses.join(',')}`);
         const limited = burst.filter((r) => r.status === 429);
-        assert.equal(limited.length, 3);
+        assert.equal(limited.length, 8 - changed, `statuses: ${statuses.join(',')}`);
         for (const r of limited) {
           assert.ok(Number(r.headers.get('retry-after')) > 0);
-          assert.match(r.body, /Too many e-mail address changes/);
+          assert.match(r.body, /Too many e-mail address changes|Too many (password checks|sign-in attempts) at once|Too many failed sign-in attempts/);
         }
+        assert.ok(limited.filter((r) => /Too many e-mail address changes/.test(r.body)).length >= 3, 'attempts past the fifth meet the hourly limit');
         // Name changes are not held back; the limit ends with the hour.
         assert.equal((await dave.post('/account/profile', { csrf_token: csrf, name: 'Dave', email: (await storedEmail(server, user.id)) ?? '', locale: 'nl' })).status, 303);
         assert.equal((await dave.post('/account/profile', { csrf_token: csrf, name: 'Dave', email: 'later@example.com', locale: 'nl', current_password: user.password })).status, 429);

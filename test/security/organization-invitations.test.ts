@@ -254,10 +254,16 @@ for (const kind of databaseKinds()) {
       const id = offered.ids[0]!;
       const form = hiddenFields(offered.html, `/orgs/invitations/${id}/accept`);
 
+      assert.ok(form.csrf_token);
       server.clock.advance(8 * DAY);
-      const later = await offeredInvitations(server, inviteeJar);
+      // Sessions last at most 7 days (LATCHKEY_SESSION_LIFETIME): the invitee signs in again.
+      const againJar = await signIn(server, invitee.email, invitee.password);
+      const later = await offeredInvitations(server, againJar);
       assert.deepEqual(later.ids, [], 'no longer offered');
-      const res = await httpRequest(server, 'POST', `/orgs/invitations/${id}/accept`, { jar: inviteeJar, form });
+      // The new session's CSRF token, from the page's other form (create an organization).
+      const { csrf_token: csrf } = hiddenFields(later.html, '/orgs');
+      assert.ok(csrf);
+      const res = await httpRequest(server, 'POST', `/orgs/invitations/${id}/accept`, { jar: againJar, form: { csrf_token: csrf } });
       assert.equal(res.status, 404);
       assert.equal(await server.services.orgs.findMembership(orgId, invitee.id), undefined);
       assert.equal(auditLines(server, 'org.invitation.accepted').length, 0);
