@@ -5,7 +5,7 @@
 // current password counted in the account's back-off (the one password check).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { request as httpRequestRaw } from 'node:http';
+import { postFrom } from '../helpers/raw-http.js';
 import { ACCOUNT_POLICY } from '../../src/accounts/backoff.js';
 import { HashingRefused, HashQueue, passwordHashing, SHARE_LIMITS } from '../../src/accounts/passwords.js';
 import { createClient, createUser } from '../helpers/oauth.js';
@@ -52,17 +52,6 @@ function occupy(count: number, share: (i: number) => { account?: string; client?
   return { release: async () => { g.open(); await Promise.all(runs); } };
 }
 
-function postFrom(url: string, path: string, body: string, headers: Record<string, string>, localAddress: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequestRaw(new URL(path, url), { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, localAddress, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 describe('the hash queue over HTTP', () => {
   let server: TestServer;

@@ -3,7 +3,7 @@
 // the password grant, client authentication and the coarse per-address rate limits.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { request as httpRequestRaw } from 'node:http';
+import { postFrom } from '../helpers/raw-http.js';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   ACCOUNT_POLICY, ADDRESS_POLICY, BruteForceGuard, KNOWN_GOOD_SECONDS, MemoryCounters, RedisCounters, backoffSeconds, openRedis, type FailureCounters, type Lockout,
@@ -279,18 +279,6 @@ describe('the guard, on Redis (shared by every process)', () => {
   });
 });
 
-/** A POST from a chosen loopback source address (127.0.0.x), so tests can be two callers. */
-function postFrom(url: string, path: string, body: string, headers: Record<string, string>, localAddress: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequestRaw(new URL(path, url), { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, localAddress }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 describe('brute-force limits over HTTP', () => {
   let server: TestServer;

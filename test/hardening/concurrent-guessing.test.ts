@@ -8,7 +8,7 @@
 // grant is refused to public clients (RFC 9700 §2.4).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { request as httpRequestRaw } from 'node:http';
+import { postFrom, type PostAnswer } from '../helpers/raw-http.js';
 import { randomBytes } from 'node:crypto';
 import { ACCOUNT_POLICY, ADDRESS_POLICY, openRedis } from '../../src/accounts/backoff.js';
 import { registerClient } from '../../src/accounts/client-registration.js';
@@ -21,24 +21,8 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 const REDIS_URL = process.env.TEST_REDIS_URL;
 if (!REDIS_URL) process.stdout.write('# SKIPPING the concurrent-guessing tests on Redis counters: TEST_REDIS_URL is not set\n');
 
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
+type Answer = PostAnswer;
 
-/** A POST from a chosen loopback source address (127.0.0.x): each test guesses from its own. */
-function postFrom(url: string, path: string, body: string, headers: Record<string, string>, localAddress: string): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequestRaw(new URL(path, url), { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, localAddress, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 /** How many passwords of `userId` were verified and found wrong: the audit trail's login.failed lines. */
 function verifiedWrong(server: TestServer, userId: number): number {

@@ -2,6 +2,7 @@
 // an API guide prints it — odd spacing and all — which fetch() and http.request() would refuse
 // or normalise before it left the process.
 import net from 'node:net';
+import { request as httpRequest } from 'node:http';
 
 export interface RawResponse {
   status: number;
@@ -160,4 +161,26 @@ export async function rawRequest(baseUrl: string, request: Buffer | string | Arr
   const first = responses[0];
   if (!first) throw new Error('the server closed the connection without an answer');
   return first;
+}
+
+export interface PostAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/**
+ * A POST from a chosen loopback source address (127.0.0.x), on a connection of its own, so a
+ * test can be several callers at once (per-address limits and back-off tell them apart).
+ */
+export function postFrom(url: string, path: string, body: string, headers: Record<string, string>, localAddress: string): Promise<PostAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(new URL(path, url), { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, localAddress, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
