@@ -13,6 +13,12 @@ const run = promisify(execFile);
 
 export const REDIRECT_URI = 'https://client.example/cb';
 export const USER = { email: 'bench@example.com', name: 'John Doe', password: 'bench-password-1234', locale: 'nl' };
+/**
+ * The password grant is measured for several people, as it is used: Latchkey verifies at most
+ * two passwords of one account at once (accounts/backoff.ts), so one account sent 50 at once
+ * would measure the brute-force guard's 429s, not argon2.
+ */
+export const PASSWORD_USERS = Array.from({ length: 8 }, (_, i) => `bench-pw-${i}@example.com`);
 
 /**
  * What the bench can run: `bundle` is what bin/latchkey.js runs in production (tsc's output
@@ -96,6 +102,7 @@ function cleanEnv(): NodeJS.ProcessEnv {
 /** The user and the client every Latchkey server of the bench has. */
 export async function createFixtures(main: string, databaseUrl: string): Promise<{ userId: number; clientId: string; clientSecret: string }> {
   const user = await cli(main, ['user', 'create', '--email', USER.email, '--name', USER.name, '--password', USER.password, '--locale', USER.locale], databaseUrl);
+  for (const email of PASSWORD_USERS) await cli(main, ['user', 'create', '--email', email, '--name', USER.name, '--password', USER.password, '--locale', USER.locale], databaseUrl);
   const client = await cli(main, [
     'client', 'create', '--name', 'Bench client', '--redirect-uris', REDIRECT_URI,
     '--grant-types', 'authorization_code,refresh_token,password,client_credentials',
@@ -157,6 +164,7 @@ export async function startLatchkey(o: ServeOptions & { fixtures?: { userId: num
     scopes: { tokens: 'profile email', user: 'profile email' },
     credentials: { username: USER.email, password: USER.password },
     supportsPassword: true,
+    passwordUsers: PASSWORD_USERS,
     tmpDir: o.tmpDir,
   });
   return { target, server, db: o.db, clientId: fixtures.clientId, userId: fixtures.userId };

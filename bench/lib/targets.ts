@@ -42,7 +42,16 @@ export interface JobShape {
   valuesFile?: string;
   /** Where the load generator leaves the refresh tokens the run was given (see LoadJob). */
   harvestFile?: string;
+  /** At most this many connections, whatever the run asks for (see PASSWORD_CONNECTIONS). */
+  maxConnections?: number;
 }
+
+/**
+ * Connections for the password grant: one client's share of Latchkey's password hashing
+ * (accounts/passwords.ts) — more from one client are refused with 429 at once by design, and
+ * the hashing itself runs one or two at a time on a small machine anyway.
+ */
+export const PASSWORD_CONNECTIONS = 4;
 
 export interface OAuthTargetOptions {
   /** Short name used in tables: "latchkey", "latchkey-jwt", "peer". */
@@ -53,6 +62,8 @@ export interface OAuthTargetOptions {
   /** Scope for the tokens of the token-endpoint operations, and for tokens that read the user. */
   scopes: { tokens: string; user: string };
   credentials: { username: string; password: string };
+  /** Accounts the password grant cycles through (each with credentials.password); else credentials.username alone. */
+  passwordUsers?: readonly string[];
   supportsPassword: boolean;
   tmpDir: string;
 }
@@ -288,8 +299,18 @@ export class OAuthTarget {
       case 'password': {
         if (!this.o.supportsPassword) throw new Unavailable('no password grant');
         await this.requireEndpoint('POST', p.token);
-        const body = form({ grant_type: 'password', username: this.o.credentials.username, password: this.o.credentials.password, scope: this.o.scopes.tokens });
-        return { mode: 'static', request: this.tokenRequest(body) };
+        const users = this.o.passwordUsers ?? [];
+        if (users.length === 0) {
+          const body = form({ grant_type: 'password', username: this.o.credentials.username, password: this.o.credentials.password, scope: this.o.scopes.tokens });
+          return { mode: 'static', request: this.tokenRequest(body), maxConnections: PASSWORD_CONNECTIONS };
+        }
+        const body = `${form({ grant_type: 'password', password: this.o.credentials.password, scope: this.o.scopes.tokens })}&username={v}`;
+        return {
+          mode: 'cycle',
+          request: this.tokenRequest(body),
+          valuesFile: this.writeValues('password-users', users.map((u) => encodeURIComponent(u))),
+          maxConnections: PASSWORD_CONNECTIONS,
+        };
       }
     }
   }
@@ -300,7 +321,7 @@ export function toLoadJob(shape: JobShape, label: string, origin: string, connec
     ...(shape.harvestFile ? { harvestFile: shape.harvestFile } : {}),
     label,
     origin,
-    connections,
+    connections: Math.min(connections, shape.maxConnections ?? connections),
     durationMs,
     mode: shape.mode,
     request: shape.request,
