@@ -17,10 +17,19 @@ export default tseslint.config(
   {
     files: ['src/oauth/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
+      // A file's own imports only; test/architecture/framework-free.test.ts proves the same
+      // of everything a src/oauth file loads, directly or transitively.
+      'no-restricted-imports': 'off',
+      '@typescript-eslint/no-restricted-imports': ['error', {
         patterns: [
           { group: ['fastify', '@fastify/*'], message: 'src/oauth is framework-free (DESIGN.md).' },
           { group: ['kysely', 'better-sqlite3', 'pg'], message: 'src/oauth talks to storage through src/store ports (DESIGN.md).' },
+          { group: ['**/http/**'], message: 'src/oauth is framework-free (DESIGN.md): the HTTP layer calls the core, not the other way round.' },
+          {
+            group: ['**/store/**'],
+            allowTypeImports: true,
+            message: 'src/oauth may name store types (import type) but not load a store module: it would load kysely (DESIGN.md).',
+          },
         ],
       }],
     },

@@ -3,59 +3,24 @@
 import pino from 'pino';
 import { createUser, AccountError } from '../accounts/users.js';
 import { ClientRegistrationError, describeClient, registerClient, resetClientSecret } from '../accounts/client-registration.js';
-import { loadConfig, validateDatabaseUrl, DEFAULT_DATABASE_URL, ConfigError } from '../config/load.js';
+import { validateDatabaseUrl, DEFAULT_DATABASE_URL } from '../config/load.js';
 import { nowSeconds } from '../oauth/clock.js';
 import { audit, type AuditLogger } from '../audit.js';
 import { createLogger } from '../logging.js';
-import { createServices, type Services } from '../services.js';
 import { migrate, openDatabase } from '../store/db.js';
 import { DuplicateEmailError } from '../store/users.js';
 import { CommandError, UsageError, optionalString, parseBoolean, parseFlags, passwordOption, requireId, requireString, splitList } from './args.js';
+import { redactUrl, withServices, type Command } from './command.js';
 import { purgeCommand } from './purge.js';
-import { keysCommands } from './keys.js';
-
-export type JsonObject = Record<string, unknown>;
-export type Command = (argv: string[]) => Promise<JsonObject>;
+import { keysList, keysRotate } from './keys.js';
 
 const DB_FLAG = { 'database-url': { type: 'string' } } as const;
-
-/** Opens the database named by --database-url (or DATABASE_URL, or the default file) and migrates it. */
-export async function withServices<T>(values: Record<string, string | boolean | undefined>, fn: (services: Services) => Promise<T>): Promise<T> {
-  const url = optionalString(values, 'database-url') ?? process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
-  try {
-    validateDatabaseUrl(url);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  let config;
-  try {
-    config = loadConfig({ flags: { databaseUrl: url } });
-  } catch (err) {
-    if (err instanceof ConfigError) throw new CommandError(err.message);
-    throw err;
-  }
-  const store = openDatabase(url);
-  try {
-    try {
-      await migrate(store);
-    } catch (err) {
-      throw new CommandError(`cannot reach the database ${redactUrl(url)}: ${(err as Error).message}`);
-    }
-    return await fn(createServices(config, store));
-  } finally {
-    await store.close();
-  }
-}
 
 let auditLogger: AuditLogger | undefined;
 /** Audit lines of the command line: JSON on stderr (stdout holds the command's one JSON answer), written at once. */
 function cliAudit(): AuditLogger {
   auditLogger ??= createLogger('info', pino.destination({ fd: 2, sync: true }));
   return auditLogger;
-}
-
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:@/]*):([^@/]*)@/, '//$1:***@');
 }
 
 function translate(err: unknown): never {
@@ -189,7 +154,8 @@ export const COMMANDS: Record<string, Command> = {
   'org set-integrations': orgSetIntegrations,
   'client create': clientCreate,
   'client reset-secret': clientResetSecret,
-  ...keysCommands(withServices),
+  'keys rotate': keysRotate,
+  'keys list': keysList,
   migrate: migrateCommand,
   purge: purgeCommand,
 };

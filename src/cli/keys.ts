@@ -9,21 +9,11 @@ import { nowSeconds } from '../oauth/clock.js';
 import { UNENCRYPTED_WARNING, isSealed } from '../oauth/signing-keys.js';
 import { SigningKeyStore } from '../store/keys.js';
 import { parseFlags } from './args.js';
-import type { Command, withServices } from './admin.js';
+import { withServices, type Command } from './command.js';
 
 const DB_FLAG = { 'database-url': { type: 'string' } } as const;
 
-type WithServices = typeof withServices;
-
-/**
- * The commands, given admin.ts's `withServices` (passed in rather than imported, so that
- * admin.ts can list these without an import cycle).
- */
-export function keysCommands(open: WithServices): Record<'keys rotate' | 'keys list', Command> {
-  return { 'keys rotate': (argv) => keysRotate(open, argv), 'keys list': (argv) => keysList(open, argv) };
-}
-
-async function keysRotate(withServices: WithServices, argv: string[]): ReturnType<Command> {
+export const keysRotate: Command = async (argv) => {
   const v = parseFlags(argv, DB_FLAG);
   return withServices(v, async (s) => {
     if (s.signingKeys.encrypted) await s.signingKeys.sealPlainKeys();
@@ -32,9 +22,9 @@ async function keysRotate(withServices: WithServices, argv: string[]): ReturnTyp
     s.logger.info({ event: 'signing_keys.rotated', kid: result.kid, retired: result.retired }, 'signing key rotated');
     return { kid: result.kid, retired: result.retired, publish_until: result.publishUntil };
   });
-}
+};
 
-async function keysList(withServices: WithServices, argv: string[]): ReturnType<Command> {
+export const keysList: Command = async (argv) => {
   const v = parseFlags(argv, DB_FLAG);
   return withServices(v, async (s) => {
     const now = nowSeconds(s.clock);
@@ -52,4 +42,4 @@ async function keysList(withServices: WithServices, argv: string[]): ReturnType<
       })),
     };
   });
-}
+};

@@ -8,7 +8,7 @@ import type { Clock } from '../oauth/clock.js';
 import { createServices } from '../services.js';
 import { migrate, openDatabase } from '../store/db.js';
 import { CommandError, UsageError, optionalString, parseFlags } from './args.js';
-import { redactUrl } from './admin.js';
+import { redactUrl } from './command.js';
 import type pino from 'pino';
 
 export interface RunningServer {

@@ -3,7 +3,7 @@
 // does not answer at /.well-known/openid-configuration: a relying party that insists on
 // OpenID Connect should fail at discovery, not after a login.
 import type { Config } from '../config/load.js';
-import { GRANT_TYPES } from '../store/clients.js';
+import { GRANT_TYPES } from './grant-types.js';
 
 /** RFC 6749 §2.3.1 client_secret_basic / client_secret_post, and public clients (RFC 7591 §2 "none"). */
 export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;

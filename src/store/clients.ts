@@ -3,9 +3,9 @@ import type { Kysely, Selectable } from 'kysely';
 import type { ClientsTable, Database } from './schema.js';
 import { precompiled } from './precompiled.js';
 import { KeptRows, type ChangeWatch } from './changes.js';
+import type { GrantType } from '../oauth/grant-types.js';
 
-export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'password', 'client_credentials'] as const;
-export type GrantType = (typeof GRANT_TYPES)[number];
+export { GRANT_TYPES, type GrantType } from '../oauth/grant-types.js';
 
 export interface Client {
   /** Internal row id (foreign keys). */

@@ -8,6 +8,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import type PgModule from 'pg';
 import type { Database } from './schema.js';
+import type { Dialect } from './dialect.js';
 import { initial } from './migrations/001-initial.js';
 import { partialJtiIndex } from './migrations/002-partial-jti-index.js';
 import { trustedClients } from './migrations/003-trusted-clients.js';
@@ -17,7 +18,7 @@ import { sessionActivity } from './migrations/006-session-activity.js';
 import { BACKSTOP_PAGES, startCheckpointer, type Checkpointer } from './checkpointer.js';
 import { SqliteChangeWatch, writesOf, type ChangeWatch, type Writes } from './changes.js';
 
-export type Dialect = 'sqlite' | 'postgres';
+export type { Dialect } from './dialect.js';
 
 export interface Store {
   db: Kysely<Database>;

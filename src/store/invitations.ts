@@ -3,7 +3,7 @@
 // declines. Until then an invitation grants nothing. One row per organization and address.
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.js';
-import type { Role } from './orgs.js';
+import type { Role } from './roles.js';
 import { normalizeEmail } from './users.js';
 
 export interface Invitation {

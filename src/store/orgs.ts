@@ -3,8 +3,9 @@ import type { Kysely } from 'kysely';
 import type { Database } from './schema.js';
 import { InvitationStore } from './invitations.js';
 import { normalizeEmail } from './users.js';
+import type { Role } from './roles.js';
 
-export type Role = 'admin' | 'member';
+export type { Role } from './roles.js';
 
 export interface Organization {
   id: number;

@@ -2,7 +2,7 @@
 // sessions and signing keys. Written once for both dialects; only the auto-increment
 // column type differs.
 import type { Kysely } from 'kysely';
-import type { Dialect } from '../db.js';
+import type { Dialect } from '../dialect.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations run against whatever schema existed before them
 type AnyDb = Kysely<any>;

@@ -3,7 +3,7 @@
 // membership, by accepting. One invitation per organization and address (a re-invite
 // refreshes it); the rate limit on invitations counts these rows.
 import type { Kysely } from 'kysely';
-import type { Dialect } from '../db.js';
+import type { Dialect } from '../dialect.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations run against whatever schema existed before them
 type AnyDb = Kysely<any>;

@@ -10,7 +10,7 @@
 // settings: small key/value rows the server writes at start, e.g. the purge horizon it uses,
 // so that `latchkey purge` run elsewhere uses the same one (src/store/settings.ts).
 import { sql, type Kysely } from 'kysely';
-import type { Dialect } from '../db.js';
+import type { Dialect } from '../dialect.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations run against whatever schema existed before them
 type AnyDb = Kysely<any>;

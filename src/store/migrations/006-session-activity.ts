@@ -3,7 +3,7 @@
 // Anonymous rows (user_id NULL) are no longer written — anonymous forms carry a stateless
 // CSRF token (http/session.ts) — so the ones left over are deleted.
 import { sql, type Kysely } from 'kysely';
-import type { Dialect } from '../db.js';
+import type { Dialect } from '../dialect.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations run against whatever schema existed before them
 type AnyDb = Kysely<any>;
