@@ -11,6 +11,12 @@ import type { Client } from '../../src/store/clients.js';
 import type { Organization } from '../../src/store/orgs.js';
 import type { TestServer } from './server.js';
 
+/**
+ * Where fixtures are written: a running test server, or a bare store with its services, clock
+ * and config (test/helpers/grant-world.ts).
+ */
+export type FixtureHost = Pick<TestServer, 'services' | 'clock' | 'config'>;
+
 export interface TestUser {
   id: number;
   email: string;
@@ -25,7 +31,7 @@ let userCounter = 0;
 const PASSWORD = 'correct horse battery staple';
 let passwordHash: Promise<string> | undefined;
 
-export async function createUser(server: TestServer, overrides: Partial<Pick<TestUser, 'email' | 'name' | 'locale'>> = {}): Promise<TestUser> {
+export async function createUser(server: FixtureHost, overrides: Partial<Pick<TestUser, 'email' | 'name' | 'locale'>> = {}): Promise<TestUser> {
   userCounter += 1;
   passwordHash ??= hashPassword(PASSWORD);
   const email = overrides.email ?? `user${userCounter}-${randomBytes(3).toString('hex')}@example.com`;
@@ -47,7 +53,7 @@ export interface TestClient {
   redirectUri: string;
 }
 
-export async function createClient(server: TestServer, options: Partial<ClientRegistration> = {}): Promise<TestClient> {
+export async function createClient(server: FixtureHost, options: Partial<ClientRegistration> = {}): Promise<TestClient> {
   const redirectUris = options.redirectUris ?? ['https://app.example/callback'];
   // Operator-made by default (trusted: errors redirect at once), as the CLI makes them; pass
   // trusted: false for a client as the developer portal makes it.
@@ -56,7 +62,7 @@ export async function createClient(server: TestServer, options: Partial<ClientRe
 }
 
 /** An organization with the given users as members. */
-export async function createOrganization(server: TestServer, input: { name?: string; integrationsEnabled?: boolean; memberIds?: number[] } = {}): Promise<Organization> {
+export async function createOrganization(server: FixtureHost, input: { name?: string; integrationsEnabled?: boolean; memberIds?: number[] } = {}): Promise<Organization> {
   const now = nowSeconds(server.clock);
   const org = await server.services.orgs.insert({ name: input.name ?? 'Test Org', integrationsEnabled: input.integrationsEnabled ?? true, now });
   for (const userId of input.memberIds ?? []) await server.services.orgs.upsertMember(org.id, userId, 'member', now);
@@ -84,7 +90,7 @@ export interface MintedCode {
 }
 
 /** Issues a code the way the authorization endpoint does: a grant row and a hashed code row. */
-export async function mintCode(server: TestServer, options: MintCodeOptions): Promise<MintedCode> {
+export async function mintCode(server: FixtureHost, options: MintCodeOptions): Promise<MintedCode> {
   const now = nowSeconds(server.clock);
   const scope = options.scope ?? 'profile email';
   const organizationId = options.organizationId ?? null;
