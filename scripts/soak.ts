@@ -28,7 +28,7 @@ import { migrate, openDatabase } from '../src/store/db.js';
 import { countRows, type PurgeCounts } from '../src/store/purge.js';
 import type { User } from '../src/store/users.js';
 import { startServerProcess } from '../test/hardening/process.js';
-import { authorize, signIn } from '../test/helpers/oauth.js';
+import { authorize, signIn } from '../test/helpers/authorize.js';
 
 const { values: args } = parseArgs({
   options: {

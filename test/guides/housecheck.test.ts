@@ -9,7 +9,8 @@ import { createUser } from '../../src/accounts/users.js';
 import { registerClient } from '../../src/accounts/client-registration.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { authorize, authorizePath, httpRequest, signIn, type CookieJar } from '../helpers/oauth.js';
+import { httpRequest, type CookieJar } from '../helpers/browser.js';
+import { authorize, authorizePath, signIn } from '../helpers/authorize.js';
 
 const JOHN = { email: 'john@doe.com', name: 'John Doe', password: 'correct horse battery staple', locale: 'nl' };
 // "Note that you can specify multiple redirect uri's, these should be comma separated."

@@ -13,7 +13,9 @@ import { nowSeconds } from '../../src/oauth/clock.js';
 import type { Organization } from '../../src/store/orgs.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { CookieJar, DECISION_PATH, LOGIN_PATH, hiddenFields, httpRequest, radioOptions, type HttpResult } from '../helpers/oauth.js';
+import { CookieJar, httpRequest, type HttpResult } from '../helpers/browser.js';
+import { hiddenFields, radioOptions } from '../helpers/html.js';
+import { DECISION_PATH, LOGIN_PATH } from '../helpers/authorize.js';
 
 const REDIRECT_URI = 'https://hover.to';
 const PLAN_MESSAGE = 'Third-party integrations are not available on your plan.';

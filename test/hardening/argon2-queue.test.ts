@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { postFrom } from '../helpers/raw-http.js';
 import { ACCOUNT_POLICY } from '../../src/accounts/backoff.js';
 import { HashingRefused, HashQueue, passwordHashing, SHARE_LIMITS } from '../../src/accounts/passwords.js';
-import { createClient, createUser } from '../helpers/oauth.js';
+import { createClient, createUser } from '../helpers/fixtures.js';
 import { csrfTokenOf, PageClient } from '../helpers/pages.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 

@@ -11,7 +11,11 @@ import {
 } from '../../src/accounts/backoff.js';
 import { MovableClock } from '../../src/oauth/clock.js';
 import { addressKey } from '../../src/http/client-address.js';
-import { basicHeader, createClient, createUser, hiddenFields, httpRequest, CookieJar, LOGIN_PATH, postToken, type TestClient, type TestUser } from '../helpers/oauth.js';
+import { createClient, createUser, type TestClient, type TestUser } from '../helpers/fixtures.js';
+import { basicHeader, postToken } from '../helpers/token.js';
+import { httpRequest, CookieJar } from '../helpers/browser.js';
+import { hiddenFields } from '../helpers/html.js';
+import { LOGIN_PATH } from '../helpers/authorize.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? process.env.REDIS_URL;

@@ -14,7 +14,7 @@ import { ACCOUNT_POLICY, ADDRESS_POLICY, openRedis } from '../../src/accounts/ba
 import { registerClient } from '../../src/accounts/client-registration.js';
 import { newClientId } from '../../src/oauth/crypto.js';
 import { nowSeconds } from '../../src/oauth/clock.js';
-import { createClient, createUser, type TestClient } from '../helpers/oauth.js';
+import { createClient, createUser, type TestClient } from '../helpers/fixtures.js';
 import { csrfTokenOf } from '../helpers/pages.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 

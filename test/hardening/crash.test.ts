@@ -11,9 +11,9 @@ import { MovableClock } from '../../src/oauth/clock.js';
 import { createServices } from '../../src/services.js';
 import { migrate, openDatabase } from '../../src/store/db.js';
 import { freshDatabase, type FreshDatabase } from '../helpers/databases.js';
-import {
-  authorize, basicHeader, createClient, createUser, exchangeCode, getUser, refresh, signIn, tokensOf, type TestClient, type TestUser,
-} from '../helpers/oauth.js';
+import { createClient, createUser, type TestClient, type TestUser } from '../helpers/fixtures.js';
+import { basicHeader, exchangeCode, getUser, refresh, tokensOf } from '../helpers/token.js';
+import { authorize, signIn } from '../helpers/authorize.js';
 import type { TestServer } from '../helpers/server.js';
 import { startServerProcess, type ServerProcess } from './process.js';
 

@@ -8,7 +8,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { createClient, createUser, exchangeCode, hiddenFields, mintCode, secretPost, signIn, tokensOf, unescapeHtml, type CookieJar, type TestClient } from '../helpers/oauth.js';
+import { createClient, createUser, mintCode, type TestClient } from '../helpers/fixtures.js';
+import { exchangeCode, secretPost, tokensOf } from '../helpers/token.js';
+import { type CookieJar } from '../helpers/browser.js';
+import { hiddenFields, unescapeHtml } from '../helpers/html.js';
+import { signIn } from '../helpers/authorize.js';
 import { CONTROL_OR_BACKSLASH, HOSTILE_NEXT, hostileRedirectUris, NEXT_PIECES, RAW_IN_LOCATION } from '../helpers/hostile-values.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 

@@ -6,9 +6,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { databaseKinds } from '../helpers/databases.js';
-import {
-  authorize, authorizePath, createClient, createUser, httpRequest, postToken, signIn, unescapeHtml, type TestClient, type TestUser,
-} from '../helpers/oauth.js';
+import { createClient, createUser, type TestClient, type TestUser } from '../helpers/fixtures.js';
+import { postToken } from '../helpers/token.js';
+import { httpRequest } from '../helpers/browser.js';
+import { unescapeHtml } from '../helpers/html.js';
+import { authorize, authorizePath, signIn } from '../helpers/authorize.js';
 import { ClientRegistrationError, registerClient } from '../../src/accounts/client-registration.js';
 import { HOSTILE_NEXT, hostileRedirectUris, RAW_IN_LOCATION } from '../helpers/hostile-values.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';

@@ -2,7 +2,8 @@
 // requests per grant type and outcome, token latency histogram, default process metrics.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createClient, postToken, secretPost, type TestClient } from '../helpers/oauth.js';
+import { createClient, type TestClient } from '../helpers/fixtures.js';
+import { postToken, secretPost } from '../helpers/token.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /** The value of one sample line, e.g. metric('x_total{a="b"}'); undefined when absent. */

@@ -10,7 +10,8 @@ import { newSecret, sha256Hex, tokenKey } from '../../src/oauth/crypto.js';
 import { countRows, purgeExpired } from '../../src/store/purge.js';
 import { purgeNow } from '../../src/http/plugins/purge-timer.js';
 import { databaseKinds } from '../helpers/databases.js';
-import { createClient, createUser, exchangeCode, getUser, mintCode, refresh, tokensOf, type TestClient } from '../helpers/oauth.js';
+import { createClient, createUser, mintCode, type TestClient } from '../helpers/fixtures.js';
+import { exchangeCode, getUser, refresh, tokensOf } from '../helpers/token.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { runCli } from './process.js';
 

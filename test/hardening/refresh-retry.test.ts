@@ -6,7 +6,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tokenKey } from '../../src/oauth/crypto.js';
 import { databaseKinds } from '../helpers/databases.js';
-import { createClient, createUser, exchangeCode, getUser, mintCode, refresh, tokensOf, type TestClient } from '../helpers/oauth.js';
+import { createClient, createUser, mintCode, type TestClient } from '../helpers/fixtures.js';
+import { exchangeCode, getUser, refresh, tokensOf } from '../helpers/token.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const WINDOW = 30;

@@ -12,7 +12,8 @@ import { tokenKey } from '../../src/oauth/crypto.js';
 import { purgeNow } from '../../src/http/plugins/purge-timer.js';
 import { purgeExpired } from '../../src/store/purge.js';
 import { databaseKinds, freshDatabase } from '../helpers/databases.js';
-import { createClient, createUser, exchangeCode, getUser, mintCode, refresh, tokensOf, type TestClient } from '../helpers/oauth.js';
+import { createClient, createUser, mintCode, type TestClient } from '../helpers/fixtures.js';
+import { exchangeCode, getUser, refresh, tokensOf } from '../helpers/token.js';
 import { startTestServer, type TestServer, type TestServerOptions } from '../helpers/server.js';
 import { runCli } from './process.js';
 

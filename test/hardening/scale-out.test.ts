@@ -14,10 +14,11 @@ import { MovableClock } from '../../src/oauth/clock.js';
 import { createServices } from '../../src/services.js';
 import { migrate, openDatabase, type Store } from '../../src/store/db.js';
 import { freshDatabase, TEST_DATABASE_URL, type FreshDatabase } from '../helpers/databases.js';
-import {
-  authorize, CookieJar, createClient, createUser, exchangeCode, getUser, hiddenFields, httpRequest, LOGIN_PATH, mintCode, postToken, refresh, secretPost,
-  signIn, tokensOf, type TestClient, type TestUser,
-} from '../helpers/oauth.js';
+import { createClient, createUser, mintCode, type TestClient, type TestUser } from '../helpers/fixtures.js';
+import { exchangeCode, getUser, postToken, refresh, secretPost, tokensOf } from '../helpers/token.js';
+import { CookieJar, httpRequest } from '../helpers/browser.js';
+import { hiddenFields } from '../helpers/html.js';
+import { authorize, LOGIN_PATH, signIn } from '../helpers/authorize.js';
 import type { TestServer } from '../helpers/server.js';
 import { startServerProcess, type ServerProcess } from './process.js';
 

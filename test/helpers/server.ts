@@ -63,3 +63,17 @@ export async function startTestServer(kind: DbKind, options: TestServerOptions =
     },
   };
 }
+
+/**
+ * Stops the server's clock at the current instant (advance() still moves it), so that a
+ * test asserting an exact expiry boundary is not upset by a real second ticking between two
+ * requests. Returns the function that lets it run again.
+ */
+export function freezeClock(server: TestServer): () => void {
+  const clock = server.clock;
+  const frozenAt = Date.now();
+  clock.nowMs = () => frozenAt + clock.offsetMs;
+  return () => {
+    delete (clock as Partial<typeof clock>).nowMs;
+  };
+}

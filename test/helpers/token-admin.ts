@@ -1,6 +1,7 @@
 // HTTP helpers for the revocation (RFC 7009) and introspection (RFC 7662) endpoints, and a
 // quick way to get a real token pair for a user through the token endpoint.
-import { basicHeader, encodeBody, exchangeCode, mintCode, tokensOf, type BodyFormat, type TestClient } from './oauth.js';
+import { mintCode, type TestClient } from './fixtures.js';
+import { basicHeader, encodeBody, exchangeCode, tokensOf, type BodyFormat } from './token.js';
 import type { TestServer } from './server.js';
 
 export interface EndpointCall {

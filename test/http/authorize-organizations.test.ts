@@ -5,17 +5,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { databaseKinds } from '../helpers/databases.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import {
-  authorize,
-  createClient,
-  createOrganization,
-  createUser,
-  DECISION_PATH,
-  hiddenFields,
-  httpRequest,
-  radioOptions,
-  signIn,
-} from '../helpers/oauth.js';
+import { createClient, createOrganization, createUser } from '../helpers/fixtures.js';
+import { httpRequest } from '../helpers/browser.js';
+import { hiddenFields, radioOptions } from '../helpers/html.js';
+import { authorize, DECISION_PATH, signIn } from '../helpers/authorize.js';
 
 const REDIRECT = 'https://hover-app.example/cb';
 const SENTENCE = 'Third-party integrations are not available on your plan.';

@@ -6,7 +6,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { databaseKinds } from '../helpers/databases.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { authorizePath, createClient, httpRequest, pkcePair, type AuthorizeOptions, type TestClient } from '../helpers/oauth.js';
+import { createClient, type TestClient } from '../helpers/fixtures.js';
+import { pkcePair } from '../helpers/pkce.js';
+import { httpRequest } from '../helpers/browser.js';
+import { authorizePath, type AuthorizeOptions } from '../helpers/authorize.js';
 
 const REDIRECT = 'https://app.example/callback';
 const SECOND = 'https://app.example/other';

@@ -6,20 +6,12 @@ import assert from 'node:assert/strict';
 import { tokenKey } from '../../src/oauth/crypto.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import {
-  authorize,
-  authorizePath,
-  CookieJar,
-  createClient,
-  createUser,
-  DECISION_PATH,
-  exchangeCode,
-  getUser,
-  hiddenFields,
-  httpRequest,
-  pkcePair,
-  signIn,
-} from '../helpers/oauth.js';
+import { createClient, createUser } from '../helpers/fixtures.js';
+import { exchangeCode, getUser } from '../helpers/token.js';
+import { pkcePair } from '../helpers/pkce.js';
+import { CookieJar, httpRequest } from '../helpers/browser.js';
+import { hiddenFields } from '../helpers/html.js';
+import { authorize, authorizePath, DECISION_PATH, signIn } from '../helpers/authorize.js';
 
 const REDIRECT = 'https://app.example/callback';
 

@@ -9,7 +9,8 @@ import * as client from 'openid-client';
 import * as oauth from 'oauth4webapi';
 import { databaseKinds } from '../helpers/databases.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { authorize, createClient, createUser, type AuthorizeOptions, type TestClient, type TestUser } from '../helpers/oauth.js';
+import { createClient, createUser, type TestClient, type TestUser } from '../helpers/fixtures.js';
+import { authorize, type AuthorizeOptions } from '../helpers/authorize.js';
 
 const REDIRECT_URI = 'https://app.example/callback';
 

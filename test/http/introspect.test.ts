@@ -5,7 +5,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { databaseKinds } from '../helpers/databases.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { createClient, createUser, getUser, postToken, refresh, secretPost, tokensOf, type TestClient, type TestUser } from '../helpers/oauth.js';
+import { createClient, createUser, type TestClient, type TestUser } from '../helpers/fixtures.js';
+import { getUser, postToken, refresh, secretPost, tokensOf } from '../helpers/token.js';
 import { basicOf, introspectToken, issueTokens, postEndpoint, revokeToken } from '../helpers/token-admin.js';
 
 const INACTIVE = { active: false };

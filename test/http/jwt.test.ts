@@ -13,7 +13,8 @@ import { sha256Hex } from '../../src/oauth/crypto.js';
 import { KEY_CACHE_SECONDS, KEY_REFRESH_SECONDS, UNENCRYPTED_WARNING, openPrivateJwk } from '../../src/oauth/signing-keys.js';
 import { databaseKinds, freshDatabase } from '../helpers/databases.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { createClient, createUser, getUser, postToken, secretPost, type TestClient, type TestUser } from '../helpers/oauth.js';
+import { createClient, createUser, type TestClient, type TestUser } from '../helpers/fixtures.js';
+import { getUser, postToken, secretPost } from '../helpers/token.js';
 import { introspectToken, issueTokens, revokeToken } from '../helpers/token-admin.js';
 
 const JWT_FILE = { access_token_format: 'jwt' };

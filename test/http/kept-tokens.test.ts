@@ -7,7 +7,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { databaseKinds } from '../helpers/databases.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { createClient, createUser, getUser, refresh, type TestClient, type TestUser } from '../helpers/oauth.js';
+import { createClient, createUser, type TestClient, type TestUser } from '../helpers/fixtures.js';
+import { getUser, refresh } from '../helpers/token.js';
 import { introspectToken, issueTokens, revokeToken } from '../helpers/token-admin.js';
 import { nowSeconds } from '../../src/oauth/clock.js';
 

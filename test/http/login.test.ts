@@ -6,7 +6,10 @@ import assert from 'node:assert/strict';
 import { LOGIN_FAILED_MESSAGE } from '../../src/views/login.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { CookieJar, createUser, hiddenFields, httpRequest, signIn } from '../helpers/oauth.js';
+import { createUser } from '../helpers/fixtures.js';
+import { CookieJar, httpRequest } from '../helpers/browser.js';
+import { hiddenFields } from '../helpers/html.js';
+import { signIn } from '../helpers/authorize.js';
 
 for (const kind of databaseKinds()) {
   describe(`[${kind}] login page`, () => {

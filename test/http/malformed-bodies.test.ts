@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { ProfileName } from '../../src/config/profiles.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { createClient, createUser, type TestClient } from '../helpers/oauth.js';
+import { createClient, createUser, type TestClient } from '../helpers/fixtures.js';
 
 const FORM = 'application/x-www-form-urlencoded';
 const JSON_TYPE = 'application/json';

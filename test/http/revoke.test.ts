@@ -5,9 +5,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { databaseKinds } from '../helpers/databases.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import {
-  createClient, createUser, getUser, mintCode, newVerifier, postToken, refresh, secretPost, tokensOf, type TestClient, type TestUser,
-} from '../helpers/oauth.js';
+import { createClient, createUser, mintCode, type TestClient, type TestUser } from '../helpers/fixtures.js';
+import { getUser, postToken, refresh, secretPost, tokensOf } from '../helpers/token.js';
+import { newVerifier } from '../helpers/pkce.js';
 import { basicOf, introspectToken, issueTokens, postEndpoint, revokeToken, type RawResponse } from '../helpers/token-admin.js';
 
 function assertRevoked200(res: RawResponse): void {

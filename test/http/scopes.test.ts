@@ -7,9 +7,10 @@ import assert from 'node:assert/strict';
 import { registerClient } from '../../src/accounts/client-registration.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import {
-  authorize, createClient, createUser, exchangeCode, getUser, pkcePair, postToken, secretPost, tokensOf, type TestClient, type TestUser,
-} from '../helpers/oauth.js';
+import { createClient, createUser, type TestClient, type TestUser } from '../helpers/fixtures.js';
+import { exchangeCode, getUser, postToken, secretPost, tokensOf } from '../helpers/token.js';
+import { pkcePair } from '../helpers/pkce.js';
+import { authorize } from '../helpers/authorize.js';
 import { introspectToken } from '../helpers/token-admin.js';
 
 const SCOPES = ['profile', 'email', 'calendar'];

@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { databaseKinds } from '../helpers/databases.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { createClient, createUser, exchangeCode, mintCode, refresh, tokensOf, type JsonResponse } from '../helpers/oauth.js';
+import { createClient, createUser, mintCode } from '../helpers/fixtures.js';
+import { exchangeCode, refresh, tokensOf, type JsonResponse } from '../helpers/token.js';
 
 const CONCURRENCY = 50;
 

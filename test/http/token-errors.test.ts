@@ -5,10 +5,9 @@ import assert from 'node:assert/strict';
 import { nowSeconds } from '../../src/oauth/clock.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import {
-  basicHeader, createClient, createUser, exchangeCode, getUser, mintCode, newVerifier, postToken, refresh, secretPost, tokensOf,
-  type JsonResponse, type TestClient, type TestUser,
-} from '../helpers/oauth.js';
+import { createClient, createUser, mintCode, type TestClient, type TestUser } from '../helpers/fixtures.js';
+import { basicHeader, exchangeCode, getUser, postToken, refresh, secretPost, tokensOf, type JsonResponse } from '../helpers/token.js';
+import { newVerifier } from '../helpers/pkce.js';
 
 function assertError(res: JsonResponse, status: number, error: string): void {
   assert.equal(res.status, status, JSON.stringify(res.body));

@@ -4,11 +4,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { databaseKinds } from '../helpers/databases.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import {
-  createClient, freezeClock, createUser, exchangeCode, getUser, mintCode, newVerifier, postToken, refresh, secretPost, tokensOf,
-  type JsonResponse, type TestClient, type TestUser,
-} from '../helpers/oauth.js';
+import { freezeClock, startTestServer, type TestServer } from '../helpers/server.js';
+import { createClient, createUser, mintCode, type TestClient, type TestUser } from '../helpers/fixtures.js';
+import { exchangeCode, getUser, postToken, refresh, secretPost, tokensOf, type JsonResponse } from '../helpers/token.js';
+import { newVerifier } from '../helpers/pkce.js';
 
 function assertTokenResponse(res: JsonResponse, expected: { expiresIn: number; scope: string; refresh: boolean }): void {
   assert.equal(res.status, 200, JSON.stringify(res.body));

@@ -4,10 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { databaseKinds } from '../helpers/databases.js';
-import { startTestServer } from '../helpers/server.js';
-import {
-  createClient, freezeClock, createUser, getUser, mintCode, postToken, refresh, secretPost, tokensOf, type JsonResponse,
-} from '../helpers/oauth.js';
+import { freezeClock, startTestServer } from '../helpers/server.js';
+import { createClient, createUser, mintCode } from '../helpers/fixtures.js';
+import { getUser, postToken, refresh, secretPost, tokensOf, type JsonResponse } from '../helpers/token.js';
 
 async function rawPost(url: string, body: string, contentType = 'application/x-www-form-urlencoded'): Promise<JsonResponse> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': contentType }, body });

@@ -5,7 +5,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { databaseKinds } from '../helpers/databases.js';
-import { CookieJar, createUser, hiddenFields, httpRequest } from '../helpers/oauth.js';
+import { createUser } from '../helpers/fixtures.js';
+import { CookieJar, httpRequest } from '../helpers/browser.js';
+import { hiddenFields } from '../helpers/html.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 async function sessionRows(server: TestServer): Promise<number> {

@@ -8,7 +8,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { databaseKinds } from '../helpers/databases.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { createClient, createUser, getUser, type TestUser } from '../helpers/oauth.js';
+import { createClient, createUser, type TestUser } from '../helpers/fixtures.js';
+import { getUser } from '../helpers/token.js';
 import { issueTokens } from '../helpers/token-admin.js';
 import { PageClient, csrfTokenOf } from '../helpers/pages.js';
 

@@ -8,7 +8,10 @@ import assert from 'node:assert/strict';
 import { percentEncodeUnsafe } from '../../src/http/plugins/security-headers.js';
 import { safeNext } from '../../src/http/session.js';
 import { databaseKinds } from '../helpers/databases.js';
-import { CookieJar, createUser, hiddenFields, httpRequest, signIn, type HttpResult, type TestUser } from '../helpers/oauth.js';
+import { createUser, type TestUser } from '../helpers/fixtures.js';
+import { CookieJar, httpRequest, type HttpResult } from '../helpers/browser.js';
+import { hiddenFields } from '../helpers/html.js';
+import { signIn } from '../helpers/authorize.js';
 import { CONTROL_OR_BACKSLASH, HOSTILE_NEXT, RAW_IN_LOCATION } from '../helpers/hostile-values.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 

@@ -7,23 +7,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { databaseKinds } from '../helpers/databases.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import {
-  authorize,
-  CookieJar,
-  createClient,
-  createUser,
-  DECISION_PATH,
-  exchangeCode,
-  freezeClock,
-  getUser,
-  hiddenFields,
-  httpRequest,
-  radioOptions,
-  signIn,
-  tokensOf,
-  type HttpResult,
-} from '../helpers/oauth.js';
+import { freezeClock, startTestServer, type TestServer } from '../helpers/server.js';
+import { createClient, createUser } from '../helpers/fixtures.js';
+import { exchangeCode, getUser, tokensOf } from '../helpers/token.js';
+import { CookieJar, httpRequest, type HttpResult } from '../helpers/browser.js';
+import { hiddenFields, radioOptions } from '../helpers/html.js';
+import { authorize, DECISION_PATH, signIn } from '../helpers/authorize.js';
 
 const DAY = 24 * 3600;
 

@@ -8,23 +8,10 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { databaseKinds } from '../helpers/databases.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import {
-  authorize,
-  createClient,
-  createOrganization,
-  createUser,
-  exchangeCode,
-  getUser,
-  httpRequest,
-  postToken,
-  refresh,
-  secretPost,
-  signIn,
-  tokensOf,
-  type CookieJar,
-  type TestClient,
-  type TestUser,
-} from '../helpers/oauth.js';
+import { createClient, createOrganization, createUser, type TestClient, type TestUser } from '../helpers/fixtures.js';
+import { exchangeCode, getUser, postToken, refresh, secretPost, tokensOf } from '../helpers/token.js';
+import { httpRequest, type CookieJar } from '../helpers/browser.js';
+import { authorize, signIn } from '../helpers/authorize.js';
 import { csrfTokenOf } from '../helpers/pages.js';
 import { introspectToken } from '../helpers/token-admin.js';
 

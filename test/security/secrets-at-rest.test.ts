@@ -7,7 +7,12 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { resetClientSecret } from '../../src/accounts/client-registration.js';
 import { startTestServer } from '../helpers/server.js';
-import { authorize, CookieJar, createClient, exchangeCode, hiddenFields, httpRequest, pkcePair, postToken, refresh, secretPost, tokensOf } from '../helpers/oauth.js';
+import { createClient } from '../helpers/fixtures.js';
+import { exchangeCode, postToken, refresh, secretPost, tokensOf } from '../helpers/token.js';
+import { pkcePair } from '../helpers/pkce.js';
+import { CookieJar, httpRequest } from '../helpers/browser.js';
+import { hiddenFields } from '../helpers/html.js';
+import { authorize } from '../helpers/authorize.js';
 
 test('no password, secret, code, token or session id is stored or logged in clear', async () => {
   const server = await startTestServer('sqlite', { overrides: { logLevel: 'debug' } });

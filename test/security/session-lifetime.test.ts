@@ -5,7 +5,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { databaseKinds } from '../helpers/databases.js';
-import { CookieJar, createUser, hiddenFields, httpRequest, signIn } from '../helpers/oauth.js';
+import { createUser } from '../helpers/fixtures.js';
+import { CookieJar, httpRequest } from '../helpers/browser.js';
+import { hiddenFields } from '../helpers/html.js';
+import { signIn } from '../helpers/authorize.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const IDLE = 3600;

@@ -11,9 +11,10 @@ import { spawnSync } from 'node:child_process';
 import { sql } from 'kysely';
 import { migrate, openDatabase } from '../../src/store/db.js';
 import { databaseKinds, freshDatabase } from '../helpers/databases.js';
-import {
-  authorize, authorizePath, CookieJar, createUser, DECISION_PATH, hiddenFields, httpRequest, signIn, type AuthorizeOptions, type HttpResult, type TestUser,
-} from '../helpers/oauth.js';
+import { createUser, type TestUser } from '../helpers/fixtures.js';
+import { CookieJar, httpRequest, type HttpResult } from '../helpers/browser.js';
+import { hiddenFields } from '../helpers/html.js';
+import { authorize, authorizePath, DECISION_PATH, signIn, type AuthorizeOptions } from '../helpers/authorize.js';
 import { signUp, textById } from '../helpers/pages.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
