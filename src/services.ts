@@ -16,6 +16,7 @@ import { SessionStore } from './store/sessions.js';
 import { TokenStore } from './store/tokens.js';
 import { UserStore } from './store/users.js';
 import { transactionRunner, type RunInTransaction } from './store/transaction.js';
+import { devChecksEnabled, guardRootStore, markWorks } from './store/dev-checks.js';
 
 export interface Services {
   config: Config;
@@ -45,20 +46,25 @@ export function createServices(config: Config, store: Store, options: { clock?: 
   const { db } = store;
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? pino({ level: 'silent' });
+  // LATCHKEY_DEV_CHECKS=1 (the tests): a root store called from inside a transaction work
+  // throws (store/dev-checks.ts). Off, the stores and the runner are the plain ones.
+  const checks = devChecksEnabled();
+  const root = checks ? guardRootStore : <T extends object>(s: T, _name: string): T => s;
+  const transaction = transactionRunner(store);
   return {
     config,
     clock,
     store,
     logger,
-    users: new UserStore(db),
-    orgs: new OrganizationStore(db),
-    invitations: new InvitationStore(db),
-    clients: new ClientStore(db, store.changes),
-    grants: new GrantStore(db),
-    tokens: new TokenStore(db, store.changes),
-    sessions: new SessionStore(db),
-    transaction: transactionRunner(store),
-    signingKeys: new SigningKeys(new SigningKeyStore(db), { encryptionKey: config.encryptionKey, clock, accessTokenTtl: config.accessTokenTtl }),
+    users: root(new UserStore(db), 'services.users'),
+    orgs: root(new OrganizationStore(db), 'services.orgs'),
+    invitations: root(new InvitationStore(db), 'services.invitations'),
+    clients: root(new ClientStore(db, store.changes), 'services.clients'),
+    grants: root(new GrantStore(db), 'services.grants'),
+    tokens: root(new TokenStore(db, store.changes), 'services.tokens'),
+    sessions: root(new SessionStore(db), 'services.sessions'),
+    transaction: checks ? markWorks(transaction) : transaction,
+    signingKeys: new SigningKeys(root(new SigningKeyStore(db), 'signing keys'), { encryptionKey: config.encryptionKey, clock, accessTokenTtl: config.accessTokenTtl }),
     guard: createBruteForceGuard(config, clock, (err) => logger.warn({ err }, 'brute-force counters unreachable; not limiting'), addressKey),
   };
 }

@@ -13,6 +13,9 @@ import { TokenIssuer, type TokenResponse } from '../../src/oauth/tokens.js';
 import { createServices, type Services } from '../../src/services.js';
 import { migrate, openDatabase } from '../../src/store/db.js';
 
+// The development checks (src/store/dev-checks.ts) are on in every test that builds its services here.
+process.env.LATCHKEY_DEV_CHECKS ??= '1';
+
 /** An audit log that keeps each line's event and fields. */
 export class RecordingAudit implements AuditLogger {
   readonly lines: Array<Record<string, unknown>> = [];

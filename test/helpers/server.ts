@@ -8,6 +8,9 @@ import { MovableClock } from '../../src/oauth/clock.js';
 import type { Services } from '../../src/services.js';
 import { freshDatabase, type DbKind, type FreshDatabase } from './databases.js';
 
+// The development checks (src/store/dev-checks.ts) are on in every test that builds its services here.
+process.env.LATCHKEY_DEV_CHECKS ??= '1';
+
 export interface TestServer {
   url: string;
   clock: MovableClock;

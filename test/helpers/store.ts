@@ -5,6 +5,9 @@ import { createServices, type Services } from '../../src/services.js';
 import { migrate, openDatabase } from '../../src/store/db.js';
 import { freshDatabase, type DbKind, type FreshDatabase } from './databases.js';
 
+// The development checks (src/store/dev-checks.ts) are on in every test that builds its services here.
+process.env.LATCHKEY_DEV_CHECKS ??= '1';
+
 export interface TestStore {
   services: Services;
   clock: MovableClock;
