@@ -55,8 +55,9 @@ const topLevel: Rule = (key, value) => {
  * changed.
  *
  * This replaces pino's `redact` option, which clones and walks each line path by path: on the
- * token endpoint, whose every response writes an audit line, that was 4–5% of the CPU of a
- * grant (bench profile), for lines that almost never hold a secret.
+ * token endpoint, whose every response writes an audit line, that was a visible share of a
+ * grant's CPU (see docs/PERFORMANCE.md, redact-in-formatter), for lines that almost never hold
+ * a secret.
  */
 export function redactSecrets(fields: Record<string, unknown>): Record<string, unknown> {
   return censorWith(fields, topLevel);

@@ -529,9 +529,10 @@ const addressKey = (address: string) => `bf:addr:${address}`;
 /** Client ids of the form Latchkey issues (22 base64url characters), with room to spare. */
 const PLAIN_CLIENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 // A client id is no personal data, so an ordinary one is its own key (every token request
-// builds this key twice; a digest was 3% of an introspection's CPU); one that is long or holds
-// other characters (the id inside Basic is not bounded) is digested. The two never collide:
-// "id:" and "h:" set them apart.
+// builds this key twice; a digest was a visible share of an introspection's CPU: see
+// docs/PERFORMANCE.md, plain-client-keys); one that is long or holds other characters (the
+// id inside Basic is not bounded) is digested. The two never collide: "id:" and "h:" set them
+// apart.
 const clientKey = (clientId: string) => (PLAIN_CLIENT_ID.test(clientId) ? `bf:client:id:${clientId}` : `bf:client:h:${digest(clientId)}`);
 // Before 2026-11-23 every client key was the digest. Known-good marks written then (they last
 // KNOWN_GOOD_SECONDS, 30 days, in Redis) are still honoured, so that an upgrade does not take
@@ -710,7 +711,7 @@ export class BruteForceGuard {
  */
 export function openRedis(url: string): Redis {
   // ioredis is loaded only when REDIS_URL is set: without it the module would cost a server
-  // about 20 MB of memory for nothing.
+  // memory for nothing (see docs/PERFORMANCE.md, lazy-ioredis).
   const { Redis: IORedis } = createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
   const redis = new IORedis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 2000, commandTimeout: 1000, enableAutoPipelining: true });
   // Connection trouble surfaces as failed commands, which the guard and the rate limiter

@@ -4,8 +4,9 @@
 import { hash, randomFillSync, timingSafeEqual } from 'node:crypto';
 
 // Random bytes are drawn from the CSPRNG 4 KB at a time and handed out in slices, each slice
-// zeroed once encoded: one randomFillSync call per 128 tokens instead of one per token
-// (2.7 → 0.2 µs a token; a refresh makes two). The bytes are the same CSPRNG output either way.
+// zeroed once encoded: one randomFillSync call per 128 tokens instead of one per token (a
+// refresh makes two; see docs/PERFORMANCE.md, csprng-pool). The bytes are the same CSPRNG
+// output either way.
 const POOL_SIZE = 4096;
 const pool = Buffer.alloc(POOL_SIZE);
 let poolOffset = POOL_SIZE;
@@ -36,8 +37,7 @@ export function newId(): string {
  * Tokens and codes begin with the time they were made, so that the keys they are stored under
  * sort in the order they were made. A random key lands on a random page of its index: on
  * SQLite every new token then reads a page and dirties one of its own for the commit to write
- * (measured on a 200,000-token file, a client-credentials grant's statements and commit: 100 µs
- * with random keys, 30–37 µs with time-ordered ones), and the index's working set is the whole
+ * (see docs/PERFORMANCE.md, time-ordered-keys), and the index's working set is the whole
  * index. Time-ordered keys go to the index's right-hand edge, one hot page shared by every
  * token of a commit; PostgreSQL's B-trees gain the same way. The prefix is 9 base36 digits of
  * the wall-clock millisecond (zero-padded; 9 digits last until the year 5188), never earlier
@@ -98,7 +98,10 @@ export function newClientId(): string {
   }
 }
 
-/** SHA-256 of the UTF-8 text, hex (crypto.hash: one call, no Hash object; 1.0 → 0.4 µs). */
+/**
+ * SHA-256 of the UTF-8 text, hex (crypto.hash: one call, no Hash object; see
+ * docs/PERFORMANCE.md, sha256-one-call).
+ */
 export function sha256Hex(value: string): string {
   return hash('sha256', value, 'hex');
 }

@@ -152,12 +152,12 @@ interface VerifiedToken {
 const VERIFIED_CACHE_SIZE = 10_000;
 
 /**
- * ECDSA verification costs a few hundred microseconds, far more than the database lookup
- * that must follow anyway (revocation), and a client sends the same access token many
- * times. So each process remembers, by the token's SHA-256, the tokens whose signature,
- * `typ`, `iss` and `aud` it has verified, with their `jti`, `kid` and `exp`. A remembered
- * token is still checked for expiry, for its key still being published, and in the
- * database; only the signature check is not repeated. One map per key set (per server).
+ * ECDSA verification costs far more than the database lookup that must follow anyway
+ * (revocation; see docs/PERFORMANCE.md, jwt-verified-cache), and a client sends the same
+ * access token many times. So each process remembers, by the token's SHA-256, the tokens
+ * whose signature, `typ`, `iss` and `aud` it has verified, with their `jti`, `kid` and `exp`.
+ * A remembered token is still checked for expiry, for its key still being published, and in
+ * the database; only the signature check is not repeated. One map per key set (per server).
  */
 const verifiedTokens = new WeakMap<SigningKeys, Map<string, VerifiedToken>>();
 

@@ -1,9 +1,10 @@
 // WAL checkpoints off the event loop. better-sqlite3 is synchronous, so SQLite's automatic
 // checkpoint (copy the WAL into the database file, then fsync) runs inside whichever commit
-// crosses the threshold and stalls every request behind it — on a busy disk for tens of
-// milliseconds. A worker thread with its own connection runs a PASSIVE checkpoint every
-// second instead (it never blocks the writer), and the main connection's automatic
-// checkpoint is raised to a backstop that only acts if the worker falls behind.
+// crosses the threshold and stalls every request behind it for as long as the fsync takes on
+// a busy disk (see docs/PERFORMANCE.md, checkpointer-worker). A worker thread with its own
+// connection runs a PASSIVE checkpoint every second instead (it never blocks the writer), and
+// the main connection's automatic checkpoint is raised to a backstop that only acts if the
+// worker falls behind.
 import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 

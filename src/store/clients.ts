@@ -75,8 +75,7 @@ export class ClientStore {
   /**
    * Every token-endpoint request looks its client up, and on SQLite that lookup, a statement
    * of its own outside the grant's transaction, cost more than its share of the grant's
-   * writes (interleaved A/B with the clients kept: client credentials 5,095 → 7,303/s, code
-   * exchange 4,130 → 5,480/s, introspection 4,495 → 5,792/s). So on SQLite the clients found
+   * writes (see docs/PERFORMANCE.md, kept-clients). So on SQLite the clients found
    * are kept, frozen, until the clients table may have changed: an UPDATE of it or any DELETE
    * through this connection, or another connection's commit (the command line, another
    * process), seen at most one turn of the event loop late (changes.ts). Inside a transaction

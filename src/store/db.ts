@@ -42,7 +42,7 @@ export class DatabaseOpenError extends Error {
 }
 
 // pg (and its dependencies) is loaded only when a PostgreSQL URL is opened: a server on SQLite
-// never needs it, and loading it costs about 15 MB of memory for nothing.
+// never needs it, and loading it costs memory for nothing (see docs/PERFORMANCE.md, lazy-pg).
 const requireModule = createRequire(import.meta.url);
 let pgModule: typeof PgModule | undefined;
 function loadPg(): typeof PgModule {
@@ -140,11 +140,12 @@ function schemaFromUrl(url: string): string | undefined {
 }
 
 /**
- * Kysely's SQLite driver prepares every statement anew (about 15% of the token endpoint's
- * CPU in a profile); the hot paths run the same few SQL strings over and over, so keep each
- * prepared statement and reuse it. better-sqlite3 statements are reusable once a call returns,
- * and SQLite re-prepares them itself after a schema change. The cache is bounded: SQL built
- * from user input never varies in text (values are bound), but a fixed cap costs nothing.
+ * Kysely's SQLite driver prepares every statement anew (a large share of the token endpoint's
+ * CPU: see docs/PERFORMANCE.md, statement-cache); the hot paths run the same few SQL strings
+ * over and over, so keep each prepared statement and reuse it. better-sqlite3 statements are
+ * reusable once a call returns, and SQLite re-prepares them itself after a schema change. The
+ * cache is bounded: SQL built from user input never varies in text (values are bound), but a
+ * fixed cap costs nothing.
  *
  * Kysely asks for the statement right before it runs it, so this is also where each write is
  * told to the change watch (changes.ts): what a statement may change is worked out once, when

@@ -28,10 +28,9 @@ export function precompiled<Args extends unknown[], Row>(build: (db: Kysely<Data
  * An INSERT of one row whose generated `id` is wanted; `build` returns it with
  * `.returning('id')`. PostgreSQL reports the id only through RETURNING. SQLite reports it with
  * every insert (last_insert_rowid), while RETURNING makes it buffer the row in a temporary
- * table first, which costs more than the insert itself inside a busy transaction (a grant row:
- * 19–21 µs with RETURNING, 5.5–6.5 µs without, measured in batches of 20 grant-and-token
- * inserts like the group commit's). So on SQLite the RETURNING clause is dropped and the id is
- * read from the result.
+ * table first, which costs more than the insert itself inside a busy transaction (see
+ * docs/PERFORMANCE.md, insert-id-without-returning). So on SQLite the RETURNING clause is
+ * dropped and the id is read from the result.
  */
 export function precompiledInsertId<Table extends keyof Database, Args extends unknown[]>(
   build: (db: Kysely<Database>, ...args: Args) => InsertQueryBuilder<Database, Table, { id: number }>,

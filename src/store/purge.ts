@@ -21,9 +21,8 @@
 // they are checked by a sweep over the grant ids in windows of `windowSize`: per window, one
 // INSERT of the reuse records of its dead refresh tokens, one DELETE of those tokens (both
 // through the refresh_tokens grant_id index) and one of its grants that are empty. Each statement touches a bounded slice, and the event loop
-// turns after every batch and every window: with 500,000 grants and 1,000,000 live tokens the
-// purge held the event loop for 530–710 ms at a time when it was one statement a table, and
-// now for 4–12 ms.
+// turns after every batch and every window, so a large database no longer holds the event
+// loop for the length of a whole-table statement (see docs/PERFORMANCE.md, batched-purge).
 //
 // The reuse horizon keeps a used refresh token's full row for a retry (refresh_retry_window)
 // and for a replay soon after its use: about one access-token lifetime (at least the retry

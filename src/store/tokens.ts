@@ -40,7 +40,7 @@ export class TokenStore {
   /**
    * A client sends the same access token many times (every API call, and a resource server
    * introspects it for each), and the five-table lookup was the largest single cost of
-   * /api/user and introspection (about 35 µs of 180–230 µs of server CPU a request). On SQLite
+   * /api/user and introspection (see docs/PERFORMANCE.md, kept-access-contexts). On SQLite
    * the contexts found are kept, frozen, until one of those tables may have changed (an
    * UPDATE of one of them or any DELETE through this connection — a revocation, a rotation,
    * an organization switched off, a profile edit — or another connection's commit, seen at
@@ -173,8 +173,8 @@ export class TokenStore {
 
 /**
  * What a rotation needs of the token it used up. Only these are returned: every column of
- * RETURNING becomes a JavaScript value, and all twelve cost a refresh about 7 µs of SQLite time
- * more than these five (raw better-sqlite3, 50,000 rotations on a 200,000-token file).
+ * RETURNING becomes a JavaScript value, and all twelve cost a refresh measurably more SQLite
+ * time than these five (see docs/PERFORMANCE.md, slim-consume-returning).
  */
 export type ConsumedRefreshToken = Pick<RefreshTokenRow, 'grant_id' | 'user_id' | 'organization_id' | 'scope' | 'access_token_hash'>;
 

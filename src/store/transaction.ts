@@ -55,9 +55,8 @@ class WorkFailed {}
 /**
  * SQLite group commit. On SQLite every commit writes each page the transaction changed to the
  * WAL (two write calls a page) and takes and drops file locks; a token grant changes about ten
- * pages and its commit costs more than all its statements together (measured: 90 of 150 µs;
- * with ten works a commit, a refresh's share of the database time falls from 170 to 100 µs
- * and a client-credentials grant's from 158 to 40 µs). So the works that arrive together —
+ * pages and its commit costs more than all its statements together (see docs/PERFORMANCE.md,
+ * group-commit). So the works that arrive together —
  * every request the event loop read in one turn — run one after another in one transaction,
  * and one commit makes them all durable:
  *
@@ -92,10 +91,10 @@ function groupCommit(db: Kysely<Database>): RunInTransaction {
   /**
    * The usual case: every work of the batch succeeds, so they run back to back with no
    * savepoints (a savepoint makes SQLite copy each page a work changes into a statement
-   * journal: measured 20–40 µs a refresh). When a work throws, the whole transaction is rolled
-   * back; a work alone has then met its outcome (the rollback was its own), and a batch returns
-   * false so that runApart runs it again, each work in its own savepoint: a failing work costs
-   * its batch one extra run, never more.
+   * journal: see docs/PERFORMANCE.md, group-commit-without-savepoints). When a work throws, the
+   * whole transaction is rolled back; a work alone has then met its outcome (the rollback was
+   * its own), and a batch returns false so that runApart runs it again, each work in its own
+   * savepoint: a failing work costs its batch one extra run, never more.
    */
   async function runTogether(batch: Pending[]): Promise<boolean> {
     try {

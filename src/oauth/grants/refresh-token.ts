@@ -42,9 +42,9 @@ export function refreshTokenGrant(deps: RefreshTokenGrantDeps): GrantHandler {
 
       // The successor's hash is recorded on the used token only for refresh_retry_window, its
       // one reader: the column starts NULL, so recording it grows the used row by 74 bytes and
-      // on SQLite often splits the row's full B-tree page (measured on a 110,000-token file:
-      // 8.1 → 7.2 pages written to the WAL a refresh). A retry of a token used while the
-      // window was 0 finds no successor and is reuse.
+      // on SQLite often splits the row's full B-tree page, adding pages written to the WAL
+      // (see docs/PERFORMANCE.md, successor-hash-only-with-retry-window). A retry of a token
+      // used while the window was 0 finds no successor and is reuse.
       const record = deps.config.refreshRetryWindow > 0 ? successor.hash : null;
       const response = await deps.transaction(async (tx) => {
         const old = await tx.tokens.consumeRefreshToken(presentedHash, client.id, now, undefined, record);
