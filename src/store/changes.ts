@@ -21,7 +21,9 @@ export type Writes = 'none' | 'all' | { table: string };
  * plain INSERTs (a new row never changes one read before; nothing kept is a "not found").
  * An UPDATE changes its own table's rows (no foreign key here cascades on update, and there
  * are no triggers). A DELETE can cascade anywhere, and anything else (DDL, upserts through
- * other forms, CTEs) is taken as changing everything.
+ * other forms, CTEs) is taken as changing everything. test/store/migration-contract.test.ts
+ * fails when a migration breaks these assumptions (a trigger, an ON UPDATE action, a table
+ * declared ON CONFLICT REPLACE).
  */
 export function writesOf(sql: string, readonly: boolean): Writes {
   if (readonly) return 'none';
