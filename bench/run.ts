@@ -18,7 +18,7 @@ import { CliError, buildLatchkey, existingBuild, type Build, createFixtures, fre
 import { startCeiling, startPeer } from './lib/peer.js';
 import { HarnessError, LoadGenerator, ProcSampler, quiesce, transpile, type ProcUsage, type StartedServer } from './lib/proc.js';
 import { judge, median, summarize, unavailable, type RunRecord, type Summary } from './lib/stats.js';
-import { OP_TITLES, ServerBehaviour, Unavailable, toLoadJob, type JobShape, type OAuthTarget, type OpName } from './lib/targets.js';
+import { OP_TITLES, PASSWORD_CONNECTIONS, ServerBehaviour, Unavailable, toLoadJob, type JobShape, type OAuthTarget, type OpName } from './lib/targets.js';
 import { dropSchemas, fillPostgres, fillSqlite } from './lib/growth.js';
 import { machineInfo, writeReport, type BenchReport } from './lib/report.js';
 import { profileOperation } from './lib/profile.js';
@@ -434,7 +434,7 @@ async function argon2Check(ctx: Context, target: OAuthTarget | undefined, notSta
     await quiesce(pid);
     const [b, pw] = await lg.run([
       toLoadJob(user, `argon2:with:${round}`, origin, 10, o.duration * 1000, rate),
-      toLoadJob(password, `argon2:password:${round}`, origin, 8, o.duration * 1000),
+      toLoadJob(password, `argon2:password:${round}`, origin, PASSWORD_CONNECTIONS, o.duration * 1000),
     ]) as [LoadResult, LoadResult];
     for (const r of [a, b, pw]) {
       const v = judge(r);

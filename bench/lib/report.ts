@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { SECTIONS } from './args.js';
-import { OPS, OP_TITLES, TOKEN_ENDPOINT_OPS, type OpName } from './targets.js';
+import { OPS, OP_TITLES, PASSWORD_CONNECTIONS, TOKEN_ENDPOINT_OPS, type OpName } from './targets.js';
 import { median, type Summary } from './stats.js';
 
 export interface MachineInfo {
@@ -269,7 +269,7 @@ export function renderTable(report: BenchReport, targets: TargetResult[]): strin
   }
   if (report.argon2) {
     const a = report.argon2;
-    lines.push('', `argon2 off the event loop: /api/user at ${a.rate}/s (10 connections) p99 alone ${num(a.aloneP99, 2)} ms · with 8 connections of password grants alongside ${num(a.withPasswordP99, 2)} ms (${Number.isFinite(a.ratio) ? a.ratio.toFixed(2) : 'n/a'}×; password grants ${num(a.passwordRate)}/s)${a.reason ? ` — ${a.reason}` : ''}`);
+    lines.push('', `argon2 off the event loop: /api/user at ${a.rate}/s (10 connections) p99 alone ${num(a.aloneP99, 2)} ms · with ${PASSWORD_CONNECTIONS} connections of password grants alongside ${num(a.withPasswordP99, 2)} ms (${Number.isFinite(a.ratio) ? a.ratio.toFixed(2) : 'n/a'}×; password grants ${num(a.passwordRate)}/s)${a.reason ? ` — ${a.reason}` : ''}`);
   }
   const s = report.startup;
   lines.push('', `start to /readyz: Latchkey ${num(s.coldMs)} ms on an empty database (migrations; median of ${s.coldRunsMs?.map((t) => num(t)).join(', ') ?? '–'}), ${num(s.warmMs)} ms on a migrated one · node-oidc-provider ${num(s.peerMs)} ms · bare node:http ${num(s.ceilingMs)} ms`);
