@@ -4,7 +4,6 @@ import pino, { type Logger } from 'pino';
 import type { Config } from './config/load.js';
 import { createBruteForceGuard, type BruteForceGuard } from './accounts/backoff.js';
 import { systemClock, type Clock } from './oauth/clock.js';
-import { addressKey } from './http/client-address.js';
 import type { Store } from './store/db.js';
 import { ClientStore } from './store/clients.js';
 import { GrantStore } from './store/grants.js';
@@ -65,6 +64,6 @@ export function createServices(config: Config, store: Store, options: { clock?: 
     sessions: root(new SessionStore(db), 'services.sessions'),
     transaction: checks ? markWorks(transaction) : transaction,
     signingKeys: new SigningKeys(root(new SigningKeyStore(db), 'signing keys'), { encryptionKey: config.encryptionKey, clock, accessTokenTtl: config.accessTokenTtl }),
-    guard: createBruteForceGuard(config, clock, (err) => logger.warn({ err }, 'brute-force counters unreachable; not limiting'), addressKey),
+    guard: createBruteForceGuard(config, clock, (err) => logger.warn({ err }, 'brute-force counters unreachable; not limiting')),
   };
 }

@@ -28,6 +28,7 @@
 import { hash, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { Redis } from 'ioredis';
+import { addressKey } from './address-key.js';
 import type { Clock } from '../oauth/clock.js';
 import { OAuthError } from '../oauth/errors.js';
 import { normalizeEmail } from '../store/users.js';
@@ -525,7 +526,7 @@ function digest(value: string): string {
 }
 
 const accountKey = (email: string) => `bf:acct:${digest(normalizeEmail(email))}`;
-const addressKey = (address: string) => `bf:addr:${address}`;
+const addressCounterKey = (address: string) => `bf:addr:${address}`;
 /** Client ids of the form Latchkey issues (22 base64url characters), with room to spare. */
 const PLAIN_CLIENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 // A client id is no personal data, so an ordinary one is its own key (every token request
@@ -544,7 +545,7 @@ const goodKey = (subjectKey: string, address: string) => `${subjectKey}:ok:${add
 
 function passwordKeys(email: string, address: string): PasswordKeys {
   const account = accountKey(email);
-  return { address: addressKey(address), account, pair: goodKey(account, address), accountFlights: `${account}:fly`, addressFlights: `bf:fly:addr:${address}` };
+  return { address: addressCounterKey(address), account, pair: goodKey(account, address), accountFlights: `${account}:fly`, addressFlights: `bf:fly:addr:${address}` };
 }
 
 /**
@@ -581,12 +582,6 @@ export class BruteForceGuard {
     private readonly policies: { account: BackoffPolicy; address: BackoffPolicy; client: BackoffPolicy; passwordChange?: BackoffPolicy } = { account: ACCOUNT_POLICY, address: ADDRESS_POLICY, client: CLIENT_POLICY },
     /** Called when the counters cannot be reached; the guard then lets requests through (fails open). */
     private readonly onError: (err: unknown) => void = () => undefined,
-    /**
-     * The key an address counts under (the HTTP layer's: an IPv6 client by its /64, an
-     * IPv4-mapped one by its IPv4 address), so that one subscriber cannot rotate through the
-     * addresses of its own network to escape the address lock.
-     */
-    private readonly addressKeyOf: (address: string) => string = (address) => address,
   ) {}
 
   private lastErrorMs = 0;
@@ -621,7 +616,7 @@ export class BruteForceGuard {
    * locks and the address's bound on attempts in flight; its own failures are counted on it.
    */
   async reservePassword(email: string, rawAddress: string): Promise<PasswordReservation> {
-    const address = this.addressKeyOf(rawAddress);
+    const address = addressKey(rawAddress);
     const keys = passwordKeys(email, address);
     const policies = this.passwordPolicies;
     const ticket = randomUUID();
@@ -658,7 +653,7 @@ export class BruteForceGuard {
 
   /** Whether client authentication as `clientId` from `address` must wait. */
   async checkClient(clientId: string, rawAddress: string): Promise<Lockout | null> {
-    const address = this.addressKeyOf(rawAddress);
+    const address = addressKey(rawAddress);
     return this.safe(null, async () => {
       const now = this.clock.nowMs();
       const client = clientKey(clientId);
@@ -684,7 +679,7 @@ export class BruteForceGuard {
    * fades an hour after the last failure.
    */
   async clientSucceeded(clientId: string, rawAddress: string): Promise<void> {
-    const address = this.addressKeyOf(rawAddress);
+    const address = addressKey(rawAddress);
     return this.safe(undefined, async () => {
       const now = this.clock.nowMs();
       const good = goodKey(clientKey(clientId), address);
@@ -725,8 +720,7 @@ export function createBruteForceGuard(
   settings: { redisUrl: string | null; redisPrefix: string },
   clock: Clock,
   onError?: (err: unknown) => void,
-  addressKeyOf?: (address: string) => string,
 ): BruteForceGuard {
   const counters = settings.redisUrl ? new RedisCounters(openRedis(settings.redisUrl), settings.redisPrefix) : new MemoryCounters();
-  return new BruteForceGuard(counters, clock, undefined, onError, addressKeyOf);
+  return new BruteForceGuard(counters, clock, undefined, onError);
 }

@@ -10,7 +10,6 @@ import {
   ACCOUNT_FLIGHT_LIMIT, ADDRESS_FLIGHT_LIMIT, FLIGHT_LEASE_MS, PASSWORD_CHANGE_POLICY,
 } from '../../src/accounts/backoff.js';
 import { MovableClock } from '../../src/oauth/clock.js';
-import { addressKey } from '../../src/http/client-address.js';
 import { createClient, createUser, type TestClient, type TestUser } from '../helpers/fixtures.js';
 import { basicHeader, postToken } from '../helpers/token.js';
 import { httpRequest, CookieJar } from '../helpers/browser.js';
@@ -441,8 +440,8 @@ describe('coarse per-address rate limits', () => {
 test('the guard counts an IPv6 client by its /64: rotating through the addresses of one network does not escape the address lock', async () => {
   const clock = new MovableClock();
   clock.freeze();
-  // As the server builds it (services.ts): the HTTP layer's address key.
-  const guard = new BruteForceGuard(new MemoryCounters(), clock, undefined, undefined, addressKey);
+  // The guard keys every address by accounts/address-key.ts addressKey.
+  const guard = new BruteForceGuard(new MemoryCounters(), clock);
   const prefix = `2001:db8:${randomBytes(2).toString('hex')}:1`;
   // Ten wrong passwords, each from another address of the same /64 and for another account
   // (so no account lock is reached): the address policy's threshold is ten.
