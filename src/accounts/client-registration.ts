@@ -4,7 +4,7 @@ import { newClientId, newSecret, sha256Hex } from '../oauth/crypto.js';
 import { validateRedirectUri, type RedirectUriPolicy } from '../oauth/redirect-uri.js';
 import { nowSeconds } from '../oauth/clock.js';
 import { GRANT_TYPES, type Client, type GrantType } from '../store/clients.js';
-import type { Services } from '../services.js';
+import type { AccountServices } from './services.js';
 
 export class ClientRegistrationError extends Error {
   override name = 'ClientRegistrationError';
@@ -51,7 +51,7 @@ export function validateRedirectUris(uris: string[], policy?: RedirectUriPolicy)
   }
 }
 
-export async function registerClient(services: Services, input: ClientRegistration): Promise<{ client: Client; clientSecret: string | null }> {
+export async function registerClient(services: AccountServices, input: ClientRegistration): Promise<{ client: Client; clientSecret: string | null }> {
   const name = validateClientName(input.name);
   const redirectUris = validateRedirectUris(input.redirectUris, input.redirectUriPolicy);
   const isPublic = input.isPublic ?? false;
@@ -98,7 +98,7 @@ export async function registerClient(services: Services, input: ClientRegistrati
 }
 
 /** Issues a new secret; the old one stops working at once. Returns undefined for an unknown or public client. */
-export async function resetClientSecret(services: Services, clientId: string): Promise<string | undefined> {
+export async function resetClientSecret(services: AccountServices, clientId: string): Promise<string | undefined> {
   const secret = newSecret();
   const updated = await services.clients.updateSecretHash(clientId, sha256Hex(secret), nowSeconds(services.clock));
   return updated ? secret : undefined;

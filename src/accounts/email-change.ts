@@ -8,7 +8,7 @@
 import { audit, type AuditLogger } from '../audit.js';
 import type { BackoffPolicy } from './backoff.js';
 import { nowSeconds } from '../oauth/clock.js';
-import type { Services } from '../services.js';
+import type { AccountServices } from './services.js';
 import { DuplicateEmailError } from '../store/users.js';
 
 /** The one answer for an address that cannot be used, whatever the reason (syntax aside). */
@@ -36,7 +36,7 @@ const attemptKey = (userId: number) => `bf:email-change:${userId}`;
  * sent at once cannot all slip through. Counters that cannot be reached let it go on (as the
  * guard does) and are logged.
  */
-export async function countEmailChangeAttempt(services: Pick<Services, 'guard' | 'clock' | 'logger'>, userId: number): Promise<{ retryAfter: number } | null> {
+export async function countEmailChangeAttempt(services: Pick<AccountServices, 'guard' | 'clock' | 'logger'>, userId: number): Promise<{ retryAfter: number } | null> {
   const nowMs = services.clock.nowMs();
   try {
     const state = await services.guard.counters.fail(attemptKey(userId), POLICY, nowMs);
@@ -64,7 +64,7 @@ export function isUnusableEmail(email: string): boolean {
  * address itself. 'unusable' (and nothing saved) when the address cannot be used.
  */
 export async function changeEmail(
-  services: Pick<Services, 'users' | 'clock'>,
+  services: Pick<AccountServices, 'users' | 'clock'>,
   logger: AuditLogger,
   change: { userId: number; email: string; address: string; profile?: { name: string; locale: string } },
 ): Promise<'changed' | 'unusable'> {

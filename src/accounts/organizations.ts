@@ -11,7 +11,7 @@
 // still adds members directly.
 import { audit, type AuditLogger } from '../audit.js';
 import { nowSeconds } from '../oauth/clock.js';
-import type { Services } from '../services.js';
+import type { AccountServices } from './services.js';
 import type { Invitation, PendingInvitation } from '../store/invitations.js';
 import type { LockedOrganization, Membership, Organization, Role } from '../store/orgs.js';
 import type { User } from '../store/users.js';
@@ -43,7 +43,7 @@ export class OrganizationError extends Error {
 
 /** Who acts, and from where (for the audit trail). */
 export interface Actor {
-  services: Services;
+  services: AccountServices;
   user: User;
   log: AuditLogger;
   address: string;
@@ -137,12 +137,12 @@ export async function inviteMember(actor: Actor, membership: Membership, emailIn
 }
 
 /** The organization's invitations, for its admins (none for a member). */
-export async function invitationsOf(services: Services, membership: Membership): Promise<Invitation[]> {
+export async function invitationsOf(services: AccountServices, membership: Membership): Promise<Invitation[]> {
   return membership.role === 'admin' ? services.invitations.listForOrganization(membership.organization.id) : [];
 }
 
 /** The unexpired invitations addressed to the user's e-mail address. */
-export async function pendingInvitations(services: Services, user: User): Promise<PendingInvitation[]> {
+export async function pendingInvitations(services: AccountServices, user: User): Promise<PendingInvitation[]> {
   return services.invitations.listPendingForEmail(user.email, nowSeconds(services.clock));
 }
 

@@ -11,7 +11,7 @@
 // One transaction: either the new password holds and all of the above is done, or nothing is.
 import { audit, type AuditLogger } from '../audit.js';
 import { nowSeconds } from '../oauth/clock.js';
-import type { Services } from '../services.js';
+import type { AccountServices } from './services.js';
 import { GrantStore } from '../store/grants.js';
 import { SessionStore } from '../store/sessions.js';
 import { UserStore } from '../store/users.js';
@@ -35,7 +35,7 @@ export interface PasswordChangeResult {
 }
 
 export async function changePassword(
-  services: Pick<Services, 'store' | 'clock'>,
+  services: Pick<AccountServices, 'store' | 'clock'>,
   logger: AuditLogger,
   change: PasswordChange,
 ): Promise<PasswordChangeResult> {

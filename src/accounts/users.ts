@@ -1,6 +1,6 @@
 // Creating and changing user accounts: the rules shared by the CLI, sign-up and the account page.
 import { nowSeconds } from '../oauth/clock.js';
-import type { Services } from '../services.js';
+import type { AccountServices } from './services.js';
 import type { User } from '../store/users.js';
 import { hashPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, type HashShare } from './passwords.js';
 
@@ -51,7 +51,7 @@ export function validatePassword(password: string): string {
 }
 
 /** `share`: whose turn at the password hashing this is (sign-up: the caller's address). */
-export async function createUser(services: Services, input: { email: string; name: string; password: string; locale?: string; share?: HashShare }): Promise<User> {
+export async function createUser(services: AccountServices, input: { email: string; name: string; password: string; locale?: string; share?: HashShare }): Promise<User> {
   const email = validateEmail(input.email);
   const name = validateName(input.name);
   const locale = validateLocale(input.locale ?? 'en');

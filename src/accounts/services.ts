@@ -1,0 +1,26 @@
+// What the account rules need from the server: the stores, the clock, the configuration and
+// the brute-force guard. src/services.ts builds the whole bag (its Services has all of these),
+// but accounts/ names only this slice, so that it does not import the layer above it.
+import type { Logger } from 'pino';
+import type { Config } from '../config/load.js';
+import type { Clock } from '../oauth/clock.js';
+import type { ClientStore } from '../store/clients.js';
+import type { Store } from '../store/db.js';
+import type { GrantStore } from '../store/grants.js';
+import type { InvitationStore } from '../store/invitations.js';
+import type { OrganizationStore } from '../store/orgs.js';
+import type { UserStore } from '../store/users.js';
+import type { BruteForceGuard } from './backoff.js';
+
+export interface AccountServices {
+  config: Config;
+  clock: Clock;
+  store: Store;
+  logger: Logger;
+  users: UserStore;
+  orgs: OrganizationStore;
+  invitations: InvitationStore;
+  clients: ClientStore;
+  grants: GrantStore;
+  guard: BruteForceGuard;
+}
