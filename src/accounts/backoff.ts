@@ -79,7 +79,6 @@ export interface FailureCounters {
   fail(key: string, policy: BackoffPolicy, nowMs: number): Promise<FailureState>;
   /** The states of `keys` (undefined: nothing recorded or forgotten). */
   get(keys: readonly string[], nowMs: number): Promise<Array<FailureState | undefined>>;
-  clear(keys: readonly string[]): Promise<void>;
   /** Records a "known good" marker (its state is zero failures) for `ttlSeconds`. */
   mark(key: string, ttlSeconds: number, nowMs: number): Promise<void>;
   /**
@@ -169,6 +168,11 @@ export class MemoryCounters implements FailureCounters {
   private readonly entries = new Map<string, Entry>();
   /** Attempts in flight: key → ticket → when its lease ends (ms). Emptied as tickets settle. */
   private readonly flights = new Map<string, Map<string, number>>();
+
+  /** How many keys have attempts in flight (the flights map is not bounded by maxEntries). */
+  get flightKeyCount(): number {
+    return this.flights.size;
+  }
   private lastSweepMs = 0;
 
   constructor(private readonly maxEntries = 100_000, private readonly sweepEveryMs = 60_000) {}
@@ -216,10 +220,6 @@ export class MemoryCounters implements FailureCounters {
     });
   }
 
-  async clear(keys: readonly string[]): Promise<void> {
-    for (const k of keys) this.entries.delete(k);
-  }
-
   async mark(key: string, ttlSeconds: number, nowMs: number): Promise<void> {
     this.put(key, { failures: 0, blockedUntilMs: 0, expiresAtMs: nowMs + ttlSeconds * 1000 }, nowMs);
   }
@@ -245,15 +245,21 @@ export class MemoryCounters implements FailureCounters {
     if (entry) this.put(key, { ...refunded(entry, policy, counted), expiresAtMs: entry.expiresAtMs }, nowMs);
   }
 
-  /** Live flights of `key` (expired leases dropped). */
+  /**
+   * Live flights of `key` (expired leases dropped). A key with none left is forgotten, and a
+   * new one is stored only when a flight is added (takeOff), so refused attempts leave nothing.
+   */
   private flying(key: string, nowMs: number): Map<string, number> {
-    let flights = this.flights.get(key);
-    if (!flights) {
-      flights = new Map();
-      this.flights.set(key, flights);
-    }
+    const flights = this.flights.get(key);
+    if (!flights) return new Map();
     for (const [ticket, until] of flights) if (until <= nowMs) flights.delete(ticket);
+    if (flights.size === 0) this.flights.delete(key);
     return flights;
+  }
+
+  private takeOff(key: string, flights: Map<string, number>, ticket: string, untilMs: number): void {
+    flights.set(ticket, untilMs);
+    this.flights.set(key, flights);
   }
 
   async reserve(keys: PasswordKeys, spec: ReservationSpec, nowMs: number): Promise<ReservationResult> {
@@ -272,8 +278,8 @@ export class MemoryCounters implements FailureCounters {
     const addressFlights = pair ? undefined : this.flying(keys.addressFlights, nowMs);
     if (addressFlights && addressFlights.size >= spec.addressFlightLimit) return { granted: false, refusal: 'address_in_flight', retryAfterMs: 1000 };
 
-    accountFlights.set(spec.ticket, nowMs + spec.leaseMs);
-    addressFlights?.set(spec.ticket, nowMs + spec.leaseMs);
+    this.takeOff(keys.accountFlights, accountFlights, spec.ticket, nowMs + spec.leaseMs);
+    if (addressFlights) this.takeOff(keys.addressFlights, addressFlights, spec.ticket, nowMs + spec.leaseMs);
     return {
       granted: true,
       knownGood: pair !== undefined,
@@ -451,10 +457,6 @@ export class RedisCounters implements FailureCounters {
     if (keys.length === 0) return [];
     const values = await this.redis.mget(...keys.map((k) => this.prefix + k));
     return values.map(parseState);
-  }
-
-  async clear(keys: readonly string[]): Promise<void> {
-    if (keys.length > 0) await this.redis.del(...keys.map((k) => this.prefix + k));
   }
 
   async mark(key: string, ttlSeconds: number): Promise<void> {

@@ -3,7 +3,8 @@
 import { newClientId, newSecret, sha256Hex } from '../oauth/crypto.js';
 import { validateRedirectUri, type RedirectUriPolicy } from '../oauth/redirect-uri.js';
 import { nowSeconds } from '../oauth/clock.js';
-import { GRANT_TYPES, type Client, type GrantType } from '../store/clients.js';
+import type { Client } from '../store/clients.js';
+import { GRANT_TYPES, type GrantType } from '../oauth/grant-types.js';
 import type { AccountServices } from './services.js';
 
 export class ClientRegistrationError extends Error {

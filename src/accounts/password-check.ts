@@ -87,7 +87,7 @@ export function passwordChecker(deps: PasswordCheckDeps): CheckPassword {
         const { passwordHash: _hash, ...account } = user;
         return { ok: true, user: account };
       }
-      await ticket.failed();
+      // A wrong password: the attempt stays counted (the ticket is settled in `finally`).
       audit(deps.logger, 'login.failed', { user_id: user?.id ?? null, ...context });
       const started = ticket.lockoutIfWrong;
       if (started) {

@@ -5,7 +5,6 @@ import { precompiled } from './precompiled.js';
 import { KeptRows, type ChangeWatch } from './changes.js';
 import type { GrantType } from '../oauth/grant-types.js';
 
-export { GRANT_TYPES, type GrantType } from '../oauth/grant-types.js';
 
 export interface Client {
   /** Internal row id (foreign keys). */

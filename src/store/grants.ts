@@ -64,15 +64,15 @@ export class GrantStore {
    * use reads its grant (on SQLite the kept contexts are dropped by this UPDATE of grants).
    * Returns how many grants were live.
    */
-  async revokeAllForUser(userId: number, now: number, db: Kysely<Database> = this.db): Promise<number> {
-    const result = await db.updateTable('grants').set({ revoked_at: now })
+  async revokeAllForUser(userId: number, now: number): Promise<number> {
+    const result = await this.db.updateTable('grants').set({ revoked_at: now })
       .where('user_id', '=', userId).where('revoked_at', 'is', null).executeTakeFirst();
     return Number(result.numUpdatedRows);
   }
 
   /** Forgets every consent the user gave, so that each app must ask again. Returns how many. */
-  async deleteConsentsForUser(userId: number, db: Kysely<Database> = this.db): Promise<number> {
-    const result = await db.deleteFrom('consents').where('user_id', '=', userId).executeTakeFirst();
+  async deleteConsentsForUser(userId: number): Promise<number> {
+    const result = await this.db.deleteFrom('consents').where('user_id', '=', userId).executeTakeFirst();
     return Number(result.numDeletedRows);
   }
 

@@ -460,3 +460,21 @@ test('the guard counts an IPv6 client by its /64: rotating through the addresses
   assert.equal(elsewhere.granted, true);
   if (elsewhere.granted) await elsewhere.ticket.failed();
 });
+
+test('attempts refused for too many in flight leave nothing behind (the in-flight map cannot be grown by a guesser)', async () => {
+  const clock = new MovableClock();
+  clock.freeze();
+  const counters = new MemoryCounters();
+  const guard = new BruteForceGuard(counters, clock);
+  const from = '198.51.100.23';
+  // The address's bound on attempts in flight is taken by attempts that are never settled.
+  const held = await Promise.all(Array.from({ length: ADDRESS_FLIGHT_LIMIT }, (_, i) => guard.reservePassword(`held-${i}@example.com`, from)));
+  assert.ok(held.every((r) => r.granted));
+  const before = counters.flightKeyCount;
+  // A burst of attempts on new accounts from the same address, all at once: each is refused.
+  const burst = await Promise.all(Array.from({ length: 200 }, (_, i) => guard.reservePassword(`new-${i}@example.com`, from)));
+  assert.ok(burst.every((r) => !r.granted && r.lockout.subject === 'in_flight'));
+  assert.equal(counters.flightKeyCount, before, 'no flight entry was created for a refused attempt');
+  for (const r of held) if (r.granted) await r.ticket.failed();
+  assert.equal(counters.flightKeyCount, 0, 'settled flights leave no key behind');
+});

@@ -27,10 +27,6 @@ async function grantCount(t: TestStore, scope: string): Promise<number> {
 
 for (const kind of databaseKinds()) {
   describe(`development checks: root stores inside a transaction work [${kind}]`, () => {
-    test('the helpers turn the checks on', () => {
-      assert.equal(process.env.LATCHKEY_DEV_CHECKS, '1');
-    });
-
     test('a root store called inside a work throws, naming the store and method; the work leaves nothing behind', async () => {
       await withStore(kind, async (t) => {
         const { userId, clientId, publicId } = await fixture(t);

@@ -4,7 +4,7 @@
 // creates for it is 0700.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { migrate, openDatabase } from '../../src/store/db.js';
@@ -43,7 +43,10 @@ test('a fresh SQLite path: directory 0700, database, -wal and -shm 0600', { skip
 test('an existing directory keeps its mode (it may be shared, e.g. /tmp)', { skip: process.platform === 'win32' }, async () => {
   const root = mkdtempSync(join(tmpdir(), 'latchkey-perm-'));
   try {
+    // Not the mode the code gives a directory it creates (0700), so that a change would show.
+    chmodSync(root, 0o755);
     const before = mode(root);
+    assert.equal(before, 0o755);
     const store = openDatabase(`sqlite:${join(root, 'db.sqlite')}`);
     await migrate(store);
     await store.close();

@@ -15,7 +15,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { OAuthError } from '../../oauth/errors.js';
 import { metricsAccess } from '../client-address.js';
-import { GRANT_TYPES } from '../../store/clients.js';
+import { GRANT_TYPES } from '../../oauth/grant-types.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -27,6 +27,7 @@ import { audit } from '../../audit.js';
 import type { Organization } from '../../store/orgs.js';
 import type { User } from '../../store/users.js';
 import { consentPage, INTEGRATIONS_OFF_MESSAGE } from '../../views/consent.js';
+import { percentEncodeUnsafe } from '../plugins/security-headers.js';
 import { loadSession, requireCsrf, type Session } from '../session.js';
 
 export const AUTHORIZE_PATH = '/oauth/authorize';
@@ -68,20 +69,9 @@ function loginLocation(next: string): string {
   return `/login?next=${encodeURIComponent(next)}`;
 }
 
-/** Header values must be Latin-1; a registered URI may hold other characters: percent-encode them. */
-function headerSafe(location: string): string {
-  return location.replace(/[^\x21-\x7e]/gu, (c) => {
-    try {
-      return encodeURIComponent(c);
-    } catch {
-      return '%EF%BF%BD';
-    }
-  });
-}
-
 /** The answer to the client (RFC 6749 §4.1.2): a 302 that no cache keeps, as it may carry a code. */
 function redirectToClient(reply: FastifyReply, location: string): FastifyReply {
-  return reply.header('Cache-Control', 'no-store').redirect(headerSafe(location), 302);
+  return reply.header('Cache-Control', 'no-store').redirect(percentEncodeUnsafe(location), 302);
 }
 
 /**
