@@ -2,7 +2,8 @@
 // Built once at start; handed to routes and grant handlers as the narrow slices they need.
 import pino, { type Logger } from 'pino';
 import type { Config } from './config/load.js';
-import { createBruteForceGuard, type BruteForceGuard } from './accounts/backoff.js';
+import { createBruteForceGuard } from './accounts/backoff.js';
+import type { AccountServices } from './accounts/services.js';
 import { systemClock, type Clock } from './oauth/clock.js';
 import type { Store } from './store/db.js';
 import { ClientStore } from './store/clients.js';
@@ -17,17 +18,8 @@ import { UserStore } from './store/users.js';
 import { transactionRunner, type RunInTransaction } from './store/transaction.js';
 import { devChecksEnabled, guardRootStore, markWorks } from './store/dev-checks.js';
 
-export interface Services {
-  config: Config;
-  clock: Clock;
-  store: Store;
-  logger: Logger;
-  users: UserStore;
-  orgs: OrganizationStore;
-  /** Invitations to organizations (accounts/organizations.ts has the rules). */
-  invitations: InvitationStore;
-  clients: ClientStore;
-  grants: GrantStore;
+/** Everything a server needs: the slice the account rules use (accounts/services.ts) and the rest. */
+export interface Services extends AccountServices {
   tokens: TokenStore;
   sessions: SessionStore;
   /**
@@ -37,8 +29,6 @@ export interface Services {
   transaction: RunInTransaction;
   /** JWT access-token signing keys (cached; see oauth/signing-keys.ts). */
   signingKeys: SigningKeys;
-  /** Brute-force backoff for passwords and client authentication (accounts/backoff.ts). */
-  guard: BruteForceGuard;
 }
 
 export function createServices(config: Config, store: Store, options: { clock?: Clock; logger?: Logger } = {}): Services {

@@ -19,8 +19,10 @@ export interface AccountServices {
   logger: Logger;
   users: UserStore;
   orgs: OrganizationStore;
+  /** Invitations to organizations (accounts/organizations.ts has the rules). */
   invitations: InvitationStore;
   clients: ClientStore;
   grants: GrantStore;
+  /** Brute-force backoff for passwords and client authentication (accounts/backoff.ts). */
   guard: BruteForceGuard;
 }
