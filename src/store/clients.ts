@@ -1,8 +1,8 @@
 // API clients: exact redirect URIs, allowed grant types and scopes, a hashed secret.
 import type { Kysely, Selectable } from 'kysely';
 import type { ClientsTable, Database } from './schema.js';
-import { precompiled } from './precompiled.js';
-import { KeptRows, type ChangeWatch } from './changes.js';
+import { precompiled } from './sqlite/precompiled.js';
+import { KeptRows, type ChangeWatch } from './sqlite/changes.js';
 import type { GrantType } from '../oauth/grant-types.js';
 
 

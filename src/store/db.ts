@@ -15,8 +15,8 @@ import { trustedClients } from './migrations/003-trusted-clients.js';
 import { organizationInvitations } from './migrations/004-organization-invitations.js';
 import { refreshReuse } from './migrations/005-refresh-reuse.js';
 import { sessionActivity } from './migrations/006-session-activity.js';
-import { BACKSTOP_PAGES, startCheckpointer, type Checkpointer } from './checkpointer.js';
-import { SqliteChangeWatch, writesOf, type ChangeWatch, type Writes } from './changes.js';
+import { BACKSTOP_PAGES, startCheckpointer, type Checkpointer } from './sqlite/checkpointer.js';
+import { SqliteChangeWatch, writesOf, type ChangeWatch, type Writes } from './sqlite/changes.js';
 
 export type { Dialect } from './dialect.js';
 

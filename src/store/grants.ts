@@ -1,7 +1,7 @@
 // Grants (one authorization each) and remembered consent.
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.js';
-import { precompiled, precompiledInsertId } from './precompiled.js';
+import { precompiled, precompiledInsertId } from './sqlite/precompiled.js';
 
 export interface NewGrant {
   clientId: number;

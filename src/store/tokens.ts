@@ -4,8 +4,8 @@
 // both win.
 import type { ExpressionBuilder, Kysely, Selectable } from 'kysely';
 import type { AccessTokensTable, AuthorizationCodesTable, Database, RefreshTokensTable } from './schema.js';
-import { precompiled } from './precompiled.js';
-import { KeptRows, type ChangeWatch } from './changes.js';
+import { precompiled } from './sqlite/precompiled.js';
+import { KeptRows, type ChangeWatch } from './sqlite/changes.js';
 
 export type CodeRow = Selectable<AuthorizationCodesTable>;
 export type AccessTokenRow = Selectable<AccessTokensTable>;

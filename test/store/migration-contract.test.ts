@@ -25,7 +25,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
-import { writesOf } from '../../src/store/changes.js';
+import { writesOf } from '../../src/store/sqlite/changes.js';
 import { migrate, openDatabase, type Store } from '../../src/store/db.js';
 import { databaseKinds, freshDatabase, type DbKind } from '../helpers/databases.js';
 

@@ -1,10 +1,10 @@
 // One database transaction, handed to the protocol core as the stores bound to it, so that
 // src/oauth can make "consume the code, insert the tokens" atomic without knowing Kysely.
 import { CompiledQuery, type Kysely } from 'kysely';
-import type { Store } from './db.js';
-import type { Database } from './schema.js';
-import { GrantStore } from './grants.js';
-import { TokenStore } from './tokens.js';
+import type { Store } from '../db.js';
+import type { Database } from '../schema.js';
+import { GrantStore } from '../grants.js';
+import { TokenStore } from '../tokens.js';
 
 /** The stores a grant writes through, all bound to one transaction. */
 export interface TransactionStores {

@@ -8,7 +8,7 @@
 // empties itself whenever one of the tables they were read from may have changed.
 //
 // PostgreSQL has neither signal for other servers' changes, so nothing is kept there.
-import type { Database } from './schema.js';
+import type { Database } from '../schema.js';
 
 export type Table = keyof Database & string;
 

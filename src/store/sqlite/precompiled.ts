@@ -7,7 +7,7 @@
 // the compiled parameter list. The SQL is Kysely's own, so both dialects stay on one code path;
 // the builder is still type-checked against the schema.
 import { CompiledQuery, SqliteAdapter, type Compilable, type DialectAdapter, type InsertQueryBuilder, type Kysely, type QueryResult } from 'kysely';
-import type { Database } from './schema.js';
+import type { Database } from '../schema.js';
 
 interface Template {
   sql: string;
