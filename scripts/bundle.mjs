@@ -12,12 +12,21 @@
 // (better-sqlite3, argon2) and the drivers loaded only when configured (pg, ioredis; see
 // src/store/db.ts and src/accounts/backoff.ts). The bundle is written next to dist/main.js so
 // that those resolve from the project's node_modules as before.
+//
+// The SQLite checkpointer's worker thread runs a file of its own (src/store/sqlite/
+// checkpoint-worker.ts), found beside the module that starts it: for the bundle, that is
+// checkpoint-worker.mjs beside latchkey.mjs, bundled here from tsc's copy in store/sqlite/.
+import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
 
 export const EXTERNAL = ['better-sqlite3', 'argon2', 'pg', 'ioredis'];
 
+/** Where the bundle's checkpointer finds its worker (src/store/sqlite/checkpointer.ts WORKER_FILE). */
+export const CHECKPOINT_WORKER = 'checkpoint-worker.mjs';
+
 /**
- * Bundles `entry` (a compiled main.js) into `outfile`. CommonJS dependencies inside an ES
+ * Bundles `entry` (a compiled main.js) into `outfile`, and the checkpointer's worker into
+ * CHECKPOINT_WORKER beside it. CommonJS dependencies inside an ES
  * module bundle call `require` for Node's built-ins, so the bundle defines one.
  */
 export async function bundle(entry, outfile) {
@@ -36,6 +45,16 @@ export async function bundle(entry, outfile) {
     // request included, and cost /api/user about 12% of its rate in A/B bench pairs. Names are
     // only changed where two modules' top-level names collide (`parse2`); the map has the real ones.
     banner: { js: "import { createRequire as __latchkeyRequire } from 'node:module';\nconst require = __latchkeyRequire(import.meta.url);" },
+    logLevel: 'warning',
+  });
+  await build({
+    entryPoints: [join(dirname(entry), 'store', 'sqlite', 'checkpoint-worker.js')],
+    outfile: join(dirname(outfile), CHECKPOINT_WORKER),
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    external: EXTERNAL,
     logLevel: 'warning',
   });
   return outfile;

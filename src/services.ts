@@ -15,7 +15,7 @@ import { InvitationStore } from './store/invitations.js';
 import { SessionStore } from './store/sessions.js';
 import { TokenStore } from './store/tokens.js';
 import { UserStore } from './store/users.js';
-import { transactionRunner, type RunInTransaction } from './store/sqlite/group-commit.js';
+import { transactionRunner, type RunInTransaction } from './store/transaction.js';
 import { devChecksEnabled, guardRootStore, markWorks } from './store/dev-checks.js';
 
 /** Everything a server needs: the slice the account rules use (accounts/services.ts) and the rest. */

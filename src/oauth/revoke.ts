@@ -15,7 +15,7 @@
 // - An unknown, malformed, expired or already revoked token: 200 as well (RFC 7009 §2.2).
 import type { TokenStore } from '../store/tokens.js';
 import type { Client } from '../store/clients.js';
-import type { RunInTransaction } from '../store/sqlite/group-commit.js';
+import type { RunInTransaction } from '../store/transaction.js';
 import { nowSeconds, type Clock } from './clock.js';
 import { tokenKey } from './crypto.js';
 import { MAX_TOKEN_LENGTH, lookupOrder, requireTokenParam } from './introspect.js';

@@ -16,7 +16,8 @@ import { organizationInvitations } from './migrations/004-organization-invitatio
 import { refreshReuse } from './migrations/005-refresh-reuse.js';
 import { sessionActivity } from './migrations/006-session-activity.js';
 import { BACKSTOP_PAGES, startCheckpointer, type Checkpointer } from './sqlite/checkpointer.js';
-import { SqliteChangeWatch, writesOf, type ChangeWatch, type Writes } from './sqlite/changes.js';
+import { SqliteChangeWatch, type ChangeWatch } from './sqlite/changes.js';
+import { withStatementCache } from './sqlite/statement-cache.js';
 
 export type { Dialect } from './dialect.js';
 
@@ -137,47 +138,6 @@ function schemaFromUrl(url: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/**
- * Kysely's SQLite driver prepares every statement anew (a large share of the token endpoint's
- * CPU: see docs/PERFORMANCE.md, statement-cache); the hot paths run the same few SQL strings
- * over and over, so keep each prepared statement and reuse it. better-sqlite3 statements are
- * reusable once a call returns, and SQLite re-prepares them itself after a schema change. The
- * cache is bounded: SQL built from user input never varies in text (values are bound), but a
- * fixed cap costs nothing.
- *
- * Kysely asks for the statement right before it runs it, so this is also where each write is
- * told to the change watch (changes.ts): what a statement may change is worked out once, when
- * it is first prepared. `exec` (several statements in one string) may change anything.
- */
-function withStatementCache(native: SqliteDatabase.Database, changes: SqliteChangeWatch): SqliteDatabase.Database {
-  const cache = new Map<string, { statement: SqliteDatabase.Statement; writes: Writes }>();
-  const MAX_STATEMENTS = 500;
-  return new Proxy(native, {
-    get(target, property, receiver) {
-      if (property === 'prepare') {
-        return (source: string) => {
-          let entry = cache.get(source);
-          if (entry === undefined) {
-            const statement = target.prepare(source);
-            entry = { statement, writes: writesOf(source, statement.readonly) };
-            if (cache.size < MAX_STATEMENTS) cache.set(source, entry);
-          }
-          changes.noted(entry.writes);
-          return entry.statement;
-        };
-      }
-      if (property === 'exec') {
-        return (source: string) => {
-          changes.noted('all');
-          return target.exec(source);
-        };
-      }
-      const value: unknown = Reflect.get(target, property, receiver);
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-    },
-  });
 }
 
 function openPostgres(url: string, options: OpenOptions): Store {

@@ -12,7 +12,7 @@
 // from within that context. The context follows the work's own awaits only, so requests that
 // interleave with a work on the event loop are not affected.
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { RunInTransaction } from './sqlite/group-commit.js';
+import type { RunInTransaction } from './transaction.js';
 
 /** True when the development checks are on (read when services are built, not at import). */
 export function devChecksEnabled(): boolean {

@@ -7,7 +7,7 @@ import { registerClient } from '../../src/accounts/client-registration.js';
 import { createUser } from '../../src/accounts/users.js';
 import { nowSeconds } from '../../src/oauth/clock.js';
 import { sha256Hex } from '../../src/oauth/crypto.js';
-import { transactionRunner } from '../../src/store/sqlite/group-commit.js';
+import { transactionRunner } from '../../src/store/transaction.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { withStore, type TestStore } from '../helpers/store.js';
 

@@ -14,7 +14,7 @@ import { newOpaqueToken, type TokenIssuer } from '../tokens.js';
 import type { Client } from '../../store/clients.js';
 import type { GrantStore } from '../../store/grants.js';
 import type { CodeRow, TokenStore } from '../../store/tokens.js';
-import type { RunInTransaction } from '../../store/sqlite/group-commit.js';
+import type { RunInTransaction } from '../../store/transaction.js';
 import { optionalParam, requireParam, type AuditLog, type GrantHandler } from './grant.js';
 
 export interface AuthorizationCodeGrantDeps {

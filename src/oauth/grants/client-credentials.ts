@@ -5,7 +5,7 @@ import type { Config } from '../../config/load.js';
 import type { Clock } from '../clock.js';
 import { nowSeconds } from '../clock.js';
 import type { TokenIssuer } from '../tokens.js';
-import type { RunInTransaction } from '../../store/sqlite/group-commit.js';
+import type { RunInTransaction } from '../../store/transaction.js';
 import { clientScopes, grantedScope, optionalParam, type GrantHandler } from './grant.js';
 
 export interface ClientCredentialsGrantDeps {

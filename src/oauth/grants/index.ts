@@ -5,7 +5,7 @@ import type { Clock } from '../clock.js';
 import type { TokenIssuer } from '../tokens.js';
 import type { GrantStore } from '../../store/grants.js';
 import type { TokenStore } from '../../store/tokens.js';
-import type { RunInTransaction } from '../../store/sqlite/group-commit.js';
+import type { RunInTransaction } from '../../store/transaction.js';
 import type { UserStore } from '../../store/users.js';
 import { authorizationCodeGrant } from './authorization-code.js';
 import { clientCredentialsGrant } from './client-credentials.js';

@@ -7,7 +7,7 @@ import type { Clock } from '../clock.js';
 import { nowSeconds } from '../clock.js';
 import { OAuthError } from '../errors.js';
 import { newOpaqueToken, type TokenIssuer } from '../tokens.js';
-import type { RunInTransaction } from '../../store/sqlite/group-commit.js';
+import type { RunInTransaction } from '../../store/transaction.js';
 import { clientScopes, grantedScope, optionalParam, requireParam, type AuditLog, type GrantHandler } from './grant.js';
 
 /**

@@ -16,7 +16,7 @@ import { newOpaqueToken, type TokenIssuer, type TokenResponse } from '../tokens.
 import type { Client } from '../../store/clients.js';
 import type { GrantStore } from '../../store/grants.js';
 import type { RefreshTokenRow, TokenStore } from '../../store/tokens.js';
-import type { RunInTransaction } from '../../store/sqlite/group-commit.js';
+import type { RunInTransaction } from '../../store/transaction.js';
 import { grantedScope, optionalParam, requireParam, type AuditLog, type GrantHandler } from './grant.js';
 
 export interface RefreshTokenGrantDeps {

@@ -1,42 +1,14 @@
-// One database transaction, handed to the protocol core as the stores bound to it, so that
-// src/oauth can make "consume the code, insert the tokens" atomic without knowing Kysely.
+// SQLite group commit: the works handed to the transaction runner in one turn of the event
+// loop share one transaction and one commit (groupCommit below says why and how). Generic over
+// the stores a work is given: store/transaction.ts chooses this runner on SQLite and names them.
 import { CompiledQuery, type Kysely } from 'kysely';
-import type { Store } from '../db.js';
 import type { Database } from '../schema.js';
-import { GrantStore } from '../grants.js';
-import { TokenStore } from '../tokens.js';
 
-/** The stores a grant writes through, all bound to one transaction. */
-export interface TransactionStores {
-  tokens: TokenStore;
-  grants: GrantStore;
-}
+/** Runs a work with the stores `S` bound to one transaction (store/transaction.ts RunInTransaction). */
+export type Runner<S> = <T>(work: (tx: S) => Promise<T>) => Promise<T>;
 
-/**
- * Runs `work` atomically: its writes are committed when it resolves, and none of them remain
- * when it throws (the error is rethrown). `work` must reach the database only through the
- * stores it is given (never the root Kysely instance, never a nested runner call), and must
- * have no effect outside the database: on SQLite it may be run a second time, from the start,
- * when another work of its batch throws (only the last run is committed and answered). With
- * LATCHKEY_DEV_CHECKS=1 (the tests) a root store called inside a work throws (dev-checks.ts).
- *
- * PostgreSQL: one READ COMMITTED transaction per call, so a second `UPDATE … WHERE
- * consumed_at IS NULL` on the same row waits for the first to commit and then matches
- * nothing. SQLite: group commit (below).
- */
-export type RunInTransaction = <T>(work: (tx: TransactionStores) => Promise<T>) => Promise<T>;
-
-export function transactionRunner(store: Pick<Store, 'db' | 'dialect'>): RunInTransaction {
-  if (store.dialect === 'sqlite') return groupCommit(store.db);
-  return (work) => store.db.transaction().execute((trx) => work(storesFor(trx)));
-}
-
-function storesFor(trx: Kysely<Database>): TransactionStores {
-  return { tokens: new TokenStore(trx), grants: new GrantStore(trx) };
-}
-
-interface Pending {
-  work: (tx: TransactionStores) => Promise<unknown>;
+interface Pending<S> {
+  work: (tx: S) => Promise<unknown>;
   resolve: (value: unknown) => void;
   reject: (reason: unknown) => void;
   /** Set once the work has run inside the batch. */
@@ -73,8 +45,8 @@ class WorkFailed {}
  *
  * Durability is unchanged: every answer still follows the commit of what it reports.
  */
-function groupCommit(db: Kysely<Database>): RunInTransaction {
-  const queue: Pending[] = [];
+export function groupCommit<S>(db: Kysely<Database>, storesFor: (trx: Kysely<Database>) => S): Runner<S> {
+  const queue: Array<Pending<S>> = [];
   let scheduled = false;
   let flushing = false;
 
@@ -97,7 +69,7 @@ function groupCommit(db: Kysely<Database>): RunInTransaction {
    * its own), and a batch returns false so that runApart runs it again, each work in its own
    * savepoint: a failing work costs its batch one extra run, never more.
    */
-  async function runTogether(batch: Pending[]): Promise<boolean> {
+  async function runTogether(batch: Array<Pending<S>>): Promise<boolean> {
     try {
       await db.transaction().execute(async (trx) => {
         const tx = storesFor(trx);
@@ -120,7 +92,7 @@ function groupCommit(db: Kysely<Database>): RunInTransaction {
   }
 
   /** Each work in its own savepoint; one that throws is rolled back alone. */
-  async function runApart(batch: Pending[]): Promise<void> {
+  async function runApart(batch: Array<Pending<S>>): Promise<void> {
     await db.transaction().execute(async (trx) => {
       const tx = storesFor(trx);
       for (const item of batch) {
@@ -159,7 +131,7 @@ function groupCommit(db: Kysely<Database>): RunInTransaction {
     schedule();
   }
 
-  return <T>(work: (tx: TransactionStores) => Promise<T>): Promise<T> =>
+  return <T>(work: (tx: S) => Promise<T>): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
       schedule();
