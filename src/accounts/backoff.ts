@@ -24,10 +24,11 @@
 // before any is verified, and at most the threshold of them are ever verified.
 //
 // Counters live in Redis when REDIS_URL is set (every process shares them), else in process
-// memory, bounded by an LRU. Framework-free: the HTTP layer passes the address in.
+// memory, bounded (a BoundedMap, least recently written forgotten first). Framework-free: the HTTP layer passes the address in.
 import { hash, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { Redis } from 'ioredis';
+import { BoundedMap } from '../bounded-map.js';
 import { addressKey } from './address-key.js';
 import type { Clock } from '../oauth/clock.js';
 import { OAuthError } from '../oauth/errors.js';
@@ -161,11 +162,11 @@ interface Entry {
 }
 
 /**
- * Per-process counters, bounded: a Map kept in least-recently-used order, trimmed to
- * `maxEntries`, and entries past their expiry are dropped when met and by a periodic sweep.
+ * Per-process counters, bounded: a BoundedMap in the order entries were last written, trimmed
+ * to `maxEntries`, and entries past their expiry are dropped when met and by a periodic sweep.
  */
 export class MemoryCounters implements FailureCounters {
-  private readonly entries = new Map<string, Entry>();
+  private readonly entries: BoundedMap<string, Entry>;
   /** Attempts in flight: key → ticket → when its lease ends (ms). Emptied as tickets settle. */
   private readonly flights = new Map<string, Map<string, number>>();
 
@@ -175,7 +176,9 @@ export class MemoryCounters implements FailureCounters {
   }
   private lastSweepMs = 0;
 
-  constructor(private readonly maxEntries = 100_000, private readonly sweepEveryMs = 60_000) {}
+  constructor(maxEntries = 100_000, private readonly sweepEveryMs = 60_000) {
+    this.entries = new BoundedMap(maxEntries);
+  }
 
   get size(): number {
     return this.entries.size;
@@ -192,17 +195,13 @@ export class MemoryCounters implements FailureCounters {
   }
 
   private put(key: string, entry: Entry, nowMs: number): void {
-    this.entries.delete(key); // re-insert: most recently used last
-    this.entries.set(key, entry);
+    // The sweep first, so that expired entries go before a live one is trimmed (the entry
+    // being written is live, so it would survive the sweep either way).
     if (nowMs - this.lastSweepMs >= this.sweepEveryMs) {
       this.lastSweepMs = nowMs;
       for (const [k, e] of this.entries) if (e.expiresAtMs <= nowMs) this.entries.delete(k);
     }
-    while (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.keys().next();
-      if (oldest.done) break;
-      this.entries.delete(oldest.value);
-    }
+    this.entries.set(key, entry); // the newest; the oldest goes beyond maxEntries
   }
 
   async fail(key: string, policy: BackoffPolicy, nowMs: number): Promise<FailureState> {
@@ -576,7 +575,7 @@ const OPEN_TICKET: PasswordTicket = { lockoutIfWrong: null, succeeded: async () 
  */
 export class BruteForceGuard {
   /** Known-good (client, address) pairs seen in this process, with when the memory lapses (ms). */
-  private readonly recentlyGood = new Map<string, number>();
+  private readonly recentlyGood = new BoundedMap<string, number>(10_000);
 
   constructor(
     readonly counters: FailureCounters,
@@ -687,12 +686,7 @@ export class BruteForceGuard {
       const good = goodKey(clientKey(clientId), address);
       if ((this.recentlyGood.get(good) ?? 0) > now) return;
       await this.counters.mark(good, KNOWN_GOOD_SECONDS, now);
-      this.recentlyGood.delete(good);
       this.recentlyGood.set(good, now + 60_000);
-      if (this.recentlyGood.size > 10_000) {
-        const oldest = this.recentlyGood.keys().next();
-        if (!oldest.done) this.recentlyGood.delete(oldest.value);
-      }
     });
   }
 

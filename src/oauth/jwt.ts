@@ -140,45 +140,6 @@ export async function verifyAccessToken(keys: SigningKeys, token: string, expect
   }
 }
 
-/** What a successful verification established about one exact token. */
-interface VerifiedToken {
-  jti: string;
-  kid: string;
-  /** Epoch seconds. */
-  exp: number;
-}
-
-/** Tokens remembered per process; beyond this the oldest are forgotten (and verified again if seen). */
-const VERIFIED_CACHE_SIZE = 10_000;
-
-/**
- * ECDSA verification costs far more than the database lookup that must follow anyway
- * (revocation; see docs/PERFORMANCE.md, jwt-verified-cache), and a client sends the same
- * access token many times. So each process remembers, by the token's SHA-256, the tokens
- * whose signature, `typ`, `iss` and `aud` it has verified, with their `jti`, `kid` and `exp`.
- * A remembered token is still checked for expiry, for its key still being published, and in
- * the database; only the signature check is not repeated. One map per key set (per server).
- */
-const verifiedTokens = new WeakMap<SigningKeys, Map<string, VerifiedToken>>();
-
-function verifiedCache(keys: SigningKeys): Map<string, VerifiedToken> {
-  let cache = verifiedTokens.get(keys);
-  if (!cache) {
-    cache = new Map();
-    verifiedTokens.set(keys, cache);
-  }
-  return cache;
-}
-
-function remember(cache: Map<string, VerifiedToken>, hash: string, entry: VerifiedToken): void {
-  if (cache.size >= VERIFIED_CACHE_SIZE) {
-    // Map keeps insertion order: the first key is the oldest.
-    const oldest = cache.keys().next();
-    if (!oldest.done) cache.delete(oldest.value);
-  }
-  cache.set(hash, entry);
-}
-
 export interface AccessTokenLookupDeps {
   config: Pick<Config, 'issuer'>;
   clock: Clock;
@@ -197,7 +158,14 @@ export interface AccessTokenLookupDeps {
  */
 export async function lookupAccessToken(deps: AccessTokenLookupDeps, token: string, hash: string = tokenKey(token)): Promise<AccessTokenContext | undefined> {
   if (!looksLikeJwt(token)) return deps.tokens.findAccessToken(hash);
-  const cache = verifiedCache(deps.signingKeys);
+  // ECDSA verification costs far more than the database lookup that must follow anyway
+  // (revocation; see docs/PERFORMANCE.md, jwt-verified-cache), and a client sends the same
+  // access token many times. So the key set remembers, by the token's SHA-256, the tokens whose
+  // signature, `typ`, `iss` and `aud` were verified, with their `jti`, `kid` and `exp`
+  // (SigningKeys.verifiedTokens: one memory per key set, so per server). A remembered token is
+  // still checked for expiry, for its key still being published, and in the database; only the
+  // signature check is not repeated.
+  const cache = deps.signingKeys.verifiedTokens;
   const known = cache.get(hash);
   if (known && deps.signingKeys.isPublished(known.kid)) {
     if (known.exp > nowSeconds(deps.clock)) return deps.tokens.findAccessTokenByJti(known.jti);
@@ -206,7 +174,7 @@ export async function lookupAccessToken(deps: AccessTokenLookupDeps, token: stri
   }
   const verified = await verifyAccessToken(deps.signingKeys, token, { issuer: deps.config.issuer, clock: deps.clock });
   if (verified.ok) {
-    remember(cache, hash, { jti: verified.jti, kid: verified.kid, exp: Number(verified.payload.exp) });
+    cache.set(hash, { jti: verified.jti, kid: verified.kid, exp: Number(verified.payload.exp) });
     return deps.tokens.findAccessTokenByJti(verified.jti);
   }
   if (verified.reason === 'expired') return deps.tokens.findAccessToken(hash);

@@ -16,6 +16,7 @@
 //   costs one ECDSA operation and no database round trip.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
+import { BoundedMap } from '../bounded-map.js';
 import { nowSeconds, type Clock } from './clock.js';
 import type { SigningKeyRow } from '../store/keys.js';
 
@@ -144,7 +145,24 @@ export interface RotationResult {
   publishUntil: number;
 }
 
+/** What verifying one exact JWT access token against a key set established (jwt.ts lookupAccessToken). */
+export interface VerifiedToken {
+  jti: string;
+  kid: string;
+  /** Epoch seconds. */
+  exp: number;
+}
+
+/** Verified tokens a key set remembers; beyond this the oldest are forgotten (and verified again if seen). */
+const VERIFIED_TOKENS_KEPT = 10_000;
+
 export class SigningKeys {
+  /**
+   * The access tokens whose signature these keys verified, by the token's SHA-256: jwt.ts
+   * lookupAccessToken fills and reads it (and says why). Held by the key set, so each server
+   * has its own.
+   */
+  readonly verifiedTokens = new BoundedMap<string, VerifiedToken>(VERIFIED_TOKENS_KEPT);
   private cache: KeyCache | undefined;
   private loading: Promise<KeyCache> | undefined;
   private lastUnknownKidReloadMs = Number.NEGATIVE_INFINITY;

@@ -2,7 +2,8 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { ClientsTable, Database } from './schema.js';
 import { precompiled } from './sqlite/precompiled.js';
-import { KeptRows, type ChangeWatch } from './sqlite/changes.js';
+import type { ChangeWatch } from './sqlite/changes.js';
+import { KeptRows } from './sqlite/kept-rows.js';
 import type { GrantType } from '../oauth/grant-types.js';
 
 

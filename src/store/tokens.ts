@@ -5,7 +5,8 @@
 import type { ExpressionBuilder, Kysely, Selectable } from 'kysely';
 import type { AccessTokensTable, AuthorizationCodesTable, Database, RefreshTokensTable } from './schema.js';
 import { precompiled } from './sqlite/precompiled.js';
-import { KeptRows, type ChangeWatch } from './sqlite/changes.js';
+import type { ChangeWatch } from './sqlite/changes.js';
+import { KeptRows } from './sqlite/kept-rows.js';
 
 export type CodeRow = Selectable<AuthorizationCodesTable>;
 export type AccessTokenRow = Selectable<AccessTokensTable>;

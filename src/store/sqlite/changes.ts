@@ -1,11 +1,11 @@
 // Knowing when rows kept in memory may be out of date (SQLite only).
 //
 // A server on SQLite is the only writer through its connection, so it can tell which tables
-// its own statements change: every statement passes through db.ts's statement cache, which
+// its own statements change: every statement passes through the statement cache (statement-cache.ts), which
 // classifies it once (writesOf) and notes each write here as it runs. Other connections (the
 // command line, another process on the same file) are noticed through PRAGMA data_version,
-// read at most once per turn of the event loop. KeptRows builds on that: a map of rows that
-// empties itself whenever one of the tables they were read from may have changed.
+// read at most once per turn of the event loop. KeptRows (kept-rows.ts) builds on that: a map
+// of rows that empties itself whenever one of the tables they were read from may have changed.
 //
 // PostgreSQL has neither signal for other servers' changes, so nothing is kept there.
 import type { Database } from '../schema.js';
@@ -47,7 +47,7 @@ export interface ChangeWatch {
   version(tables: readonly Table[]): number | undefined;
 }
 
-/** The SQLite connection's watch; db.ts calls `noted` for every statement it runs. */
+/** The SQLite connection's watch; statement-cache.ts calls `noted` for every statement it runs. */
 export class SqliteChangeWatch implements ChangeWatch {
   private readonly writtenTables = new Map<string, number>();
   /** Writes that may touch any table, and other connections' commits. */
@@ -87,46 +87,5 @@ export class SqliteChangeWatch implements ChangeWatch {
     let sum = this.everywhere;
     for (const table of tables) sum += this.writtenTables.get(table) ?? 0;
     return sum;
-  }
-}
-
-/**
- * Rows read from `tables`, kept by key while none of those tables may have changed; shared by
- * every caller, so `keep` must make them immutable (freeze). At most `capacity` are kept, the
- * oldest forgotten first. Without a watch (PostgreSQL, a transaction's stores) every call reads.
- */
-export class KeptRows<V> {
-  private readonly rows = new Map<string, V>();
-  private keptAt: number | undefined;
-
-  constructor(
-    private readonly watch: ChangeWatch | undefined,
-    private readonly tables: readonly Table[],
-    private readonly capacity: number,
-  ) {}
-
-  async get(key: string, read: () => Promise<V | undefined>, keep: (row: V) => V): Promise<V | undefined> {
-    const before = this.watch?.version(this.tables);
-    if (before === undefined) return read();
-    if (before !== this.keptAt) {
-      this.rows.clear();
-      this.keptAt = before;
-    }
-    const kept = this.rows.get(key);
-    if (kept !== undefined) return kept;
-    const row = await read();
-    if (row === undefined) return undefined;
-    const frozen = keep(row);
-    // Kept only when nothing moved while the read waited (its connection, a transaction).
-    if (this.watch?.version(this.tables) === before) {
-      if (this.rows.size >= this.capacity) this.rows.delete(this.rows.keys().next().value as string);
-      this.rows.set(key, frozen);
-    }
-    return frozen;
-  }
-
-  /** How many rows are kept (tests). */
-  get size(): number {
-    return this.rows.size;
   }
 }

@@ -1,0 +1,49 @@
+// src/oauth/jwt.ts lookupAccessToken: a JWT access token's signature is verified once per key
+// set (SigningKeys.verifiedTokens, no module-level memory), after which only its expiry, its
+// key still being published and the database are consulted.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { nowSeconds } from '../../src/oauth/clock.js';
+import { tokenKey } from '../../src/oauth/crypto.js';
+import { lookupAccessToken, signAccessToken } from '../../src/oauth/jwt.js';
+import { SigningKeys } from '../../src/oauth/signing-keys.js';
+import { SigningKeyStore } from '../../src/store/keys.js';
+import { withStore } from '../helpers/store.js';
+
+const ISSUER = 'https://latchkey.test';
+
+test('a verified JWT is remembered by its key set only, and the memory is what later lookups use', async () => {
+  await withStore('sqlite', async (t) => {
+    const keys = new SigningKeys(new SigningKeyStore(t.services.store.db), { encryptionKey: null, clock: t.clock, accessTokenTtl: 3600 });
+    const otherKeys = new SigningKeys(new SigningKeyStore(t.services.store.db), { encryptionKey: null, clock: t.clock, accessTokenTtl: 3600 });
+    await keys.ensureSigningKey();
+    const now = nowSeconds(t.clock);
+    const jti = randomBytes(16).toString('base64url');
+    const token = await signAccessToken(keys, { issuer: ISSUER, subject: '1', clientId: 'abc', scope: 'profile', jti, issuedAt: now, expiresAt: now + 60, organizationId: null });
+    const hash = tokenKey(token);
+
+    const lookups: string[] = [];
+    const tokens = {
+      findAccessToken: async (h: string) => { lookups.push(`hash ${h}`); return undefined; },
+      findAccessTokenByJti: async (j: string) => { lookups.push(`jti ${j}`); return undefined; },
+    };
+    const deps = { config: { issuer: ISSUER }, clock: t.clock, tokens, signingKeys: keys };
+
+    await lookupAccessToken(deps, token);
+    assert.deepEqual(lookups, [`jti ${jti}`]);
+    assert.deepEqual(keys.verifiedTokens.get(hash), { jti, kid: (await keys.signingKey()).kid, exp: now + 60 });
+    assert.equal(otherKeys.verifiedTokens.size, 0, 'another key set (another server) remembers nothing of it');
+
+    // The remembered entry answers, not a second verification: an entry changed by hand is followed.
+    keys.verifiedTokens.set(hash, { ...keys.verifiedTokens.get(hash)!, jti: 'remembered' });
+    await lookupAccessToken(deps, token);
+    assert.deepEqual(lookups.slice(1), ['jti remembered']);
+
+    // Past its expiry the entry is forgotten and the token found by its hash (expired, not invalid).
+    t.clock.advance(61);
+    await lookupAccessToken(deps, token);
+    assert.deepEqual(lookups.slice(2), [`hash ${hash}`]);
+    assert.equal(keys.verifiedTokens.has(hash), false);
+  });
+});
