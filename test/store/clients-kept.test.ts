@@ -100,6 +100,26 @@ for (const kind of databaseKinds()) {
       });
     });
 
+    test('a client found is frozen where kept (SQLite), else a copy of its own (PostgreSQL): a caller changing its copy changes no later lookup', async () => {
+      await withStore(kind, async ({ services }) => {
+        const { client } = await registerClient(services, { name: 'App', redirectUris: ['https://a.example/cb'] });
+        const found = await services.clients.findByClientId(client.clientId);
+        assert.ok(found);
+        // SQLite: the kept client is shared, so it is frozen (the test above). PostgreSQL: a new object for every lookup.
+        assert.equal(Object.isFrozen(found) && Object.isFrozen(found.redirectUris), kind === 'sqlite');
+        if (kind === 'postgres') {
+          found.redirectUris.push('https://evil.example/cb');
+          found.scopes.length = 0;
+          (found as { secretHash: string | null }).secretHash = null;
+          const again = await services.clients.findByClientId(client.clientId);
+          assert.notEqual(again, found);
+          assert.deepEqual(again?.redirectUris, ['https://a.example/cb']);
+          assert.deepEqual(again?.scopes, client.scopes);
+          assert.equal(again?.secretHash, client.secretHash);
+        }
+      });
+    });
+
     test('unknown client ids are not kept', async () => {
       await withStore(kind, async ({ services }) => {
         assert.equal(await services.clients.findByClientId('nobody'), undefined);

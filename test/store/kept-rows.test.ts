@@ -190,5 +190,25 @@ for (const kind of databaseKinds()) {
         assert.equal((await services.tokens.findAccessToken(hash))?.user?.email, 'k@e.pt');
       });
     });
+
+    test('a context found is frozen where kept (SQLite), else a copy of its own (PostgreSQL): a caller changing its copy changes no later lookup', async () => {
+      await withStore(kind, async ({ services, clock }) => {
+        const { hash, jti } = await tokenFixture(services, nowSeconds(clock));
+        for (const find of [() => services.tokens.findAccessToken(hash), () => services.tokens.findAccessTokenByJti(jti)]) {
+          const found = await find();
+          assert.ok(found?.user);
+          // SQLite: the kept context is shared, so it is frozen (the test above). PostgreSQL: a new object for every lookup.
+          assert.equal(Object.isFrozen(found) && Object.isFrozen(found.user), kind === 'sqlite');
+          if (kind === 'postgres') {
+            (found as { revokedAt: number | null }).revokedAt = 1;
+            (found.user as { email: string }).email = 'evil@example.com';
+            const again = await find();
+            assert.notEqual(again, found);
+            assert.equal(again?.revokedAt, null);
+            assert.equal(again?.user?.email, 'k@e.pt');
+          }
+        }
+      });
+    });
   });
 }
