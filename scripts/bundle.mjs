@@ -2,10 +2,9 @@
 // one file, dist/latchkey.mjs, which bin/latchkey.js runs (scripts/build.mjs calls it after tsc).
 //
 // Why: Node 20 spends most of a cold start resolving, reading and linking modules one file
-// at a time (fastify, kysely, ajv, pino, prom-client and ours: about 500 files), around
-// 400 ms before the first line of Latchkey runs. One file is read and compiled once; start
-// → /readyz on an empty database falls from about 780 ms to about 400 ms on the bench
-// machine. Nothing else changes: the same compiled code runs, and dist/main.js stays usable
+// at a time (fastify, kysely, ajv, pino, prom-client and ours: about 500 files) before the
+// first line of Latchkey runs. One file is read and compiled once, and start → /readyz takes
+// about half as long (see docs/PERFORMANCE.md, one-file-bundle). Nothing else changes: the same compiled code runs, and dist/main.js stays usable
 // unbundled (`npm run bench -- --profile` uses it, so profiles name our source files).
 //
 // Kept outside the bundle and loaded from node_modules at run time: the native addons
@@ -42,7 +41,7 @@ export async function bundle(entry, outfile) {
     // Maps back through tsc's own maps to src/*.ts (node --enable-source-maps reads it).
     sourcemap: 'linked',
     // Not keepNames: it wraps every function expression in a __name() call, closures made per
-    // request included, and cost /api/user about 12% of its rate in A/B bench pairs. Names are
+    // request included (see docs/PERFORMANCE.md, bundle-without-keepnames). Names are
     // only changed where two modules' top-level names collide (`parse2`); the map has the real ones.
     banner: { js: "import { createRequire as __latchkeyRequire } from 'node:module';\nconst require = __latchkeyRequire(import.meta.url);" },
     logLevel: 'warning',

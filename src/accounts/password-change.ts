@@ -5,7 +5,7 @@
 //   - every grant of the account is revoked — all clients, all organizations and none — so
 //     every access token (opaque or JWT), refresh token and unused code issued before fails
 //     from the very next request (each use reads its grant; on SQLite the kept token contexts
-//     are dropped by the UPDATE of grants, store/changes.ts);
+//     are dropped by the UPDATE of grants, store/sqlite/changes.ts);
 //   - every remembered consent is forgotten, so an app is connected again only once the
 //     person approves it again on the consent page.
 // One transaction: either the new password holds and all of the above is done, or nothing is.

@@ -1,5 +1,5 @@
-// Rows kept in memory on SQLite (store/changes.ts): which statements count as changes, the
-// KeptRows map on its own, and TokenStore's kept access-token contexts, which must never answer
+// Rows kept in memory on SQLite (store/sqlite/changes.ts, kept-rows.ts): which statements count
+// as changes, the KeptRows map on its own, and TokenStore's kept access-token contexts, which must never answer
 // with a token, grant, client, organization or user as it was before a change — made through
 // this process, by another connection once the event loop has turned, or while a transaction
 // is open. PostgreSQL keeps nothing.

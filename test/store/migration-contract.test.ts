@@ -1,5 +1,5 @@
-// The schema contract that src/store/changes.ts rests on, checked on the fully migrated schema
-// of both databases, so that a migration that breaks it fails here rather than serving stale
+// The schema contract that src/store/sqlite/changes.ts rests on, checked on the fully migrated
+// schema of both databases, so that a migration that breaks it fails here rather than serving stale
 // kept rows (ClientStore, TokenStore) in production.
 //
 // changes.ts classifies each SQLite statement by its text alone (writesOf):

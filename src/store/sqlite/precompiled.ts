@@ -1,10 +1,10 @@
 // Hot-path queries built with Kysely once and then run with new values.
 //
-// Building and compiling a Kysely query costs tens of microseconds (immutable operation nodes,
-// frozen objects, a compiler pass) — as much as SQLite takes to run it. The token endpoint and
-// the token lookup run the same few queries thousands of times a second, so each is built once
-// per dialect with placeholder values, and later calls only substitute the real values into
-// the compiled parameter list. The SQL is Kysely's own, so both dialects stay on one code path;
+// Building and compiling a Kysely query (immutable operation nodes, frozen objects, a compiler
+// pass) costs about as much as SQLite takes to run it (see docs/PERFORMANCE.md,
+// precompiled-queries). The token endpoint and the token lookup run the same few queries
+// thousands of times a second, so each is built once per dialect with placeholder values, and
+// later calls only substitute the real values into the compiled parameter list. The SQL is Kysely's own, so both dialects stay on one code path;
 // the builder is still type-checked against the schema.
 import { CompiledQuery, SqliteAdapter, type Compilable, type DialectAdapter, type InsertQueryBuilder, type Kysely, type QueryResult } from 'kysely';
 import type { Database } from '../schema.js';
