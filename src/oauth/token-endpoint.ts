@@ -13,7 +13,7 @@
 // The HTTP layer (http/routes/token.ts) parses the body, calls this, logs the facts and writes
 // the answer with no-store.
 import type { AuditFields, AuditLogger } from '../audit.js';
-import { authenticateClientGuarded, type ClientAuthDeps } from './client-auth.js';
+import { authenticateClientGuarded, type ClientAuthDeps, type GuardedClientAuthRequest } from './client-auth.js';
 import { OAuthError } from './errors.js';
 import type { GrantHandler, GrantRegistry, TokenRequest } from './grants/index.js';
 import type { IssuedTokens, TokenResponse } from './tokens.js';
@@ -48,13 +48,16 @@ export interface TokenEndpointDeps extends ClientAuthDeps {
 
 /**
  * One request on its way through the steps. Each field below the request's is set by the step
- * named beside it, before any later step reads it. It is the grant's TokenRequest as well.
+ * named beside it, before any later step reads it. It is also the request client
+ * authentication and the grant are handed, so that a token request allocates one context.
  */
-export class TokenContext implements TokenRequest {
+export class TokenContext implements TokenRequest, GuardedClientAuthRequest {
   readonly params: Readonly<Record<string, string>>;
   readonly authorization: string | undefined;
   readonly address: string;
   readonly refreshOnly: boolean;
+  /** refreshOnly, as client authentication names it. */
+  readonly allowRefreshWithoutSecret: boolean;
   readonly log: AuditLogger;
   /** grantSupported. */
   grant!: GrantHandler;
@@ -68,6 +71,7 @@ export class TokenContext implements TokenRequest {
     this.authorization = request.authorization;
     this.address = request.address;
     this.refreshOnly = request.refreshOnly;
+    this.allowRefreshWithoutSecret = request.refreshOnly;
     this.log = request.log;
   }
 }
@@ -93,9 +97,7 @@ function grantSupported(ctx: TokenContext, deps: TokenEndpointDeps): void {
 }
 
 async function clientAuthenticated(ctx: TokenContext, deps: TokenEndpointDeps): Promise<void> {
-  ctx.client = await authenticateClientGuarded({
-    authorization: ctx.authorization, params: ctx.params, allowRefreshWithoutSecret: ctx.refreshOnly, address: ctx.address, log: ctx.log,
-  }, deps);
+  ctx.client = await authenticateClientGuarded(ctx, deps);
 }
 
 function clientMayUseGrant(ctx: TokenContext): void {
@@ -129,8 +131,8 @@ export type TokenEndpoint = (request: TokenEndpointRequest) => Promise<TokenEndp
 export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
   return async (request) => {
     const ctx = new TokenContext(request);
-    for (const step of TOKEN_STEPS) {
-      const pending = step(ctx, deps);
+    for (let i = 0; i < TOKEN_STEPS.length; i += 1) {
+      const pending = TOKEN_STEPS[i]!(ctx, deps);
       if (pending !== undefined) await pending;
     }
     const { body, issuedFor } = ctx.issued;
