@@ -31,8 +31,10 @@ import type { Redis } from 'ioredis';
 import { BoundedMap } from '../bounded-map.js';
 import { addressKey } from './address-key.js';
 import type { Clock } from '../oauth/clock.js';
-import { OAuthError } from '../oauth/errors.js';
+import type { Lockout } from '../oauth/lockout.js';
 import { normalizeEmail } from '../store/users.js';
+
+export type { Lockout } from '../oauth/lockout.js';
 
 export interface BackoffPolicy {
   /** Failures before the first wait. */
@@ -494,31 +496,6 @@ export class RedisCounters implements FailureCounters {
   async close(): Promise<void> {
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
-}
-
-/** Why a request is held back, and for how long. */
-export interface Lockout {
-  /** in_flight: too many attempts at once for the account or address; password_change: too many changes. */
-  subject: 'account' | 'address' | 'client' | 'in_flight' | 'password_change';
-  /** Whole seconds to wait (Retry-After). */
-  retryAfter: number;
-}
-
-/** 429 with Retry-After as an OAuth error: `slow_down` (RFC 8628 §3.5) is the one RFC code for it. */
-export function tooManyRequests(retryAfter: number, message = `Too many requests. Try again in ${Math.max(1, Math.ceil(retryAfter))} seconds.`): OAuthError {
-  return new OAuthError('slow_down', message, { status: 429, retryAfter: Math.max(1, Math.ceil(retryAfter)) });
-}
-
-export function lockoutError(lockout: Lockout): OAuthError {
-  return tooManyRequests(lockout.retryAfter, lockoutMessage(lockout));
-}
-
-export function lockoutMessage(lockout: Lockout): string {
-  const wait = lockout.retryAfter === 1 ? '1 second' : lockout.retryAfter < 120 ? `${lockout.retryAfter} seconds` : `${Math.ceil(lockout.retryAfter / 60)} minutes`;
-  const what = lockout.subject === 'client' ? 'failed client authentications'
-    : lockout.subject === 'in_flight' ? 'sign-in attempts at once'
-      : lockout.subject === 'password_change' ? 'password changes' : 'failed sign-in attempts';
-  return `Too many ${what}. Try again in ${wait}.`;
 }
 
 // Keys hold a digest of the e-mail, never the address itself (no personal data in Redis).

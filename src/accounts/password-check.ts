@@ -13,7 +13,8 @@ import { hash } from 'node:crypto';
 import { audit, type AuditLogger } from '../audit.js';
 import type { User, UserStore } from '../store/users.js';
 import { normalizeEmail } from '../store/users.js';
-import { lockoutMessage, type BruteForceGuard, type PasswordTicket } from './backoff.js';
+import { lockoutMessage } from '../oauth/lockout.js';
+import type { BruteForceGuard, PasswordTicket } from './backoff.js';
 import { dummyPasswordHash, HashingRefused, MAX_PASSWORD_LENGTH, verifyPassword, type HashShare } from './passwords.js';
 
 /** No account has an e-mail longer than this (validateEmail allows 254). */

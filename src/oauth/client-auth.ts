@@ -3,7 +3,10 @@
 // (RFC 6749 §2.3.1, client_id + client_secret in the body) or a public client that sends
 // client_id alone (RFC 6749 §2.3, §3.2.1). Framework-free: it takes the Authorization header,
 // the flat parameters and a way to look a client up, and returns the Client or throws.
+// authenticateClientGuarded adds the brute-force guard (a port, ClientAuthGuard) around it.
+import { audit, type AuditLogger } from '../audit.js';
 import { OAuthError } from './errors.js';
+import { lockoutError, type Lockout } from './lockout.js';
 import { secretMatchesHash, sha256Hex } from './crypto.js';
 import type { Client } from '../store/clients.js';
 
@@ -70,8 +73,12 @@ export function parseBasicAuthorization(header: string | undefined): { clientId:
   }
 }
 
-function presentedCredentials(request: ClientAuthRequest): PresentedCredentials {
-  const basic = parseBasicAuthorization(request.authorization);
+/**
+ * Who the request says it is, from the Authorization header parsed once (`basic`, from
+ * parseBasicAuthorization) and the body. Throws invalid_request for conflicting methods and
+ * invalid_client when no client is named.
+ */
+function presentedCredentials(request: ClientAuthRequest, basic: { clientId: string; secret: string } | undefined): PresentedCredentials {
   const bodyId = request.params.client_id;
   // An empty client_secret is no secret (some libraries send "client_secret=" for public clients).
   const bodySecret = request.params.client_secret === '' ? undefined : request.params.client_secret;
@@ -95,33 +102,113 @@ function presentedCredentials(request: ClientAuthRequest): PresentedCredentials 
   return { clientId: bodyId, secret: bodySecret, basic: false };
 }
 
+function failed(presented: PresentedCredentials, debug: string): OAuthError {
+  return new OAuthError('invalid_client', 'client authentication failed', { basicAuthAttempted: presented.basic, debug });
+}
+
+const UNPRESENTABLE = 'client_id too long or not printable, or client_secret too long';
+
+/**
+ * Client ids are printable (ours are base64url); anything else, a NUL above all, cannot name
+ * a client and must not reach the database.
+ */
+function presentableId(clientId: string): boolean {
+  return clientId.length <= MAX_CLIENT_ID_LENGTH && PRINTABLE.test(clientId);
+}
+
+/** Judges the presented credentials against the client they name (`client`: the one lookup's answer). */
+function verifyClient(presented: PresentedCredentials, client: Client | undefined, allowRefreshWithoutSecret: boolean | undefined): Client {
+  if (presented.secret !== undefined) {
+    if (presented.secret.length > MAX_SECRET_LENGTH) throw failed(presented, UNPRESENTABLE);
+    // Always one hash and one constant-time comparison, whether or not the client exists.
+    const matches = secretMatchesHash(presented.secret, client?.secretHash ?? DUMMY_SECRET_HASH);
+    if (!client) throw failed(presented, `unknown client ${presented.clientId}`);
+    if (client.isPublic || client.secretHash === null) throw failed(presented, `public client ${client.clientId} sent a secret`);
+    if (!matches) throw failed(presented, `wrong secret for client ${client.clientId}`);
+    return client;
+  }
+
+  if (!client) throw failed(presented, `unknown client ${presented.clientId}`);
+  if (client.isPublic) return client;
+  if (allowRefreshWithoutSecret && client.refreshWithoutSecret) return client;
+  throw failed(presented, `confidential client ${client.clientId} sent no secret`);
+}
+
 /**
  * Authenticates the caller. Throws invalid_request for conflicting methods and
  * invalid_client (401; WWW-Authenticate: Basic when Basic was tried, RFC 6749 §5.2) for an
  * unknown client, a wrong secret, or a confidential client that sent no secret.
  */
 export async function authenticateClient(request: ClientAuthRequest, findClient: ClientLookup): Promise<Client> {
-  const presented = presentedCredentials(request);
-  const failed = (debug: string) => new OAuthError('invalid_client', 'client authentication failed', { basicAuthAttempted: presented.basic, debug });
+  const presented = presentedCredentials(request, parseBasicAuthorization(request.authorization));
+  if (!presentableId(presented.clientId)) throw failed(presented, UNPRESENTABLE);
+  return verifyClient(presented, await findClient(presented.clientId), request.allowRefreshWithoutSecret);
+}
 
-  // Client ids are printable (ours are base64url); anything else, a NUL above all, cannot name
-  // a client and must not reach the database.
-  if (presented.clientId.length > MAX_CLIENT_ID_LENGTH || (presented.secret?.length ?? 0) > MAX_SECRET_LENGTH || !PRINTABLE.test(presented.clientId)) {
-    throw failed('client_id too long or not printable, or client_secret too long');
+/**
+ * The brute-force guard's client side, as client authentication uses it
+ * (accounts/backoff.ts BruteForceGuard is one): a lockout check before, a failure or a
+ * success reported after. A lockout is the wait, in whole seconds.
+ */
+export interface ClientAuthGuard {
+  checkClient(clientId: string, address: string): Promise<Lockout | null>;
+  clientSucceeded(clientId: string, address: string): Promise<void>;
+  clientFailed(clientId: string): Promise<Lockout | null>;
+}
+
+/** The one client lookup client authentication makes. */
+export interface ClientFinder {
+  findByClientId(clientId: string): Promise<Client | undefined>;
+}
+
+export interface ClientAuthDeps {
+  clients: ClientFinder;
+  guard: ClientAuthGuard;
+}
+
+export interface GuardedClientAuthRequest extends ClientAuthRequest {
+  /** The caller's address (backoff: known-good addresses). */
+  address: string;
+  /** Where this request's client_auth.failed / client_auth.locked lines go. */
+  log: AuditLogger;
+}
+
+/**
+ * Client authentication with the per-client_id backoff, for the token, revocation and
+ * introspection endpoints: a client_id with too many recent failures is answered 429
+ * (Retry-After) without checking, except from an address where it has authenticated before
+ * (accounts/backoff.ts); each invalid_client of a confidential client counts one failure.
+ * The Authorization header is parsed once and the client looked up once, whatever happens.
+ */
+export async function authenticateClientGuarded(request: GuardedClientAuthRequest, deps: ClientAuthDeps): Promise<Client> {
+  // A malformed Basic header names no client: invalid_client, with nothing checked or counted.
+  const basic = parseBasicAuthorization(request.authorization);
+  const bodyId = request.params.client_id;
+  const claimedId = basic ? basic.clientId : bodyId === undefined || bodyId === '' || bodyId.length > MAX_CLIENT_ID_LENGTH ? undefined : bodyId;
+  if (claimedId !== undefined) {
+    const lockout = await deps.guard.checkClient(claimedId, request.address);
+    if (lockout) {
+      audit(request.log, 'client_auth.locked', { client_id: claimedId, address: request.address, retry_after: lockout.retryAfter });
+      throw lockoutError(lockout);
+    }
   }
-  const client = await findClient(presented.clientId);
-
-  if (presented.secret !== undefined) {
-    // Always one hash and one constant-time comparison, whether or not the client exists.
-    const matches = secretMatchesHash(presented.secret, client?.secretHash ?? DUMMY_SECRET_HASH);
-    if (!client) throw failed(`unknown client ${presented.clientId}`);
-    if (client.isPublic || client.secretHash === null) throw failed(`public client ${client.clientId} sent a secret`);
-    if (!matches) throw failed(`wrong secret for client ${client.clientId}`);
-    return client;
+  const presented = presentedCredentials(request, basic);
+  const client = presentableId(presented.clientId) ? await deps.clients.findByClientId(presented.clientId) : undefined;
+  let verified: Client;
+  try {
+    verified = verifyClient(presented, client, request.allowRefreshWithoutSecret);
+  } catch (err) {
+    // Only a confidential client's failures count: an unknown client_id has nothing to guess,
+    // and counting a public client's would let anyone lock every user of an app out.
+    if (client !== undefined && !client.isPublic) {
+      const clientId = presented.clientId;
+      const lockout = await deps.guard.clientFailed(clientId);
+      audit(request.log, 'client_auth.failed', { client_id: clientId, address: request.address });
+      if (lockout) audit(request.log, 'client_auth.locked', { client_id: clientId, address: request.address, retry_after: lockout.retryAfter });
+    }
+    throw err;
   }
-
-  if (!client) throw failed(`unknown client ${presented.clientId}`);
-  if (client.isPublic) return client;
-  if (request.allowRefreshWithoutSecret && client.refreshWithoutSecret) return client;
-  throw failed(`confidential client ${client.clientId} sent no secret`);
+  // Public clients prove nothing, so they earn no "known good" address.
+  if (!verified.isPublic) await deps.guard.clientSucceeded(verified.clientId, request.address);
+  return verified;
 }

@@ -51,6 +51,8 @@ export interface OAuthErrorOptions {
   basicAuthAttempted?: boolean;
   /** Seconds, for 429 answers. */
   retryAfter?: number;
+  /** A protected resource's refusal: the WWW-Authenticate value (RFC 6750 §3, oauth/bearer.ts bearerChallenge). */
+  challenge?: string;
 }
 
 export class OAuthError extends Error {
@@ -61,6 +63,7 @@ export class OAuthError extends Error {
   readonly debug: string | undefined;
   readonly basicAuthAttempted: boolean;
   readonly retryAfter: number | undefined;
+  readonly challenge: string | undefined;
 
   constructor(code: OAuthErrorCode, description: string, options: OAuthErrorOptions = {}) {
     super(`${code}: ${description}`, options.cause === undefined ? undefined : { cause: options.cause });
@@ -70,6 +73,7 @@ export class OAuthError extends Error {
     this.debug = options.debug;
     this.basicAuthAttempted = options.basicAuthAttempted ?? false;
     this.retryAfter = options.retryAfter;
+    this.challenge = options.challenge;
   }
 
   /** RFC 6749 §5.2 body. */

@@ -75,17 +75,16 @@ export interface Issuance {
   refreshScope?: string;
 }
 
-/** Whom a response was issued for, for the audit line (never serialized: kept beside the object). */
+/** Whom a response was issued for, for the audit line (token.issued); never serialized. */
 export interface IssuedFor {
   grantId: number;
   userId: number | null;
 }
 
-const issued = new WeakMap<TokenResponse, IssuedFor>();
-
-/** The grant and user a TokenIssuer response was issued for. */
-export function issuedFor(response: TokenResponse): IssuedFor | undefined {
-  return issued.get(response);
+/** What a grant returns: the RFC 6749 §5.1 body, and whom it was issued for. */
+export interface IssuedTokens {
+  body: TokenResponse;
+  issuedFor: IssuedFor;
 }
 
 export type TokenWriter = Pick<TokenStore, 'insertAccessToken' | 'insertRefreshToken'>;
@@ -101,11 +100,12 @@ export class TokenIssuer {
   /**
    * Stores an access token (and the given refresh token, when there is one) through
    * `store`, normally bound to the transaction that consumed the code or refresh token,
-   * and returns the RFC 6749 §5.1 response. The refresh token's value is made by the caller
-   * (newOpaqueToken) because rotation may record the successor's hash while consuming.
+   * and returns the RFC 6749 §5.1 response with whom it was issued for. The refresh token's
+   * value is made by the caller (newOpaqueToken) because rotation may record the successor's
+   * hash while consuming.
    * `expires_in` is exactly the lifetime stored in expires_at.
    */
-  async issue(store: TokenWriter, issuance: Issuance, now: number, refresh: OpaqueToken | null): Promise<TokenResponse> {
+  async issue(store: TokenWriter, issuance: Issuance, now: number, refresh: OpaqueToken | null): Promise<IssuedTokens> {
     const ttl = this.lifetimes.accessTokenTtl;
     const expiresAt = now + ttl;
     const { token, jti } = await this.formatter.format({
@@ -146,7 +146,6 @@ export class TokenIssuer {
     const response: TokenResponse = { token_type: 'Bearer', expires_in: ttl, access_token: token };
     if (refresh) response.refresh_token = refresh.value;
     if (issuance.scope !== '') response.scope = issuance.scope;
-    issued.set(response, { grantId: issuance.grantId, userId: issuance.userId });
-    return response;
+    return { body: response, issuedFor: { grantId: issuance.grantId, userId: issuance.userId } };
   }
 }

@@ -1,7 +1,8 @@
 // A store-only world for the grant unit tests (test/oauth/grants/): a migrated SQLite
 // `sqlite::memory:` store with the services a server would build on it, a frozen MovableClock,
 // the token issuer and an audit log that keeps its lines. No HTTP: a test builds a grant
-// handler from src/oauth/grants/ with these real dependencies and calls handle().
+// handler from src/oauth/grants/ with these real dependencies, wraps it in answeringBody (which
+// checks the audit facts each answer comes with) and calls handle().
 import assert from 'node:assert/strict';
 import type { AuditLogger } from '../../src/audit.js';
 import { loadConfig, type Config } from '../../src/config/load.js';
@@ -67,8 +68,33 @@ export async function withGrantWorld(fn: (w: GrantWorld) => Promise<void>, overr
   }
 }
 
+/**
+ * A grant as the grant tests call it: handle() answers the response body, once the facts the
+ * grant returned with it (whom it was issued for, for the token.issued audit line) are checked
+ * against the access token it stored.
+ */
+export interface BodyGrant {
+  grantType: GrantHandler['grantType'];
+  clientAuthentication: GrantHandler['clientAuthentication'];
+  handle(request: TokenRequest): Promise<TokenResponse>;
+}
+
+export function answeringBody(world: GrantWorld, grant: GrantHandler): BodyGrant {
+  return {
+    grantType: grant.grantType,
+    clientAuthentication: grant.clientAuthentication,
+    async handle(request) {
+      const { body, issuedFor } = await grant.handle(request);
+      const stored = await world.services.tokens.findAccessToken(tokenKey(body.access_token));
+      assert.ok(stored, 'the access token of the answer is stored');
+      assert.deepEqual(issuedFor, { grantId: stored.grantId, userId: stored.userId }, 'the audit facts name the stored token\'s grant and user');
+      return body;
+    },
+  };
+}
+
 /** Calls the grant and asserts that it refuses with `error` (and a description matching `description`, when given). */
-export async function assertRefused(grant: GrantHandler, request: TokenRequest, error: string, description?: RegExp): Promise<OAuthError> {
+export async function assertRefused(grant: Pick<GrantHandler | BodyGrant, 'handle'>, request: TokenRequest, error: string, description?: RegExp): Promise<OAuthError> {
   let refused: unknown;
   try {
     await grant.handle(request);

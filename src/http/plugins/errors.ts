@@ -59,7 +59,10 @@ export function sendOAuthError(request: FastifyRequest, reply: FastifyReply, err
   if (config.errorFormat === 'html') {
     return reply.code(status).type('text/html; charset=utf-8').send(errorPage('Something is not right', error.description).toString());
   }
-  return reply.code(status).header('Cache-Control', 'no-store').header('Pragma', 'no-cache').send(error.toJSON());
+  reply.code(status).header('Cache-Control', 'no-store').header('Pragma', 'no-cache');
+  // RFC 6750 §3: a protected resource (/api/user) answers with its Bearer challenge.
+  if (error.challenge !== undefined) reply.header('WWW-Authenticate', error.challenge);
+  return reply.send(error.toJSON());
 }
 
 export function registerErrorHandler(app: FastifyInstance, options: ErrorHandlerOptions): void {

@@ -16,6 +16,7 @@ import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client
 import { OAuthError } from '../../oauth/errors.js';
 import { metricsAccess } from '../client-address.js';
 import { GRANT_TYPES } from '../../oauth/grant-types.js';
+import { TOKEN_ROUTES_BY_PATH, type TokenRoute } from '../token-routes.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -24,7 +25,6 @@ declare module 'fastify' {
   }
 }
 
-export const TOKEN_ROUTES = new Set(['/oauth/token', '/token', '/refresh']);
 const KNOWN_GRANT_TYPES = new Set<string>(GRANT_TYPES);
 
 export interface Metrics {
@@ -64,8 +64,8 @@ export function createMetrics(): Metrics {
 }
 
 /** The grant_type label: one of ours (case-insensitively, as the endpoint matches it), else "other". */
-function grantTypeLabel(request: FastifyRequest, route: string): string {
-  if (route === '/refresh') return 'refresh_token';
+function grantTypeLabel(request: FastifyRequest, route: TokenRoute): string {
+  if (route.refreshOnly) return 'refresh_token';
   const body = request.body;
   const raw = body !== null && typeof body === 'object' ? (body as Record<string, unknown>).grant_type : undefined;
   if (typeof raw !== 'string') return raw === undefined ? 'none' : 'other';
@@ -93,8 +93,9 @@ export function registerMetrics(app: FastifyInstance, metrics: Metrics = createM
     const statusLabel = String(status);
     metrics.httpRequests.inc({ method: request.method, route, status: statusLabel });
     if (status >= 400) metrics.httpErrors.inc({ route, status: statusLabel, error: errorCode(request, status) });
-    if (TOKEN_ROUTES.has(route) && request.method === 'POST') {
-      const grantType = grantTypeLabel(request, route);
+    const tokenRoute = TOKEN_ROUTES_BY_PATH.get(route);
+    if (tokenRoute !== undefined && request.method === tokenRoute.method) {
+      const grantType = grantTypeLabel(request, tokenRoute);
       metrics.tokenRequests.inc({ grant_type: grantType, outcome: status < 400 ? 'success' : errorCode(request, status) });
       metrics.tokenDuration.observe({ grant_type: grantType }, reply.elapsedTime / 1000);
     }

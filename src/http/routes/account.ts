@@ -10,7 +10,7 @@ import { accountShare, passwordChecker, type CheckPassword } from '../../account
 import { nowSeconds } from '../../oauth/clock.js';
 import { audit } from '../../audit.js';
 import type { User } from '../../store/users.js';
-import { lockoutMessage } from '../../accounts/backoff.js';
+import { lockoutMessage } from '../../oauth/lockout.js';
 import { changeEmail, countEmailChangeAttempt, UNUSABLE_EMAIL_MESSAGE } from '../../accounts/email-change.js';
 import { accountPage, type AccountPageOptions } from '../../views/account.js';
 import type { FormErrors } from '../../views/forms.js';

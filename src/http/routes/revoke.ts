@@ -1,11 +1,11 @@
 // POST /oauth/revoke (RFC 7009): parse, authenticate the client, call the core, answer 200
 // with an empty body whatever became of the token (RFC 7009 §2.2).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { authenticateClientGuarded } from '../../oauth/client-auth.js';
 import { audit } from '../../audit.js';
 import { OAuthError } from '../../oauth/errors.js';
 import { revoke } from '../../oauth/revoke.js';
 import { toParams, type Params } from '../plugins/params.js';
-import { authenticateClientLimited } from '../plugins/rate-limit.js';
 
 /**
  * The parameters of a revocation or introspection request: the body (form, JSON or
@@ -22,7 +22,7 @@ export async function revokeRoutes(app: FastifyInstance): Promise<void> {
   const services = app.services;
   app.post('/oauth/revoke', async (request, reply) => {
     const params = tokenRequestParams(request);
-    const client = await authenticateClientLimited(request, { authorization: request.headers.authorization, params });
+    const client = await authenticateClientGuarded({ authorization: request.headers.authorization, params, address: request.ip, log: request.log }, services);
     const outcome = await revoke(services, client, params);
     if (outcome.revoked !== null) {
       audit(request.log, 'token.revoked', { client_id: client.clientId, token_type: outcome.revoked, grant_id: outcome.grantId, address: request.ip });

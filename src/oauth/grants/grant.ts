@@ -5,7 +5,7 @@ import type { Client } from '../../store/clients.js';
 import type { GrantType } from '../grant-types.js';
 import { OAuthError } from '../errors.js';
 import { formatScope, isSubset, parseScope } from '../scope.js';
-import type { TokenResponse } from '../tokens.js';
+import type { IssuedTokens } from '../tokens.js';
 
 export interface TokenRequest {
   /** The authenticated client. */
@@ -23,7 +23,8 @@ export interface GrantHandler {
    * (client_credentials, RFC 6749 §4.4). 'any': public clients too.
    */
   clientAuthentication: 'any' | 'confidential';
-  handle(request: TokenRequest): Promise<TokenResponse>;
+  /** The response body, and whom it was issued for (the token endpoint's audit line). */
+  handle(request: TokenRequest): Promise<IssuedTokens>;
 }
 
 /** Security events a grant reports (a replayed code or refresh token): src/audit.ts; pino's Logger fits. */

@@ -12,7 +12,7 @@ import type { Clock } from '../clock.js';
 import { nowSeconds } from '../clock.js';
 import { tokenKey } from '../crypto.js';
 import { OAuthError } from '../errors.js';
-import { newOpaqueToken, type TokenIssuer, type TokenResponse } from '../tokens.js';
+import { newOpaqueToken, type IssuedTokens, type TokenIssuer } from '../tokens.js';
 import type { Client } from '../../store/clients.js';
 import type { GrantStore } from '../../store/grants.js';
 import type { RefreshTokenRow, TokenStore } from '../../store/tokens.js';
@@ -73,7 +73,7 @@ export function refreshTokenGrant(deps: RefreshTokenGrantDeps): GrantHandler {
  */
 async function whyNotConsumed(
   deps: RefreshTokenGrantDeps, tokenHash: string, client: Client, now: number, requestedScope: string | undefined, address: string | undefined,
-): Promise<OAuthError | TokenResponse> {
+): Promise<OAuthError | IssuedTokens> {
   const row = await deps.tokens.findRefreshToken(tokenHash);
   if (!row) {
     // The purge deletes a used token's full row after the reuse horizon and keeps a slim
@@ -120,12 +120,12 @@ const SUCCESSOR_USED = Symbol('successor used');
  */
 async function retryInsideWindow(
   deps: RefreshTokenGrantDeps, row: RefreshTokenRow, client: Client, now: number, requestedScope: string | undefined,
-): Promise<TokenResponse | OAuthError | 'reuse'> {
+): Promise<IssuedTokens | OAuthError | 'reuse'> {
   const window = deps.config.refreshRetryWindow;
   const expected = row.successor_hash;
   if (window <= 0 || row.revoked_at !== null || row.consumed_at === null || now - row.consumed_at > window || expected === null) return 'reuse';
   const next = newOpaqueToken();
-  let outcome: TokenResponse | 'lost';
+  let outcome: IssuedTokens | 'lost';
   try {
     outcome = await deps.transaction(async (tx) => {
       // The swap also requires the grant to be live (as consuming does).

@@ -5,20 +5,19 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tokenKey } from '../../../src/oauth/crypto.js';
 import { authorizationCodeGrant } from '../../../src/oauth/grants/authorization-code.js';
-import type { GrantHandler } from '../../../src/oauth/grants/index.js';
 import { createClient, createOrganization, createUser, mintCode, type TestClient, type TestUser } from '../../helpers/fixtures.js';
-import { accessTokenState, assertRefused, assertTokenResponse, withGrantWorld, type GrantWorld } from '../../helpers/grant-world.js';
+import { accessTokenState, answeringBody, assertRefused, assertTokenResponse, withGrantWorld, type BodyGrant, type GrantWorld } from '../../helpers/grant-world.js';
 import { newVerifier } from '../../helpers/pkce.js';
 
-function grantOf(w: GrantWorld): GrantHandler {
-  return authorizationCodeGrant({
+function grantOf(w: GrantWorld): BodyGrant {
+  return answeringBody(w, authorizationCodeGrant({
     clock: w.clock, issuer: w.issuer, transaction: w.services.transaction, tokens: w.services.tokens, grants: w.services.grants, audit: w.audit,
-  });
+  }));
 }
 
 interface Scene {
   w: GrantWorld;
-  grant: GrantHandler;
+  grant: BodyGrant;
   user: TestUser;
   client: TestClient;
 }

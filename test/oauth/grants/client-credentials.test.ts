@@ -6,16 +6,15 @@ import type { ClientRegistration } from '../../../src/accounts/client-registrati
 import type { Config } from '../../../src/config/load.js';
 import { tokenKey } from '../../../src/oauth/crypto.js';
 import { clientCredentialsGrant } from '../../../src/oauth/grants/client-credentials.js';
-import type { GrantHandler } from '../../../src/oauth/grants/index.js';
 import { createClient, type TestClient } from '../../helpers/fixtures.js';
-import { accessTokenState, assertRefused, assertTokenResponse, withGrantWorld, type GrantWorld } from '../../helpers/grant-world.js';
+import { accessTokenState, answeringBody, assertRefused, assertTokenResponse, withGrantWorld, type BodyGrant, type GrantWorld } from '../../helpers/grant-world.js';
 
 async function scene(
-  fn: (s: { w: GrantWorld; grant: GrantHandler; client: TestClient }) => Promise<void>,
+  fn: (s: { w: GrantWorld; grant: BodyGrant; client: TestClient }) => Promise<void>,
   options: { client?: Partial<ClientRegistration>; grantConfig?: Pick<Config, 'scopes'> } = {},
 ): Promise<void> {
   await withGrantWorld(async (w) => {
-    const grant = clientCredentialsGrant({ clock: w.clock, config: options.grantConfig ?? w.config, issuer: w.issuer, transaction: w.services.transaction });
+    const grant = answeringBody(w, clientCredentialsGrant({ clock: w.clock, config: options.grantConfig ?? w.config, issuer: w.issuer, transaction: w.services.transaction }));
     const client = await createClient(w, { grantTypes: ['client_credentials'], ...options.client });
     await fn({ w, grant, client });
   });

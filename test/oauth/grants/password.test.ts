@@ -9,16 +9,15 @@ import { passwordChecker } from '../../../src/accounts/password-check.js';
 import { MAX_PASSWORD_LENGTH } from '../../../src/accounts/passwords.js';
 import type { Config } from '../../../src/config/load.js';
 import { tokenKey } from '../../../src/oauth/crypto.js';
-import type { GrantHandler } from '../../../src/oauth/grants/index.js';
 import { passwordGrant } from '../../../src/oauth/grants/password.js';
 import { createClient, createUser, type TestClient, type TestUser } from '../../helpers/fixtures.js';
-import { assertRefused, assertTokenResponse, withGrantWorld, type GrantWorld } from '../../helpers/grant-world.js';
+import { answeringBody, assertRefused, assertTokenResponse, withGrantWorld, type BodyGrant, type GrantWorld } from '../../helpers/grant-world.js';
 
 const ADDRESS = '198.51.100.7';
 
 interface Scene {
   w: GrantWorld;
-  grant: GrantHandler;
+  grant: BodyGrant;
   user: TestUser;
   client: TestClient;
 }
@@ -29,14 +28,14 @@ async function scene(
 ): Promise<void> {
   await withGrantWorld(async (w) => {
     const guard = new BruteForceGuard(new MemoryCounters(), w.clock);
-    const grant = passwordGrant({
+    const grant = answeringBody(w, passwordGrant({
       checkPassword: passwordChecker({ guard, users: w.services.users, logger: w.audit }),
       audit: w.audit,
       clock: w.clock,
       config: options.grantConfig ?? w.config,
       issuer: w.issuer,
       transaction: w.services.transaction,
-    });
+    }));
     const user = await createUser(w);
     const client = await createClient(w, { grantTypes: ['password', 'refresh_token'], ...options.client });
     await fn({ w, grant, user, client });

@@ -6,15 +6,14 @@ import assert from 'node:assert/strict';
 import type { ClientRegistration } from '../../../src/accounts/client-registration.js';
 import type { Config } from '../../../src/config/load.js';
 import { authorizationCodeGrant } from '../../../src/oauth/grants/authorization-code.js';
-import type { GrantHandler } from '../../../src/oauth/grants/index.js';
 import { refreshTokenGrant } from '../../../src/oauth/grants/refresh-token.js';
 import { createClient, createUser, mintCode, type TestClient, type TestUser } from '../../helpers/fixtures.js';
-import { accessTokenState, assertRefused, assertTokenResponse, withGrantWorld, type GrantWorld } from '../../helpers/grant-world.js';
+import { accessTokenState, answeringBody, assertRefused, assertTokenResponse, withGrantWorld, type BodyGrant, type GrantWorld } from '../../helpers/grant-world.js';
 import { newVerifier } from '../../helpers/pkce.js';
 
 interface Scene {
   w: GrantWorld;
-  grant: GrantHandler;
+  grant: BodyGrant;
   user: TestUser;
   client: TestClient;
   /** A fresh token pair from a code exchange. */
@@ -23,12 +22,12 @@ interface Scene {
 
 async function scene(fn: (s: Scene) => Promise<void>, options: { config?: Partial<Config>; client?: Partial<ClientRegistration> } = {}): Promise<void> {
   await withGrantWorld(async (w) => {
-    const grant = refreshTokenGrant({
+    const grant = answeringBody(w, refreshTokenGrant({
       clock: w.clock, config: w.config, issuer: w.issuer, transaction: w.services.transaction, tokens: w.services.tokens, grants: w.services.grants, audit: w.audit,
-    });
-    const codes = authorizationCodeGrant({
+    }));
+    const codes = answeringBody(w, authorizationCodeGrant({
       clock: w.clock, issuer: w.issuer, transaction: w.services.transaction, tokens: w.services.tokens, grants: w.services.grants, audit: w.audit,
-    });
+    }));
     const user = await createUser(w);
     const client = await createClient(w, options.client);
     const issue = async (scope = 'profile email') => {
@@ -158,9 +157,9 @@ describe('refresh_token grant', () => {
 
   test('a public client refreshes with its client_id alone', async () => {
     await scene(async ({ w, grant, user, client }) => {
-      const codes = authorizationCodeGrant({
+      const codes = answeringBody(w, authorizationCodeGrant({
         clock: w.clock, issuer: w.issuer, transaction: w.services.transaction, tokens: w.services.tokens, grants: w.services.grants, audit: w.audit,
-      });
+      }));
       const verifier = newVerifier();
       const { code } = await mintCode(w, { client, userId: user.id, codeVerifier: verifier });
       const pair = await codes.handle({ client: client.client, params: { code, redirect_uri: client.redirectUri, code_verifier: verifier } });
