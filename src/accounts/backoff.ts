@@ -31,7 +31,7 @@ import type { Redis } from 'ioredis';
 import { addressKey } from './address-key.js';
 import type { Clock } from '../oauth/clock.js';
 import { OAuthError } from '../oauth/errors.js';
-import { normalizeEmail } from '../store/users.js';
+import { normalizeEmail } from '../oauth/model.js';
 
 export interface BackoffPolicy {
   /** Failures before the first wait. */

@@ -11,8 +11,8 @@
 //      and the failure or lockout audited with the address.
 import { hash } from 'node:crypto';
 import { audit, type AuditLogger } from '../audit.js';
-import type { User, UserStore } from '../store/users.js';
-import { normalizeEmail } from '../store/users.js';
+import { normalizeEmail, type User } from '../oauth/model.js';
+import type { UserPort } from '../oauth/ports.js';
 import { lockoutMessage, type BruteForceGuard, type PasswordTicket } from './backoff.js';
 import { dummyPasswordHash, HashingRefused, MAX_PASSWORD_LENGTH, verifyPassword, type HashShare } from './passwords.js';
 
@@ -47,7 +47,7 @@ export type CheckPassword = (request: PasswordCheckRequest) => Promise<PasswordC
 
 export interface PasswordCheckDeps {
   guard: Pick<BruteForceGuard, 'reservePassword'>;
-  users: Pick<UserStore, 'findCredentialsByEmail'>;
+  users: Pick<UserPort, 'findCredentialsByEmail'>;
   logger: AuditLogger;
 }
 

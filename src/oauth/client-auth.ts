@@ -5,7 +5,7 @@
 // the flat parameters and a way to look a client up, and returns the Client or throws.
 import { OAuthError } from './errors.js';
 import { secretMatchesHash, sha256Hex } from './crypto.js';
-import type { Client } from '../store/clients.js';
+import type { Client } from './model.js';
 
 export type ClientLookup = (clientId: string) => Promise<Client | undefined>;
 

@@ -83,7 +83,7 @@ export async function assertRefused(grant: GrantHandler, request: TokenRequest, 
 
 /** The stored state of an access token the grant issued: 'active', 'revoked', 'expired', 'unknown'. */
 export async function accessTokenState(world: GrantWorld, accessToken: string): Promise<'active' | 'revoked' | 'expired' | 'unknown'> {
-  const row = await world.services.tokens.findAccessToken(tokenKey(accessToken));
+  const row = await world.services.accessTokens.find(tokenKey(accessToken));
   if (!row) return 'unknown';
   if (row.revokedAt !== null || row.grantRevokedAt !== null) return 'revoked';
   return row.expiresAt <= Math.floor(world.clock.nowMs() / 1000) ? 'expired' : 'active';

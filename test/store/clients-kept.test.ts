@@ -93,7 +93,7 @@ for (const kind of databaseKinds()) {
         const found = await services.clients.findByClientId(client.clientId);
         assert.ok(found);
         if (kind === 'sqlite') {
-          assert.throws(() => found.redirectUris.push('https://evil.example/cb'), TypeError);
+          assert.throws(() => (found.redirectUris as string[]).push('https://evil.example/cb'), TypeError);
           assert.throws(() => { (found as { secretHash: string | null }).secretHash = null; }, TypeError);
         }
         assert.deepEqual((await services.clients.findByClientId(client.clientId))?.redirectUris, ['https://a.example/cb']);

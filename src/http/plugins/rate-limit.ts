@@ -16,7 +16,7 @@ import { audit } from '../../audit.js';
 import { lockoutError, RedisCounters, tooManyRequests } from '../../accounts/backoff.js';
 import { authenticateClient, parseBasicAuthorization, type ClientAuthRequest } from '../../oauth/client-auth.js';
 import { OAuthError } from '../../oauth/errors.js';
-import type { Client } from '../../store/clients.js';
+import type { Client } from '../../oauth/model.js';
 import { addressKey } from '../client-address.js';
 
 /** The routes each coarse limit covers (method and path as registered). */

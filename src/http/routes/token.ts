@@ -23,9 +23,9 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
     config: services.config,
     issuer,
     transaction: services.transaction,
-    tokens: services.tokens,
+    codes: services.codes,
+    refreshTokens: services.refreshTokens,
     grants: services.grants,
-    users: services.users,
     checkPassword: passwordChecker({ guard: services.guard, users: services.users, logger: app.log }),
     audit: app.log,
   });
