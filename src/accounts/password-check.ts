@@ -12,7 +12,7 @@
 import { hash } from 'node:crypto';
 import { audit, type AuditLogger } from '../audit.js';
 import { normalizeEmail, type User } from '../oauth/model.js';
-import type { UserPort } from '../oauth/ports.js';
+import type { RootPick, UserPort } from '../oauth/ports.js';
 import { lockoutMessage, type BruteForceGuard, type PasswordTicket } from './backoff.js';
 import { dummyPasswordHash, HashingRefused, MAX_PASSWORD_LENGTH, verifyPassword, type HashShare } from './passwords.js';
 
@@ -47,7 +47,7 @@ export type CheckPassword = (request: PasswordCheckRequest) => Promise<PasswordC
 
 export interface PasswordCheckDeps {
   guard: Pick<BruteForceGuard, 'reservePassword'>;
-  users: Pick<UserPort, 'findCredentialsByEmail'>;
+  users: RootPick<UserPort, 'findCredentialsByEmail'>;
   logger: AuditLogger;
 }
 

@@ -13,7 +13,7 @@
 //   its consent page: then it is a page naming the redirect host (RFC 9700 §4.11.2).
 import type { Config } from '../config/load.js';
 import type { Client, Organization } from './model.js';
-import type { ClientPort, CodePort, ConsentPort, GrantPort } from './ports.js';
+import type { ClientPort, CodePort, ConsentPort, GrantPort, RootPick } from './ports.js';
 import { nowSeconds, type Clock } from './clock.js';
 import { newOrderedSecret, tokenKey } from './crypto.js';
 import { OAuthError, type OAuthErrorCode } from './errors.js';
@@ -114,7 +114,7 @@ export function parsePrompt(value: string | undefined): Set<Prompt> | null {
 }
 
 export interface ValidateDeps {
-  clients: Pick<ClientPort, 'findByClientId'>;
+  clients: RootPick<ClientPort, 'findByClientId'>;
   config: Pick<Config, 'scopes'>;
 }
 
@@ -221,7 +221,7 @@ export async function validateAuthorizationRequest(params: ParamSource, deps: Va
 // ---- errors and clients anyone could register (RFC 9700 §4.11.2) ---------------------------
 
 export interface RedirectTrustDeps {
-  grants: Pick<ConsentPort, 'hasConsent'>;
+  grants: RootPick<ConsentPort, 'hasConsent'>;
 }
 
 /**
@@ -341,8 +341,8 @@ export function chooseOrganization(organizations: readonly Organization[], submi
 // ---- consent and code issuance ------------------------------------------------------------
 
 export interface IssueDeps {
-  grants: Pick<GrantPort, 'insert'> & Pick<ConsentPort, 'findConsent' | 'upsertConsent'>;
-  codes: Pick<CodePort, 'insert'>;
+  grants: RootPick<GrantPort, 'insert'> & RootPick<ConsentPort, 'findConsent' | 'upsertConsent'>;
+  codes: RootPick<CodePort, 'insert'>;
   clock: Clock;
   config: Pick<Config, 'authorizationCodeTtl'>;
 }

@@ -13,7 +13,7 @@
 // caller why.
 import type { Config } from '../config/load.js';
 import type { Client, RefreshToken } from './model.js';
-import type { AccessTokenPort, RefreshTokenPort } from './ports.js';
+import type { AccessTokenPort, RefreshTokenPort, RootPick } from './ports.js';
 import { accessTokenState } from './bearer.js';
 import { nowSeconds, type Clock } from './clock.js';
 import { tokenKey } from './crypto.js';
@@ -25,8 +25,8 @@ import type { SigningKeys } from './signing-keys.js';
 export interface IntrospectionDeps {
   config: Pick<Config, 'issuer'>;
   clock: Clock;
-  accessTokens: Pick<AccessTokenPort, 'find' | 'findByJti'>;
-  refreshTokens: Pick<RefreshTokenPort, 'findContext'>;
+  accessTokens: RootPick<AccessTokenPort, 'find' | 'findByJti'>;
+  refreshTokens: RootPick<RefreshTokenPort, 'findContext'>;
   signingKeys: SigningKeys;
 }
 

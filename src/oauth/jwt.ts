@@ -6,7 +6,7 @@
 import { SignJWT, errors as joseErrors, jwtVerify, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
 import type { Config } from '../config/load.js';
 import type { AccessTokenContext } from './model.js';
-import type { AccessTokenPort } from './ports.js';
+import type { AccessTokenPort, RootPick } from './ports.js';
 import { nowSeconds, type Clock } from './clock.js';
 import { newOrderedId, tokenKey } from './crypto.js';
 import { SIGNING_ALG, type SigningKeys } from './signing-keys.js';
@@ -183,7 +183,7 @@ function remember(cache: Map<string, VerifiedToken>, hash: string, entry: Verifi
 export interface AccessTokenLookupDeps {
   config: Pick<Config, 'issuer'>;
   clock: Clock;
-  accessTokens: Pick<AccessTokenPort, 'find' | 'findByJti'>;
+  accessTokens: RootPick<AccessTokenPort, 'find' | 'findByJti'>;
   signingKeys: SigningKeys;
 }
 

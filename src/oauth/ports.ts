@@ -26,6 +26,13 @@ export interface RootStore {
 /** `P` as a store bound to one transaction. */
 export type InTransaction<P> = P & { readonly [inTransaction]: true };
 
+/**
+ * The methods `K` of the root port `P`, still a root store: what a dependency names when it
+ * needs only part of a port (a plain Pick would drop the brand, and a transaction's store
+ * with those methods would then fit).
+ */
+export type RootPick<P extends RootStore, K extends keyof P> = Pick<P, K> & RootStore;
+
 // ---- root ports ------------------------------------------------------------------------------
 
 export interface ClientPort extends RootStore {

@@ -14,15 +14,15 @@
 //   tells whether someone else's token exists).
 // - An unknown, malformed, expired or already revoked token: 200 as well (RFC 7009 §2.2).
 import type { Client } from './model.js';
-import type { AccessTokenPort, RefreshTokenPort, RunInTransaction } from './ports.js';
+import type { AccessTokenPort, RefreshTokenPort, RootPick, RunInTransaction } from './ports.js';
 import { nowSeconds, type Clock } from './clock.js';
 import { tokenKey } from './crypto.js';
 import { MAX_TOKEN_LENGTH, lookupOrder, requireTokenParam } from './introspect.js';
 
 export interface RevocationDeps {
   clock: Clock;
-  accessTokens: Pick<AccessTokenPort, 'find'>;
-  refreshTokens: Pick<RefreshTokenPort, 'find'>;
+  accessTokens: RootPick<AccessTokenPort, 'find'>;
+  refreshTokens: RootPick<RefreshTokenPort, 'find'>;
   /** The writes go through the transaction runner: atomic, and group-committed on SQLite. */
   transaction: RunInTransaction;
 }

@@ -12,15 +12,15 @@ import { OAuthError } from '../errors.js';
 import { verifyCodeVerifier } from '../pkce.js';
 import { newOpaqueToken, type TokenIssuer } from '../tokens.js';
 import type { AuthorizationCode, Client } from '../model.js';
-import type { CodePort, GrantPort, RunInTransaction } from '../ports.js';
+import type { CodePort, GrantPort, RootPick, RunInTransaction } from '../ports.js';
 import { optionalParam, requireParam, type AuditLog, type GrantHandler } from './grant.js';
 
 export interface AuthorizationCodeGrantDeps {
   clock: Clock;
   issuer: TokenIssuer;
   transaction: RunInTransaction;
-  codes: Pick<CodePort, 'find'>;
-  grants: Pick<GrantPort, 'revoke' | 'isRevoked'>;
+  codes: RootPick<CodePort, 'find'>;
+  grants: RootPick<GrantPort, 'revoke' | 'isRevoked'>;
   audit: AuditLog;
 }
 

@@ -14,7 +14,7 @@ import { tokenKey } from '../crypto.js';
 import { OAuthError } from '../errors.js';
 import { newOpaqueToken, type TokenIssuer, type TokenResponse } from '../tokens.js';
 import type { Client, RefreshToken } from '../model.js';
-import type { GrantPort, RefreshTokenPort, RunInTransaction } from '../ports.js';
+import type { GrantPort, RefreshTokenPort, RootPick, RunInTransaction } from '../ports.js';
 import { grantedScope, optionalParam, requireParam, type AuditLog, type GrantHandler } from './grant.js';
 
 export interface RefreshTokenGrantDeps {
@@ -22,8 +22,8 @@ export interface RefreshTokenGrantDeps {
   config: Pick<Config, 'refreshRetryWindow'>;
   issuer: TokenIssuer;
   transaction: RunInTransaction;
-  refreshTokens: Pick<RefreshTokenPort, 'find' | 'findConsumed'>;
-  grants: Pick<GrantPort, 'revoke' | 'isRevoked'>;
+  refreshTokens: RootPick<RefreshTokenPort, 'find' | 'findConsumed'>;
+  grants: RootPick<GrantPort, 'revoke' | 'isRevoked'>;
   audit: AuditLog;
 }
 
