@@ -81,19 +81,8 @@ export interface Client {
   readonly trusted: boolean;
 }
 
-export interface NewClient {
-  readonly clientId: string;
-  readonly secretHash: string | null;
-  readonly name: string;
-  readonly redirectUris: readonly string[];
-  readonly ownerUserId: number | null;
-  readonly isPublic: boolean;
-  readonly grantTypes: readonly GrantType[];
-  readonly scopes: readonly string[];
-  readonly refreshWithoutSecret: boolean;
-  readonly trusted: boolean;
-  readonly now: number;
-}
+/** A client to register: the client less what the store assigns, with the time of registration. */
+export type NewClient = Omit<Client, 'id' | 'createdAt'> & { readonly now: number };
 
 // ---- grants and consent ----------------------------------------------------------------------
 
@@ -148,12 +137,11 @@ export interface AuthorizationCode {
 
 export type NewAuthorizationCode = Omit<AuthorizationCode, 'consumedAt'>;
 
-// ---- access tokens -------------------------------------------------------------------------
+// ---- access and refresh tokens ---------------------------------------------------------------
 
-export interface NewAccessToken {
+/** What every stored token records: its hash, the grant it descends from, its owners and scope. */
+export interface StoredToken {
   readonly tokenHash: string;
-  /** The JWT `jti`; null for opaque tokens. */
-  readonly jti: string | null;
   readonly grantId: number;
   /** The client's row id. */
   readonly clientId: number;
@@ -161,21 +149,17 @@ export interface NewAccessToken {
   readonly organizationId: number | null;
   readonly scope: string;
   readonly createdAt: number;
+}
+
+export interface NewAccessToken extends StoredToken {
+  /** The JWT `jti`; null for opaque tokens. */
+  readonly jti: string | null;
   readonly expiresAt: number;
 }
 
 /** An access token with everything a protected resource needs to decide, from one query. */
-export interface AccessTokenContext {
-  readonly tokenHash: string;
-  readonly jti: string | null;
-  readonly grantId: number;
-  readonly clientId: number;
+export interface AccessTokenContext extends NewAccessToken {
   readonly clientPublicId: string;
-  readonly userId: number | null;
-  readonly organizationId: number | null;
-  readonly scope: string;
-  readonly createdAt: number;
-  readonly expiresAt: number;
   readonly revokedAt: number | null;
   readonly grantRevokedAt: number | null;
   /** null when the token is bound to no organization. */
@@ -184,17 +168,7 @@ export interface AccessTokenContext {
   readonly user: { readonly id: number; readonly name: string; readonly email: string; readonly locale: string } | null;
 }
 
-// ---- refresh tokens ------------------------------------------------------------------------
-
-export interface RefreshToken {
-  readonly tokenHash: string;
-  readonly grantId: number;
-  /** The client's row id. */
-  readonly clientId: number;
-  readonly userId: number | null;
-  readonly organizationId: number | null;
-  readonly scope: string;
-  readonly createdAt: number;
+export interface RefreshToken extends StoredToken {
   /** null: never expires (Hover profile). */
   readonly expiresAt: number | null;
   readonly consumedAt: number | null;

@@ -12,13 +12,9 @@ import type { InTransaction, RunInTransaction, TransactionStores } from '../oaut
 export type { RunInTransaction, TransactionStores } from '../oauth/ports.js';
 
 /*
- * RunInTransaction (oauth/ports.ts) runs `work` atomically: its writes are committed when it
- * resolves, and none of them remain when it throws (the error is rethrown). `work` must reach
- * the database only through the stores it is given (never the root Kysely instance, never a
- * nested runner call), and must have no effect outside the database: on SQLite it may be run a
- * second time, from the start, when another work of its batch throws (only the last run is
- * committed and answered). With LATCHKEY_DEV_CHECKS=1 (the tests) a root store called inside a
- * work throws (dev-checks.ts).
+ * The runner behind RunInTransaction (oauth/ports.ts states a work's contract: only the stores
+ * it is given, no effect outside the database, it may be run a second time). With
+ * LATCHKEY_DEV_CHECKS=1 (the tests) a root store called inside a work throws (dev-checks.ts).
  *
  * PostgreSQL: one READ COMMITTED transaction per call, so a second `UPDATE … WHERE
  * consumed_at IS NULL` on the same row waits for the first to commit and then matches
