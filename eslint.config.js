@@ -27,9 +27,21 @@ export default tseslint.config(
           { group: ['**/http/**'], message: 'src/oauth is framework-free (DESIGN.md): the HTTP layer calls the core, not the other way round.' },
           {
             group: ['**/store/**'],
-            allowTypeImports: true,
-            message: 'src/oauth may name store types (import type) but not load a store module: it would load kysely (DESIGN.md).',
+            message: 'src/oauth names storage only through its own ports and model (oauth/ports.ts, oauth/model.ts), not even a store type.',
           },
+        ],
+      }],
+    },
+  },
+  {
+    files: ['src/views/**/*.ts'],
+    rules: {
+      // The pages render the domain model (src/oauth/model.ts), never a store's rows or classes.
+      'no-restricted-imports': 'off',
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['**/store/**'], message: 'src/views renders the model (oauth/model.ts), not store types.' },
+          { group: ['kysely', 'better-sqlite3', 'pg'], message: 'src/views does not talk to storage.' },
         ],
       }],
     },

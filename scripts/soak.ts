@@ -26,7 +26,7 @@ import { loadConfig } from '../src/config/load.js';
 import { createServices } from '../src/services.js';
 import { migrate, openDatabase } from '../src/store/db.js';
 import { countRows, type PurgeCounts } from '../src/store/purge.js';
-import type { User } from '../src/store/users.js';
+import type { User } from '../src/oauth/model.js';
 import { startServerProcess } from '../test/hardening/process.js';
 import { authorize, signIn } from '../test/helpers/authorize.js';
 

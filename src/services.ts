@@ -13,14 +13,18 @@ import { SigningKeys } from './oauth/signing-keys.js';
 import { OrganizationStore } from './store/orgs.js';
 import { InvitationStore } from './store/invitations.js';
 import { SessionStore } from './store/sessions.js';
-import { TokenStore } from './store/tokens.js';
+import { AccessTokenStore } from './store/access-tokens.js';
+import { CodeStore } from './store/codes.js';
+import { RefreshTokenStore } from './store/refresh-tokens.js';
 import { UserStore } from './store/users.js';
 import { transactionRunner, type RunInTransaction } from './store/transaction.js';
 import { devChecksEnabled, guardRootStore, markWorks } from './store/dev-checks.js';
 
 /** Everything a server needs: the slice the account rules use (accounts/services.ts) and the rest. */
 export interface Services extends AccountServices {
-  tokens: TokenStore;
+  codes: CodeStore;
+  accessTokens: AccessTokenStore;
+  refreshTokens: RefreshTokenStore;
   sessions: SessionStore;
   /**
    * Atomic writes for the token endpoint and revocation: one per process, so that on SQLite
@@ -50,7 +54,9 @@ export function createServices(config: Config, store: Store, options: { clock?: 
     invitations: root(new InvitationStore(db), 'services.invitations'),
     clients: root(new ClientStore(db, store.changes), 'services.clients'),
     grants: root(new GrantStore(db), 'services.grants'),
-    tokens: root(new TokenStore(db, store.changes), 'services.tokens'),
+    codes: root(new CodeStore(db), 'services.codes'),
+    accessTokens: root(new AccessTokenStore(db, store.changes), 'services.accessTokens'),
+    refreshTokens: root(new RefreshTokenStore(db), 'services.refreshTokens'),
     sessions: root(new SessionStore(db), 'services.sessions'),
     transaction: checks ? markWorks(transaction) : transaction,
     signingKeys: new SigningKeys(root(new SigningKeyStore(db), 'signing keys'), { encryptionKey: config.encryptionKey, clock, accessTokenTtl: config.accessTokenTtl }),

@@ -32,7 +32,7 @@ import { BoundedMap } from '../bounded-map.js';
 import { addressKey } from './address-key.js';
 import type { Clock } from '../oauth/clock.js';
 import type { Lockout } from '../oauth/lockout.js';
-import { normalizeEmail } from '../store/users.js';
+import { normalizeEmail } from '../oauth/model.js';
 
 export type { Lockout } from '../oauth/lockout.js';
 

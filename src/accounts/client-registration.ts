@@ -3,7 +3,7 @@
 import { newClientId, newSecret, sha256Hex } from '../oauth/crypto.js';
 import { validateRedirectUri, type RedirectUriPolicy } from '../oauth/redirect-uri.js';
 import { nowSeconds } from '../oauth/clock.js';
-import type { Client } from '../store/clients.js';
+import type { Client } from '../oauth/model.js';
 import { GRANT_TYPES, type GrantType } from '../oauth/grant-types.js';
 import type { AccountServices } from './services.js';
 

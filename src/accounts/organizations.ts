@@ -12,9 +12,8 @@
 import { audit, type AuditLogger } from '../audit.js';
 import { nowSeconds } from '../oauth/clock.js';
 import type { AccountServices } from './services.js';
-import type { Invitation, PendingInvitation } from '../store/invitations.js';
-import type { LockedOrganization, Membership, Organization, Role } from '../store/orgs.js';
-import type { User } from '../store/users.js';
+import type { Invitation, Membership, Organization, PendingInvitation, Role, User } from '../oauth/model.js';
+import type { LockedOrganization } from '../store/orgs.js';
 import { AccountError, validateEmail } from './users.js';
 
 /** Seconds an invitation can be accepted: 7 days. */

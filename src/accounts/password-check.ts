@@ -11,8 +11,8 @@
 //      and the failure or lockout audited with the address.
 import { hash } from 'node:crypto';
 import { audit, type AuditLogger } from '../audit.js';
-import type { User, UserStore } from '../store/users.js';
-import { normalizeEmail } from '../store/users.js';
+import { normalizeEmail, type User } from '../oauth/model.js';
+import type { RootPick, UserPort } from '../oauth/ports.js';
 import { lockoutMessage } from '../oauth/lockout.js';
 import type { BruteForceGuard, PasswordTicket } from './backoff.js';
 import { dummyPasswordHash, HashingRefused, MAX_PASSWORD_LENGTH, verifyPassword, type HashShare } from './passwords.js';
@@ -48,7 +48,7 @@ export type CheckPassword = (request: PasswordCheckRequest) => Promise<PasswordC
 
 export interface PasswordCheckDeps {
   guard: Pick<BruteForceGuard, 'reservePassword'>;
-  users: Pick<UserStore, 'findCredentialsByEmail'>;
+  users: RootPick<UserPort, 'findCredentialsByEmail'>;
   logger: AuditLogger;
 }
 

@@ -1,7 +1,7 @@
 // Creating and changing user accounts: the rules shared by the CLI, sign-up and the account page.
 import { nowSeconds } from '../oauth/clock.js';
 import type { AccountServices } from './services.js';
-import type { User } from '../store/users.js';
+import type { User } from '../oauth/model.js';
 import { hashPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, type HashShare } from './passwords.js';
 
 export class AccountError extends Error {

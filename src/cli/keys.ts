@@ -33,12 +33,12 @@ export const keysList: Command = async (argv) => {
       keys: rows.map((r) => ({
         kid: r.kid,
         alg: r.alg,
-        created_at: r.created_at,
-        retired_at: r.retired_at,
-        publish_until: r.publish_until,
-        signing: r.retired_at === null,
-        published: r.retired_at === null || (r.publish_until !== null && r.publish_until > now),
-        encrypted: isSealed(r.private_jwk),
+        created_at: r.createdAt,
+        retired_at: r.retiredAt,
+        publish_until: r.publishUntil,
+        signing: r.retiredAt === null,
+        published: r.retiredAt === null || (r.publishUntil !== null && r.publishUntil > now),
+        encrypted: isSealed(r.privateJwk),
       })),
     };
   });

@@ -5,7 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { html, type Html } from '../views/html.js';
 import { errorPage, layout } from '../views/layout.js';
 import type { Session } from './session.js';
-import type { User } from '../store/users.js';
+import type { User } from '../oauth/model.js';
 
 /** Route options of every page: errors render as an HTML page, never JSON. */
 export const PAGE_ROUTE = { config: { errorFormat: 'html' as const } };

@@ -12,7 +12,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/load.js';
 import { constantTimeEqual, newSecret, sha256Hex } from '../oauth/crypto.js';
 import { nowSeconds } from '../oauth/clock.js';
-import type { User } from '../store/users.js';
+import type { User } from '../oauth/model.js';
 import { errorPage } from '../views/layout.js';
 
 /** The cookie names on plain http; on an https issuer they carry the __Host- prefix. */

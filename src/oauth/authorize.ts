@@ -12,10 +12,8 @@
 //   client anyone could register (the developer portal), until the user has signed in and seen
 //   its consent page: then it is a page naming the redirect host (RFC 9700 §4.11.2).
 import type { Config } from '../config/load.js';
-import type { Client, ClientStore } from '../store/clients.js';
-import type { GrantStore } from '../store/grants.js';
-import type { Organization } from '../store/orgs.js';
-import type { TokenStore } from '../store/tokens.js';
+import type { Client, Organization } from './model.js';
+import type { ClientPort, CodePort, ConsentPort, GrantPort, RootPick } from './ports.js';
 import { nowSeconds, type Clock } from './clock.js';
 import { newOrderedSecret, tokenKey } from './crypto.js';
 import { OAuthError, type OAuthErrorCode } from './errors.js';
@@ -116,7 +114,7 @@ export function parsePrompt(value: string | undefined): Set<Prompt> | null {
 }
 
 export interface ValidateDeps {
-  clients: Pick<ClientStore, 'findByClientId'>;
+  clients: RootPick<ClientPort, 'findByClientId'>;
   config: Pick<Config, 'scopes'>;
 }
 
@@ -223,7 +221,7 @@ export async function validateAuthorizationRequest(params: ParamSource, deps: Va
 // ---- errors and clients anyone could register (RFC 9700 §4.11.2) ---------------------------
 
 export interface RedirectTrustDeps {
-  grants: Pick<GrantStore, 'hasConsent'>;
+  grants: RootPick<ConsentPort, 'hasConsent'>;
 }
 
 /**
@@ -343,8 +341,8 @@ export function chooseOrganization(organizations: readonly Organization[], submi
 // ---- consent and code issuance ------------------------------------------------------------
 
 export interface IssueDeps {
-  grants: Pick<GrantStore, 'insert' | 'findConsent' | 'upsertConsent'>;
-  tokens: Pick<TokenStore, 'insertCode'>;
+  grants: RootPick<GrantPort, 'insert'> & RootPick<ConsentPort, 'findConsent' | 'upsertConsent'>;
+  codes: RootPick<CodePort, 'insert'>;
   clock: Clock;
   config: Pick<Config, 'authorizationCodeTtl'>;
 }
@@ -364,8 +362,8 @@ export interface IssuedCode {
 /**
  * Issues an authorization code: one grant row (everything later issued from the code descends
  * from it and is revoked with it) and one code row, stored only as its SHA-256 hash. The token
- * endpoint reads that row: redirect_uri/redirect_uri_sent for RFC 6749 §4.1.3, the challenge
- * for RFC 7636 §4.6, expires_at for the code lifetime (RFC 6749 §4.1.2: 10 minutes at most).
+ * endpoint reads it back: redirectUri/redirectUriSent for RFC 6749 §4.1.3, the challenge
+ * for RFC 7636 §4.6, expiresAt for the code lifetime (RFC 6749 §4.1.2: 10 minutes at most).
  * No transaction: a grant left without a code (the second insert failing) grants nothing.
  */
 export async function issueAuthorizationCode(
@@ -380,19 +378,19 @@ export async function issueAuthorizationCode(
     clientId: request.client.id, userId, organizationId, scope, grantType: 'authorization_code', now,
   });
   const code = newOrderedSecret();
-  await deps.tokens.insertCode({
-    code_hash: tokenKey(code),
-    grant_id: grantId,
-    client_id: request.client.id,
-    user_id: userId,
-    organization_id: organizationId,
-    redirect_uri: request.redirectUri,
-    redirect_uri_sent: request.redirectUriSent ? 1 : 0,
+  await deps.codes.insert({
+    codeHash: tokenKey(code),
+    grantId,
+    clientId: request.client.id,
+    userId,
+    organizationId,
+    redirectUri: request.redirectUri,
+    redirectUriSent: request.redirectUriSent,
     scope,
-    code_challenge: request.codeChallenge,
-    code_challenge_method: request.codeChallengeMethod,
-    created_at: now,
-    expires_at: now + deps.config.authorizationCodeTtl,
+    codeChallenge: request.codeChallenge,
+    codeChallengeMethod: request.codeChallengeMethod,
+    createdAt: now,
+    expiresAt: now + deps.config.authorizationCodeTtl,
   });
   return { location: appendQuery(request.redirectUri, { code, state: request.state }), grantId };
 }

@@ -1,7 +1,7 @@
 // Protected resources (RFC 6750): reading the access token from the Authorization header,
 // deciding whether a stored token is usable, and the WWW-Authenticate challenge.
 // Framework-free: the route hands in the header and the stored token, and writes the answer.
-import type { AccessTokenContext } from '../store/tokens.js';
+import type { AccessTokenContext } from './model.js';
 
 /**
  * Schemes that carry an access token: `Bearer` (RFC 6750 §2.1) and `OAuth2` (Huddle's

@@ -8,7 +8,7 @@ import { audit, type AuditLogger } from '../audit.js';
 import { OAuthError } from './errors.js';
 import { lockoutError, type Lockout } from './lockout.js';
 import { secretMatchesHash, sha256Hex } from './crypto.js';
-import type { Client } from '../store/clients.js';
+import type { Client } from './model.js';
 
 export type ClientLookup = (clientId: string) => Promise<Client | undefined>;
 

@@ -12,8 +12,8 @@
 // exactly `{"active":false}` and nothing more (RFC 7662 §2.2), so the answer never tells a
 // caller why.
 import type { Config } from '../config/load.js';
-import type { RefreshTokenRow, TokenStore } from '../store/tokens.js';
-import type { Client } from '../store/clients.js';
+import type { Client, RefreshToken } from './model.js';
+import type { AccessTokenPort, RefreshTokenPort, RootPick } from './ports.js';
 import { accessTokenState } from './bearer.js';
 import { nowSeconds, type Clock } from './clock.js';
 import { tokenKey } from './crypto.js';
@@ -25,7 +25,8 @@ import type { SigningKeys } from './signing-keys.js';
 export interface IntrospectionDeps {
   config: Pick<Config, 'issuer'>;
   clock: Clock;
-  tokens: Pick<TokenStore, 'findAccessToken' | 'findAccessTokenByJti' | 'findRefreshTokenContext'>;
+  accessTokens: RootPick<AccessTokenPort, 'find' | 'findByJti'>;
+  refreshTokens: RootPick<RefreshTokenPort, 'findContext'>;
   signingKeys: SigningKeys;
 }
 
@@ -92,32 +93,32 @@ async function introspectAccessToken(deps: IntrospectionDeps, client: Client, to
   };
 }
 
-function isRefreshTokenLive(row: RefreshTokenRow, now: number): boolean {
-  return row.consumed_at === null && row.revoked_at === null && (row.expires_at === null || row.expires_at > now);
+function isRefreshTokenLive(token: RefreshToken, now: number): boolean {
+  return token.consumedAt === null && token.revokedAt === null && (token.expiresAt === null || token.expiresAt > now);
 }
 
 async function introspectRefreshToken(deps: IntrospectionDeps, client: Client, token: string, key: string, now: number): Promise<IntrospectionResponse | undefined> {
   // Refresh tokens are always opaque; a JWT-shaped value cannot be one.
   if (looksLikeJwt(token)) return undefined;
-  const found = await deps.tokens.findRefreshTokenContext(key);
+  const found = await deps.refreshTokens.findContext(key);
   if (!found) return undefined;
-  const { row } = found;
-  if (row.client_id !== client.id || !isRefreshTokenLive(row, now) || found.grantRevokedAt !== null) return INACTIVE;
+  const { token: refresh } = found;
+  if (refresh.clientId !== client.id || !isRefreshTokenLive(refresh, now) || found.grantRevokedAt !== null) return INACTIVE;
   // Bound to an organization whose plan has integrations off (SPEC.md, Hover): not usable.
-  if (row.organization_id !== null && found.organizationIntegrationsEnabled !== true) return INACTIVE;
-  if (row.user_id !== null && found.userEmail === null) return INACTIVE;
+  if (refresh.organizationId !== null && found.organizationIntegrationsEnabled !== true) return INACTIVE;
+  if (refresh.userId !== null && found.userEmail === null) return INACTIVE;
   return {
     active: true,
-    scope: row.scope,
+    scope: refresh.scope,
     client_id: client.clientId,
-    ...(found.userEmail !== null && hasScope(row.scope, 'email') ? { username: found.userEmail } : {}),
-    sub: row.user_id !== null ? String(row.user_id) : client.clientId,
+    ...(found.userEmail !== null && hasScope(refresh.scope, 'email') ? { username: found.userEmail } : {}),
+    sub: refresh.userId !== null ? String(refresh.userId) : client.clientId,
     // A refresh token that never expires (Hover) has no `exp`.
-    ...(row.expires_at !== null ? { exp: row.expires_at } : {}),
-    iat: row.created_at,
+    ...(refresh.expiresAt !== null ? { exp: refresh.expiresAt } : {}),
+    iat: refresh.createdAt,
     token_type: 'refresh_token',
     iss: deps.config.issuer,
-    ...(row.organization_id !== null ? { org_id: row.organization_id } : {}),
+    ...(refresh.organizationId !== null ? { org_id: refresh.organizationId } : {}),
   };
 }
 

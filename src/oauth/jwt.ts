@@ -5,7 +5,8 @@
 // looks the `jti` up.
 import { SignJWT, errors as joseErrors, jwtVerify, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
 import type { Config } from '../config/load.js';
-import type { AccessTokenContext, TokenStore } from '../store/tokens.js';
+import type { AccessTokenContext } from './model.js';
+import type { AccessTokenPort, RootPick } from './ports.js';
 import { nowSeconds, type Clock } from './clock.js';
 import { newOrderedId, tokenKey } from './crypto.js';
 import { SIGNING_ALG, type SigningKeys } from './signing-keys.js';
@@ -143,7 +144,7 @@ export async function verifyAccessToken(keys: SigningKeys, token: string, expect
 export interface AccessTokenLookupDeps {
   config: Pick<Config, 'issuer'>;
   clock: Clock;
-  tokens: Pick<TokenStore, 'findAccessToken' | 'findAccessTokenByJti'>;
+  accessTokens: RootPick<AccessTokenPort, 'find' | 'findByJti'>;
   signingKeys: SigningKeys;
 }
 
@@ -157,7 +158,7 @@ export interface AccessTokenLookupDeps {
  * caller has it already).
  */
 export async function lookupAccessToken(deps: AccessTokenLookupDeps, token: string, hash: string = tokenKey(token)): Promise<AccessTokenContext | undefined> {
-  if (!looksLikeJwt(token)) return deps.tokens.findAccessToken(hash);
+  if (!looksLikeJwt(token)) return deps.accessTokens.find(hash);
   // ECDSA verification costs far more than the database lookup that must follow anyway
   // (revocation; see docs/PERFORMANCE.md, jwt-verified-cache), and a client sends the same
   // access token many times. So the key set remembers, by the token's SHA-256, the tokens whose
@@ -168,15 +169,15 @@ export async function lookupAccessToken(deps: AccessTokenLookupDeps, token: stri
   const cache = deps.signingKeys.verifiedTokens;
   const known = cache.get(hash);
   if (known && deps.signingKeys.isPublished(known.kid)) {
-    if (known.exp > nowSeconds(deps.clock)) return deps.tokens.findAccessTokenByJti(known.jti);
+    if (known.exp > nowSeconds(deps.clock)) return deps.accessTokens.findByJti(known.jti);
     cache.delete(hash);
-    return deps.tokens.findAccessToken(hash);
+    return deps.accessTokens.find(hash);
   }
   const verified = await verifyAccessToken(deps.signingKeys, token, { issuer: deps.config.issuer, clock: deps.clock });
   if (verified.ok) {
     cache.set(hash, { jti: verified.jti, kid: verified.kid, exp: Number(verified.payload.exp) });
-    return deps.tokens.findAccessTokenByJti(verified.jti);
+    return deps.accessTokens.findByJti(verified.jti);
   }
-  if (verified.reason === 'expired') return deps.tokens.findAccessToken(hash);
+  if (verified.reason === 'expired') return deps.accessTokens.find(hash);
   return undefined;
 }

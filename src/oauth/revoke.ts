@@ -13,16 +13,16 @@
 //   validation fails, the request is refused" — refused silently, so that the answer never
 //   tells whether someone else's token exists).
 // - An unknown, malformed, expired or already revoked token: 200 as well (RFC 7009 §2.2).
-import type { TokenStore } from '../store/tokens.js';
-import type { Client } from '../store/clients.js';
-import type { RunInTransaction } from '../store/transaction.js';
+import type { Client } from './model.js';
+import type { AccessTokenPort, RefreshTokenPort, RootPick, RunInTransaction } from './ports.js';
 import { nowSeconds, type Clock } from './clock.js';
 import { tokenKey } from './crypto.js';
 import { MAX_TOKEN_LENGTH, lookupOrder, requireTokenParam } from './introspect.js';
 
 export interface RevocationDeps {
   clock: Clock;
-  tokens: Pick<TokenStore, 'findAccessToken' | 'findRefreshToken'>;
+  accessTokens: RootPick<AccessTokenPort, 'find'>;
+  refreshTokens: RootPick<RefreshTokenPort, 'find'>;
   /** The writes go through the transaction runner: atomic, and group-committed on SQLite. */
   transaction: RunInTransaction;
 }
@@ -43,21 +43,21 @@ export async function revoke(deps: RevocationDeps, client: Client, params: Reado
   const now = nowSeconds(deps.clock);
   for (const kind of lookupOrder(params.token_type_hint)) {
     if (kind === 'access_token') {
-      const ctx = await deps.tokens.findAccessToken(hash);
+      const ctx = await deps.accessTokens.find(hash);
       if (!ctx) continue;
       if (ctx.clientId !== client.id) return { revoked: null, reason: 'other_client' };
-      await deps.transaction((tx) => tx.tokens.revokeAccessToken(hash, now));
+      await deps.transaction((tx) => tx.accessTokens.revoke(hash, now));
       return { revoked: 'access_token', grantId: ctx.grantId };
     }
-    const row = await deps.tokens.findRefreshToken(hash);
-    if (!row) continue;
-    if (row.client_id !== client.id) return { revoked: null, reason: 'other_client' };
+    const refresh = await deps.refreshTokens.find(hash);
+    if (!refresh) continue;
+    if (refresh.clientId !== client.id) return { revoked: null, reason: 'other_client' };
     // The grant and the token together: once the grant is revoked, nothing descending from it works.
     await deps.transaction(async (tx) => {
-      await tx.grants.revoke(row.grant_id, now);
-      await tx.tokens.revokeRefreshToken(hash, now);
+      await tx.grants.revoke(refresh.grantId, now);
+      await tx.refreshTokens.revoke(hash, now);
     });
-    return { revoked: 'refresh_token', grantId: row.grant_id };
+    return { revoked: 'refresh_token', grantId: refresh.grantId };
   }
   return { revoked: null, reason: 'unknown' };
 }

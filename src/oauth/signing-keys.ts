@@ -18,7 +18,8 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import { BoundedMap } from '../bounded-map.js';
 import { nowSeconds, type Clock } from './clock.js';
-import type { SigningKeyRow } from '../store/keys.js';
+import type { NewSigningKey } from './model.js';
+import type { SigningKeyPort } from './ports.js';
 
 export const SIGNING_ALG = 'ES256';
 /** Seconds a process trusts its cached key set; past that, verifying re-reads first. */
@@ -27,16 +28,6 @@ export const KEY_CACHE_SECONDS = 30;
 export const KEY_REFRESH_SECONDS = 5;
 /** At most one extra database read per this many seconds for a `kid` we do not know. */
 const UNKNOWN_KID_RELOAD_SECONDS = 1;
-
-/** The storage port (src/store/keys.ts SigningKeyStore). */
-export interface SigningKeyPort {
-  listPublished(now: number): Promise<SigningKeyRow[]>;
-  listAll(): Promise<SigningKeyRow[]>;
-  insert(row: Omit<SigningKeyRow, 'retired_at' | 'publish_until'>): Promise<void>;
-  rotate(row: Omit<SigningKeyRow, 'retired_at' | 'publish_until'>, now: number, publishUntil: number): Promise<string[]>;
-  updatePrivateJwk(kid: string, privateJwk: string): Promise<void>;
-  latestJwtExpiry(): Promise<number | null>;
-}
 
 export interface SigningKeysOptions {
   /** 32-byte AES-256-GCM key (LATCHKEY_ENCRYPTION_KEY), or null to store private keys in plain. */
@@ -118,7 +109,7 @@ export function isSealed(privateJwk: string): boolean {
 }
 
 /** A new ES256 key pair as a row to insert; the kid is the RFC 7638 JWK thumbprint. */
-export async function newSigningKeyRow(encryptionKey: Buffer | null, now: number): Promise<Omit<SigningKeyRow, 'retired_at' | 'publish_until'>> {
+export async function newSigningKeyRow(encryptionKey: Buffer | null, now: number): Promise<NewSigningKey> {
   const { publicKey, privateKey } = await generateKeyPair(SIGNING_ALG, { extractable: true });
   const publicJwk = await exportJWK(publicKey);
   const kid = await calculateJwkThumbprint(publicJwk, 'sha256');
@@ -127,9 +118,9 @@ export async function newSigningKeyRow(encryptionKey: Buffer | null, now: number
   return {
     kid,
     alg: SIGNING_ALG,
-    public_jwk: JSON.stringify(published),
-    private_jwk: sealPrivateJwk({ ...privateJwk, kid, alg: SIGNING_ALG }, kid, encryptionKey),
-    created_at: now,
+    publicJwk: JSON.stringify(published),
+    privateJwk: sealPrivateJwk({ ...privateJwk, kid, alg: SIGNING_ALG }, kid, encryptionKey),
+    createdAt: now,
   };
 }
 
@@ -186,20 +177,20 @@ export class SigningKeys {
     let signing: LoadedKey | undefined;
     for (const row of rows) {
       const known = previous?.get(row.kid);
-      const publicJwk = JSON.parse(row.public_jwk) as PublicJwk;
+      const publicJwk = JSON.parse(row.publicJwk) as PublicJwk;
       const loaded: LoadedKey = {
         kid: row.kid,
         publicJwk,
         // A key's public half never changes: reuse what was imported before.
         publicKey: known ? known.publicKey : ((await importJWK(publicJwk, row.alg)) as CryptoKey),
-        sealedPrivateJwk: row.private_jwk,
-        retiredAt: row.retired_at,
-        publishUntil: row.publish_until,
-        ...(known?.privateKey && known.sealedPrivateJwk === row.private_jwk ? { privateKey: known.privateKey } : {}),
+        sealedPrivateJwk: row.privateJwk,
+        retiredAt: row.retiredAt,
+        publishUntil: row.publishUntil,
+        ...(known?.privateKey && known.sealedPrivateJwk === row.privateJwk ? { privateKey: known.privateKey } : {}),
       };
       byKid.set(row.kid, loaded);
       // Rows come newest first: the first one not retired signs.
-      if (signing === undefined && row.retired_at === null) signing = loaded;
+      if (signing === undefined && row.retiredAt === null) signing = loaded;
     }
     const cache = { loadedAtMs, byKid, signing };
     this.cache = cache;
@@ -348,8 +339,8 @@ export class SigningKeys {
     if (key === null) return 0;
     let sealed = 0;
     for (const row of await this.store.listAll()) {
-      if (!row.private_jwk.startsWith(PLAIN)) continue;
-      await this.store.updatePrivateJwk(row.kid, sealPrivateJwk(openPrivateJwk(row.private_jwk, row.kid, null), row.kid, key));
+      if (!row.privateJwk.startsWith(PLAIN)) continue;
+      await this.store.updatePrivateJwk(row.kid, sealPrivateJwk(openPrivateJwk(row.privateJwk, row.kid, null), row.kid, key));
       sealed += 1;
     }
     if (sealed > 0) await this.reload();
@@ -358,7 +349,7 @@ export class SigningKeys {
 
   /** True when any stored private key is not encrypted. */
   async hasPlainKeys(): Promise<boolean> {
-    return (await this.store.listAll()).some((row) => !isSealed(row.private_jwk));
+    return (await this.store.listAll()).some((row) => !isSealed(row.privateJwk));
   }
 }
 

@@ -17,7 +17,7 @@ import { authenticateClientGuarded, type ClientAuthDeps, type GuardedClientAuthR
 import { OAuthError } from './errors.js';
 import type { GrantHandler, GrantRegistry, TokenRequest } from './grants/index.js';
 import type { IssuedTokens, TokenResponse } from './tokens.js';
-import type { Client } from '../store/clients.js';
+import type { Client } from './model.js';
 
 export interface TokenEndpointRequest {
   /** Flat, trimmed, unrepeated parameters (query and body together, http/plugins/params.ts). */

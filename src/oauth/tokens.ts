@@ -6,8 +6,8 @@
 // token_hash and the jti alongside, and every lookup (protected resource, revocation,
 // introspection) keeps working by hash.
 import type { Config } from '../config/load.js';
-import type { Client } from '../store/clients.js';
-import type { TokenStore } from '../store/tokens.js';
+import type { Client } from './model.js';
+import type { TransactionStores } from './ports.js';
 import { newOrderedSecret, tokenKey } from './crypto.js';
 
 /** What an access token says; a JWT formatter turns it into claims (RFC 9068 §2.2). */
@@ -87,7 +87,8 @@ export interface IssuedTokens {
   issuedFor: IssuedFor;
 }
 
-export type TokenWriter = Pick<TokenStore, 'insertAccessToken' | 'insertRefreshToken'>;
+/** Where the issuer writes: the access and refresh tokens of the transaction that consumed the code or refresh token. */
+export type TokenWriter = Pick<TransactionStores, 'accessTokens' | 'refreshTokens'>;
 
 export type TokenLifetimes = Pick<Config, 'accessTokenTtl' | 'refreshTokenTtl'>;
 
@@ -99,10 +100,9 @@ export class TokenIssuer {
 
   /**
    * Stores an access token (and the given refresh token, when there is one) through
-   * `store`, normally bound to the transaction that consumed the code or refresh token,
-   * and returns the RFC 6749 §5.1 response with whom it was issued for. The refresh token's
-   * value is made by the caller (newOpaqueToken) because rotation may record the successor's
-   * hash while consuming.
+   * `store`, the stores of the transaction that consumed the code or refresh token, and returns
+   * the RFC 6749 §5.1 response with whom it was issued for. The refresh token's value is made by
+   * the caller (newOpaqueToken) because rotation may record the successor's hash while consuming.
    * `expires_in` is exactly the lifetime stored in expires_at.
    */
   async issue(store: TokenWriter, issuance: Issuance, now: number, refresh: OpaqueToken | null): Promise<IssuedTokens> {
@@ -117,30 +117,30 @@ export class TokenIssuer {
       expiresAt,
     });
     const accessTokenHash = tokenKey(token);
-    await store.insertAccessToken({
-      token_hash: accessTokenHash,
+    await store.accessTokens.insert({
+      tokenHash: accessTokenHash,
       jti,
-      grant_id: issuance.grantId,
-      client_id: issuance.client.id,
-      user_id: issuance.userId,
-      organization_id: issuance.organizationId,
+      grantId: issuance.grantId,
+      clientId: issuance.client.id,
+      userId: issuance.userId,
+      organizationId: issuance.organizationId,
       scope: issuance.scope,
-      created_at: now,
-      expires_at: expiresAt,
+      createdAt: now,
+      expiresAt,
     });
     if (refresh) {
       const refreshTtl = this.lifetimes.refreshTokenTtl;
-      await store.insertRefreshToken({
-        token_hash: refresh.hash,
-        grant_id: issuance.grantId,
-        client_id: issuance.client.id,
-        user_id: issuance.userId,
-        organization_id: issuance.organizationId,
+      await store.refreshTokens.insert({
+        tokenHash: refresh.hash,
+        grantId: issuance.grantId,
+        clientId: issuance.client.id,
+        userId: issuance.userId,
+        organizationId: issuance.organizationId,
         scope: issuance.refreshScope ?? issuance.scope,
-        created_at: now,
+        createdAt: now,
         // null: never expires (Hover profile).
-        expires_at: refreshTtl === null ? null : now + refreshTtl,
-        access_token_hash: accessTokenHash,
+        expiresAt: refreshTtl === null ? null : now + refreshTtl,
+        accessTokenHash,
       });
     }
     const response: TokenResponse = { token_type: 'Bearer', expires_in: ttl, access_token: token };

@@ -5,31 +5,10 @@ import { precompiled } from './sqlite/precompiled.js';
 import type { ChangeWatch } from './sqlite/changes.js';
 import { KeptRows } from './sqlite/kept-rows.js';
 import type { GrantType } from '../oauth/grant-types.js';
+import type { Client, NewClient } from '../oauth/model.js';
+import type { ClientPort } from '../oauth/ports.js';
 
-
-export interface Client {
-  /** Internal row id (foreign keys). */
-  id: number;
-  clientId: string;
-  /** SHA-256 hex of the secret; null for public clients. */
-  secretHash: string | null;
-  name: string;
-  redirectUris: string[];
-  ownerUserId: number | null;
-  isPublic: boolean;
-  grantTypes: GrantType[];
-  scopes: string[];
-  refreshWithoutSecret: boolean;
-  createdAt: number;
-  /**
-   * Made by an operator (`latchkey client create`): authorization errors may go to its redirect
-   * URI at once. Untrusted (developer portal) clients get them only after the user has signed
-   * in and seen their consent page (RFC 9700 §4.11.2).
-   */
-  trusted: boolean;
-}
-
-export function toClient(row: Selectable<ClientsTable>): Client {
+function toClient(row: Selectable<ClientsTable>): Client {
   return {
     id: row.id,
     clientId: row.client_id,
@@ -54,24 +33,10 @@ function freezeClient(client: Client): Client {
   return Object.freeze(client);
 }
 
-export interface NewClient {
-  clientId: string;
-  secretHash: string | null;
-  name: string;
-  redirectUris: string[];
-  ownerUserId: number | null;
-  isPublic: boolean;
-  grantTypes: GrantType[];
-  scopes: string[];
-  refreshWithoutSecret: boolean;
-  trusted: boolean;
-  now: number;
-}
-
 /** Clients kept by findByClientId at most (made-up ids are never kept). */
 const CLIENTS_KEPT = 1000;
 
-export class ClientStore {
+export class ClientStore implements ClientPort {
   /**
    * Every token-endpoint request looks its client up, and on SQLite that lookup, a statement
    * of its own outside the grant's transaction, cost more than its share of the grant's

@@ -27,7 +27,7 @@ export interface Store {
   /** PostgreSQL: the schema in use when one was named (else the server's default search_path). */
   schema: string | undefined;
   /**
-   * SQLite only: tells a cache of rows (ClientStore, TokenStore, through sqlite/kept-rows.ts)
+   * SQLite only: tells a cache of rows (ClientStore, AccessTokenStore, through sqlite/kept-rows.ts)
    * when the tables it read may have changed — through this connection's own statements, each
    * classified as it runs, or by another connection's commit (PRAGMA data_version). Undefined
    * on PostgreSQL, where other servers' changes cannot be seen and nothing is cached.

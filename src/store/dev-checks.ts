@@ -8,7 +8,7 @@
 // through the stores it is given (store/transaction.ts: on SQLite it may be run a second time,
 // and on PostgreSQL a root store's statement would run outside the transaction). With the flag
 // on, each work runs inside an AsyncLocalStorage context, and every method of a root store
-// (the Services' stores, which are the same types as the transaction's) throws when called
+// (the Services' stores: the transaction's classes, told apart by type only, oauth/ports.ts) throws when called
 // from within that context. The context follows the work's own awaits only, so requests that
 // interleave with a work on the event loop are not affected.
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -30,7 +30,7 @@ export function markWorks(run: RunInTransaction): RunInTransaction {
 
 /**
  * `store` behind a Proxy whose methods throw when called from inside a transaction work
- * (markWorks). `name` names the store in the error (e.g. "services.tokens").
+ * (markWorks). `name` names the store in the error (e.g. "services.accessTokens").
  */
 export function guardRootStore<T extends object>(store: T, name: string): T {
   return new Proxy(store, {

@@ -1,51 +1,27 @@
 // Grants (one authorization each) and remembered consent.
-import type { Kysely } from 'kysely';
+import type { ExpressionBuilder, Kysely } from 'kysely';
 import type { Database } from './schema.js';
 import { precompiled, precompiledInsertId } from './sqlite/precompiled.js';
-
-export interface NewGrant {
-  clientId: number;
-  userId: number | null;
-  organizationId: number | null;
-  scope: string;
-  grantType: string;
-  now: number;
-}
-
-export interface Consent {
-  scope: string;
-  createdAt: number;
-  updatedAt: number;
-}
-
-/** A row of the "connected apps" list: one client a user granted access to, per organization. */
-export interface ConnectedApp {
-  clientId: number;
-  clientPublicId: string;
-  clientName: string;
-  organizationId: number | null;
-  organizationName: string | null;
-  scope: string;
-  grantedAt: number;
-}
+import type { ConnectedApp, Consent, NewGrant } from '../oauth/model.js';
+import type { ConsentPort, GrantPort, TransactionGrantMethods } from '../oauth/ports.js';
 
 // 0 stands for "no organization" in the consents key (NULL cannot be part of a primary key).
 const NO_ORG = 0;
 
-export class GrantStore {
+export class GrantStore implements GrantPort, ConsentPort, TransactionGrantMethods {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async insert(input: NewGrant, db: Kysely<Database> = this.db): Promise<number> {
-    return insertGrantQuery(db, input.clientId, input.userId, input.organizationId, input.scope, input.grantType, input.now);
+  async insert(input: NewGrant): Promise<number> {
+    return insertGrantQuery(this.db, input.clientId, input.userId, input.organizationId, input.scope, input.grantType, input.now);
   }
 
   /** Revokes one grant: every code and token that descends from it stops working. */
-  async revoke(grantId: number, now: number, db: Kysely<Database> = this.db): Promise<void> {
-    await revokeGrantQuery(db, now, grantId);
+  async revoke(grantId: number, now: number): Promise<void> {
+    await revokeGrantQuery(this.db, now, grantId);
   }
 
-  async isRevoked(grantId: number, db: Kysely<Database> = this.db): Promise<boolean> {
-    const [row] = await grantRevokedAtQuery(db, grantId);
+  async isRevoked(grantId: number): Promise<boolean> {
+    const [row] = await grantRevokedAtQuery(this.db, grantId);
     return !row || row.revoked_at !== null;
   }
 
@@ -121,6 +97,17 @@ export class GrantStore {
       grantedAt: r.updated_at,
     }));
   }
+}
+
+/**
+ * The grant a code or refresh token descends from is unrevoked and, when bound to an
+ * organization, that organization has integrations on (SPEC.md: Hover's plans): the condition
+ * every consume of a code or refresh token carries (codes.ts, refresh-tokens.ts).
+ */
+export function liveGrant(selectFrom: ExpressionBuilder<Database, 'authorization_codes' | 'refresh_tokens'>['selectFrom'], grantIdColumn: 'authorization_codes.grant_id' | 'refresh_tokens.grant_id') {
+  return selectFrom('grants as g').leftJoin('organizations as o', 'o.id', 'g.organization_id').select('g.id')
+    .whereRef('g.id', '=', grantIdColumn).where('g.revoked_at', 'is', null)
+    .where((eb) => eb.or([eb('g.organization_id', 'is', null), eb('o.integrations_enabled', '=', 1)]));
 }
 
 // Every token request inserts a grant (or reads one): built once (precompiled.ts).

@@ -3,23 +3,7 @@
 // declines. Until then an invitation grants nothing. One row per organization and address.
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.js';
-import type { Role } from './roles.js';
-import { normalizeEmail } from './users.js';
-
-export interface Invitation {
-  id: number;
-  organizationId: number;
-  /** The address as the admin typed it. */
-  email: string;
-  role: Role;
-  createdAt: number;
-  expiresAt: number;
-}
-
-/** An invitation as its invitee sees it: with the organization's name. */
-export interface PendingInvitation extends Invitation {
-  organizationName: string;
-}
+import { normalizeEmail, type Invitation, type PendingInvitation, type Role } from '../oauth/model.js';
 
 interface InvitationRow {
   id: number;

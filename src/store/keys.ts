@@ -5,10 +5,21 @@
 // still be verified until that token has expired.
 import type { Kysely, Selectable } from 'kysely';
 import type { Database, SigningKeysTable } from './schema.js';
+import type { NewSigningKey, SigningKey } from '../oauth/model.js';
+import type { SigningKeyPort } from '../oauth/ports.js';
 
-export type SigningKeyRow = Selectable<SigningKeysTable>;
+function toSigningKey(row: Selectable<SigningKeysTable>): SigningKey {
+  return {
+    kid: row.kid, alg: row.alg, publicJwk: row.public_jwk, privateJwk: row.private_jwk,
+    createdAt: row.created_at, retiredAt: row.retired_at, publishUntil: row.publish_until,
+  };
+}
 
-export class SigningKeyStore {
+function toRow(key: NewSigningKey): Selectable<SigningKeysTable> {
+  return { kid: key.kid, alg: key.alg, public_jwk: key.publicJwk, private_jwk: key.privateJwk, created_at: key.createdAt, retired_at: null, publish_until: null };
+}
+
+export class SigningKeyStore implements SigningKeyPort {
   constructor(private readonly db: Kysely<Database>) {}
 
   /**
@@ -16,30 +27,32 @@ export class SigningKeyStore {
    * retired ones whose publish_until lies in the future. Newest first, so that the first
    * unretired row is the key that signs.
    */
-  async listPublished(now: number): Promise<SigningKeyRow[]> {
-    return this.db.selectFrom('signing_keys').selectAll()
+  async listPublished(now: number): Promise<SigningKey[]> {
+    const rows = await this.db.selectFrom('signing_keys').selectAll()
       .where((eb) => eb.or([eb('retired_at', 'is', null), eb('publish_until', '>', now)]))
       .orderBy('created_at', 'desc').orderBy('kid', 'desc')
       .execute();
+    return rows.map(toSigningKey);
   }
 
-  async listAll(): Promise<SigningKeyRow[]> {
-    return this.db.selectFrom('signing_keys').selectAll().orderBy('created_at', 'desc').orderBy('kid', 'desc').execute();
+  async listAll(): Promise<SigningKey[]> {
+    const rows = await this.db.selectFrom('signing_keys').selectAll().orderBy('created_at', 'desc').orderBy('kid', 'desc').execute();
+    return rows.map(toSigningKey);
   }
 
-  async insert(row: Omit<SigningKeyRow, 'retired_at' | 'publish_until'>): Promise<void> {
-    await this.db.insertInto('signing_keys').values({ ...row, retired_at: null, publish_until: null }).execute();
+  async insert(key: NewSigningKey): Promise<void> {
+    await this.db.insertInto('signing_keys').values(toRow(key)).execute();
   }
 
   /**
-   * Inserts `row` as the only signing key: in one transaction every key still signing is
+   * Inserts `key` as the only signing key: in one transaction every key still signing is
    * retired at `now` and published until `publishUntil`. Returns the kids it retired.
    */
-  async rotate(row: Omit<SigningKeyRow, 'retired_at' | 'publish_until'>, now: number, publishUntil: number): Promise<string[]> {
+  async rotate(key: NewSigningKey, now: number, publishUntil: number): Promise<string[]> {
     return this.db.transaction().execute(async (trx) => {
       const retired = await trx.updateTable('signing_keys').set({ retired_at: now, publish_until: publishUntil })
         .where('retired_at', 'is', null).returning('kid').execute();
-      await trx.insertInto('signing_keys').values({ ...row, retired_at: null, publish_until: null }).execute();
+      await trx.insertInto('signing_keys').values(toRow(key)).execute();
       return retired.map((r) => r.kid);
     });
   }

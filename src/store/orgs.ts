@@ -2,28 +2,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.js';
 import { InvitationStore } from './invitations.js';
-import { normalizeEmail } from './users.js';
-import type { Role } from './roles.js';
-
-export type { Role } from './roles.js';
-
-export interface Organization {
-  id: number;
-  name: string;
-  integrationsEnabled: boolean;
-}
-
-export interface Membership {
-  organization: Organization;
-  role: Role;
-}
-
-export interface Member {
-  userId: number;
-  name: string;
-  email: string;
-  role: Role;
-}
+import { normalizeEmail, type Member, type Membership, type Organization, type Role } from '../oauth/model.js';
 
 /** The stores bound to one transaction that holds an organization's row lock (OrganizationStore.locked). */
 export interface LockedOrganization {

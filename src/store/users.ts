@@ -1,21 +1,12 @@
 // Users: one row each, e-mail unique case-insensitively (email_normalized).
 import type { Kysely, Selectable } from 'kysely';
 import type { Database, UsersTable } from './schema.js';
+import { normalizeEmail, type User } from '../oauth/model.js';
+import type { UserPort } from '../oauth/ports.js';
 
-export type UserRow = Selectable<UsersTable>;
+type UserRow = Selectable<UsersTable>;
 
-export interface User {
-  id: number;
-  email: string;
-  name: string;
-  locale: string;
-}
-
-export function normalizeEmail(email: string): string {
-  return email.trim().toLowerCase();
-}
-
-export function toUser(row: Pick<UserRow, 'id' | 'email' | 'name' | 'locale'>): User {
+function toUser(row: Pick<UserRow, 'id' | 'email' | 'name' | 'locale'>): User {
   return { id: row.id, email: row.email, name: row.name, locale: row.locale };
 }
 
@@ -30,7 +21,7 @@ export function isUniqueViolation(err: unknown): boolean {
   return e.code === '23505' || e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
 
-export class UserStore {
+export class UserStore implements UserPort {
   constructor(private readonly db: Kysely<Database>) {}
 
   async insert(input: { email: string; name: string; locale: string; passwordHash: string; now: number }): Promise<User> {

@@ -5,8 +5,7 @@ import { layout } from './layout.js';
 import { csrfInput, field, formAlert, localeDatalist, notice, timeOf, type FormErrors } from './forms.js';
 import { MIN_PASSWORD_LENGTH } from '../accounts/passwords.js';
 import { SCOPE_DESCRIPTIONS } from '../oauth/scope.js';
-import type { ConnectedApp } from '../store/grants.js';
-import type { User } from '../store/users.js';
+import type { ConnectedApp, User } from '../oauth/model.js';
 
 export interface AccountPageOptions {
   user: User;

@@ -2,7 +2,7 @@
 // means, lets a member of organizations pick the one the grant is for (Hover: consent is per
 // organization), and posts allow or deny with the CSRF token and the authorization request.
 import { describeScope } from '../oauth/scope.js';
-import type { Organization } from '../store/orgs.js';
+import type { Organization } from '../oauth/model.js';
 import { html, type Html } from './html.js';
 import { layout } from './layout.js';
 

@@ -3,8 +3,7 @@
 import { html, type Html } from './html.js';
 import { layout } from './layout.js';
 import { checkbox, csrfInput, field, formAlert, notice, textarea, timeOf, type FormErrors } from './forms.js';
-import type { Client } from '../store/clients.js';
-import type { User } from '../store/users.js';
+import type { Client, User } from '../oauth/model.js';
 
 interface PageBase {
   user: User;

@@ -5,9 +5,7 @@
 import { html, type Html } from './html.js';
 import { layout } from './layout.js';
 import { csrfInput, field, formAlert, notice, timeOf, type FormErrors } from './forms.js';
-import type { Invitation, PendingInvitation } from '../store/invitations.js';
-import type { Member, Membership, Organization, Role } from '../store/orgs.js';
-import type { User } from '../store/users.js';
+import type { Invitation, Member, Membership, Organization, PendingInvitation, Role, User } from '../oauth/model.js';
 
 interface PageBase {
   user: User;

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { createUser } from '../../src/accounts/users.js';
 import { registerClient } from '../../src/accounts/client-registration.js';
 import { nowSeconds } from '../../src/oauth/clock.js';
-import type { Organization } from '../../src/store/orgs.js';
+import type { Organization } from '../../src/oauth/model.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { CookieJar, httpRequest, type HttpResult } from '../helpers/browser.js';

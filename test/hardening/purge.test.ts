@@ -117,7 +117,7 @@ for (const kind of databaseKinds()) {
       assert.ok(counts.authorization_codes >= 25, JSON.stringify(counts));
       assert.ok(counts.sessions >= 23, JSON.stringify(counts));
       assert.ok(counts.grants >= 25, 'the grants of codes never exchanged, now empty');
-      assert.ok(await server.services.tokens.findCode(tokenKey(live.code)), 'an unexpired code stays');
+      assert.ok(await server.services.codes.find(tokenKey(live.code)), 'an unexpired code stays');
       assert.equal(await server.services.grants.isRevoked(live.grantId), false, 'and its grant');
       const again = await purgeExpired(db, { now: nowSeconds(server.clock), reuseWindow: 3600, batchSize: 7, windowSize: 2 });
       assert.deepEqual(again, { authorization_codes: 0, access_tokens: 0, refresh_tokens: 0, grants: 0, sessions: 0, reuse_records: 0 });

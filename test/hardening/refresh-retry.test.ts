@@ -54,8 +54,8 @@ for (const kind of databaseKinds()) {
 
       // The lost pair: its access token is refused, its refresh token revoked.
       assert.equal((await getUser(server, lost.accessToken)).status, 401);
-      const lostRow = await server.services.tokens.findRefreshToken(tokenKey(lost.refreshToken));
-      assert.notEqual(lostRow?.revoked_at, null);
+      const lostRow = await server.services.refreshTokens.find(tokenKey(lost.refreshToken));
+      assert.notEqual(lostRow?.revokedAt, null);
       // One live chain: the new pair's refresh token is the only live one.
       assert.deepEqual(await liveRefreshTokens(grantId), [tokenKey(fresh.refreshToken)]);
       assert.equal(await grantRevoked(grantId), false);

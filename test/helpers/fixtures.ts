@@ -7,8 +7,7 @@ import { hashPassword } from '../../src/accounts/passwords.js';
 import { nowSeconds } from '../../src/oauth/clock.js';
 import { sha256Hex } from '../../src/oauth/crypto.js';
 import { s256Challenge } from '../../src/oauth/pkce.js';
-import type { Client } from '../../src/store/clients.js';
-import type { Organization } from '../../src/store/orgs.js';
+import type { Client, Organization } from '../../src/oauth/model.js';
 import type { TestServer } from './server.js';
 
 /**
@@ -98,19 +97,19 @@ export async function mintCode(server: FixtureHost, options: MintCodeOptions): P
     clientId: options.client.client.id, userId: options.userId, organizationId, scope, grantType: 'authorization_code', now,
   });
   const code = randomBytes(32).toString('base64url');
-  await server.services.tokens.insertCode({
-    code_hash: sha256Hex(code),
-    grant_id: grantId,
-    client_id: options.client.client.id,
-    user_id: options.userId,
-    organization_id: organizationId,
-    redirect_uri: options.redirectUri ?? options.client.redirectUri,
-    redirect_uri_sent: options.redirectUriSent === false ? 0 : 1,
+  await server.services.codes.insert({
+    codeHash: sha256Hex(code),
+    grantId: grantId,
+    clientId: options.client.client.id,
+    userId: options.userId,
+    organizationId: organizationId,
+    redirectUri: options.redirectUri ?? options.client.redirectUri,
+    redirectUriSent: options.redirectUriSent !== false,
     scope,
-    code_challenge: options.codeVerifier === undefined ? null : s256Challenge(options.codeVerifier),
-    code_challenge_method: options.codeVerifier === undefined ? null : 'S256',
-    created_at: now,
-    expires_at: now + (options.ttl ?? server.config.authorizationCodeTtl),
+    codeChallenge: options.codeVerifier === undefined ? null : s256Challenge(options.codeVerifier),
+    codeChallengeMethod: options.codeVerifier === undefined ? null : 'S256',
+    createdAt: now,
+    expiresAt: now + (options.ttl ?? server.config.authorizationCodeTtl),
   });
   return { code, grantId };
 }

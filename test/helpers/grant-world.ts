@@ -85,7 +85,7 @@ export function answeringBody(world: GrantWorld, grant: GrantHandler): BodyGrant
     clientAuthentication: grant.clientAuthentication,
     async handle(request) {
       const { body, issuedFor } = await grant.handle(request);
-      const stored = await world.services.tokens.findAccessToken(tokenKey(body.access_token));
+      const stored = await world.services.accessTokens.find(tokenKey(body.access_token));
       assert.ok(stored, 'the access token of the answer is stored');
       assert.deepEqual(issuedFor, { grantId: stored.grantId, userId: stored.userId }, 'the audit facts name the stored token\'s grant and user');
       return body;
@@ -109,7 +109,7 @@ export async function assertRefused(grant: Pick<GrantHandler | BodyGrant, 'handl
 
 /** The stored state of an access token the grant issued: 'active', 'revoked', 'expired', 'unknown'. */
 export async function accessTokenState(world: GrantWorld, accessToken: string): Promise<'active' | 'revoked' | 'expired' | 'unknown'> {
-  const row = await world.services.tokens.findAccessToken(tokenKey(accessToken));
+  const row = await world.services.accessTokens.find(tokenKey(accessToken));
   if (!row) return 'unknown';
   if (row.revokedAt !== null || row.grantRevokedAt !== null) return 'revoked';
   return row.expiresAt <= Math.floor(world.clock.nowMs() / 1000) ? 'expired' : 'active';

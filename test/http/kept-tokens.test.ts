@@ -1,4 +1,4 @@
-// On SQLite a server keeps the access tokens it has looked up (store/tokens.ts, changes.ts).
+// On SQLite a server keeps the access tokens it has looked up (store/access-tokens.ts, changes.ts).
 // Every flow that ends or changes a token must be seen by the very next request even when that
 // token was just looked up (and so is kept): rotation, reuse detection, revocation of either
 // token, a profile change, an organization switched off. With opaque and with JWT access

@@ -294,14 +294,14 @@ for (const kind of databaseKinds()) {
       // Deleting takes the client's grants and tokens with it.
       const now = nowSeconds(services.clock);
       const grantId = await services.grants.insert({ clientId: updated.id, userId: devUser.id, organizationId: null, scope: 'profile', grantType: 'authorization_code', now });
-      await services.tokens.insertAccessToken({ token_hash: sha256Hex('tok'), jti: null, grant_id: grantId, client_id: updated.id, user_id: devUser.id, organization_id: null, scope: 'profile', created_at: now, expires_at: now + 3600 });
+      await services.accessTokens.insert({ tokenHash: sha256Hex('tok'), jti: null, grantId: grantId, clientId: updated.id, userId: devUser.id, organizationId: null, scope: 'profile', createdAt: now, expiresAt: now + 3600 });
       const unconfirmedDelete = await dev.submit(`/developer/clients/${clientId}/delete`, `/developer/clients/${clientId}/delete`, {});
       assert.equal(unconfirmedDelete.status, 400);
       assert.ok(await services.clients.findByClientId(clientId));
       const deleted = await dev.submit(`/developer/clients/${clientId}/delete`, `/developer/clients/${clientId}/delete`, { confirm: 'yes' });
       assert.equal(deleted.status, 303);
       assert.equal(await services.clients.findByClientId(clientId), undefined);
-      assert.equal(await services.tokens.findAccessToken(sha256Hex('tok')), undefined);
+      assert.equal(await services.accessTokens.find(sha256Hex('tok')), undefined);
       assert.match((await dev.get(deleted.location!)).body, /The client is deleted/);
     } finally {
       await server.close();

@@ -297,7 +297,7 @@ for (const kind of databaseKinds()) {
         const { code } = await mintCode(server, { client, userId: user.id });
         const pair = tokensOf(await exchangeCode(server, client, code));
         const { tokenKey } = await import('../../src/oauth/crypto.js');
-        await server.services.tokens.revokeAccessToken(tokenKey(pair.accessToken), nowSeconds(server.clock));
+        await server.services.accessTokens.revoke(tokenKey(pair.accessToken), nowSeconds(server.clock));
         const revoked = await getUser(server, pair.accessToken);
         assert.equal(revoked.status, 401);
         assert.equal(revoked.body.error, 'invalid_token');

@@ -83,9 +83,9 @@ for (const kind of databaseKinds()) {
       // The used token is marked used; its successor is recorded only when refresh_retry_window
       // (default 0) needs it (test/hardening/refresh-retry.test.ts).
       const { tokenKey } = await import('../../src/oauth/crypto.js');
-      const oldRow = await server.services.tokens.findRefreshToken(tokenKey(first.refreshToken));
-      assert.equal(oldRow?.successor_hash, null);
-      assert.notEqual(oldRow?.consumed_at, null);
+      const oldRow = await server.services.refreshTokens.find(tokenKey(first.refreshToken));
+      assert.equal(oldRow?.successorHash, null);
+      assert.notEqual(oldRow?.consumedAt, null);
       const third = await refresh(server, client, second.refreshToken);
       assert.equal(third.status, 200);
     });
@@ -98,9 +98,9 @@ for (const kind of databaseKinds()) {
       const grantId = await server.services.grants.insert({ clientId: client.client.id, userId: user.id, organizationId: null, scope, grantType: 'authorization_code', now });
       const legacyAccess = newSecret();
       const legacyRefresh = newSecret();
-      const common = { grant_id: grantId, client_id: client.client.id, user_id: user.id, organization_id: null, scope, created_at: now };
-      await server.services.tokens.insertAccessToken({ ...common, token_hash: sha256Hex(legacyAccess), jti: null, expires_at: now + 3600 });
-      await server.services.tokens.insertRefreshToken({ ...common, token_hash: sha256Hex(legacyRefresh), expires_at: null, access_token_hash: sha256Hex(legacyAccess) });
+      const common = { grantId: grantId, clientId: client.client.id, userId: user.id, organizationId: null, scope, createdAt: now };
+      await server.services.accessTokens.insert({ ...common, tokenHash: sha256Hex(legacyAccess), jti: null, expiresAt: now + 3600 });
+      await server.services.refreshTokens.insert({ ...common, tokenHash: sha256Hex(legacyRefresh), expiresAt: null, accessTokenHash: sha256Hex(legacyAccess) });
 
       assert.deepEqual((await getUser(server, legacyAccess)).body, { id: user.id, name: 'John Doe', email: 'john@doe.com', locale: 'nl' });
       const introspected = await fetch(`${server.url}/oauth/introspect`, { method: 'POST', body: new URLSearchParams({ token: legacyAccess, ...secretPost(client) }) });

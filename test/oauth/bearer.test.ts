@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { accessTokenState, bearerChallenge, parseBearerAuthorization } from '../../src/oauth/bearer.js';
-import type { AccessTokenContext } from '../../src/store/tokens.js';
+import type { AccessTokenContext } from '../../src/oauth/model.js';
 
 test('Bearer and OAuth2 schemes, case-insensitive (RFC 6750 §2.1, Huddle)', () => {
   for (const scheme of ['Bearer', 'bearer', 'BEARER', 'OAuth2', 'oauth2', 'OAUTH2']) {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { authenticateClient, parseBasicAuthorization, type ClientLookup } from '../../src/oauth/client-auth.js';
 import { sha256Hex } from '../../src/oauth/crypto.js';
 import { OAuthError } from '../../src/oauth/errors.js';
-import type { Client } from '../../src/store/clients.js';
+import type { Client } from '../../src/oauth/model.js';
 
 function client(overrides: Partial<Client>): Client {
   return {

@@ -25,10 +25,10 @@ test('a verified JWT is remembered by its key set only, and the memory is what l
 
     const lookups: string[] = [];
     const tokens = {
-      findAccessToken: async (h: string) => { lookups.push(`hash ${h}`); return undefined; },
-      findAccessTokenByJti: async (j: string) => { lookups.push(`jti ${j}`); return undefined; },
+      find: async (h: string) => { lookups.push(`hash ${h}`); return undefined; },
+      findByJti: async (j: string) => { lookups.push(`jti ${j}`); return undefined; },
     };
-    const deps = { config: { issuer: ISSUER }, clock: t.clock, tokens, signingKeys: keys };
+    const deps = { config: { issuer: ISSUER }, clock: t.clock, accessTokens: tokens, signingKeys: keys };
 
     await lookupAccessToken(deps, token);
     assert.deepEqual(lookups, [`jti ${jti}`]);

@@ -83,8 +83,8 @@ for (const kind of databaseKinds()) {
         // A JWT on record that outlives the configured lifetime (issued under a longer one) keeps its key published.
         const { client } = await registerClient(t.services, { name: 'c', redirectUris: ['https://c.example/cb'] });
         const grantId = await t.services.grants.insert({ clientId: client.id, userId: null, organizationId: null, scope: '', grantType: 'client_credentials', now });
-        await t.services.tokens.insertAccessToken({
-          token_hash: 'h', jti: 'j', grant_id: grantId, client_id: client.id, user_id: null, organization_id: null, scope: '', created_at: now, expires_at: now + 86_400,
+        await t.services.accessTokens.insert({
+          tokenHash: 'h', jti: 'j', grantId: grantId, clientId: client.id, userId: null, organizationId: null, scope: '', createdAt: now, expiresAt: now + 86_400,
         });
         const r2 = await keys.rotate();
         assert.deepEqual(r2.retired, [r1.kid]);
@@ -131,8 +131,8 @@ for (const kind of databaseKinds()) {
         const rows = await store.listAll();
         assert.equal(rows.length, 2);
         for (const row of rows) {
-          assert.match(row.private_jwk, /^enc:/);
-          assert.equal(typeof openPrivateJwk(row.private_jwk, row.kid, key).d, 'string');
+          assert.match(row.privateJwk, /^enc:/);
+          assert.equal(typeof openPrivateJwk(row.privateJwk, row.kid, key).d, 'string');
         }
         // Another process with the wrong key cannot sign.
         const wrong = new SigningKeys(store, { encryptionKey: randomBytes(32), clock: t.clock, accessTokenTtl: 3600 });

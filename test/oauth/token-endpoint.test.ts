@@ -11,7 +11,7 @@ import { OAuthError } from '../../src/oauth/errors.js';
 import { createGrantRegistry, type GrantHandler } from '../../src/oauth/grants/index.js';
 import type { Lockout } from '../../src/oauth/lockout.js';
 import { createTokenEndpoint, TOKEN_STEPS, type TokenEndpoint, type TokenEndpointRequest } from '../../src/oauth/token-endpoint.js';
-import type { Client } from '../../src/store/clients.js';
+import type { Client } from '../../src/oauth/model.js';
 import { createClient, createUser, mintCode, type TestClient } from '../helpers/fixtures.js';
 import { withGrantWorld, type GrantWorld } from '../helpers/grant-world.js';
 
@@ -60,9 +60,9 @@ async function scene(fn: (s: Scene) => Promise<void>, options: { grants?: GrantH
         config: w.config,
         issuer: w.issuer,
         transaction: w.services.transaction,
-        tokens: w.services.tokens,
+        codes: w.services.codes,
+        refreshTokens: w.services.refreshTokens,
         grants: w.services.grants,
-        users: w.services.users,
         audit: w.audit,
         checkPassword: passwordChecker({ guard: new BruteForceGuard(new MemoryCounters(), w.clock), users: w.services.users, logger: w.audit }),
       });
@@ -257,7 +257,7 @@ describe('token endpoint pipeline', () => {
       assert.equal(result.body.scope, 'profile');
       assert.ok(result.body.refresh_token);
       assert.deepEqual(result.audit, { user_id: user.id, client_id: client.clientId, grant_id: grantId, grant_type: 'authorization_code', address: ADDRESS, scope: 'profile' });
-      assert.equal((await w.services.tokens.findAccessToken(tokenKey(result.body.access_token)))?.grantId, grantId);
+      assert.equal((await w.services.accessTokens.find(tokenKey(result.body.access_token)))?.grantId, grantId);
       // Success: one lookup, and the address becomes known good.
       assert.deepEqual(lookups, [client.clientId]);
       assert.deepEqual(guard.calls, [`check ${client.clientId}`, `succeeded ${client.clientId}`]);

@@ -93,7 +93,7 @@ for (const kind of databaseKinds()) {
         const found = await services.clients.findByClientId(client.clientId);
         assert.ok(found);
         if (kind === 'sqlite') {
-          assert.throws(() => found.redirectUris.push('https://evil.example/cb'), TypeError);
+          assert.throws(() => (found.redirectUris as string[]).push('https://evil.example/cb'), TypeError);
           assert.throws(() => { (found as { secretHash: string | null }).secretHash = null; }, TypeError);
         }
         assert.deepEqual((await services.clients.findByClientId(client.clientId))?.redirectUris, ['https://a.example/cb']);
@@ -108,8 +108,8 @@ for (const kind of databaseKinds()) {
         // SQLite: the kept client is shared, so it is frozen (the test above). PostgreSQL: a new object for every lookup.
         assert.equal(Object.isFrozen(found) && Object.isFrozen(found.redirectUris), kind === 'sqlite');
         if (kind === 'postgres') {
-          found.redirectUris.push('https://evil.example/cb');
-          found.scopes.length = 0;
+          (found.redirectUris as string[]).push('https://evil.example/cb');
+          (found.scopes as string[]).length = 0;
           (found as { secretHash: string | null }).secretHash = null;
           const again = await services.clients.findByClientId(client.clientId);
           assert.notEqual(again, found);

@@ -33,7 +33,7 @@ for (const kind of databaseKinds()) {
         const now = nowSeconds(t.clock);
         const cases: Array<[string, () => Promise<unknown>]> = [
           ['services.grants.insert', () => t.services.grants.insert({ clientId, userId, organizationId: null, scope: 'root', grantType: 'client_credentials', now })],
-          ['services.tokens.findCode', () => t.services.tokens.findCode('no such code')],
+          ['services.codes.find', () => t.services.codes.find('no such code')],
           ['services.clients.findByClientId', () => t.services.clients.findByClientId(publicId)],
           ['services.users.findById', () => t.services.users.findById(userId)],
         ];
@@ -69,7 +69,7 @@ for (const kind of databaseKinds()) {
         await inWork;
         // Another request's root-store calls, made while the work waits (on SQLite they queue
         // behind its transaction for the one connection, so they are awaited after it ends).
-        const outside = Promise.all([t.services.clients.findByClientId(publicId), t.services.tokens.findCode('no such code')]);
+        const outside = Promise.all([t.services.clients.findByClientId(publicId), t.services.codes.find('no such code')]);
         release();
         assert.equal(typeof (await work), 'number');
         const [client, code] = await outside;
@@ -91,15 +91,15 @@ describe('development checks off', () => {
     try {
       await migrate(store);
       const services = createServices(loadConfig({ env: { DATABASE_URL: 'sqlite::memory:' } }), store);
-      for (const name of ['users', 'orgs', 'invitations', 'clients', 'grants', 'tokens', 'sessions'] as const) {
+      for (const name of ['users', 'orgs', 'invitations', 'clients', 'grants', 'codes', 'accessTokens', 'refreshTokens', 'sessions'] as const) {
         assert.equal(types.isProxy(services[name]), false, name);
       }
       // Not awaited inside the work: on SQLite a root store's statement waits for the one
       // connection, which the work's transaction holds until the work ends.
       let outside: Promise<unknown> | undefined;
       assert.equal(await services.transaction((tx) => {
-        outside = services.tokens.findCode('no such code');
-        return tx.tokens.findCode('no such code');
+        outside = services.codes.find('no such code');
+        return tx.codes.consume('no such code', 0, 0);
       }), undefined);
       assert.equal(await outside, undefined);
     } finally {

@@ -1,5 +1,5 @@
 // Rows kept in memory on SQLite (store/sqlite/changes.ts, kept-rows.ts): which statements count
-// as changes, the KeptRows map on its own, and TokenStore's kept access-token contexts, which must never answer
+// as changes, the KeptRows map on its own, and AccessTokenStore's kept access-token contexts, which must never answer
 // with a token, grant, client, organization or user as it was before a change — made through
 // this process, by another connection once the event loop has turned, or while a transaction
 // is open. PostgreSQL keeps nothing.
@@ -87,8 +87,8 @@ async function tokenFixture(services: Services, now: number) {
   const grantId = await services.grants.insert({ clientId: client.id, userId: user.id, organizationId: org.id, scope: 'profile email', grantType: 'authorization_code', now });
   const hash = sha256Hex(newSecret());
   const jti = newSecret();
-  await services.tokens.insertAccessToken({
-    token_hash: hash, jti, grant_id: grantId, client_id: client.id, user_id: user.id, organization_id: org.id, scope: 'profile email', created_at: now, expires_at: now + 3600,
+  await services.accessTokens.insert({
+    tokenHash: hash, jti, grantId: grantId, clientId: client.id, userId: user.id, organizationId: org.id, scope: 'profile email', createdAt: now, expiresAt: now + 3600,
   });
   return { user, org, client, grantId, hash, jti };
 }
@@ -99,31 +99,31 @@ for (const kind of databaseKinds()) {
       await withStore(kind, async ({ services, clock }) => {
         const now = nowSeconds(clock);
         const { user, org, client, grantId, hash, jti } = await tokenFixture(services, now);
-        const first = await services.tokens.findAccessToken(hash);
+        const first = await services.accessTokens.find(hash);
         assert.equal(first?.user?.name, 'Kept');
-        assert.equal((await services.tokens.findAccessTokenByJti(jti))?.user?.name, 'Kept');
-        if (kind === 'sqlite') assert.equal(await services.tokens.findAccessToken(hash), first, 'kept: the same object again');
-        else assert.notEqual(await services.tokens.findAccessToken(hash), first, 'PostgreSQL keeps nothing');
+        assert.equal((await services.accessTokens.findByJti(jti))?.user?.name, 'Kept');
+        if (kind === 'sqlite') assert.equal(await services.accessTokens.find(hash), first, 'kept: the same object again');
+        else assert.notEqual(await services.accessTokens.find(hash), first, 'PostgreSQL keeps nothing');
 
         await services.users.update(user.id, { name: 'Renamed' }, now);
-        assert.equal((await services.tokens.findAccessToken(hash))?.user?.name, 'Renamed');
-        assert.equal((await services.tokens.findAccessTokenByJti(jti))?.user?.name, 'Renamed');
+        assert.equal((await services.accessTokens.find(hash))?.user?.name, 'Renamed');
+        assert.equal((await services.accessTokens.findByJti(jti))?.user?.name, 'Renamed');
 
         await services.orgs.setIntegrations(org.id, false);
-        assert.equal((await services.tokens.findAccessToken(hash))?.organizationIntegrationsEnabled, false);
+        assert.equal((await services.accessTokens.find(hash))?.organizationIntegrationsEnabled, false);
         await services.orgs.setIntegrations(org.id, true);
-        assert.equal((await services.tokens.findAccessTokenByJti(jti))?.organizationIntegrationsEnabled, true);
+        assert.equal((await services.accessTokens.findByJti(jti))?.organizationIntegrationsEnabled, true);
 
-        await services.tokens.revokeAccessToken(hash, now + 1);
-        assert.equal((await services.tokens.findAccessToken(hash))?.revokedAt, now + 1);
-        assert.equal((await services.tokens.findAccessTokenByJti(jti))?.revokedAt, now + 1);
+        await services.accessTokens.revoke(hash, now + 1);
+        assert.equal((await services.accessTokens.find(hash))?.revokedAt, now + 1);
+        assert.equal((await services.accessTokens.findByJti(jti))?.revokedAt, now + 1);
 
         await services.grants.revoke(grantId, now + 2);
-        assert.equal((await services.tokens.findAccessToken(hash))?.grantRevokedAt, now + 2);
+        assert.equal((await services.accessTokens.find(hash))?.grantRevokedAt, now + 2);
 
         await services.clients.delete(client.id);
-        assert.equal(await services.tokens.findAccessToken(hash), undefined, 'gone with its client (ON DELETE CASCADE)');
-        assert.equal(await services.tokens.findAccessTokenByJti(jti), undefined);
+        assert.equal(await services.accessTokens.find(hash), undefined, 'gone with its client (ON DELETE CASCADE)');
+        assert.equal(await services.accessTokens.findByJti(jti), undefined);
       });
     });
 
@@ -131,9 +131,9 @@ for (const kind of databaseKinds()) {
       await withStore(kind, async ({ services, clock }) => {
         const now = nowSeconds(clock);
         const { hash } = await tokenFixture(services, now);
-        assert.equal((await services.tokens.findAccessToken(hash))?.revokedAt, null);
-        await services.transaction((tx) => tx.tokens.revokeAccessToken(hash, now + 1));
-        assert.equal((await services.tokens.findAccessToken(hash))?.revokedAt, now + 1);
+        assert.equal((await services.accessTokens.find(hash))?.revokedAt, null);
+        await services.transaction((tx) => tx.accessTokens.revoke(hash, now + 1));
+        assert.equal((await services.accessTokens.find(hash))?.revokedAt, now + 1);
       });
     });
 
@@ -142,17 +142,17 @@ for (const kind of databaseKinds()) {
         const { services, clock } = t;
         const now = nowSeconds(clock);
         const { hash, jti, grantId } = await tokenFixture(services, now);
-        assert.equal((await services.tokens.findAccessToken(hash))?.revokedAt, null);
-        assert.equal((await services.tokens.findAccessTokenByJti(jti))?.grantRevokedAt, null);
+        assert.equal((await services.accessTokens.find(hash))?.revokedAt, null);
+        assert.equal((await services.accessTokens.findByJti(jti))?.grantRevokedAt, null);
         await nextTurn();
 
         await asOtherProcess(t, async (other) => {
-          await other.tokens.revokeAccessToken(hash, now + 1);
+          await other.accessTokens.revoke(hash, now + 1);
           await other.grants.revoke(grantId, now + 1);
         });
         await nextTurn();
-        assert.equal((await services.tokens.findAccessToken(hash))?.revokedAt, now + 1);
-        assert.equal((await services.tokens.findAccessTokenByJti(jti))?.grantRevokedAt, now + 1);
+        assert.equal((await services.accessTokens.find(hash))?.revokedAt, now + 1);
+        assert.equal((await services.accessTokens.findByJti(jti))?.grantRevokedAt, now + 1);
       });
     });
 
@@ -161,14 +161,14 @@ for (const kind of databaseKinds()) {
         const { services, clock } = t;
         const now = nowSeconds(clock);
         const { hash } = await tokenFixture(services, now);
-        assert.equal((await services.tokens.findAccessToken(hash))?.revokedAt, null);
+        assert.equal((await services.accessTokens.find(hash))?.revokedAt, null);
         await nextTurn();
 
         const transaction = await holdTransactionOpen(services);
         try {
-          await asOtherProcess(t, (other) => other.tokens.revokeAccessToken(hash, now + 1));
+          await asOtherProcess(t, (other) => other.accessTokens.revoke(hash, now + 1));
           await nextTurn();
-          const lookup = services.tokens.findAccessToken(hash);
+          const lookup = services.accessTokens.find(hash);
           transaction.release();
           await transaction.done;
           assert.equal((await lookup)?.revokedAt, now + 1);
@@ -181,20 +181,20 @@ for (const kind of databaseKinds()) {
     test('a kept context cannot be changed by one caller for the others', async () => {
       await withStore(kind, async ({ services, clock }) => {
         const { hash } = await tokenFixture(services, nowSeconds(clock));
-        const found = await services.tokens.findAccessToken(hash);
+        const found = await services.accessTokens.find(hash);
         assert.ok(found?.user);
         if (kind === 'sqlite') {
           assert.throws(() => { (found as { revokedAt: number | null }).revokedAt = null; }, TypeError);
           assert.throws(() => { (found.user as { email: string }).email = 'evil@example.com'; }, TypeError);
         }
-        assert.equal((await services.tokens.findAccessToken(hash))?.user?.email, 'k@e.pt');
+        assert.equal((await services.accessTokens.find(hash))?.user?.email, 'k@e.pt');
       });
     });
 
     test('a context found is frozen where kept (SQLite), else a copy of its own (PostgreSQL): a caller changing its copy changes no later lookup', async () => {
       await withStore(kind, async ({ services, clock }) => {
         const { hash, jti } = await tokenFixture(services, nowSeconds(clock));
-        for (const find of [() => services.tokens.findAccessToken(hash), () => services.tokens.findAccessTokenByJti(jti)]) {
+        for (const find of [() => services.accessTokens.find(hash), () => services.accessTokens.findByJti(jti)]) {
           const found = await find();
           assert.ok(found?.user);
           // SQLite: the kept context is shared, so it is frozen (the test above). PostgreSQL: a new object for every lookup.

@@ -1,6 +1,6 @@
 // The schema contract that src/store/sqlite/changes.ts rests on, checked on the fully migrated
 // schema of both databases, so that a migration that breaks it fails here rather than serving stale
-// kept rows (ClientStore, TokenStore) in production.
+// kept rows (ClientStore, AccessTokenStore) in production.
 //
 // changes.ts classifies each SQLite statement by its text alone (writesOf):
 //   - read-only statements, and plain INSERTs (`insert into t (…)` without ON CONFLICT): change

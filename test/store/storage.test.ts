@@ -113,19 +113,19 @@ for (const kind of databaseKinds()) {
         const { client } = await registerClient(services, { name: 'C', redirectUris: ['https://c.example/cb'] });
         const grantId = await services.grants.insert({ clientId: client.id, userId: user.id, organizationId: null, scope: 'profile', grantType: 'authorization_code', now });
         const codeHash = sha256Hex(newSecret());
-        await services.tokens.insertCode({
-          code_hash: codeHash, grant_id: grantId, client_id: client.id, user_id: user.id, organization_id: null, redirect_uri: 'https://c.example/cb',
-          redirect_uri_sent: 1, scope: 'profile', code_challenge: null, code_challenge_method: null, created_at: now, expires_at: now + 600,
+        await services.codes.insert({
+          codeHash: codeHash, grantId: grantId, clientId: client.id, userId: user.id, organizationId: null, redirectUri: 'https://c.example/cb',
+          redirectUriSent: true, scope: 'profile', codeChallenge: null, codeChallengeMethod: null, createdAt: now, expiresAt: now + 600,
         });
-        const results = await Promise.all(Array.from({ length: 20 }, () => services.tokens.consumeCode(codeHash, client.id, now)));
+        const results = await Promise.all(Array.from({ length: 20 }, () => services.codes.consume(codeHash, client.id, now)));
         assert.equal(results.filter(Boolean).length, 1, 'exactly one consumer wins');
 
         const rtHash = sha256Hex(newSecret());
-        await services.tokens.insertRefreshToken({
-          token_hash: rtHash, grant_id: grantId, client_id: client.id, user_id: user.id, organization_id: null, scope: 'profile', created_at: now, expires_at: null, access_token_hash: null,
+        await services.refreshTokens.insert({
+          tokenHash: rtHash, grantId: grantId, clientId: client.id, userId: user.id, organizationId: null, scope: 'profile', createdAt: now, expiresAt: null, accessTokenHash: null,
         });
-        assert.equal(await services.tokens.consumeRefreshToken(rtHash, client.id + 1, now), undefined, "another client's attempt does not burn it");
-        const spent = await Promise.all(Array.from({ length: 20 }, () => services.tokens.consumeRefreshToken(rtHash, client.id, now)));
+        assert.equal(await services.refreshTokens.consume(rtHash, client.id + 1, now), undefined, "another client's attempt does not burn it");
+        const spent = await Promise.all(Array.from({ length: 20 }, () => services.refreshTokens.consume(rtHash, client.id, now)));
         assert.equal(spent.filter(Boolean).length, 1);
       });
     });
@@ -138,20 +138,20 @@ for (const kind of databaseKinds()) {
         const { client } = await registerClient(services, { name: 'E', redirectUris: ['https://e.example/cb'] });
         const grantId = await services.grants.insert({ clientId: client.id, userId: user.id, organizationId: org.id, scope: 'profile email', grantType: 'authorization_code', now });
         const atHash = sha256Hex(newSecret());
-        await services.tokens.insertAccessToken({
-          token_hash: atHash, jti: null, grant_id: grantId, client_id: client.id, user_id: user.id, organization_id: org.id, scope: 'profile email', created_at: now, expires_at: now + 3600,
+        await services.accessTokens.insert({
+          tokenHash: atHash, jti: null, grantId: grantId, clientId: client.id, userId: user.id, organizationId: org.id, scope: 'profile email', createdAt: now, expiresAt: now + 3600,
         });
-        const ctx = await services.tokens.findAccessToken(atHash);
+        const ctx = await services.accessTokens.find(atHash);
         assert.equal(ctx?.user?.email, 'e@f.g');
         assert.equal(ctx?.clientPublicId, client.clientId);
         assert.equal(ctx?.organizationName, 'Org');
         assert.equal(ctx?.organizationIntegrationsEnabled, true);
         assert.equal(ctx?.grantRevokedAt, null);
         await services.grants.revoke(grantId, now + 1);
-        assert.equal((await services.tokens.findAccessToken(atHash))?.grantRevokedAt, now + 1);
+        assert.equal((await services.accessTokens.find(atHash))?.grantRevokedAt, now + 1);
         await services.orgs.setIntegrations(org.id, false);
-        assert.equal((await services.tokens.findAccessToken(atHash))?.organizationIntegrationsEnabled, false);
-        assert.equal(await services.tokens.findAccessToken(sha256Hex('unknown')), undefined);
+        assert.equal((await services.accessTokens.find(atHash))?.organizationIntegrationsEnabled, false);
+        assert.equal(await services.accessTokens.find(sha256Hex('unknown')), undefined);
       });
     });
 
@@ -197,9 +197,9 @@ for (const kind of databaseKinds()) {
         const { client } = await registerClient(services, { name: 'Doomed', redirectUris: ['https://d.example/cb'] });
         const grantId = await services.grants.insert({ clientId: client.id, userId: user.id, organizationId: null, scope: 'profile', grantType: 'password', now });
         const atHash = sha256Hex(newSecret());
-        await services.tokens.insertAccessToken({ token_hash: atHash, jti: null, grant_id: grantId, client_id: client.id, user_id: user.id, organization_id: null, scope: 'profile', created_at: now, expires_at: now + 60 });
+        await services.accessTokens.insert({ tokenHash: atHash, jti: null, grantId: grantId, clientId: client.id, userId: user.id, organizationId: null, scope: 'profile', createdAt: now, expiresAt: now + 60 });
         await services.clients.delete(client.id);
-        assert.equal(await services.tokens.findAccessToken(atHash), undefined);
+        assert.equal(await services.accessTokens.find(atHash), undefined);
         assert.equal(await services.clients.findByClientId(client.clientId), undefined);
       });
     });

@@ -56,14 +56,14 @@ for (const kind of databaseKinds()) {
         const now = nowSeconds(t.clock);
         const grantId = await t.services.grants.insert({ clientId, userId, organizationId: null, scope: '', grantType: 'authorization_code', now });
         const codeHash = sha256Hex('the code');
-        await t.services.tokens.insertCode({
-          code_hash: codeHash, grant_id: grantId, client_id: clientId, user_id: userId, organization_id: null, redirect_uri: 'https://app.example/cb',
-          redirect_uri_sent: 1, scope: '', code_challenge: null, code_challenge_method: null, created_at: now, expires_at: now + 600,
+        await t.services.codes.insert({
+          codeHash: codeHash, grantId: grantId, clientId: clientId, userId: userId, organizationId: null, redirectUri: 'https://app.example/cb',
+          redirectUriSent: true, scope: '', codeChallenge: null, codeChallengeMethod: null, createdAt: now, expiresAt: now + 600,
         });
         const run = transactionRunner(t.services.store);
-        const results = await Promise.all(Array.from({ length: 30 }, () => run(async (tx) => (await tx.tokens.consumeCode(codeHash, clientId, now)) !== undefined)));
+        const results = await Promise.all(Array.from({ length: 30 }, () => run(async (tx) => (await tx.codes.consume(codeHash, clientId, now)) !== undefined)));
         assert.equal(results.filter(Boolean).length, 1);
-        assert.notEqual((await t.services.tokens.findCode(codeHash))?.consumed_at, null);
+        assert.notEqual((await t.services.codes.find(codeHash))?.consumedAt, null);
       });
     });
 

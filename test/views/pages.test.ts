@@ -6,7 +6,7 @@ import { clientSecretPage } from '../../src/views/developer.js';
 import { homePage } from '../../src/views/home.js';
 import { LOGIN_FAILED_MESSAGE, loginPage } from '../../src/views/login.js';
 import { signupPage } from '../../src/views/signup.js';
-import type { Client } from '../../src/store/clients.js';
+import type { Client } from '../../src/oauth/model.js';
 import { hiddenFields } from '../helpers/html.js';
 import { assertNoInlineCode, HOSTILE, HOSTILE_ESCAPED } from '../helpers/markup.js';
 

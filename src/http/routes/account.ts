@@ -9,7 +9,7 @@ import { changePassword } from '../../accounts/password-change.js';
 import { accountShare, passwordChecker, type CheckPassword } from '../../accounts/password-check.js';
 import { nowSeconds } from '../../oauth/clock.js';
 import { audit } from '../../audit.js';
-import type { User } from '../../store/users.js';
+import type { User } from '../../oauth/model.js';
 import { lockoutMessage } from '../../oauth/lockout.js';
 import { changeEmail, countEmailChangeAttempt, UNUSABLE_EMAIL_MESSAGE } from '../../accounts/email-change.js';
 import { accountPage, type AccountPageOptions } from '../../views/account.js';

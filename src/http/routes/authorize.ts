@@ -24,8 +24,7 @@ import {
 } from '../../oauth/authorize.js';
 import { OAuthError } from '../../oauth/errors.js';
 import { audit } from '../../audit.js';
-import type { Organization } from '../../store/orgs.js';
-import type { User } from '../../store/users.js';
+import type { Organization, User } from '../../oauth/model.js';
 import { consentPage, INTEGRATIONS_OFF_MESSAGE } from '../../views/consent.js';
 import { percentEncodeUnsafe } from '../plugins/security-headers.js';
 import { loadSession, requireCsrf, type Session } from '../session.js';

@@ -7,8 +7,7 @@ import { ClientRegistrationError, registerClient, resetClientSecret, validateCli
 import { nowSeconds } from '../../oauth/clock.js';
 import { audit } from '../../audit.js';
 import { splitRedirectUris } from '../../oauth/redirect-uri.js';
-import type { Client } from '../../store/clients.js';
-import type { User } from '../../store/users.js';
+import type { Client, User } from '../../oauth/model.js';
 import type { FormErrors } from '../../views/forms.js';
 import {
   clientEditPage, clientListPage, clientSecretPage, confirmDeletePage, confirmResetPage, newClientPage, type ClientFormValues,

@@ -21,8 +21,7 @@ import {
   type Actor,
 } from '../../accounts/organizations.js';
 import { nowSeconds } from '../../oauth/clock.js';
-import type { Membership } from '../../store/orgs.js';
-import type { User } from '../../store/users.js';
+import type { Membership, User } from '../../oauth/model.js';
 import type { FormErrors } from '../../views/forms.js';
 import { orgListPage, orgPage, type OrgPageOptions } from '../../views/orgs.js';
 import { formValue, idParam, PAGE_ROUTE, sendForbidden, sendNotFound, sendPage, sessionUser } from '../pages.js';

@@ -11,18 +11,16 @@ import { tokenKey } from '../crypto.js';
 import { OAuthError } from '../errors.js';
 import { verifyCodeVerifier } from '../pkce.js';
 import { newOpaqueToken, type TokenIssuer } from '../tokens.js';
-import type { Client } from '../../store/clients.js';
-import type { GrantStore } from '../../store/grants.js';
-import type { CodeRow, TokenStore } from '../../store/tokens.js';
-import type { RunInTransaction } from '../../store/transaction.js';
+import type { AuthorizationCode, Client } from '../model.js';
+import type { CodePort, GrantPort, RootPick, RunInTransaction } from '../ports.js';
 import { optionalParam, requireParam, type AuditLog, type GrantHandler } from './grant.js';
 
 export interface AuthorizationCodeGrantDeps {
   clock: Clock;
   issuer: TokenIssuer;
   transaction: RunInTransaction;
-  tokens: Pick<TokenStore, 'findCode'>;
-  grants: Pick<GrantStore, 'revoke' | 'isRevoked'>;
+  codes: RootPick<CodePort, 'find'>;
+  grants: RootPick<GrantPort, 'revoke' | 'isRevoked'>;
   audit: AuditLog;
 }
 
@@ -38,15 +36,15 @@ export function authorizationCodeGrant(deps: AuthorizationCodeGrantDeps): GrantH
       const now = nowSeconds(deps.clock);
 
       const response = await deps.transaction(async (tx) => {
-        const row = await tx.tokens.consumeCode(codeHash, client.id, now);
-        if (!row) return undefined;
+        const stored = await tx.codes.consume(codeHash, client.id, now);
+        if (!stored) return undefined;
         // RFC 6749 §4.1.2: codes are short-lived (authorization_code_ttl, SPEC.md: 10 minutes).
-        if (row.expires_at <= now) throw new OAuthError('invalid_grant', 'the authorization code has expired');
-        checkRedirectUri(row, redirectUri);
-        checkPkce(row, verifier, client);
+        if (stored.expiresAt <= now) throw new OAuthError('invalid_grant', 'the authorization code has expired');
+        checkRedirectUri(stored, redirectUri);
+        checkPkce(stored, verifier, client);
         const refresh = client.grantTypes.includes('refresh_token') ? newOpaqueToken() : null;
-        return deps.issuer.issue(tx.tokens, {
-          grantId: row.grant_id, client, userId: row.user_id, organizationId: row.organization_id, scope: row.scope,
+        return deps.issuer.issue(tx, {
+          grantId: stored.grantId, client, userId: stored.userId, organizationId: stored.organizationId, scope: stored.scope,
         }, now, refresh);
       });
       if (response) return response;
@@ -60,19 +58,19 @@ export function authorizationCodeGrant(deps: AuthorizationCodeGrantDeps): GrantH
  * request carried one; when it did not, it may be left out, and if sent must still be the
  * one the code was issued for.
  */
-function checkRedirectUri(row: CodeRow, redirectUri: string | undefined): void {
+function checkRedirectUri(code: AuthorizationCode, redirectUri: string | undefined): void {
   if (redirectUri === undefined) {
-    if (row.redirect_uri_sent === 1) throw new OAuthError('invalid_grant', 'redirect_uri is required: the authorization request carried one');
+    if (code.redirectUriSent) throw new OAuthError('invalid_grant', 'redirect_uri is required: the authorization request carried one');
     return;
   }
-  if (redirectUri !== row.redirect_uri) throw new OAuthError('invalid_grant', 'redirect_uri does not match the one of the authorization request');
+  if (redirectUri !== code.redirectUri) throw new OAuthError('invalid_grant', 'redirect_uri does not match the one of the authorization request');
 }
 
-function checkPkce(row: CodeRow, verifier: string | undefined, client: Client): void {
-  if (row.code_challenge !== null) {
+function checkPkce(code: AuthorizationCode, verifier: string | undefined, client: Client): void {
+  if (code.codeChallenge !== null) {
     // RFC 7636 §4.6.
     if (verifier === undefined) throw new OAuthError('invalid_grant', 'code_verifier is required: the authorization request carried a code_challenge');
-    if (!verifyCodeVerifier(verifier, row.code_challenge, row.code_challenge_method)) {
+    if (!verifyCodeVerifier(verifier, code.codeChallenge, code.codeChallengeMethod)) {
       throw new OAuthError('invalid_grant', 'code_verifier does not match the code_challenge');
     }
     return;
@@ -86,18 +84,18 @@ function checkPkce(row: CodeRow, verifier: string | undefined, client: Client): 
 
 /** The consume matched nothing: find out why, and revoke the grant when the code is replayed. */
 async function whyNotConsumed(deps: AuthorizationCodeGrantDeps, codeHash: string, client: Client, now: number): Promise<OAuthError> {
-  const row = await deps.tokens.findCode(codeHash);
+  const code = await deps.codes.find(codeHash);
   // An unknown code and another client's code read the same (RFC 6749 §4.1.3: the code must
   // have been issued to this client); the other client's code is left untouched.
-  if (!row || row.client_id !== client.id) {
-    return new OAuthError('invalid_grant', 'the authorization code is invalid', { debug: row ? `code of client row ${row.client_id} presented by ${client.clientId}` : 'unknown code' });
+  if (!code || code.clientId !== client.id) {
+    return new OAuthError('invalid_grant', 'the authorization code is invalid', { debug: code ? `code of client row ${code.clientId} presented by ${client.clientId}` : 'unknown code' });
   }
-  if (row.consumed_at !== null) {
+  if (code.consumedAt !== null) {
     // RFC 6749 §4.1.2 / §10.5: a code used twice revokes every token issued from it.
-    await deps.grants.revoke(row.grant_id, now);
-    audit(deps.audit, 'code.reuse_detected', { client_id: client.clientId, user_id: row.user_id, grant_id: row.grant_id });
+    await deps.grants.revoke(code.grantId, now);
+    audit(deps.audit, 'code.reuse_detected', { client_id: client.clientId, user_id: code.userId, grant_id: code.grantId });
     return new OAuthError('invalid_grant', 'the authorization code has already been used; every token issued from it is revoked');
   }
-  if (await deps.grants.isRevoked(row.grant_id)) return new OAuthError('invalid_grant', 'the authorization has been revoked');
+  if (await deps.grants.isRevoked(code.grantId)) return new OAuthError('invalid_grant', 'the authorization has been revoked');
   return new OAuthError('invalid_grant', 'third-party integrations are not available on the organization\'s plan');
 }

@@ -5,7 +5,7 @@ import type { Config } from '../../config/load.js';
 import type { Clock } from '../clock.js';
 import { nowSeconds } from '../clock.js';
 import type { TokenIssuer } from '../tokens.js';
-import type { RunInTransaction } from '../../store/transaction.js';
+import type { RunInTransaction } from '../ports.js';
 import { clientScopes, grantedScope, optionalParam, type GrantHandler } from './grant.js';
 
 export interface ClientCredentialsGrantDeps {
@@ -25,7 +25,7 @@ export function clientCredentialsGrant(deps: ClientCredentialsGrantDeps): GrantH
       const now = nowSeconds(deps.clock);
       return deps.transaction(async (tx) => {
         const grantId = await tx.grants.insert({ clientId: client.id, userId: null, organizationId: null, scope, grantType: 'client_credentials', now });
-        return deps.issuer.issue(tx.tokens, { grantId, client, userId: null, organizationId: null, scope }, now, null);
+        return deps.issuer.issue(tx, { grantId, client, userId: null, organizationId: null, scope }, now, null);
       });
     },
   };

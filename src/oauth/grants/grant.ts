@@ -1,7 +1,7 @@
 // What every grant looks like (DESIGN.md "A grant is one file"), and the steps they share.
 // The token endpoint finds a grant by grant_type, authenticates the client, checks that the
 // client may use the grant, and calls `handle`.
-import type { Client } from '../../store/clients.js';
+import type { Client } from '../model.js';
 import type { GrantType } from '../grant-types.js';
 import { OAuthError } from '../errors.js';
 import { formatScope, isSubset, parseScope } from '../scope.js';

@@ -3,10 +3,7 @@
 import type { Config } from '../../config/load.js';
 import type { Clock } from '../clock.js';
 import type { TokenIssuer } from '../tokens.js';
-import type { GrantStore } from '../../store/grants.js';
-import type { TokenStore } from '../../store/tokens.js';
-import type { RunInTransaction } from '../../store/transaction.js';
-import type { UserStore } from '../../store/users.js';
+import type { CodePort, GrantPort, RefreshTokenPort, RunInTransaction } from '../ports.js';
 import { authorizationCodeGrant } from './authorization-code.js';
 import { clientCredentialsGrant } from './client-credentials.js';
 import type { AuditLog, GrantHandler } from './grant.js';
@@ -21,9 +18,9 @@ export interface GrantDependencies {
   config: Pick<Config, 'scopes' | 'refreshRetryWindow'>;
   issuer: TokenIssuer;
   transaction: RunInTransaction;
-  tokens: TokenStore;
-  grants: GrantStore;
-  users: UserStore;
+  codes: CodePort;
+  refreshTokens: RefreshTokenPort;
+  grants: GrantPort;
   audit: AuditLog;
   checkPassword: CheckResourceOwner;
 }

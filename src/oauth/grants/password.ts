@@ -7,7 +7,7 @@ import type { Clock } from '../clock.js';
 import { nowSeconds } from '../clock.js';
 import { OAuthError } from '../errors.js';
 import { newOpaqueToken, type TokenIssuer } from '../tokens.js';
-import type { RunInTransaction } from '../../store/transaction.js';
+import type { RunInTransaction } from '../ports.js';
 import { clientScopes, grantedScope, optionalParam, requireParam, type AuditLog, type GrantHandler } from './grant.js';
 
 /**
@@ -58,7 +58,7 @@ export function passwordGrant(deps: PasswordGrantDeps): GrantHandler {
       const refresh = client.grantTypes.includes('refresh_token') ? newOpaqueToken() : null;
       return deps.transaction(async (tx) => {
         const grantId = await tx.grants.insert({ clientId: client.id, userId: user.id, organizationId: null, scope, grantType: 'password', now });
-        return deps.issuer.issue(tx.tokens, { grantId, client, userId: user.id, organizationId: null, scope }, now, refresh);
+        return deps.issuer.issue(tx, { grantId, client, userId: user.id, organizationId: null, scope }, now, refresh);
       });
     },
   };

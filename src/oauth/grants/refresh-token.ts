@@ -13,10 +13,8 @@ import { nowSeconds } from '../clock.js';
 import { tokenKey } from '../crypto.js';
 import { OAuthError } from '../errors.js';
 import { newOpaqueToken, type IssuedTokens, type TokenIssuer } from '../tokens.js';
-import type { Client } from '../../store/clients.js';
-import type { GrantStore } from '../../store/grants.js';
-import type { RefreshTokenRow, TokenStore } from '../../store/tokens.js';
-import type { RunInTransaction } from '../../store/transaction.js';
+import type { Client, RefreshToken } from '../model.js';
+import type { GrantPort, RefreshTokenPort, RootPick, RunInTransaction } from '../ports.js';
 import { grantedScope, optionalParam, requireParam, type AuditLog, type GrantHandler } from './grant.js';
 
 export interface RefreshTokenGrantDeps {
@@ -24,8 +22,8 @@ export interface RefreshTokenGrantDeps {
   config: Pick<Config, 'refreshRetryWindow'>;
   issuer: TokenIssuer;
   transaction: RunInTransaction;
-  tokens: Pick<TokenStore, 'findRefreshToken' | 'findConsumedRefreshToken'>;
-  grants: Pick<GrantStore, 'revoke' | 'isRevoked'>;
+  refreshTokens: RootPick<RefreshTokenPort, 'find' | 'findConsumed'>;
+  grants: RootPick<GrantPort, 'revoke' | 'isRevoked'>;
   audit: AuditLog;
 }
 
@@ -47,16 +45,16 @@ export function refreshTokenGrant(deps: RefreshTokenGrantDeps): GrantHandler {
       // used while the window was 0 finds no successor and is reuse.
       const record = deps.config.refreshRetryWindow > 0 ? successor.hash : null;
       const response = await deps.transaction(async (tx) => {
-        const old = await tx.tokens.consumeRefreshToken(presentedHash, client.id, now, undefined, record);
+        const old = await tx.refreshTokens.consume(presentedHash, client.id, now, record);
         if (!old) return undefined;
         // The refresh "invalidates the old pair" (Hover's guide): the access token issued with
         // the used refresh token ends now rather than at its expiry, as fosite (Hydra) does.
-        if (old.access_token_hash !== null) await tx.tokens.revokeAccessToken(old.access_token_hash, now);
+        if (old.accessTokenHash !== null) await tx.accessTokens.revoke(old.accessTokenHash, now);
         // RFC 6749 §6: the scope may be narrowed, never widened; the new refresh token keeps
         // the original scope.
         const scope = grantedScope(requestedScope, old.scope.split(' ').filter(Boolean));
-        return deps.issuer.issue(tx.tokens, {
-          grantId: old.grant_id, client, userId: old.user_id, organizationId: old.organization_id, scope, refreshScope: old.scope,
+        return deps.issuer.issue(tx, {
+          grantId: old.grantId, client, userId: old.userId, organizationId: old.organizationId, scope, refreshScope: old.scope,
         }, now, successor);
       });
       if (response) return response;
@@ -74,34 +72,34 @@ export function refreshTokenGrant(deps: RefreshTokenGrantDeps): GrantHandler {
 async function whyNotConsumed(
   deps: RefreshTokenGrantDeps, tokenHash: string, client: Client, now: number, requestedScope: string | undefined, address: string | undefined,
 ): Promise<OAuthError | IssuedTokens> {
-  const row = await deps.tokens.findRefreshToken(tokenHash);
-  if (!row) {
+  const token = await deps.refreshTokens.find(tokenHash);
+  if (!token) {
     // The purge deletes a used token's full row after the reuse horizon and keeps a slim
     // record of it for as long as its grant lives: a replay then is reuse all the same.
-    const used = await deps.tokens.findConsumedRefreshToken(tokenHash);
-    if (used && used.client_id === client.id) return reuseDetected(deps, used, client, now, address);
+    const used = await deps.refreshTokens.findConsumed(tokenHash);
+    if (used && used.clientId === client.id) return reuseDetected(deps, used, client, now, address);
   }
   // Another client's token reads like an unknown one, and is not used up (RFC 6749 §6: the
   // refresh token must have been issued to the authenticated client).
-  if (!row || row.client_id !== client.id) {
-    return new OAuthError('invalid_grant', 'the refresh token is invalid', { debug: row ? `refresh token of client row ${row.client_id} presented by ${client.clientId}` : 'unknown refresh token' });
+  if (!token || token.clientId !== client.id) {
+    return new OAuthError('invalid_grant', 'the refresh token is invalid', { debug: token ? `refresh token of client row ${token.clientId} presented by ${client.clientId}` : 'unknown refresh token' });
   }
-  if (row.consumed_at !== null || row.revoked_at !== null) {
-    const retried = await retryInsideWindow(deps, row, client, now, requestedScope);
+  if (token.consumedAt !== null || token.revokedAt !== null) {
+    const retried = await retryInsideWindow(deps, token, client, now, requestedScope);
     if (retried !== 'reuse') return retried;
-    return reuseDetected(deps, row, client, now, address);
+    return reuseDetected(deps, token, client, now, address);
   }
-  if (row.expires_at !== null && row.expires_at <= now) return new OAuthError('invalid_grant', 'the refresh token has expired');
-  if (await deps.grants.isRevoked(row.grant_id)) return new OAuthError('invalid_grant', 'the authorization has been revoked');
+  if (token.expiresAt !== null && token.expiresAt <= now) return new OAuthError('invalid_grant', 'the refresh token has expired');
+  if (await deps.grants.isRevoked(token.grantId)) return new OAuthError('invalid_grant', 'the authorization has been revoked');
   return new OAuthError('invalid_grant', 'third-party integrations are not available on the organization\'s plan');
 }
 
 /** Reuse: RFC 9700 §4.14.2, RFC 6749 §10.4. The whole grant is revoked. */
 async function reuseDetected(
-  deps: RefreshTokenGrantDeps, used: { grant_id: number; user_id: number | null }, client: Client, now: number, address: string | undefined,
+  deps: RefreshTokenGrantDeps, used: { readonly grantId: number; readonly userId: number | null }, client: Client, now: number, address: string | undefined,
 ): Promise<OAuthError> {
-  await deps.grants.revoke(used.grant_id, now);
-  audit(deps.audit, 'refresh.reuse_detected', { client_id: client.clientId, user_id: used.user_id, grant_id: used.grant_id, ...(address === undefined ? {} : { address }) });
+  await deps.grants.revoke(used.grantId, now);
+  audit(deps.audit, 'refresh.reuse_detected', { client_id: client.clientId, user_id: used.userId, grant_id: used.grantId, ...(address === undefined ? {} : { address }) });
   return new OAuthError('invalid_grant', 'the refresh token has already been used; the authorization is revoked');
 }
 
@@ -119,23 +117,23 @@ const SUCCESSOR_USED = Symbol('successor used');
  * others are refused without revoking anything. Anything else is 'reuse'.
  */
 async function retryInsideWindow(
-  deps: RefreshTokenGrantDeps, row: RefreshTokenRow, client: Client, now: number, requestedScope: string | undefined,
+  deps: RefreshTokenGrantDeps, token: RefreshToken, client: Client, now: number, requestedScope: string | undefined,
 ): Promise<IssuedTokens | OAuthError | 'reuse'> {
   const window = deps.config.refreshRetryWindow;
-  const expected = row.successor_hash;
-  if (window <= 0 || row.revoked_at !== null || row.consumed_at === null || now - row.consumed_at > window || expected === null) return 'reuse';
+  const expected = token.successorHash;
+  if (window <= 0 || token.revokedAt !== null || token.consumedAt === null || now - token.consumedAt > window || expected === null) return 'reuse';
   const next = newOpaqueToken();
   let outcome: IssuedTokens | 'lost';
   try {
     outcome = await deps.transaction(async (tx) => {
       // The swap also requires the grant to be live (as consuming does).
-      if (!(await tx.tokens.replaceSuccessor(row.token_hash, expected, next.hash))) return 'lost';
-      const dead = await tx.tokens.revokeUnusedRefreshToken(expected, now);
+      if (!(await tx.refreshTokens.replaceSuccessor(token.tokenHash, expected, next.hash))) return 'lost';
+      const dead = await tx.refreshTokens.revokeUnused(expected, now);
       if (!dead) throw SUCCESSOR_USED;
-      if (dead.access_token_hash !== null) await tx.tokens.revokeAccessToken(dead.access_token_hash, now);
-      const scope = grantedScope(requestedScope, row.scope.split(' ').filter(Boolean));
-      return deps.issuer.issue(tx.tokens, {
-        grantId: row.grant_id, client, userId: row.user_id, organizationId: row.organization_id, scope, refreshScope: row.scope,
+      if (dead.accessTokenHash !== null) await tx.accessTokens.revoke(dead.accessTokenHash, now);
+      const scope = grantedScope(requestedScope, token.scope.split(' ').filter(Boolean));
+      return deps.issuer.issue(tx, {
+        grantId: token.grantId, client, userId: token.userId, organizationId: token.organizationId, scope, refreshScope: token.scope,
       }, now, next);
     });
   } catch (err) {
@@ -143,9 +141,9 @@ async function retryInsideWindow(
     throw err;
   }
   if (outcome === 'lost') {
-    if (await deps.grants.isRevoked(row.grant_id)) return new OAuthError('invalid_grant', 'the authorization has been revoked');
+    if (await deps.grants.isRevoked(token.grantId)) return new OAuthError('invalid_grant', 'the authorization has been revoked');
     return new OAuthError('invalid_grant', 'the refresh token has already been used, and a retry with it is already under way');
   }
-  audit(deps.audit, 'refresh.retried', { client_id: client.clientId, user_id: row.user_id, grant_id: row.grant_id });
+  audit(deps.audit, 'refresh.retried', { client_id: client.clientId, user_id: token.userId, grant_id: token.grantId });
   return outcome;
 }

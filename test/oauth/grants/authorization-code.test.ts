@@ -11,7 +11,7 @@ import { newVerifier } from '../../helpers/pkce.js';
 
 function grantOf(w: GrantWorld): BodyGrant {
   return answeringBody(w, authorizationCodeGrant({
-    clock: w.clock, issuer: w.issuer, transaction: w.services.transaction, tokens: w.services.tokens, grants: w.services.grants, audit: w.audit,
+    clock: w.clock, issuer: w.issuer, transaction: w.services.transaction, codes: w.services.codes, grants: w.services.grants, audit: w.audit,
   }));
 }
 
@@ -70,7 +70,7 @@ describe('authorization_code grant', () => {
       const org = await createOrganization(w, { memberIds: [user.id] });
       const { code } = await mintCode(w, { client, userId: user.id, organizationId: org.id });
       const res = await grant.handle({ client: client.client, params: { code, redirect_uri: client.redirectUri } });
-      const stored = await w.services.tokens.findAccessToken(tokenKey(res.access_token));
+      const stored = await w.services.accessTokens.find(tokenKey(res.access_token));
       assert.equal(stored?.userId, user.id);
       assert.equal(stored?.organizationId, org.id);
       assert.equal(stored?.clientId, client.client.id);

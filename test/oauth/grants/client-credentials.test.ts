@@ -32,7 +32,7 @@ describe('client_credentials grant', () => {
     await scene(async ({ w, grant, client }) => {
       const res = await grant.handle({ client: client.client, params: {} });
       assertTokenResponse(res, { expiresIn: w.config.accessTokenTtl, scope: 'profile email', refresh: false });
-      const stored = await w.services.tokens.findAccessToken(tokenKey(res.access_token));
+      const stored = await w.services.accessTokens.find(tokenKey(res.access_token));
       assert.equal(stored?.userId, null);
       assert.equal(stored?.user, null);
       assert.equal(stored?.organizationId, null);
@@ -79,7 +79,7 @@ describe('client_credentials grant', () => {
     await scene(async ({ w, grant, client }) => {
       const a = await grant.handle({ client: client.client, params: {} });
       const b = await grant.handle({ client: client.client, params: {} });
-      const [sa, sb] = await Promise.all([a, b].map((r) => w.services.tokens.findAccessToken(tokenKey(r.access_token))));
+      const [sa, sb] = await Promise.all([a, b].map((r) => w.services.accessTokens.find(tokenKey(r.access_token))));
       assert.ok(sa && sb);
       assert.notEqual(sa.grantId, sb.grantId);
       assert.equal(sa.expiresAt - sa.createdAt, w.config.accessTokenTtl);

@@ -58,7 +58,7 @@ describe('password grant', () => {
     await scene(async ({ w, grant, user, client }) => {
       const res = await grant.handle({ client: client.client, params: credentials(user), address: ADDRESS });
       assertTokenResponse(res, { expiresIn: w.config.accessTokenTtl, scope: 'profile email', refresh: true });
-      const stored = await w.services.tokens.findAccessToken(tokenKey(res.access_token));
+      const stored = await w.services.accessTokens.find(tokenKey(res.access_token));
       assert.equal(stored?.userId, user.id);
       assert.equal(stored?.organizationId, null);
       assert.deepEqual(w.audit.lines, [{ audit: true, event: 'login.succeeded', user_id: user.id, client_id: client.clientId, grant_type: 'password', address: ADDRESS }]);
@@ -163,7 +163,7 @@ describe('password grant', () => {
     await scene(async ({ w, grant, user, client }) => {
       const a = await grant.handle({ client: client.client, params: credentials(user), address: ADDRESS });
       const b = await grant.handle({ client: client.client, params: credentials(user), address: ADDRESS });
-      const [sa, sb] = await Promise.all([a, b].map((r) => w.services.tokens.findAccessToken(tokenKey(r.access_token))));
+      const [sa, sb] = await Promise.all([a, b].map((r) => w.services.accessTokens.find(tokenKey(r.access_token))));
       assert.ok(sa && sb);
       assert.notEqual(sa.grantId, sb.grantId);
       assert.equal(sb.userId, user.id);

@@ -1,0 +1,222 @@
+// The domain model: what the protocol core, the account rules and the pages work with,
+// camelCase and read-only. The repositories (src/store) map their rows to these once, where
+// the row is read, and take these (or their New* shapes) when they write; nothing above the
+// store sees a snake_case row. Types and one pure function: importing this module loads nothing.
+import type { GrantType } from './grant-types.js';
+
+// ---- people and organizations ---------------------------------------------------------------
+
+export interface User {
+  readonly id: number;
+  readonly email: string;
+  readonly name: string;
+  readonly locale: string;
+}
+
+/** The key e-mail addresses are unique by (users.email_normalized): trimmed, lower-cased. */
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+/** A member's role in an organization. */
+export type Role = 'admin' | 'member';
+
+export interface Organization {
+  readonly id: number;
+  readonly name: string;
+  /** The plan's switch for third-party integrations (SPEC.md, Hover): off, no grant bound to it works. */
+  readonly integrationsEnabled: boolean;
+}
+
+/** One of a user's organizations, with the user's role in it. */
+export interface Membership {
+  readonly organization: Organization;
+  readonly role: Role;
+}
+
+/** One member of an organization, as its admins see it. */
+export interface Member {
+  readonly userId: number;
+  readonly name: string;
+  readonly email: string;
+  readonly role: Role;
+}
+
+export interface Invitation {
+  readonly id: number;
+  readonly organizationId: number;
+  /** The address as the admin typed it. */
+  readonly email: string;
+  readonly role: Role;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+}
+
+/** An invitation as its invitee sees it: with the organization's name. */
+export interface PendingInvitation extends Invitation {
+  readonly organizationName: string;
+}
+
+// ---- clients ------------------------------------------------------------------------------
+
+export interface Client {
+  /** Internal row id (foreign keys). */
+  readonly id: number;
+  readonly clientId: string;
+  /** SHA-256 hex of the secret; null for public clients. */
+  readonly secretHash: string | null;
+  readonly name: string;
+  readonly redirectUris: readonly string[];
+  readonly ownerUserId: number | null;
+  readonly isPublic: boolean;
+  readonly grantTypes: readonly GrantType[];
+  readonly scopes: readonly string[];
+  readonly refreshWithoutSecret: boolean;
+  readonly createdAt: number;
+  /**
+   * Made by an operator (`latchkey client create`): authorization errors may go to its redirect
+   * URI at once. Untrusted (developer portal) clients get them only after the user has signed
+   * in and seen their consent page (RFC 9700 §4.11.2).
+   */
+  readonly trusted: boolean;
+}
+
+/** A client to register: the client less what the store assigns, with the time of registration. */
+export type NewClient = Omit<Client, 'id' | 'createdAt'> & { readonly now: number };
+
+// ---- grants and consent ----------------------------------------------------------------------
+
+/** One authorization: everything issued from one code, password grant or client_credentials request. */
+export interface NewGrant {
+  readonly clientId: number;
+  readonly userId: number | null;
+  readonly organizationId: number | null;
+  readonly scope: string;
+  readonly grantType: GrantType;
+  readonly now: number;
+}
+
+/** Remembered consent of one user to one client, per organization. */
+export interface Consent {
+  readonly scope: string;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+/** A row of the "connected apps" list: one client a user granted access to, per organization. */
+export interface ConnectedApp {
+  readonly clientId: number;
+  readonly clientPublicId: string;
+  readonly clientName: string;
+  readonly organizationId: number | null;
+  readonly organizationName: string | null;
+  readonly scope: string;
+  readonly grantedAt: number;
+}
+
+// ---- authorization codes ----------------------------------------------------------------------
+
+/** An authorization code, stored by hash (RFC 6749 §4.1.2, PKCE RFC 7636). */
+export interface AuthorizationCode {
+  readonly codeHash: string;
+  readonly grantId: number;
+  /** The client's row id. */
+  readonly clientId: number;
+  readonly userId: number;
+  readonly organizationId: number | null;
+  readonly redirectUri: string;
+  /** Whether the authorization request carried redirect_uri: the token request must then repeat it (RFC 6749 §4.1.3). */
+  readonly redirectUriSent: boolean;
+  readonly scope: string;
+  readonly codeChallenge: string | null;
+  readonly codeChallengeMethod: string | null;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  readonly consumedAt: number | null;
+}
+
+export type NewAuthorizationCode = Omit<AuthorizationCode, 'consumedAt'>;
+
+// ---- access and refresh tokens ---------------------------------------------------------------
+
+/** What every stored token records: its hash, the grant it descends from, its owners and scope. */
+export interface StoredToken {
+  readonly tokenHash: string;
+  readonly grantId: number;
+  /** The client's row id. */
+  readonly clientId: number;
+  readonly userId: number | null;
+  readonly organizationId: number | null;
+  readonly scope: string;
+  readonly createdAt: number;
+}
+
+export interface NewAccessToken extends StoredToken {
+  /** The JWT `jti`; null for opaque tokens. */
+  readonly jti: string | null;
+  readonly expiresAt: number;
+}
+
+/** An access token with everything a protected resource needs to decide, from one query. */
+export interface AccessTokenContext extends NewAccessToken {
+  readonly clientPublicId: string;
+  readonly revokedAt: number | null;
+  readonly grantRevokedAt: number | null;
+  /** null when the token is bound to no organization. */
+  readonly organizationName: string | null;
+  readonly organizationIntegrationsEnabled: boolean | null;
+  readonly user: { readonly id: number; readonly name: string; readonly email: string; readonly locale: string } | null;
+}
+
+export interface RefreshToken extends StoredToken {
+  /** null: never expires (Hover profile). */
+  readonly expiresAt: number | null;
+  readonly consumedAt: number | null;
+  readonly revokedAt: number | null;
+  /** The hash of the token that replaced it (refresh_retry_window only). */
+  readonly successorHash: string | null;
+  /** The access token issued with it, revoked when it is used. */
+  readonly accessTokenHash: string | null;
+}
+
+export type NewRefreshToken = Omit<RefreshToken, 'consumedAt' | 'revokedAt' | 'successorHash'>;
+
+/** What a rotation needs of the refresh token it used up (only these are read back). */
+export type ConsumedRefreshToken = Pick<RefreshToken, 'grantId' | 'userId' | 'organizationId' | 'scope' | 'accessTokenHash'>;
+
+/** A slim record of a used refresh token whose full row the purge has deleted, with its grant's owners. */
+export interface ConsumedRefreshTokenRecord {
+  readonly grantId: number;
+  /** The client's row id. */
+  readonly clientId: number;
+  readonly userId: number | null;
+}
+
+/** A refresh token with its grant's state, organization switch and user's e-mail (introspection). */
+export interface RefreshTokenContext {
+  readonly token: RefreshToken;
+  readonly grantRevokedAt: number | null;
+  /** null when the token is bound to no organization. */
+  readonly organizationIntegrationsEnabled: boolean | null;
+  /** null when no user is behind the token (or the user is gone). */
+  readonly userEmail: string | null;
+}
+
+// ---- signing keys ----------------------------------------------------------------------------
+
+/** A JWT signing key (RFC 9068): the private JWK arrives sealed ("enc:…" or "plain:…", oauth/signing-keys.ts). */
+export interface SigningKey {
+  readonly kid: string;
+  readonly alg: string;
+  /** The public JWK as JSON. */
+  readonly publicJwk: string;
+  /** The sealed private JWK. */
+  readonly privateJwk: string;
+  readonly createdAt: number;
+  /** Set once it stops signing. */
+  readonly retiredAt: number | null;
+  /** A retired key stays published until then. */
+  readonly publishUntil: number | null;
+}
+
+export type NewSigningKey = Omit<SigningKey, 'retiredAt' | 'publishUntil'>;

@@ -1,0 +1,147 @@
+// The ports: what the protocol core (and the account rules and pages above it) needs of
+// storage, one narrow interface per artefact, in the spirit of fosite's per-artefact storage
+// interfaces. The Kysely repositories in src/store implement them; src/oauth names only these
+// and the model (model.ts), never a store module, so it loads neither kysely nor fastify.
+//
+// Two kinds of store. A root store (CodePort, AccessTokenPort, …) runs each call on its own.
+// A transaction's store (TransactionStores, handed to a RunInTransaction work) is bound to one
+// transaction. They are distinct types — a root store carries no `inTransaction` brand, a
+// transaction's carries `true` — so one cannot be passed where the other is expected: a work
+// that reached for a root store would write outside its transaction (and on SQLite a work may
+// be run a second time: store/transaction.ts).
+import type {
+  AccessTokenContext, AuthorizationCode, Client, Consent, ConsumedRefreshToken, ConsumedRefreshTokenRecord,
+  NewAccessToken, NewAuthorizationCode, NewGrant, NewRefreshToken, NewSigningKey, RefreshToken, RefreshTokenContext,
+  SigningKey, User,
+} from './model.js';
+
+/** The brand that tells a transaction's store from a root store (type-level only: no such property exists). */
+declare const inTransaction: unique symbol;
+
+/** A root store: never one bound to a transaction. */
+export interface RootStore {
+  readonly [inTransaction]?: never;
+}
+
+/** `P` as a store bound to one transaction. */
+export type InTransaction<P> = P & { readonly [inTransaction]: true };
+
+/**
+ * The methods `K` of the root port `P`, still a root store: what a dependency names when it
+ * needs only part of a port (a plain Pick would drop the brand, and a transaction's store
+ * with those methods would then fit).
+ */
+export type RootPick<P extends RootStore, K extends keyof P> = Pick<P, K> & RootStore;
+
+// ---- root ports ------------------------------------------------------------------------------
+
+export interface ClientPort extends RootStore {
+  findByClientId(clientId: string): Promise<Client | undefined>;
+}
+
+export interface CodePort extends RootStore {
+  /** Stores a new, unused code (the authorization endpoint: no transaction, see authorize.ts). */
+  insert(code: NewAuthorizationCode): Promise<void>;
+  find(codeHash: string): Promise<AuthorizationCode | undefined>;
+}
+
+export interface AccessTokenPort extends RootStore {
+  /** The token and its grant, client, organization and user, in one query. */
+  find(tokenHash: string): Promise<AccessTokenContext | undefined>;
+  findByJti(jti: string): Promise<AccessTokenContext | undefined>;
+}
+
+export interface RefreshTokenPort extends RootStore {
+  find(tokenHash: string): Promise<RefreshToken | undefined>;
+  /** A used token whose full row the purge has deleted (consumed_refresh_tokens). */
+  findConsumed(tokenHash: string): Promise<ConsumedRefreshTokenRecord | undefined>;
+  /** The token with its grant's state, organization switch and user's e-mail, in one query. */
+  findContext(tokenHash: string): Promise<RefreshTokenContext | undefined>;
+}
+
+export interface GrantPort extends RootStore {
+  insert(grant: NewGrant): Promise<number>;
+  /** Revokes one grant: every code and token that descends from it stops working. */
+  revoke(grantId: number, now: number): Promise<void>;
+  /** True when the grant is revoked or gone. */
+  isRevoked(grantId: number): Promise<boolean>;
+}
+
+export interface ConsentPort extends RootStore {
+  findConsent(userId: number, clientId: number, organizationId: number | null): Promise<Consent | undefined>;
+  /** Whether the user has consented to the client at all (for any organization). */
+  hasConsent(userId: number, clientId: number): Promise<boolean>;
+  upsertConsent(userId: number, clientId: number, organizationId: number | null, scope: string, now: number): Promise<void>;
+}
+
+export interface UserPort extends RootStore {
+  findById(id: number): Promise<User | undefined>;
+  /** The user and password hash for a login attempt. */
+  findCredentialsByEmail(email: string): Promise<(User & { readonly passwordHash: string }) | undefined>;
+}
+
+/** The signing keys' storage (oauth/signing-keys.ts). */
+export interface SigningKeyPort extends RootStore {
+  /** The signing keys and the retired ones still published at `now`, newest first. */
+  listPublished(now: number): Promise<SigningKey[]>;
+  listAll(): Promise<SigningKey[]>;
+  insert(key: NewSigningKey): Promise<void>;
+  /** Inserts `key` as the only signing key, retiring every other at `now`; returns the kids retired. */
+  rotate(key: NewSigningKey, now: number, publishUntil: number): Promise<string[]>;
+  updatePrivateJwk(kid: string, privateJwk: string): Promise<void>;
+  /** The latest expiry of any JWT access token on record, or null. */
+  latestJwtExpiry(): Promise<number | null>;
+}
+
+// ---- what a transaction's stores do ---------------------------------------------------------
+
+export interface TransactionCodeMethods {
+  /**
+   * Marks the code used and returns it, in one statement; undefined when it is unknown,
+   * already used, another client's, or its grant is revoked or bound to an organization whose
+   * integrations are off. Expiry is the caller's to check.
+   */
+  consume(codeHash: string, clientId: number, now: number): Promise<AuthorizationCode | undefined>;
+}
+
+export interface TransactionAccessTokenMethods {
+  insert(token: NewAccessToken): Promise<void>;
+  revoke(tokenHash: string, now: number): Promise<void>;
+}
+
+export interface TransactionRefreshTokenMethods {
+  insert(token: NewRefreshToken): Promise<void>;
+  /**
+   * Marks a live refresh token used and returns it, in one statement; undefined when it is
+   * unknown, used, revoked, expired, another client's, or its grant is not live.
+   * `successorHash` (rotation with refresh_retry_window) is recorded in the same statement.
+   */
+  consume(tokenHash: string, clientId: number, now: number, successorHash: string | null): Promise<ConsumedRefreshToken | undefined>;
+  /** Compare-and-swap of a used token's successor; true when it was `expected`, is now `next`, and the grant is live. */
+  replaceSuccessor(tokenHash: string, expected: string, next: string): Promise<boolean>;
+  /** Revokes the token only while unused and unrevoked, and returns it; undefined otherwise. */
+  revokeUnused(tokenHash: string, now: number): Promise<RefreshToken | undefined>;
+  revoke(tokenHash: string, now: number): Promise<void>;
+}
+
+export interface TransactionGrantMethods {
+  insert(grant: NewGrant): Promise<number>;
+  revoke(grantId: number, now: number): Promise<void>;
+}
+
+/** The stores a work writes through, all bound to one transaction. */
+export interface TransactionStores {
+  readonly codes: InTransaction<TransactionCodeMethods>;
+  readonly accessTokens: InTransaction<TransactionAccessTokenMethods>;
+  readonly refreshTokens: InTransaction<TransactionRefreshTokenMethods>;
+  readonly grants: InTransaction<TransactionGrantMethods>;
+}
+
+/**
+ * Runs `work` atomically: its writes are committed when it resolves, and none of them remain
+ * when it throws (the error is rethrown). `work` must reach the database only through the
+ * stores it is given (never a root store, never a nested runner call), and must have no effect
+ * outside the database: on SQLite it may be run a second time, from the start, when another
+ * work of its batch throws (store/transaction.ts).
+ */
+export type RunInTransaction = <T>(work: (tx: TransactionStores) => Promise<T>) => Promise<T>;
