@@ -31,7 +31,11 @@ export interface PasswordCheckRequest {
   /** For the audit lines: the password grant, or a password change (current password). */
   grantType?: 'password';
   purpose?: 'login' | 'password_change' | 'email_change';
-  /** A password change: the account must be this one (else the check fails). */
+  /**
+   * A signed-in user's own password (password or e-mail change): the account is found by this
+   * id, not by `email`, which another request of the same user may be changing at this moment.
+   * `email` still keys the brute-force counts.
+   */
   userId?: number;
 }
 
@@ -48,7 +52,7 @@ export type CheckPassword = (request: PasswordCheckRequest) => Promise<PasswordC
 
 export interface PasswordCheckDeps {
   guard: Pick<BruteForceGuard, 'reservePassword'>;
-  users: RootPick<UserPort, 'findCredentialsByEmail'>;
+  users: RootPick<UserPort, 'findCredentialsByEmail' | 'findCredentialsById'>;
   logger: AuditLogger;
 }
 
@@ -79,8 +83,9 @@ export function passwordChecker(deps: PasswordCheckDeps): CheckPassword {
     try {
       const wellFormed = email !== '' && email.length <= MAX_EMAIL_LENGTH && !email.includes('\0')
         && password !== '' && password.length <= MAX_PASSWORD_LENGTH && !password.includes('\0');
-      let user = wellFormed ? await deps.users.findCredentialsByEmail(email) : undefined;
-      if (user && request.userId !== undefined && user.id !== request.userId) user = undefined;
+      const user = !wellFormed ? undefined
+        : request.userId !== undefined ? await deps.users.findCredentialsById(request.userId)
+          : await deps.users.findCredentialsByEmail(email);
       const share: HashShare = { account: accountShare(email), ...(request.clientId !== undefined ? { client: request.clientId } : {}) };
       const matches = wellFormed && (await verifyPassword(user?.passwordHash ?? (await dummyPasswordHash()), password, share));
       if (user && matches) {

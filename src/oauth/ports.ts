@@ -78,6 +78,8 @@ export interface UserPort extends RootStore {
   findById(id: number): Promise<User | undefined>;
   /** The user and password hash for a login attempt. */
   findCredentialsByEmail(email: string): Promise<(User & { readonly passwordHash: string }) | undefined>;
+  /** The same for one account by id: the account page checks its own user's password even while its e-mail changes. */
+  findCredentialsById(id: number): Promise<(User & { readonly passwordHash: string }) | undefined>;
 }
 
 /** The signing keys' storage (oauth/signing-keys.ts). */

@@ -54,6 +54,12 @@ export class UserStore implements UserPort {
     return row && { ...toUser(row), passwordHash: row.password_hash };
   }
 
+  /** The user and password hash of one account, whatever its e-mail is now (a password change). */
+  async findCredentialsById(id: number): Promise<(User & { passwordHash: string }) | undefined> {
+    const row = await this.db.selectFrom('users').select(['id', 'email', 'name', 'locale', 'password_hash']).where('id', '=', id).executeTakeFirst();
+    return row && { ...toUser(row), passwordHash: row.password_hash };
+  }
+
   async findPasswordHash(id: number): Promise<string | undefined> {
     const row = await this.db.selectFrom('users').select('password_hash').where('id', '=', id).executeTakeFirst();
     return row?.password_hash;
