@@ -28,7 +28,7 @@ export interface Services extends AccountServices {
   sessions: SessionStore;
   /**
    * Atomic writes for the token endpoint and revocation: one per process, so that on SQLite
-   * every such write shares the same group commit (store/transaction.ts).
+   * every such write shares the same group commit (store/sqlite/group-commit.ts).
    */
   transaction: RunInTransaction;
   /** JWT access-token signing keys (cached; see oauth/signing-keys.ts). */

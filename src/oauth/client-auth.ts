@@ -9,6 +9,7 @@ import { OAuthError } from './errors.js';
 import { lockoutError, type Lockout } from './lockout.js';
 import { secretMatchesHash, sha256Hex } from './crypto.js';
 import type { Client } from './model.js';
+import type { ClientPort, RootPick } from './ports.js';
 
 export type ClientLookup = (clientId: string) => Promise<Client | undefined>;
 
@@ -156,13 +157,9 @@ export interface ClientAuthGuard {
   clientFailed(clientId: string): Promise<Lockout | null>;
 }
 
-/** The one client lookup client authentication makes. */
-export interface ClientFinder {
-  findByClientId(clientId: string): Promise<Client | undefined>;
-}
-
 export interface ClientAuthDeps {
-  clients: ClientFinder;
+  /** The one client lookup client authentication makes. */
+  clients: RootPick<ClientPort, 'findByClientId'>;
   guard: ClientAuthGuard;
 }
 
@@ -193,7 +190,9 @@ export async function authenticateClientGuarded(request: GuardedClientAuthReques
     }
   }
   const presented = presentedCredentials(request, basic);
-  const client = presentableId(presented.clientId) ? await deps.clients.findByClientId(presented.clientId) : undefined;
+  // An id no client can have (empty, too long, control characters): nothing looked up or counted.
+  if (!presentableId(presented.clientId)) throw failed(presented, UNPRESENTABLE);
+  const client = await deps.clients.findByClientId(presented.clientId);
   let verified: Client;
   try {
     verified = verifyClient(presented, client, request.allowRefreshWithoutSecret);

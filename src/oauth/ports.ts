@@ -8,7 +8,7 @@
 // transaction. They are distinct types — a root store carries no `inTransaction` brand, a
 // transaction's carries `true` — so one cannot be passed where the other is expected: a work
 // that reached for a root store would write outside its transaction (and on SQLite a work may
-// be run a second time: store/transaction.ts).
+// be run a second time: store/sqlite/group-commit.ts).
 import type {
   AccessTokenContext, AuthorizationCode, Client, Consent, ConsumedRefreshToken, ConsumedRefreshTokenRecord,
   NewAccessToken, NewAuthorizationCode, NewGrant, NewRefreshToken, NewSigningKey, RefreshToken, RefreshTokenContext,
@@ -144,6 +144,6 @@ export interface TransactionStores {
  * when it throws (the error is rethrown). `work` must reach the database only through the
  * stores it is given (never a root store, never a nested runner call), and must have no effect
  * outside the database: on SQLite it may be run a second time, from the start, when another
- * work of its batch throws (store/transaction.ts).
+ * work of its batch throws (store/sqlite/group-commit.ts).
  */
 export type RunInTransaction = <T>(work: (tx: TransactionStores) => Promise<T>) => Promise<T>;

@@ -21,7 +21,7 @@ export class AccessTokenStore implements AccessTokenPort, TransactionAccessToken
    * the contexts found are kept, frozen, until one of those tables may have changed (an
    * UPDATE of one of them or any DELETE through this connection — a revocation, a rotation,
    * an organization switched off, a profile edit — or another connection's commit, seen at
-   * most one turn of the event loop late: changes.ts). Expiry is decided by the caller from
+   * most one turn of the event loop late: sqlite/changes.ts). Expiry is decided by the caller from
    * `expiresAt` on every use. Inside a transaction, for a transaction's stores, and on
    * PostgreSQL every lookup reads the rows.
    */

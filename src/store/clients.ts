@@ -43,7 +43,7 @@ export class ClientStore implements ClientPort {
    * writes (see docs/PERFORMANCE.md, kept-clients). So on SQLite the clients found
    * are kept, frozen, until the clients table may have changed: an UPDATE of it or any DELETE
    * through this connection, or another connection's commit (the command line, another
-   * process), seen at most one turn of the event loop late (changes.ts). Inside a transaction
+   * process), seen at most one turn of the event loop late (sqlite/changes.ts). Inside a transaction
    * and on PostgreSQL (other servers share the database and nothing tells us of their
    * changes) every lookup reads the row.
    */

@@ -5,7 +5,7 @@
 // transaction runner is the one store/transaction.ts builds, so production pays nothing.
 //
 // The contract checked: a work handed to the transaction runner reaches the database only
-// through the stores it is given (store/transaction.ts: on SQLite it may be run a second time,
+// through the stores it is given (oauth/ports.ts; on SQLite it may be run a second time, store/sqlite/group-commit.ts,
 // and on PostgreSQL a root store's statement would run outside the transaction). With the flag
 // on, each work runs inside an AsyncLocalStorage context, and every method of a root store
 // (the Services' stores: the transaction's classes, told apart by type only, oauth/ports.ts) throws when called

@@ -4,7 +4,7 @@
 import { CompiledQuery, type Kysely } from 'kysely';
 import type { Database } from '../schema.js';
 
-/** Runs a work with the stores `S` bound to one transaction (store/transaction.ts RunInTransaction). */
+/** Runs a work with the stores `S` bound to one transaction (RunInTransaction, oauth/ports.ts). */
 export type Runner<S> = <T>(work: (tx: S) => Promise<T>) => Promise<T>;
 
 interface Pending<S> {
