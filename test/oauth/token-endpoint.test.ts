@@ -195,6 +195,18 @@ describe('token endpoint pipeline', () => {
     });
   });
 
+  test('clientAuthenticated: a client_id no client can have (control characters, too long) is invalid_client with nothing looked up or counted', async () => {
+    await scene(async ({ endpoint, request, guard, lookups, w }) => {
+      for (const id of ['app\u0000x', 'app\r\nx', 'x'.repeat(201)]) {
+        const error = await refused(endpoint(request({ grant_type: 'client_credentials' }, { authorization: basic(id, 'secret') })), 'invalid_client');
+        assert.doesNotMatch(error.debug ?? '', /app|xxxx/, 'the raw id is not echoed');
+      }
+      assert.deepEqual(lookups, []);
+      assert.ok(guard.calls.every((c) => !c.startsWith('failed')), `nothing counted: ${guard.calls.join(', ')}`);
+      assert.deepEqual(w.audit.lines, []);
+    });
+  });
+
   test('clientAuthenticated: the Basic header is decoded once, and the guard and the lookup see the same client_id', async () => {
     // RFC 6749 §2.3.1: id and secret are form-urlencoded before Basic; this id has a space and a colon.
     const weird = stubClient({ clientId: 'we ird:id', secretHash: sha256Hex('p@ss word+'), isPublic: false });
