@@ -4,7 +4,7 @@
 // access tokens are ES256 (jwt.ts), ID tokens RS256 by default or ES256 per client.
 //
 // - Per algorithm one key signs at a time: the oldest one not retired (`retired_at` null or
-//   still in the future). `rotate()` publishes a new key at once but lets it sign only
+//   still in the future; signingOrder). `rotate()` publishes a new key at once but lets it sign only
 //   `publishLead` seconds later (publish before sign: relying parties cache the JWK Set), by
 //   retiring the keys before it at that moment; they then stay published until every token
 //   they signed has expired (`publish_until`), and drop out of the key set.
@@ -81,6 +81,7 @@ interface LoadedKey {
   publicJwk: PublicJwk;
   publicKey: CryptoKey;
   sealedPrivateJwk: string;
+  createdAt: number;
   retiredAt: number | null;
   publishUntil: number | null;
   /** Imported on first use (only the signing key is ever decrypted). */
@@ -92,8 +93,19 @@ interface KeyCache {
   loadedAtMs: number;
   /** Published keys by kid. */
   byKid: Map<string, LoadedKey>;
-  /** Per algorithm its published keys, oldest first: the first one not retired signs (signerOf). */
+  /** Per algorithm its published keys in signing order: the first one not retired signs (activeSigner). */
   byAlg: Record<SigningAlg, LoadedKey[]>;
+}
+
+/**
+ * The order in which the keys of one algorithm take turns: oldest first (a rotation retires
+ * every earlier key by the time the new one takes over); for keys made within the same second,
+ * the one whose turn ends first (no end set: last), then by kid.
+ */
+function signingOrder(x: { retiredAt: number | null; createdAt: number; kid: string }, y: typeof x): number {
+  return x.createdAt - y.createdAt
+    || (x.retiredAt ?? Number.POSITIVE_INFINITY) - (y.retiredAt ?? Number.POSITIVE_INFINITY)
+    || (x.kid < y.kid ? -1 : x.kid > y.kid ? 1 : 0);
 }
 
 /** A key still signing at `now`, or about to (its predecessor not yet retired). */
@@ -101,7 +113,7 @@ function isActive(key: { retiredAt: number | null }, now: number): boolean {
   return key.retiredAt === null || key.retiredAt > now;
 }
 
-/** The key of `keys` (oldest first) that signs at `now`: the oldest one still active. */
+/** The key of `keys` (in signingOrder) that signs at `now`: the first one still active. */
 function activeSigner<K extends { retiredAt: number | null }>(keys: readonly K[], now: number): K | undefined {
   for (const key of keys) if (isActive(key, now)) return key;
   return undefined;
@@ -190,14 +202,14 @@ export interface KeyState {
 
 /**
  * The state at `now` of each stored key, by the rules SigningKeys signs with: per algorithm
- * the oldest key not retired signs, so a key signs from the moment every older key of its
- * algorithm is retired (and not before it was made).
+ * the first key in signingOrder not retired signs, so a key signs from the moment every key
+ * before it is retired (and not before it was made).
  */
 export function signingSchedule(rows: readonly SigningKey[], now: number): Map<string, KeyState> {
   const states = new Map<string, KeyState>();
-  const oldestFirst = [...rows].sort((x, y) => x.createdAt - y.createdAt || (x.kid < y.kid ? -1 : x.kid > y.kid ? 1 : 0));
+  const ordered = [...rows].sort(signingOrder);
   for (const alg of SIGNING_ALGS) {
-    const ofAlg = oldestFirst.filter((r) => r.alg === alg);
+    const ofAlg = ordered.filter((r) => r.alg === alg);
     const signer = activeSigner(ofAlg, now);
     // The moment every key before this one is retired; null while one of them is not scheduled to be.
     let olderRetired: number | null = Number.NEGATIVE_INFINITY;
@@ -253,9 +265,7 @@ export class SigningKeys {
     const previous = this.cache?.byKid;
     const byKid = new Map<string, LoadedKey>();
     const byAlg: Record<SigningAlg, LoadedKey[]> = { RS256: [], ES256: [] };
-    // Rows come newest first; the signing order is oldest first.
-    for (let i = rows.length - 1; i >= 0; i--) {
-      const row = rows[i]!;
+    for (const row of rows) {
       const known = previous?.get(row.kid);
       const publicJwk = JSON.parse(row.publicJwk) as PublicJwk;
       const alg = isSigningAlg(row.alg) ? row.alg : undefined;
@@ -266,6 +276,7 @@ export class SigningKeys {
         // A key's public half never changes: reuse what was imported before.
         publicKey: known ? known.publicKey : ((await importJWK(publicJwk, row.alg)) as CryptoKey),
         sealedPrivateJwk: row.privateJwk,
+        createdAt: row.createdAt,
         retiredAt: row.retiredAt,
         publishUntil: row.publishUntil,
         ...(known?.privateKey && known.sealedPrivateJwk === row.privateJwk ? { privateKey: known.privateKey } : {}),
@@ -273,6 +284,7 @@ export class SigningKeys {
       byKid.set(row.kid, loaded);
       if (alg !== undefined) byAlg[alg].push(loaded);
     }
+    for (const alg of SIGNING_ALGS) byAlg[alg].sort(signingOrder);
     const cache = { loadedAtMs, byKid, byAlg };
     this.cache = cache;
     return cache;
