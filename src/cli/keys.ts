@@ -40,13 +40,9 @@ export const keysRotate: Command = async (argv) => {
     if (s.signingKeys.encrypted) await s.signingKeys.sealPlainKeys();
     else process.stderr.write(`latchkey: warning: ${UNENCRYPTED_WARNING}\n`);
     const lead = leadFlag ?? s.config.keyPublishLead;
-    const rotated = [];
-    for (const alg of algs) {
-      const r = await s.signingKeys.rotate(alg, lead);
-      s.logger.info({ event: 'signing_keys.rotated', alg, kid: r.kid, signs_from: r.signsFrom, retired: r.retired }, 'signing key rotated');
-      rotated.push({ alg, kid: r.kid, signs_from: r.signsFrom, retired: r.retired, publish_until: r.publishUntil });
-    }
-    return { rotated };
+    const rotated = await s.signingKeys.rotateAll(algs, lead);
+    for (const r of rotated) s.logger.info({ event: 'signing_keys.rotated', alg: r.alg, kid: r.kid, signs_from: r.signsFrom, retired: r.retired }, 'signing key rotated');
+    return { rotated: rotated.map((r) => ({ alg: r.alg, kid: r.kid, signs_from: r.signsFrom, retired: r.retired, publish_until: r.publishUntil })) };
   });
 };
 

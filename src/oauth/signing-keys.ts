@@ -449,15 +449,26 @@ export class SigningKeys {
    * least until the latest JWT on record expires.
    */
   async rotate(alg: SigningAlg = DEFAULT_ALG, lead: number = this.options.publishLead ?? 0): Promise<RotationResult> {
+    const [result] = await this.rotateAll([alg], lead);
+    return result!;
+  }
+
+  /** rotate() for several algorithms at once: one instant, so their new keys take over at the same second. */
+  async rotateAll(algs: readonly SigningAlg[], lead: number = this.options.publishLead ?? 0): Promise<RotationResult[]> {
     const now = this.now();
-    const row = await newSigningKeyRow(this.options.encryptionKey, now, alg);
+    const rows = await Promise.all(algs.map((alg) => newSigningKeyRow(this.options.encryptionKey, now, alg)));
     const signsFrom = now + lead;
     const latest = await this.store.latestJwtExpiry();
     const ttl = Math.max(this.options.accessTokenTtl, this.options.idTokenTtl ?? 0);
     const publishUntil = Math.max(signsFrom + ttl + KEY_CACHE_SECONDS, latest ?? 0);
-    const retired = await this.store.rotate(row, signsFrom, publishUntil);
+    const results: RotationResult[] = [];
+    for (const [i, alg] of algs.entries()) {
+      const row = rows[i]!;
+      const retired = await this.store.rotate(row, signsFrom, publishUntil);
+      results.push({ alg, kid: row.kid, signsFrom, retired, publishUntil });
+    }
     await this.reload();
-    return { alg, kid: row.kid, signsFrom, retired, publishUntil };
+    return results;
   }
 
   /**
