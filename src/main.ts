@@ -17,7 +17,10 @@ const USAGE = `usage: latchkey <command> [flags]
                 [--grant-types authorization_code,refresh_token,password,client_credentials] [--scopes "profile email"]
                 [--refresh-without-secret]
   client reset-secret --client-id ID
-  keys rotate     (a new JWT signing key; the old one stays published until its tokens expire)
+  keys rotate [--alg RS256|ES256] [--lead SECONDS]
+                             new signing keys (both algorithms, or --alg), published at once, signing
+                             after the lead (LATCHKEY_KEY_PUBLISH_LEAD, default 3600); the old ones
+                             stay published until their tokens expire
   keys list
 every command takes --database-url (default: DATABASE_URL, then sqlite:./var/latchkey.db)`;
 

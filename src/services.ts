@@ -31,7 +31,7 @@ export interface Services extends AccountServices {
    * every such write shares the same group commit (store/sqlite/group-commit.ts).
    */
   transaction: RunInTransaction;
-  /** JWT access-token signing keys (cached; see oauth/signing-keys.ts). */
+  /** JWT signing keys, RS256 and ES256 (cached; see oauth/signing-keys.ts). */
   signingKeys: SigningKeys;
 }
 
@@ -59,7 +59,9 @@ export function createServices(config: Config, store: Store, options: { clock?: 
     refreshTokens: root(new RefreshTokenStore(db), 'services.refreshTokens'),
     sessions: root(new SessionStore(db), 'services.sessions'),
     transaction: checks ? markWorks(transaction) : transaction,
-    signingKeys: new SigningKeys(root(new SigningKeyStore(db), 'signing keys'), { encryptionKey: config.encryptionKey, clock, accessTokenTtl: config.accessTokenTtl }),
+    signingKeys: new SigningKeys(root(new SigningKeyStore(db), 'signing keys'), {
+      encryptionKey: config.encryptionKey, clock, accessTokenTtl: config.accessTokenTtl, publishLead: config.keyPublishLead,
+    }),
     guard: createBruteForceGuard(config, clock, (err) => logger.warn({ err }, 'brute-force counters unreachable; not limiting')),
   };
 }

@@ -45,6 +45,12 @@ export interface Config {
   purgeInterval: number;
   /** Seconds dead rows are kept for replay detection before the cleanup deletes them (LATCHKEY_PURGE_MARGIN, store/purge.ts). */
   purgeMargin: number;
+  /**
+   * Seconds a key made by `latchkey keys rotate` is published before it signs
+   * (LATCHKEY_KEY_PUBLISH_LEAD): relying parties that cached the JWK Set meet it before any
+   * token it signed.
+   */
+  keyPublishLead: number;
 }
 
 export class ConfigError extends Error {
@@ -53,6 +59,14 @@ export class ConfigError extends Error {
 
 export const DEFAULT_DATABASE_URL = 'sqlite:./var/latchkey.db';
 export const DEFAULT_SCOPES = ['profile', 'email'];
+/**
+ * One hour: longer than relying parties commonly keep a JWK Set without re-fetching (jose
+ * 10 minutes, mod_auth_openidc an hour), and a rotation seldom needs to be quicker (a
+ * compromised key: `keys rotate --lead 0`).
+ */
+export const DEFAULT_KEY_PUBLISH_LEAD = 3600;
+/** 30 days. */
+export const MAX_KEY_PUBLISH_LEAD = 30 * 86_400;
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/; // RFC 6749 §3.3 scope-token
 
 /** Keys of the JSON config file (SPEC.md), mapped to Config fields. */
@@ -229,6 +243,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     metricsToken: parseMetricsToken(env.LATCHKEY_METRICS_TOKEN),
     purgeInterval: positiveInt(env.LATCHKEY_PURGE_INTERVAL ?? 300, 'LATCHKEY_PURGE_INTERVAL', { min: 0 }),
     purgeMargin: positiveInt(env.LATCHKEY_PURGE_MARGIN ?? 3600, 'LATCHKEY_PURGE_MARGIN', { min: 0 }),
+    keyPublishLead: positiveInt(env.LATCHKEY_KEY_PUBLISH_LEAD ?? DEFAULT_KEY_PUBLISH_LEAD, 'LATCHKEY_KEY_PUBLISH_LEAD', { min: 0, max: MAX_KEY_PUBLISH_LEAD }),
   };
 
   const configPath = flags.config ?? env.LATCHKEY_CONFIG;

@@ -9,8 +9,11 @@ import type { AccessTokenContext } from './model.js';
 import type { AccessTokenPort, RootPick } from './ports.js';
 import { nowSeconds, type Clock } from './clock.js';
 import { newOrderedId, tokenKey } from './crypto.js';
-import { SIGNING_ALG, type SigningKeys } from './signing-keys.js';
+import type { SigningAlg, SigningKeys } from './signing-keys.js';
 import { opaqueAccessTokens, type AccessTokenFormatter } from './tokens.js';
+
+/** JWT access tokens are signed ES256 (whatever signs ID tokens). */
+export const ACCESS_TOKEN_ALG: SigningAlg = 'ES256';
 
 /** RFC 9068 §2.1: the `typ` header of an access token. */
 export const ACCESS_TOKEN_TYP = 'at+jwt';
@@ -49,14 +52,14 @@ export interface LatchkeyAccessTokenPayload extends JWTPayload {
 }
 
 export async function signAccessToken(keys: SigningKeys, claims: AccessTokenClaims): Promise<string> {
-  const { kid, privateKey } = await keys.signingKey();
+  const { kid, privateKey } = await keys.signingKey(ACCESS_TOKEN_ALG);
   const payload: LatchkeyAccessTokenPayload = {
     client_id: claims.clientId,
     scope: claims.scope,
     ...(claims.organizationId !== null ? { org_id: claims.organizationId } : {}),
   };
   return new SignJWT(payload)
-    .setProtectedHeader({ alg: SIGNING_ALG, typ: ACCESS_TOKEN_TYP, kid })
+    .setProtectedHeader({ alg: ACCESS_TOKEN_ALG, typ: ACCESS_TOKEN_TYP, kid })
     .setIssuer(claims.issuer)
     .setSubject(claims.subject)
     .setAudience(accessTokenAudience(claims.issuer))
@@ -117,12 +120,12 @@ export async function verifyAccessToken(keys: SigningKeys, token: string, expect
     const { payload, protectedHeader } = await jwtVerify<LatchkeyAccessTokenPayload>(
       token,
       async (header: ProtectedHeaderParameters) => {
-        const key = await keys.verificationKey(header.kid);
+        const key = await keys.verificationKey(header.kid, ACCESS_TOKEN_ALG);
         if (!key) throw new joseErrors.JWKSNoMatchingKey();
         return key;
       },
       {
-        algorithms: [SIGNING_ALG],
+        algorithms: [ACCESS_TOKEN_ALG],
         typ: ACCESS_TOKEN_TYP,
         issuer: expected.issuer,
         audience: accessTokenAudience(expected.issuer),

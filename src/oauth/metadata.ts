@@ -10,7 +10,7 @@ export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post',
 
 export const JWKS_PATH = '/.well-known/jwks.json';
 
-export function authorizationServerMetadata(config: Pick<Config, 'issuer' | 'scopes' | 'accessTokenFormat'>): Record<string, unknown> {
+export function authorizationServerMetadata(config: Pick<Config, 'issuer' | 'scopes'>): Record<string, unknown> {
   const issuer = config.issuer;
   return {
     // RFC 8414 §2: identical to the issuer the server is configured with (LATCHKEY_ISSUER).
@@ -21,8 +21,8 @@ export function authorizationServerMetadata(config: Pick<Config, 'issuer' | 'sco
     introspection_endpoint: `${issuer}/oauth/introspect`,
     // Not an RFC 8414 field but registered by OpenID Connect Discovery and widely read.
     userinfo_endpoint: `${issuer}/oauth/userinfo`,
-    // RFC 8414 §2: only when there are keys to verify our signatures (JWT access tokens).
-    ...(config.accessTokenFormat === 'jwt' ? { jwks_uri: `${issuer}${JWKS_PATH}` } : {}),
+    // SPEC.md: always published (the keys exist from the first start, whatever the access-token format).
+    jwks_uri: `${issuer}${JWKS_PATH}`,
     scopes_supported: [...config.scopes],
     response_types_supported: ['code'],
     response_modes_supported: ['query'],

@@ -204,7 +204,7 @@ export interface RefreshTokenContext {
 
 // ---- signing keys ----------------------------------------------------------------------------
 
-/** A JWT signing key (RFC 9068): the private JWK arrives sealed ("enc:…" or "plain:…", oauth/signing-keys.ts). */
+/** A JWT signing key (RS256 or ES256): the private JWK arrives sealed ("enc:…" or "plain:…", oauth/signing-keys.ts). */
 export interface SigningKey {
   readonly kid: string;
   readonly alg: string;
@@ -213,7 +213,7 @@ export interface SigningKey {
   /** The sealed private JWK. */
   readonly privateJwk: string;
   readonly createdAt: number;
-  /** Set once it stops signing. */
+  /** When it stops signing (may lie ahead: a rotation lets the next key take over then); null: not yet set. */
   readonly retiredAt: number | null;
   /** A retired key stays published until then. */
   readonly publishUntil: number | null;

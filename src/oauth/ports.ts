@@ -88,8 +88,11 @@ export interface SigningKeyPort extends RootStore {
   listPublished(now: number): Promise<SigningKey[]>;
   listAll(): Promise<SigningKey[]>;
   insert(key: NewSigningKey): Promise<void>;
-  /** Inserts `key` as the only signing key, retiring every other at `now`; returns the kids retired. */
-  rotate(key: NewSigningKey, now: number, publishUntil: number): Promise<string[]>;
+  /**
+   * Inserts `key`; every other key of its algorithm not retired by `retireAt` is retired then
+   * and published at least until `publishUntil`. Returns the kids retired.
+   */
+  rotate(key: NewSigningKey, retireAt: number, publishUntil: number): Promise<string[]>;
   updatePrivateJwk(kid: string, privateJwk: string): Promise<void>;
   /** The latest expiry of any JWT access token on record, or null. */
   latestJwtExpiry(): Promise<number | null>;

@@ -1,27 +1,46 @@
-// The keys that sign JWT access tokens (RFC 9068): ES256 key pairs kept in the database,
-// the private half sealed with AES-256-GCM under LATCHKEY_ENCRYPTION_KEY (SPEC.md).
+// The keys that sign our JWTs: RS256 (RSA 2048) and ES256 (P-256) key pairs kept in the
+// database, the private half sealed with AES-256-GCM under LATCHKEY_ENCRYPTION_KEY (SPEC.md).
+// Both algorithms have keys from the first start, whatever `access_token_format` is: JWT
+// access tokens are ES256 (jwt.ts), ID tokens RS256 by default or ES256 per client.
 //
-// - One key signs at a time: the newest one not retired. `rotate()` adds a new key and
-//   retires the old ones, which stay published at /.well-known/jwks.json until every token
-//   they signed has expired (`publish_until`), then drop out of the key set.
-// - Several server processes share one database, so each re-reads the keys every
-//   KEY_REFRESH_SECONDS in the background (and on an unknown `kid`): a rotation made by
-//   another process (the CLI) is picked up within seconds. A retired key stays published
-//   KEY_CACHE_SECONDS longer than the tokens it signed, covering a process that signed with
-//   it before it noticed the rotation.
+// - Per algorithm one key signs at a time: the oldest one not retired (`retired_at` null or
+//   still in the future; signingOrder). `rotate()` publishes a new key at once but lets it sign only
+//   `publishLead` seconds later (publish before sign: relying parties cache the JWK Set), by
+//   retiring the keys before it at that moment; they then stay published until every token
+//   they signed has expired (`publish_until`), and drop out of the key set.
+// - Which key signs is decided at each signature from the cached keys and the clock, so every
+//   process switches at the same second without a restart, provided it has re-read the keys
+//   since the rotation (each re-reads every KEY_REFRESH_SECONDS in the background, and on an
+//   unknown `kid`). A retired key stays published KEY_CACHE_SECONDS longer than the tokens
+//   it signed, covering a process that had not yet seen the new key.
 // - Signing never waits for the database: a token is minted inside the transaction that
 //   consumed the code or refresh token, and on SQLite (one connection) a second query there
 //   would wait for that very transaction. Verifying may re-read (it runs outside any).
-// - Keys are imported once per load (CryptoKey objects), so signing or verifying a token
-//   costs one ECDSA operation and no database round trip.
+// - Keys are imported once per load (CryptoKey objects, kept across re-reads), so signing or
+//   verifying a token costs one signature operation and no database round trip.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type GenerateKeyPairOptions, type JWK } from 'jose';
 import { BoundedMap } from '../bounded-map.js';
 import { nowSeconds, type Clock } from './clock.js';
-import type { NewSigningKey } from './model.js';
+import type { NewSigningKey, SigningKey } from './model.js';
 import type { SigningKeyPort } from './ports.js';
 
-export const SIGNING_ALG = 'ES256';
+/** The algorithms we sign with (JWA, RFC 7518 §3.1), each with its own keys. */
+export const SIGNING_ALGS = ['RS256', 'ES256'] as const;
+export type SigningAlg = (typeof SIGNING_ALGS)[number];
+
+export function isSigningAlg(value: unknown): value is SigningAlg {
+  return value === 'RS256' || value === 'ES256';
+}
+
+/** RS256: RSA 2048 (RFC 7518 §3.3, at least 2048 bits); ES256: P-256 (the curve the alg names). */
+const KEY_PARAMS: Record<SigningAlg, GenerateKeyPairOptions> = {
+  RS256: { modulusLength: 2048, extractable: true },
+  ES256: { extractable: true },
+};
+
+/** What `rotate()` and the functions here default to: the access-token algorithm (jwt.ts). */
+const DEFAULT_ALG: SigningAlg = 'ES256';
 /** Seconds a process trusts its cached key set; past that, verifying re-reads first. */
 export const KEY_CACHE_SECONDS = 30;
 /** How often a serving process re-reads the keys in the background. */
@@ -35,6 +54,13 @@ export interface SigningKeysOptions {
   clock: Clock;
   /** The longest an access token lives: how long a retired key must stay published. */
   accessTokenTtl: number;
+  /** The longest an ID token lives, when longer than an access token (the ID-token code sets it). */
+  idTokenTtl?: number;
+  /**
+   * Seconds a key made by `rotate()` is published before it signs (config.keyPublishLead,
+   * LATCHKEY_KEY_PUBLISH_LEAD); 0, the default here, lets it sign at once.
+   */
+  publishLead?: number;
 }
 
 export class SigningKeyError extends Error {
@@ -50,9 +76,12 @@ export interface PublicJwk extends JWK {
 
 interface LoadedKey {
   kid: string;
+  /** Undefined for a row of an algorithm we do not sign with: published, never used to sign. */
+  alg: SigningAlg | undefined;
   publicJwk: PublicJwk;
   publicKey: CryptoKey;
   sealedPrivateJwk: string;
+  createdAt: number;
   retiredAt: number | null;
   publishUntil: number | null;
   /** Imported on first use (only the signing key is ever decrypted). */
@@ -64,8 +93,30 @@ interface KeyCache {
   loadedAtMs: number;
   /** Published keys by kid. */
   byKid: Map<string, LoadedKey>;
-  /** The key that signs: the newest one not retired. */
-  signing: LoadedKey | undefined;
+  /** Per algorithm its published keys in signing order: the first one not retired signs (activeSigner). */
+  byAlg: Record<SigningAlg, LoadedKey[]>;
+}
+
+/**
+ * The order in which the keys of one algorithm take turns: oldest first (a rotation retires
+ * every earlier key by the time the new one takes over); for keys made within the same second,
+ * the one whose turn ends first (no end set: last), then by kid.
+ */
+function signingOrder(x: { retiredAt: number | null; createdAt: number; kid: string }, y: typeof x): number {
+  return x.createdAt - y.createdAt
+    || (x.retiredAt ?? Number.POSITIVE_INFINITY) - (y.retiredAt ?? Number.POSITIVE_INFINITY)
+    || (x.kid < y.kid ? -1 : x.kid > y.kid ? 1 : 0);
+}
+
+/** A key still signing at `now`, or about to (its predecessor not yet retired). */
+function isActive(key: { retiredAt: number | null }, now: number): boolean {
+  return key.retiredAt === null || key.retiredAt > now;
+}
+
+/** The key of `keys` (in signingOrder) that signs at `now`: the first one still active. */
+function activeSigner<K extends { retiredAt: number | null }>(keys: readonly K[], now: number): K | undefined {
+  for (const key of keys) if (isActive(key, now)) return key;
+  return undefined;
 }
 
 const ENC = 'enc:';
@@ -108,32 +159,69 @@ export function isSealed(privateJwk: string): boolean {
   return privateJwk.startsWith(ENC);
 }
 
-/** A new ES256 key pair as a row to insert; the kid is the RFC 7638 JWK thumbprint. */
-export async function newSigningKeyRow(encryptionKey: Buffer | null, now: number): Promise<NewSigningKey> {
-  const { publicKey, privateKey } = await generateKeyPair(SIGNING_ALG, { extractable: true });
+/** A new key pair of `alg` as a row to insert; the kid is the RFC 7638 JWK thumbprint. */
+export async function newSigningKeyRow(encryptionKey: Buffer | null, now: number, alg: SigningAlg = DEFAULT_ALG): Promise<NewSigningKey> {
+  const { publicKey, privateKey } = await generateKeyPair(alg, KEY_PARAMS[alg]);
   const publicJwk = await exportJWK(publicKey);
   const kid = await calculateJwkThumbprint(publicJwk, 'sha256');
-  const published: PublicJwk = { ...publicJwk, kid, alg: SIGNING_ALG, use: 'sig' };
+  const published: PublicJwk = { ...publicJwk, kid, alg, use: 'sig' };
   const privateJwk = await exportJWK(privateKey);
   return {
     kid,
-    alg: SIGNING_ALG,
+    alg,
     publicJwk: JSON.stringify(published),
-    privateJwk: sealPrivateJwk({ ...privateJwk, kid, alg: SIGNING_ALG }, kid, encryptionKey),
+    privateJwk: sealPrivateJwk({ ...privateJwk, kid, alg }, kid, encryptionKey),
     createdAt: now,
   };
 }
 
-/** A key signs until retired, then is published until publish_until. */
-function isPublished(key: LoadedKey, now: number): boolean {
+/** A key is published from its creation; once retired, until publish_until. */
+function isPublished(key: { retiredAt: number | null; publishUntil: number | null }, now: number): boolean {
   return key.retiredAt === null || (key.publishUntil !== null && key.publishUntil > now);
 }
 
 export interface RotationResult {
+  alg: SigningAlg;
   kid: string;
+  /** When the new key starts signing (now + the publish lead). */
+  signsFrom: number;
+  /** The keys of `alg` it takes over from: they sign until `signsFrom`. */
   retired: string[];
   /** Until when the retired keys stay published. */
   publishUntil: number;
+}
+
+/** A stored key as `latchkey keys list` shows it (signingSchedule). */
+export interface KeyState {
+  /** It signs the tokens of its algorithm now. */
+  signing: boolean;
+  /** When it signs (or signed) first; null while no rotation has scheduled it. */
+  signsFrom: number | null;
+  published: boolean;
+}
+
+/**
+ * The state at `now` of each stored key, by the rules SigningKeys signs with: per algorithm
+ * the first key in signingOrder not retired signs, so a key signs from the moment every key
+ * before it is retired (and not before it was made).
+ */
+export function signingSchedule(rows: readonly SigningKey[], now: number): Map<string, KeyState> {
+  const states = new Map<string, KeyState>();
+  const ordered = [...rows].sort(signingOrder);
+  for (const alg of SIGNING_ALGS) {
+    const ofAlg = ordered.filter((r) => r.alg === alg);
+    const signer = activeSigner(ofAlg, now);
+    // The moment every key before this one is retired; null while one of them is not scheduled to be.
+    let olderRetired: number | null = Number.NEGATIVE_INFINITY;
+    for (const row of ofAlg) {
+      const from = olderRetired === null ? null : Math.max(row.createdAt, olderRetired);
+      const signsFrom = from !== null && (row.retiredAt === null || from < row.retiredAt) ? from : null;
+      states.set(row.kid, { signing: row === signer, signsFrom, published: isPublished(row, now) });
+      olderRetired = olderRetired === null || row.retiredAt === null ? null : Math.max(olderRetired, row.retiredAt);
+    }
+  }
+  for (const row of rows) if (!states.has(row.kid)) states.set(row.kid, { signing: false, signsFrom: null, published: isPublished(row, now) });
+  return states;
 }
 
 /** What verifying one exact JWT access token against a key set established (jwt.ts lookupAccessToken). */
@@ -157,6 +245,8 @@ export class SigningKeys {
   private cache: KeyCache | undefined;
   private loading: Promise<KeyCache> | undefined;
   private lastUnknownKidReloadMs = Number.NEGATIVE_INFINITY;
+  /** The same limit for re-reads asked for by signing with a key found retired. */
+  private lastRetiredReloadMs = Number.NEGATIVE_INFINITY;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly store: SigningKeyPort, private readonly options: SigningKeysOptions) {}
@@ -174,25 +264,28 @@ export class SigningKeys {
     const rows = await this.store.listPublished(this.now());
     const previous = this.cache?.byKid;
     const byKid = new Map<string, LoadedKey>();
-    let signing: LoadedKey | undefined;
+    const byAlg: Record<SigningAlg, LoadedKey[]> = { RS256: [], ES256: [] };
     for (const row of rows) {
       const known = previous?.get(row.kid);
       const publicJwk = JSON.parse(row.publicJwk) as PublicJwk;
+      const alg = isSigningAlg(row.alg) ? row.alg : undefined;
       const loaded: LoadedKey = {
         kid: row.kid,
+        alg,
         publicJwk,
         // A key's public half never changes: reuse what was imported before.
         publicKey: known ? known.publicKey : ((await importJWK(publicJwk, row.alg)) as CryptoKey),
         sealedPrivateJwk: row.privateJwk,
+        createdAt: row.createdAt,
         retiredAt: row.retiredAt,
         publishUntil: row.publishUntil,
         ...(known?.privateKey && known.sealedPrivateJwk === row.privateJwk ? { privateKey: known.privateKey } : {}),
       };
       byKid.set(row.kid, loaded);
-      // Rows come newest first: the first one not retired signs.
-      if (signing === undefined && row.retiredAt === null) signing = loaded;
+      if (alg !== undefined) byAlg[alg].push(loaded);
     }
-    const cache = { loadedAtMs, byKid, signing };
+    for (const alg of SIGNING_ALGS) byAlg[alg].sort(signingOrder);
+    const cache = { loadedAtMs, byKid, byAlg };
     this.cache = cache;
     return cache;
   }
@@ -235,24 +328,46 @@ export class SigningKeys {
     this.timer = undefined;
   }
 
-  /** Makes sure a key exists to sign with (creating one on first need); returns its kid. */
-  async ensureSigningKey(): Promise<string> {
+  /**
+   * Makes sure a key of `alg` exists to sign with (creating one on first need) and opens its
+   * private half; returns its kid.
+   */
+  async ensureSigningKey(alg: SigningAlg = DEFAULT_ALG): Promise<string> {
     let cache = await this.current();
-    if (!cache.signing) {
+    if (!activeSigner(cache.byAlg[alg], this.now())) {
       // Two processes starting together may both create one: both are published and the
-      // newer one signs, so nothing breaks; the next rotation retires both.
-      await this.store.insert(await newSigningKeyRow(this.options.encryptionKey, this.now()));
+      // older one signs, so nothing breaks; the next rotation retires both.
+      await this.store.insert(await newSigningKeyRow(this.options.encryptionKey, this.now(), alg));
       cache = await this.reload();
     }
-    if (!cache.signing) throw new SigningKeyError('no signing key could be created');
+    const signer = activeSigner(cache.byAlg[alg], this.now());
+    if (!signer) throw new SigningKeyError(`no ${alg} signing key could be created`);
     // Opening the private key now makes a wrong LATCHKEY_ENCRYPTION_KEY fail at start, not at the first token.
-    await this.privateKeyOf(cache.signing);
-    return cache.signing.kid;
+    await this.privateKeyOf(signer);
+    return signer.kid;
+  }
+
+  /** ensureSigningKey for every algorithm (start-up): returns the kid that signs per algorithm. */
+  async ensureSigningKeys(): Promise<Record<SigningAlg, string>> {
+    const cache = await this.current();
+    const now = this.now();
+    const missing = SIGNING_ALGS.filter((alg) => !activeSigner(cache.byAlg[alg], now));
+    if (missing.length > 0) {
+      // Made side by side (key generation runs off the event loop); an RSA key takes longest.
+      const rows = await Promise.all(missing.map((alg) => newSigningKeyRow(this.options.encryptionKey, now, alg)));
+      for (const row of rows) await this.store.insert(row);
+      await this.reload();
+    }
+    return { RS256: await this.ensureSigningKey('RS256'), ES256: await this.ensureSigningKey('ES256') };
   }
 
   private privateKeyOf(key: LoadedKey): Promise<CryptoKey> {
     if (!key.privateKey) {
-      const opened = (async () => (await importJWK(openPrivateJwk(key.sealedPrivateJwk, key.kid, this.options.encryptionKey), SIGNING_ALG)) as CryptoKey)();
+      const alg = key.alg;
+      const opened = (async () => {
+        if (alg === undefined) throw new SigningKeyError(`signing key ${key.kid} is of an algorithm Latchkey does not sign with`);
+        return (await importJWK(openPrivateJwk(key.sealedPrivateJwk, key.kid, this.options.encryptionKey), alg)) as CryptoKey;
+      })();
       // A failure is not cached: the next attempt tries again.
       opened.catch(() => {
         if (key.privateKey === opened) delete key.privateKey;
@@ -263,29 +378,40 @@ export class SigningKeys {
   }
 
   /**
-   * The key that signs new tokens. Answers from memory whenever a key is loaded (see the
-   * header: it runs inside the token transaction); a stale cache is refreshed in the
-   * background. Only a process that never loaded keys (start-up did not prepare them) reads
-   * first, creating a key on first need.
+   * The key that signs new tokens of `alg` now. Answers from memory whenever a key of `alg`
+   * is loaded (see the header: it runs inside the token transaction); a stale cache is
+   * refreshed in the background. When every loaded key of `alg` is retired (this process has
+   * not yet seen the key that took over), the newest of them signs until the re-read, which
+   * the cache margin of `publish_until` covers. Only a process that never loaded keys
+   * (start-up did not prepare them) reads first, creating a key on first need.
    */
-  async signingKey(): Promise<{ kid: string; privateKey: CryptoKey }> {
-    let cache = this.cache;
-    if (cache?.signing) {
-      if (!this.isFresh(cache)) this.reload().catch(() => undefined);
+  async signingKey(alg: SigningAlg = DEFAULT_ALG): Promise<{ kid: string; alg: SigningAlg; privateKey: CryptoKey }> {
+    let keys = this.cache?.byAlg[alg];
+    if (keys !== undefined && keys.length > 0) {
+      if (!this.isFresh(this.cache!)) this.reload().catch(() => undefined);
     } else {
-      await this.ensureSigningKey();
-      cache = this.cache;
+      await this.ensureSigningKey(alg);
+      keys = this.cache?.byAlg[alg];
     }
-    const key = cache?.signing;
-    if (!key) throw new SigningKeyError('no signing key');
-    return { kid: key.kid, privateKey: await this.privateKeyOf(key) };
+    if (keys === undefined || keys.length === 0) throw new SigningKeyError(`no ${alg} signing key`);
+    let key = activeSigner(keys, this.now());
+    if (key === undefined) {
+      key = keys[keys.length - 1]!;
+      const wallMs = performance.now();
+      if (wallMs - this.lastRetiredReloadMs >= UNKNOWN_KID_RELOAD_SECONDS * 1000) {
+        this.lastRetiredReloadMs = wallMs;
+        this.reload().catch(() => undefined);
+      }
+    }
+    return { kid: key.kid, alg, privateKey: await this.privateKeyOf(key) };
   }
 
   /**
-   * The public key for `kid` if it is still published, else undefined. An unknown kid
-   * triggers one re-read (rate limited), so a key another process just created is found.
+   * The public key for `kid` if it is still published (and of `alg`, when given), else
+   * undefined. An unknown kid triggers one re-read (rate limited), so a key another process
+   * just created is found.
    */
-  async verificationKey(kid: string | undefined): Promise<CryptoKey | undefined> {
+  async verificationKey(kid: string | undefined, alg?: SigningAlg): Promise<CryptoKey | undefined> {
     if (kid === undefined || kid.length > 200) return undefined;
     let cache = await this.current();
     let key = cache.byKid.get(kid);
@@ -296,6 +422,7 @@ export class SigningKeys {
       key = cache.byKid.get(kid);
     }
     if (!key || !isPublished(key, this.now())) return undefined;
+    if (alg !== undefined && key.alg !== alg) return undefined;
     return key.publicKey;
   }
 
@@ -305,7 +432,7 @@ export class SigningKeys {
     return key !== undefined && isPublished(key, this.now());
   }
 
-  /** The JWK Set to publish (RFC 7517 §5): the signing key and the retired keys still needed. */
+  /** The JWK Set to publish (RFC 7517 §5): every algorithm's keys that sign, will sign, or signed tokens still valid. */
   async publishedJwks(): Promise<{ keys: PublicJwk[] }> {
     const cache = await this.current();
     const now = this.now();
@@ -315,19 +442,33 @@ export class SigningKeys {
   }
 
   /**
-   * Adds a new key that signs from now on. Every key still signing is retired now and stays
-   * published until every token it may have signed has expired: the access-token lifetime
+   * Adds a new key of `alg`, published at once, that signs `lead` seconds from now (publish
+   * before sign). Every key of `alg` not retired by then is retired at that moment and stays
+   * published until every token it may have signed has expired: the longest token lifetime
    * plus the cache time (other processes keep signing with it until they re-read), and at
    * least until the latest JWT on record expires.
    */
-  async rotate(): Promise<RotationResult> {
+  async rotate(alg: SigningAlg = DEFAULT_ALG, lead: number = this.options.publishLead ?? 0): Promise<RotationResult> {
+    const [result] = await this.rotateAll([alg], lead);
+    return result!;
+  }
+
+  /** rotate() for several algorithms at once: one instant, so their new keys take over at the same second. */
+  async rotateAll(algs: readonly SigningAlg[], lead: number = this.options.publishLead ?? 0): Promise<RotationResult[]> {
     const now = this.now();
-    const row = await newSigningKeyRow(this.options.encryptionKey, now);
+    const rows = await Promise.all(algs.map((alg) => newSigningKeyRow(this.options.encryptionKey, now, alg)));
+    const signsFrom = now + lead;
     const latest = await this.store.latestJwtExpiry();
-    const publishUntil = Math.max(now + this.options.accessTokenTtl + KEY_CACHE_SECONDS, latest ?? 0);
-    const retired = await this.store.rotate(row, now, publishUntil);
+    const ttl = Math.max(this.options.accessTokenTtl, this.options.idTokenTtl ?? 0);
+    const publishUntil = Math.max(signsFrom + ttl + KEY_CACHE_SECONDS, latest ?? 0);
+    const results: RotationResult[] = [];
+    for (const [i, alg] of algs.entries()) {
+      const row = rows[i]!;
+      const retired = await this.store.rotate(row, signsFrom, publishUntil);
+      results.push({ alg, kid: row.kid, signsFrom, retired, publishUntil });
+    }
     await this.reload();
-    return { kid: row.kid, retired, publishUntil };
+    return results;
   }
 
   /**
@@ -363,21 +504,19 @@ export const UNENCRYPTED_WARNING = 'signing keys are stored unencrypted; set LAT
 
 /**
  * Start-up (SPEC.md): with an encryption key, seals any key stored in plain before it was
- * set; without one, logs exactly one warning when keys are (or are about to be) stored in
- * plain — never silently. With JWT access tokens on, makes sure a key exists to sign with,
- * and opens it, so that a wrong LATCHKEY_ENCRYPTION_KEY stops start-up instead of the first
- * token request.
+ * set; without one, logs exactly one warning that keys are stored in plain — never silently.
+ * Then makes sure both algorithms have a key to sign with, whatever `access_token_format` is
+ * (ID tokens need them), and opens them, so that a wrong LATCHKEY_ENCRYPTION_KEY stops
+ * start-up instead of the first token request; and starts the background re-read.
  */
-export async function prepareSigningKeys(keys: SigningKeys, jwtAccessTokens: boolean, logger: KeyLogger): Promise<void> {
+export async function prepareSigningKeys(keys: SigningKeys, logger: KeyLogger): Promise<void> {
   if (keys.encrypted) {
     const sealed = await keys.sealPlainKeys();
     if (sealed > 0) logger.info({ event: 'signing_keys.sealed', count: sealed }, 'encrypted the signing keys that were stored in plain');
-  } else if (jwtAccessTokens || (await keys.hasPlainKeys())) {
+  } else {
     logger.warn({ event: 'signing_keys.unencrypted' }, UNENCRYPTED_WARNING);
   }
-  if (jwtAccessTokens) {
-    const kid = await keys.ensureSigningKey();
-    keys.start((err) => logger.warn({ event: 'signing_keys.refresh_failed', err }, 'could not re-read the signing keys'));
-    logger.info({ event: 'signing_keys.ready', kid }, 'JWT access tokens are signed with key ' + kid);
-  }
+  const kids = await keys.ensureSigningKeys();
+  keys.start((err) => logger.warn({ event: 'signing_keys.refresh_failed', err }, 'could not re-read the signing keys'));
+  logger.info({ event: 'signing_keys.ready', kids }, `signing with key ${kids.RS256} (RS256) and ${kids.ES256} (ES256)`);
 }

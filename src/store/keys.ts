@@ -1,9 +1,10 @@
-// JWT signing keys (RFC 9068 access tokens). One row per key; the private JWK arrives here
-// already sealed ("enc:…" or "plain:…", see oauth/signing-keys.ts), the store never sees
-// the encryption key. A key signs while `retired_at` is null; once retired it stays
-// published at /.well-known/jwks.json until `publish_until`, so every token it signed can
-// still be verified until that token has expired.
-import type { Kysely, Selectable } from 'kysely';
+// JWT signing keys (RS256 and ES256: access tokens, ID tokens). One row per key; the private
+// JWK arrives here already sealed ("enc:…" or "plain:…", see oauth/signing-keys.ts), the
+// store never sees the encryption key. A key may sign until `retired_at` (null: no end set
+// yet; a rotation may set it in the future, when the next key takes over); once retired it
+// stays published at /.well-known/jwks.json until `publish_until`, so every token it signed
+// can still be verified until that token has expired.
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Database, SigningKeysTable } from './schema.js';
 import type { NewSigningKey, SigningKey } from '../oauth/model.js';
 import type { SigningKeyPort } from '../oauth/ports.js';
@@ -45,13 +46,21 @@ export class SigningKeyStore implements SigningKeyPort {
   }
 
   /**
-   * Inserts `key` as the only signing key: in one transaction every key still signing is
-   * retired at `now` and published until `publishUntil`. Returns the kids it retired.
+   * Inserts `key`, which takes over signing for its algorithm at `retireAt`: in one
+   * transaction every key of that algorithm not retired by then is retired at `retireAt`
+   * (earlier, for one a previous rotation had scheduled later) and published at least until
+   * `publishUntil`. Returns the kids retired.
    */
-  async rotate(key: NewSigningKey, now: number, publishUntil: number): Promise<string[]> {
+  async rotate(key: NewSigningKey, retireAt: number, publishUntil: number): Promise<string[]> {
     return this.db.transaction().execute(async (trx) => {
-      const retired = await trx.updateTable('signing_keys').set({ retired_at: now, publish_until: publishUntil })
-        .where('retired_at', 'is', null).returning('kid').execute();
+      const retired = await trx.updateTable('signing_keys')
+        .set({
+          retired_at: retireAt,
+          publish_until: sql<number>`case when publish_until is not null and publish_until > ${publishUntil} then publish_until else ${publishUntil} end`,
+        })
+        .where('alg', '=', key.alg)
+        .where((eb) => eb.or([eb('retired_at', 'is', null), eb('retired_at', '>', retireAt)]))
+        .returning('kid').execute();
       await trx.insertInto('signing_keys').values(toRow(key)).execute();
       return retired.map((r) => r.kid);
     });

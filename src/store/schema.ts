@@ -166,7 +166,7 @@ export interface SigningKeysTable {
   /** The private JWK, AES-256-GCM encrypted when LATCHKEY_ENCRYPTION_KEY is set (prefix "enc:"), else "plain:". */
   private_jwk: string;
   created_at: number;
-  /** Set when a newer key takes over signing. */
+  /** When a newer key of the same alg takes over signing (set by a rotation, possibly ahead of now). */
   retired_at: number | null;
   /** After this time no token signed with the key is still valid; it is then unpublished. */
   publish_until: number | null;

@@ -180,4 +180,13 @@ describe('loadConfig: session and metrics settings', () => {
       assert.equal(refusal({ env: { LATCHKEY_METRICS_TOKEN: bad } }), message, JSON.stringify(bad));
     }
   });
+
+  test('LATCHKEY_KEY_PUBLISH_LEAD: seconds a rotated key is published before it signs, 3600 by default, 0 to 30 days', () => {
+    assert.equal(loadConfig({ env: {} }).keyPublishLead, 3600);
+    assert.equal(loadConfig({ env: { LATCHKEY_KEY_PUBLISH_LEAD: '0' } }).keyPublishLead, 0);
+    assert.equal(loadConfig({ env: { LATCHKEY_KEY_PUBLISH_LEAD: '2592000' } }).keyPublishLead, 2_592_000);
+    assert.equal(refusal({ env: { LATCHKEY_KEY_PUBLISH_LEAD: '-1' } }), 'LATCHKEY_KEY_PUBLISH_LEAD must be at least 0, got -1');
+    assert.equal(refusal({ env: { LATCHKEY_KEY_PUBLISH_LEAD: '2592001' } }), 'LATCHKEY_KEY_PUBLISH_LEAD must be at most 2592000, got 2592001');
+    assert.equal(refusal({ env: { LATCHKEY_KEY_PUBLISH_LEAD: '1h' } }), 'LATCHKEY_KEY_PUBLISH_LEAD must be a whole number, got "1h"');
+  });
 });

@@ -2,7 +2,8 @@
 // by `jose` against the published JWK Set alone; revocation honoured by /api/user and
 // introspection through the jti; forged tokens refused; key rotation by the CLI (a separate
 // process), picked up by every server on the database, the old key published until its
-// tokens have expired and then no longer; private keys encrypted at rest.
+// tokens have expired and then no longer; private keys encrypted at rest. The servers also
+// hold RS256 keys (for ID tokens); the access-token checks here look at the ES256 ones.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -42,9 +43,17 @@ async function verifyWithPublishedKeys(server: TestServer, token: string): Promi
   return payload;
 }
 
+/** The published ES256 kids: the keys of JWT access tokens (the RS256 ones are published beside them). */
 async function publishedKids(server: TestServer): Promise<string[]> {
-  const jwks = (await (await fetch(`${server.url}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> };
-  return jwks.keys.map((k) => k.kid).sort();
+  const jwks = (await (await fetch(`${server.url}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string; alg: string }> };
+  return jwks.keys.filter((k) => k.alg === 'ES256').map((k) => k.kid).sort();
+}
+
+/** What `keys rotate` printed for one algorithm. */
+function rotationOf(json: Record<string, unknown>, alg: string): Record<string, unknown> {
+  const entry = (json.rotated as Array<Record<string, unknown>>).find((r) => r.alg === alg);
+  assert.ok(entry, `keys rotate printed no ${alg} rotation`);
+  return entry;
 }
 
 async function clientCredentialsToken(server: TestServer, client: TestClient): Promise<string> {
@@ -231,7 +240,9 @@ for (const kind of databaseKinds()) {
       assert.deepEqual(await publishedKids(b), [oldKid]);
       assert.equal((await getUser(b, before.accessToken)).status, 200);
 
-      const { json: rotated, stderr } = await latchkeyKeys(a, 'rotate');
+      // With no publish lead the new keys sign at once (the lead has tests of its own: test/http/signing-keys.test.ts).
+      const { json: printed, stderr } = await latchkeyKeys(a, 'rotate', { LATCHKEY_KEY_PUBLISH_LEAD: '0' });
+      const rotated = rotationOf(printed, 'ES256');
       // Run without LATCHKEY_ENCRYPTION_KEY: it says so, never silently.
       assert.match(stderr, /signing keys are stored unencrypted/);
       const newKid = String(rotated.kid);
@@ -253,7 +264,7 @@ for (const kind of databaseKinds()) {
       assert.equal((await introspectToken(a, client, fromB)).active, true);
 
       const { json: listed } = await latchkeyKeys(a, 'list');
-      const keys = listed.keys as Array<Record<string, unknown>>;
+      const keys = (listed.keys as Array<Record<string, unknown>>).filter((k) => k.alg === 'ES256');
       assert.deepEqual(keys.map((k) => [k.kid, k.signing, k.published]).sort(), [[newKid, true, true], [oldKid, false, true]].sort());
 
       // Once every token the old key signed has expired, it is no longer published, and a
@@ -275,7 +286,7 @@ for (const kind of databaseKinds()) {
         const user = await createUser(server);
         const client = await createClient(server);
         const t = await issueTokens(server, client, user.id);
-        const rows = await server.services.store.db.selectFrom('signing_keys').selectAll().execute();
+        const rows = await server.services.store.db.selectFrom('signing_keys').selectAll().where('alg', '=', 'ES256').execute();
         assert.equal(rows.length, 1);
         const row = rows[0]!;
         assert.match(row.private_jwk, /^enc:[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
@@ -289,10 +300,10 @@ for (const kind of databaseKinds()) {
         assert.equal(decodeProtectedHeader(t.accessToken).kid, row.kid);
         assert.equal(server.logs.some((l) => l.includes(UNENCRYPTED_WARNING)), false);
 
-        // A rotation run with the key seals the new key too.
+        // A rotation run with the key seals the new keys too (one per algorithm, beside the two made at start).
         await latchkeyKeys(server, 'rotate', { LATCHKEY_ENCRYPTION_KEY: key });
         const sealed = await server.services.store.db.selectFrom('signing_keys').select('private_jwk').execute();
-        assert.equal(sealed.length, 2);
+        assert.equal(sealed.length, 4);
         assert.ok(sealed.every((r) => r.private_jwk.startsWith('enc:')));
       } finally {
         await server.close();
@@ -300,9 +311,8 @@ for (const kind of databaseKinds()) {
       try {
         await assert.rejects(startTestServer(kind, { file: JWT_FILE, database: db, env: { LATCHKEY_ISSUER: ISSUER, LATCHKEY_ENCRYPTION_KEY: randomBytes(32).toString('base64') } }), /cannot be decrypted/);
         await assert.rejects(startTestServer(kind, { file: JWT_FILE, database: db, env: { LATCHKEY_ISSUER: ISSUER } }), /encrypted but LATCHKEY_ENCRYPTION_KEY is not set/);
-        // An opaque-token server does not need the keys, and starts.
-        const opaque = await startTestServer(kind, { database: db, env: { LATCHKEY_ISSUER: ISSUER } });
-        await opaque.close();
+        // An opaque-token server needs the keys as well (ID tokens): it does not start without the key either.
+        await assert.rejects(startTestServer(kind, { database: db, env: { LATCHKEY_ISSUER: ISSUER } }), /encrypted but LATCHKEY_ENCRYPTION_KEY is not set/);
         const again = await startTestServer(kind, { file: JWT_FILE, database: db, env: { LATCHKEY_ISSUER: ISSUER, LATCHKEY_ENCRYPTION_KEY: key } });
         await again.close();
       } finally {
@@ -317,7 +327,7 @@ for (const kind of databaseKinds()) {
       let client: TestClient;
       try {
         assert.equal(server.logs.filter((l) => l.includes(UNENCRYPTED_WARNING)).length, 1);
-        const row = await server.services.store.db.selectFrom('signing_keys').selectAll().executeTakeFirstOrThrow();
+        const row = await server.services.store.db.selectFrom('signing_keys').selectAll().where('alg', '=', 'ES256').executeTakeFirstOrThrow();
         assert.match(row.private_jwk, /^plain:\{/);
         const user = await createUser(server);
         client = await createClient(server);
@@ -337,7 +347,7 @@ for (const kind of databaseKinds()) {
         const key = randomBytes(32).toString('base64');
         const sealedServer = await startTestServer(kind, { file: JWT_FILE, database: db, env: { LATCHKEY_ISSUER: ISSUER, LATCHKEY_ENCRYPTION_KEY: key } });
         try {
-          const row = await sealedServer.services.store.db.selectFrom('signing_keys').selectAll().executeTakeFirstOrThrow();
+          const row = await sealedServer.services.store.db.selectFrom('signing_keys').selectAll().where('alg', '=', 'ES256').executeTakeFirstOrThrow();
           assert.match(row.private_jwk, /^enc:/);
           assert.equal(sealedServer.logs.some((l) => l.includes(UNENCRYPTED_WARNING)), false);
           // The same key, so tokens from before still work.

@@ -14,7 +14,7 @@ async function getJson(url: string): Promise<{ status: number; headers: Headers;
 
 for (const kind of databaseKinds()) {
   describe(`[${kind}] server metadata and JWKS`, () => {
-    test('opaque access tokens: every RFC 8414 field, no jwks_uri, served under the issuer', async () => {
+    test('opaque access tokens: every RFC 8414 field, jwks_uri too, served under the issuer', async () => {
       const server = await startTestServer(kind);
       try {
         const res = await getJson(`${server.url}/.well-known/oauth-authorization-server`);
@@ -28,6 +28,8 @@ for (const kind of databaseKinds()) {
           revocation_endpoint: `${issuer}/oauth/revoke`,
           introspection_endpoint: `${issuer}/oauth/introspect`,
           userinfo_endpoint: `${issuer}/oauth/userinfo`,
+          // SPEC.md, OpenID Connect: "`jwks_uri` is always published".
+          jwks_uri: `${issuer}/.well-known/jwks.json`,
           scopes_supported: ['profile', 'email'],
           response_types_supported: ['code'],
           response_modes_supported: ['query'],
@@ -43,11 +45,12 @@ for (const kind of databaseKinds()) {
           assert.notEqual(r.status, 404, endpoint);
         }
         assert.notEqual((await fetch(`${issuer}/oauth/userinfo`)).status, 404);
-        // Without JWT access tokens there are no keys to publish (and none were made).
+        // Keys exist from the first start whatever the access-token format (ID tokens): one per algorithm.
         const jwks = await getJson(`${server.url}/.well-known/jwks.json`);
         assert.equal(jwks.status, 200);
-        assert.deepEqual(jwks.body, { keys: [] });
-        assert.equal(server.logs.some((l) => l.includes('unencrypted')), false);
+        assert.deepEqual((jwks.body.keys as Array<{ alg: string }>).map((k) => k.alg).sort(), ['ES256', 'RS256']);
+        // …stored in plain here (no LATCHKEY_ENCRYPTION_KEY): SPEC.md says so in one warning.
+        assert.equal(server.logs.filter((l) => l.includes('unencrypted')).length, 1);
       } finally {
         await server.close();
       }
@@ -77,7 +80,7 @@ for (const kind of databaseKinds()) {
       }
     });
 
-    test('JWT access tokens: jwks_uri is listed and publishes one ES256 public key', async () => {
+    test('JWT access tokens: jwks_uri is listed and publishes one ES256 public key (beside the RS256 one)', async () => {
       const server = await startTestServer(kind, { file: { access_token_format: 'jwt' } });
       try {
         const { body } = await getJson(`${server.url}/.well-known/oauth-authorization-server`);
@@ -86,7 +89,9 @@ for (const kind of databaseKinds()) {
         assert.equal(res.status, 200);
         assert.match(res.headers.get('content-type') ?? '', /^application\/jwk-set\+json/);
         assert.match(res.headers.get('cache-control') ?? '', /max-age=\d+/);
-        const jwks = (await res.json()) as { keys: Array<Record<string, unknown>> };
+        const all = (await res.json()) as { keys: Array<Record<string, unknown>> };
+        assert.deepEqual(all.keys.map((k) => k.alg).sort(), ['ES256', 'RS256']);
+        const jwks = { keys: all.keys.filter((k) => k.alg === 'ES256') };
         assert.equal(jwks.keys.length, 1);
         const key = jwks.keys[0] ?? {};
         assert.deepEqual(Object.keys(key).sort(), ['alg', 'crv', 'kid', 'kty', 'use', 'x', 'y']);
