@@ -1,4 +1,6 @@
-// Users: one row each, e-mail unique case-insensitively (email_normalized).
+// Users: one row each, e-mail unique case-insensitively (email_normalized), each with its own
+// OpenID Connect subject (subject, unique; migrations/007-user-subjects.ts says how it is made).
+import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import type { Database, UsersTable } from './schema.js';
 import { normalizeEmail, type User } from '../oauth/model.js';
@@ -32,6 +34,9 @@ export class UserStore implements UserPort {
         name: input.name,
         locale: input.locale,
         password_hash: input.passwordHash,
+        // 122 random bits: a repeat of any subject, even a deleted user's, is not to be expected
+        // (were one drawn, the unique index would refuse the insert rather than share it).
+        subject: randomUUID(),
         created_at: input.now,
         updated_at: input.now,
       }).returning(['id', 'email', 'name', 'locale']).executeTakeFirstOrThrow();
