@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { sql } from 'kysely';
 import { migrate, openDatabase, type Store } from '../../src/store/db.js';
 import { UserStore } from '../../src/store/users.js';
-import { databaseKinds, freshDatabase } from '../helpers/databases.js';
+import { databaseKinds, freshDatabase, type DbKind } from '../helpers/databases.js';
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 /** More users than one backfill UPDATE takes, so that the batches are crossed. */
@@ -18,6 +18,20 @@ async function backTo006(store: Store): Promise<void> {
   await sql`drop index users_subject`.execute(store.db);
   await sql`alter table users drop column subject`.execute(store.db);
   await sql`delete from latchkey_migrations where name = '007-user-subjects'`.execute(store.db);
+}
+
+/** Runs `fn` on a fresh database of `kind` as 006 left it, and drops the database afterwards. */
+async function withDatabaseAt006(kind: DbKind, fn: (store: Store) => Promise<void>): Promise<void> {
+  const fresh = await freshDatabase(kind);
+  const store = openDatabase(fresh.url, fresh.schema ? { schema: fresh.schema } : {});
+  try {
+    await migrate(store);
+    await backTo006(store);
+    await fn(store);
+  } finally {
+    await store.close();
+    await fresh.drop();
+  }
 }
 
 async function insertOldUsers(store: Store, count: number): Promise<void> {
@@ -35,11 +49,7 @@ async function subjects(store: Store): Promise<Array<{ id: number; email: string
 for (const kind of databaseKinds()) {
   describe(`migration 007, user subjects [${kind}]`, () => {
     test('existing users each get a distinct random subject, not their id or e-mail; the column is NOT NULL and unique', async () => {
-      const fresh = await freshDatabase(kind);
-      const store = openDatabase(fresh.url, fresh.schema ? { schema: fresh.schema } : {});
-      try {
-        await migrate(store);
-        await backTo006(store);
+      await withDatabaseAt006(kind, async (store) => {
         await insertOldUsers(store, OLD_USERS);
         // Gaps in the ids: deleted accounts.
         await sql`delete from users where id % 7 = 3`.execute(store.db);
@@ -66,18 +76,11 @@ for (const kind of databaseKinds()) {
           sql`insert into users (email, email_normalized, name, locale, password_hash, subject, created_at, updated_at) values ('none@example.com', 'none@example.com', 'N', 'en', 'x', null, 1, 1)`.execute(store.db),
           'a user without a subject is refused',
         );
-      } finally {
-        await store.close();
-        await fresh.drop();
-      }
+      });
     });
 
     test('after the migration an e-mail change keeps the subject, and a user made after a deletion never gets a deleted one', async () => {
-      const fresh = await freshDatabase(kind);
-      const store = openDatabase(fresh.url, fresh.schema ? { schema: fresh.schema } : {});
-      try {
-        await migrate(store);
-        await backTo006(store);
+      await withDatabaseAt006(kind, async (store) => {
         await insertOldUsers(store, 3);
         assert.deepEqual(await migrate(store), ['007-user-subjects']);
         const users = new UserStore(store.db);
@@ -100,10 +103,7 @@ for (const kind of databaseKinds()) {
           assert.ok(made.id > third!.id, 'row ids are not reused either (AUTOINCREMENT / serial)');
           ever.add(made.subject);
         }
-      } finally {
-        await store.close();
-        await fresh.drop();
-      }
+      });
     });
   });
 }
