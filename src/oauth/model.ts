@@ -11,6 +11,11 @@ export interface User {
   readonly email: string;
   readonly name: string;
   readonly locale: string;
+  /**
+   * The user's OpenID Connect subject (`sub`): an opaque random string made once when the user
+   * is created and never changed or given to anyone else — not the row id, not the e-mail.
+   */
+  readonly subject: string;
 }
 
 /** The key e-mail addresses are unique by (users.email_normalized): trimmed, lower-cased. */
@@ -165,7 +170,7 @@ export interface AccessTokenContext extends NewAccessToken {
   /** null when the token is bound to no organization. */
   readonly organizationName: string | null;
   readonly organizationIntegrationsEnabled: boolean | null;
-  readonly user: { readonly id: number; readonly name: string; readonly email: string; readonly locale: string } | null;
+  readonly user: User | null;
 }
 
 export interface RefreshToken extends StoredToken {

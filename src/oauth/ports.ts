@@ -80,6 +80,8 @@ export interface UserPort extends RootStore {
   findCredentialsByEmail(email: string): Promise<(User & { readonly passwordHash: string }) | undefined>;
   /** The same for one account by id: the account page checks its own user's password even while its e-mail changes. */
   findCredentialsById(id: number): Promise<(User & { readonly passwordHash: string }) | undefined>;
+  /** The user whose OpenID Connect `sub` this is (an ID token hint names its user by it). */
+  findBySubject(subject: string): Promise<User | undefined>;
 }
 
 /** The signing keys' storage (oauth/signing-keys.ts). */

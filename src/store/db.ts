@@ -15,6 +15,7 @@ import { trustedClients } from './migrations/003-trusted-clients.js';
 import { organizationInvitations } from './migrations/004-organization-invitations.js';
 import { refreshReuse } from './migrations/005-refresh-reuse.js';
 import { sessionActivity } from './migrations/006-session-activity.js';
+import { userSubjects } from './migrations/007-user-subjects.js';
 import { BACKSTOP_PAGES, startCheckpointer, type Checkpointer } from './sqlite/checkpointer.js';
 import { SqliteChangeWatch, type ChangeWatch } from './sqlite/changes.js';
 import { withStatementCache } from './sqlite/statement-cache.js';
@@ -181,6 +182,7 @@ function migrations(dialect: Dialect): Array<[string, Migration]> {
     ['004-organization-invitations', organizationInvitations(dialect)],
     ['005-refresh-reuse', refreshReuse(dialect)],
     ['006-session-activity', sessionActivity(dialect)],
+    ['007-user-subjects', userSubjects(dialect)],
   ];
 }
 

@@ -11,6 +11,8 @@ export interface UsersTable {
   name: string;
   locale: string;
   password_hash: string;
+  /** OpenID Connect's `sub`: random (UUIDv4), made once at insert, never changed (migrations/007-user-subjects.ts). */
+  subject: string;
   created_at: number;
   updated_at: number;
 }

@@ -1,4 +1,6 @@
-// Users: one row each, e-mail unique case-insensitively (email_normalized).
+// Users: one row each, e-mail unique case-insensitively (email_normalized), each with its own
+// OpenID Connect subject (subject, unique; migrations/007-user-subjects.ts says how it is made).
+import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import type { Database, UsersTable } from './schema.js';
 import { normalizeEmail, type User } from '../oauth/model.js';
@@ -6,8 +8,11 @@ import type { UserPort } from '../oauth/ports.js';
 
 type UserRow = Selectable<UsersTable>;
 
-function toUser(row: Pick<UserRow, 'id' | 'email' | 'name' | 'locale'>): User {
-  return { id: row.id, email: row.email, name: row.name, locale: row.locale };
+/** The columns a User is read from. */
+const USER_COLUMNS = ['id', 'email', 'name', 'locale', 'subject'] as const;
+
+function toUser(row: Pick<UserRow, (typeof USER_COLUMNS)[number]>): User {
+  return { id: row.id, email: row.email, name: row.name, locale: row.locale, subject: row.subject };
 }
 
 export class DuplicateEmailError extends Error {
@@ -32,9 +37,12 @@ export class UserStore implements UserPort {
         name: input.name,
         locale: input.locale,
         password_hash: input.passwordHash,
+        // 122 random bits: a repeat of any subject, even a deleted user's, is not to be expected
+        // (were one drawn, the unique index would refuse the insert rather than share it).
+        subject: randomUUID(),
         created_at: input.now,
         updated_at: input.now,
-      }).returning(['id', 'email', 'name', 'locale']).executeTakeFirstOrThrow();
+      }).returning(USER_COLUMNS).executeTakeFirstOrThrow();
       return toUser(row);
     } catch (err) {
       if (isUniqueViolation(err)) throw new DuplicateEmailError(`a user with e-mail ${input.email.trim()} already exists`);
@@ -43,20 +51,25 @@ export class UserStore implements UserPort {
   }
 
   async findById(id: number): Promise<User | undefined> {
-    const row = await this.db.selectFrom('users').select(['id', 'email', 'name', 'locale']).where('id', '=', id).executeTakeFirst();
+    const row = await this.db.selectFrom('users').select(USER_COLUMNS).where('id', '=', id).executeTakeFirst();
+    return row && toUser(row);
+  }
+
+  async findBySubject(subject: string): Promise<User | undefined> {
+    const row = await this.db.selectFrom('users').select(USER_COLUMNS).where('subject', '=', subject).executeTakeFirst();
     return row && toUser(row);
   }
 
   /** The user and password hash for a login attempt. */
   async findCredentialsByEmail(email: string): Promise<(User & { passwordHash: string }) | undefined> {
-    const row = await this.db.selectFrom('users').select(['id', 'email', 'name', 'locale', 'password_hash'])
+    const row = await this.db.selectFrom('users').select([...USER_COLUMNS, 'password_hash'])
       .where('email_normalized', '=', normalizeEmail(email)).executeTakeFirst();
     return row && { ...toUser(row), passwordHash: row.password_hash };
   }
 
   /** The user and password hash of one account, whatever its e-mail is now (a password change). */
   async findCredentialsById(id: number): Promise<(User & { passwordHash: string }) | undefined> {
-    const row = await this.db.selectFrom('users').select(['id', 'email', 'name', 'locale', 'password_hash']).where('id', '=', id).executeTakeFirst();
+    const row = await this.db.selectFrom('users').select([...USER_COLUMNS, 'password_hash']).where('id', '=', id).executeTakeFirst();
     return row && { ...toUser(row), passwordHash: row.password_hash };
   }
 
@@ -66,7 +79,7 @@ export class UserStore implements UserPort {
   }
 
   async findByEmail(email: string): Promise<User | undefined> {
-    const row = await this.db.selectFrom('users').select(['id', 'email', 'name', 'locale'])
+    const row = await this.db.selectFrom('users').select(USER_COLUMNS)
       .where('email_normalized', '=', normalizeEmail(email)).executeTakeFirst();
     return row && toUser(row);
   }

@@ -144,7 +144,7 @@ for (const kind of databaseKinds()) {
       // Back to the schema before 003, with one client of each kind, then migrate again.
       await sql`alter table clients drop column trusted`.execute(store.db);
       await sql`delete from latchkey_migrations where name = '003-trusted-clients'`.execute(store.db);
-      await sql`insert into users (email, email_normalized, name, locale, password_hash, created_at, updated_at) values ('o@example.com', 'o@example.com', 'O', 'en', 'x', 1, 1)`.execute(store.db);
+      await sql`insert into users (email, email_normalized, name, locale, password_hash, subject, created_at, updated_at) values ('o@example.com', 'o@example.com', 'O', 'en', 'x', 'subject-o', 1, 1)`.execute(store.db);
       const owner = await store.db.selectFrom('users').select('id').executeTakeFirstOrThrow();
       for (const [clientId, ownerId] of [['operator', null], ['portal', owner.id]] as const) {
         await sql`insert into clients (client_id, secret_hash, name, redirect_uris, owner_user_id, is_public, grant_types, scopes, refresh_without_secret, created_at, updated_at)

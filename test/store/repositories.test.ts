@@ -87,10 +87,25 @@ for (const kind of databaseKinds()) {
         await t.services.transaction((tx) => tx.accessTokens.insert(token));
         const context = {
           ...token, clientPublicId: client.clientId, revokedAt: null, grantRevokedAt: null, organizationName: 'Org',
-          organizationIntegrationsEnabled: true, user: { id: user.id, name: 'Map', email: 'map@example.com', locale: user.locale },
+          organizationIntegrationsEnabled: true, user: { id: user.id, name: 'Map', email: 'map@example.com', locale: user.locale, subject: user.subject },
         };
         assert.deepEqual(await t.services.accessTokens.find(token.tokenHash), context);
         assert.deepEqual(await t.services.accessTokens.findByJti(token.jti!), context);
+      });
+    });
+
+    test('users: insert and every lookup answer the camelCase User, subject included', async () => {
+      await withStore(kind, async (t) => {
+        const { user } = await scene(t);
+        const expected = { id: user.id, email: 'map@example.com', name: 'Map', locale: user.locale, subject: user.subject };
+        assert.deepEqual(user, expected);
+        assert.deepEqual(await t.services.users.findById(user.id), expected);
+        assert.deepEqual(await t.services.users.findByEmail('map@example.com'), expected);
+        assert.deepEqual(await t.services.users.findBySubject(user.subject), expected);
+        const credentials = await t.services.users.findCredentialsById(user.id);
+        assert.deepEqual({ ...credentials, passwordHash: undefined }, { ...expected, passwordHash: undefined });
+        assert.match(credentials!.passwordHash, /^\$argon2id\$/);
+        assert.deepEqual(snakeKeys(credentials!), []);
       });
     });
 
