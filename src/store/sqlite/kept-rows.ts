@@ -9,7 +9,8 @@ import type { ChangeWatch, Table } from './changes.js';
  * oldest forgotten first. Without a watch (PostgreSQL, a transaction's stores) every call reads.
  */
 export class KeptRows<V> {
-  private readonly rows: BoundedMap<string, V>;
+  /** None without a watch: a transaction's stores and PostgreSQL's never keep, so build no map for them. */
+  private readonly rows: BoundedMap<string, V> | undefined;
   private keptAt: number | undefined;
 
   constructor(
@@ -17,28 +18,29 @@ export class KeptRows<V> {
     private readonly tables: readonly Table[],
     capacity: number,
   ) {
-    this.rows = new BoundedMap(capacity);
+    this.rows = watch === undefined ? undefined : new BoundedMap(capacity);
   }
 
   async get(key: string, read: () => Promise<V | undefined>, keep: (row: V) => V): Promise<V | undefined> {
+    const rows = this.rows;
     const before = this.watch?.version(this.tables);
-    if (before === undefined) return read();
+    if (before === undefined || rows === undefined) return read();
     if (before !== this.keptAt) {
-      this.rows.clear();
+      rows.clear();
       this.keptAt = before;
     }
-    const kept = this.rows.get(key);
+    const kept = rows.get(key);
     if (kept !== undefined) return kept;
     const row = await read();
     if (row === undefined) return undefined;
     const frozen = keep(row);
     // Kept only when nothing moved while the read waited (its connection, a transaction).
-    if (this.watch?.version(this.tables) === before) this.rows.set(key, frozen);
+    if (this.watch?.version(this.tables) === before) rows.set(key, frozen);
     return frozen;
   }
 
   /** How many rows are kept (tests). */
   get size(): number {
-    return this.rows.size;
+    return this.rows?.size ?? 0;
   }
 }
