@@ -16,6 +16,10 @@ export interface User {
    * is created and never changed or given to anyone else — not the row id, not the e-mail.
    */
   readonly subject: string;
+  /** Whether the address is verified (the `email_verified` claim). */
+  readonly emailVerified: boolean;
+  /** Epoch seconds of the last change to the account (the `updated_at` claim). */
+  readonly updatedAt: number;
 }
 
 /** The key e-mail addresses are unique by (users.email_normalized): trimmed, lower-cased. */
@@ -84,10 +88,23 @@ export interface Client {
    * in and seen their consent page (RFC 9700 §4.11.2).
    */
   readonly trusted: boolean;
+  /** Exact URIs RP-initiated logout may send the browser back to (RP-Initiated Logout 1.0 §3). */
+  readonly postLogoutRedirectUris: readonly string[];
+  /** How this client's ID tokens are signed (OIDC Dynamic Client Registration `id_token_signed_response_alg`). */
+  readonly idTokenSignedResponseAlg: IdTokenAlg;
 }
 
+/** The ID-token signing algorithms: RS256 (mandatory for an OP) and ES256; never `none`. */
+export type IdTokenAlg = 'RS256' | 'ES256';
+
 /** A client to register: the client less what the store assigns, with the time of registration. */
-export type NewClient = Omit<Client, 'id' | 'createdAt'> & { readonly now: number };
+export type NewClient = Omit<Client, 'id' | 'createdAt' | 'postLogoutRedirectUris' | 'idTokenSignedResponseAlg'> & {
+  readonly now: number;
+  /** None when left out. */
+  readonly postLogoutRedirectUris?: readonly string[];
+  /** RS256 when left out. */
+  readonly idTokenSignedResponseAlg?: IdTokenAlg;
+};
 
 // ---- grants and consent ----------------------------------------------------------------------
 
@@ -99,6 +116,39 @@ export interface NewGrant {
   readonly scope: string;
   readonly grantType: GrantType;
   readonly now: number;
+  /** The login an OpenID Connect authorization was granted in; absent for OAuth-only grants. */
+  readonly login?: OidcLogin;
+}
+
+/** One requested claim (OIDC Core §5.5.1): null, or essential and/or the value(s) wanted. */
+export interface ClaimRequest {
+  readonly essential?: boolean;
+  readonly value?: unknown;
+  readonly values?: readonly unknown[];
+}
+
+/** The `claims` request parameter (OIDC Core §5.5), reduced to its two members. */
+export interface ClaimsRequest {
+  readonly userinfo?: Readonly<Record<string, ClaimRequest | null>>;
+  readonly id_token?: Readonly<Record<string, ClaimRequest | null>>;
+}
+
+/** What an OpenID Connect grant remembers of the login it was made in; every ID token of the grant repeats it. */
+export interface OidcLogin {
+  /** Epoch seconds when the user last proved who they are (`auth_time`). */
+  readonly authTime: number;
+  /** The browser session's public id (`sid`, for logout). */
+  readonly sid: string;
+  /** RFC 8176 authentication method references (`amr`). */
+  readonly amr: readonly string[];
+  readonly claims: ClaimsRequest | null;
+}
+
+/** What an ID token (or OIDC UserInfo) says about a grant's user: the user, the login, the bound organization. */
+export interface IdTokenContext {
+  readonly user: User;
+  readonly login: OidcLogin | null;
+  readonly organization: { readonly id: number; readonly name: string } | null;
 }
 
 /** Remembered consent of one user to one client, per organization. */
@@ -138,9 +188,11 @@ export interface AuthorizationCode {
   readonly createdAt: number;
   readonly expiresAt: number;
   readonly consumedAt: number | null;
+  /** OpenID Connect's nonce (echoed in the code exchange's ID token); null when not sent. */
+  readonly nonce: string | null;
 }
 
-export type NewAuthorizationCode = Omit<AuthorizationCode, 'consumedAt'>;
+export type NewAuthorizationCode = Omit<AuthorizationCode, 'consumedAt' | 'nonce'> & { readonly nonce?: string | null };
 
 // ---- access and refresh tokens ---------------------------------------------------------------
 
@@ -171,6 +223,8 @@ export interface AccessTokenContext extends NewAccessToken {
   readonly organizationName: string | null;
   readonly organizationIntegrationsEnabled: boolean | null;
   readonly user: User | null;
+  /** The grant's `claims` request (OIDC Core §5.5; UserInfo answers its `userinfo` member); null when none. */
+  readonly claimsRequest: ClaimsRequest | null;
 }
 
 export interface RefreshToken extends StoredToken {

@@ -12,7 +12,7 @@
 import type {
   AccessTokenContext, AuthorizationCode, Client, Consent, ConsumedRefreshToken, ConsumedRefreshTokenRecord,
   NewAccessToken, NewAuthorizationCode, NewGrant, NewRefreshToken, NewSigningKey, RefreshToken, RefreshTokenContext,
-  SigningKey, User,
+  SigningKey, User, IdTokenContext,
 } from './model.js';
 
 /** The brand that tells a transaction's store from a root store (type-level only: no such property exists). */
@@ -65,6 +65,8 @@ export interface GrantPort extends RootStore {
   revoke(grantId: number, now: number): Promise<void>;
   /** True when the grant is revoked or gone. */
   isRevoked(grantId: number): Promise<boolean>;
+  /** The grant's user, OpenID login and bound organization, in one query; undefined when it has no user (or is gone). */
+  findIdTokenContext(grantId: number): Promise<IdTokenContext | undefined>;
 }
 
 export interface ConsentPort extends RootStore {

@@ -5,6 +5,7 @@ import type { Database } from './schema.js';
 import { precompiled } from './sqlite/precompiled.js';
 import type { ChangeWatch } from './sqlite/changes.js';
 import { KeptRows } from './sqlite/kept-rows.js';
+import { parseStoredClaims } from './grants.js';
 import type { AccessTokenContext, NewAccessToken } from '../oauth/model.js';
 import type { AccessTokenPort, TransactionAccessTokenMethods } from '../oauth/ports.js';
 
@@ -69,6 +70,7 @@ function toContext(r: {
   organization_id: number | null; scope: string; created_at: number; expires_at: number; revoked_at: number | null;
   grant_revoked_at: number | null; organization_name: string | null; integrations_enabled: number | null;
   u_id: number | null; u_name: string | null; u_email: string | null; u_locale: string | null; u_subject: string | null;
+  u_email_verified: number | null; u_updated_at: number | null; grant_claims: string | null;
 }): AccessTokenContext {
   return {
     tokenHash: r.token_hash,
@@ -85,7 +87,9 @@ function toContext(r: {
     grantRevokedAt: r.grant_revoked_at,
     organizationName: r.organization_name,
     organizationIntegrationsEnabled: r.integrations_enabled === null ? null : r.integrations_enabled === 1,
-    user: r.u_id === null ? null : { id: r.u_id, name: r.u_name ?? '', email: r.u_email ?? '', locale: r.u_locale ?? '', subject: r.u_subject ?? '' },
+    user: r.u_id === null ? null : { id: r.u_id, name: r.u_name ?? '', email: r.u_email ?? '', locale: r.u_locale ?? '', subject: r.u_subject ?? '',
+      emailVerified: r.u_email_verified === 1, updatedAt: r.u_updated_at ?? 0 },
+    claimsRequest: parseStoredClaims(r.grant_claims),
   };
 }
 
@@ -108,7 +112,8 @@ function accessContextQuery(db: Kysely<Database>) {
       'a.token_hash', 'a.jti', 'a.grant_id', 'a.client_id', 'c.client_id as client_public_id', 'a.user_id', 'a.organization_id',
       'a.scope', 'a.created_at', 'a.expires_at', 'a.revoked_at', 'g.revoked_at as grant_revoked_at',
       'o.name as organization_name', 'o.integrations_enabled', 'u.id as u_id', 'u.name as u_name', 'u.email as u_email', 'u.locale as u_locale',
-      'u.subject as u_subject',
+      'u.subject as u_subject', 'u.email_verified as u_email_verified', 'u.updated_at as u_updated_at',
+      'g.claims as grant_claims',
     ]);
 }
 

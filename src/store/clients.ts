@@ -22,6 +22,8 @@ function toClient(row: Selectable<ClientsTable>): Client {
     refreshWithoutSecret: row.refresh_without_secret === 1,
     createdAt: row.created_at,
     trusted: row.trusted === 1,
+    postLogoutRedirectUris: JSON.parse(row.post_logout_redirect_uris) as string[],
+    idTokenSignedResponseAlg: row.id_token_signed_response_alg === 'ES256' ? 'ES256' : 'RS256',
   };
 }
 
@@ -30,6 +32,7 @@ function freezeClient(client: Client): Client {
   Object.freeze(client.redirectUris);
   Object.freeze(client.grantTypes);
   Object.freeze(client.scopes);
+  Object.freeze(client.postLogoutRedirectUris);
   return Object.freeze(client);
 }
 
@@ -65,6 +68,8 @@ export class ClientStore implements ClientPort {
       scopes: input.scopes.join(' '),
       refresh_without_secret: input.refreshWithoutSecret ? 1 : 0,
       trusted: input.trusted ? 1 : 0,
+      post_logout_redirect_uris: JSON.stringify(input.postLogoutRedirectUris ?? []),
+      id_token_signed_response_alg: input.idTokenSignedResponseAlg ?? 'RS256',
       created_at: input.now,
       updated_at: input.now,
     }).returningAll().executeTakeFirstOrThrow();
@@ -98,10 +103,11 @@ export class ClientStore implements ClientPort {
     return Number(result.numUpdatedRows) > 0;
   }
 
-  async update(id: number, changes: { name?: string; redirectUris?: string[] }, now: number): Promise<void> {
+  async update(id: number, changes: { name?: string; redirectUris?: string[]; postLogoutRedirectUris?: string[] }, now: number): Promise<void> {
     await this.db.updateTable('clients').set({
       ...(changes.name !== undefined ? { name: changes.name } : {}),
       ...(changes.redirectUris !== undefined ? { redirect_uris: JSON.stringify(changes.redirectUris) } : {}),
+      ...(changes.postLogoutRedirectUris !== undefined ? { post_logout_redirect_uris: JSON.stringify(changes.postLogoutRedirectUris) } : {}),
       updated_at: now,
     }).where('id', '=', id).execute();
   }

@@ -26,6 +26,7 @@ export class CodeStore implements CodePort, TransactionCodeMethods {
       created_at: code.createdAt,
       expires_at: code.expiresAt,
       consumed_at: null,
+      nonce: code.nonce ?? null,
     }).execute();
   }
 
@@ -60,6 +61,7 @@ function toCode(row: Selectable<AuthorizationCodesTable>): AuthorizationCode {
     createdAt: row.created_at,
     expiresAt: row.expires_at,
     consumedAt: row.consumed_at,
+    nonce: row.nonce,
   };
 }
 

@@ -16,6 +16,7 @@ import { organizationInvitations } from './migrations/004-organization-invitatio
 import { refreshReuse } from './migrations/005-refresh-reuse.js';
 import { sessionActivity } from './migrations/006-session-activity.js';
 import { userSubjects } from './migrations/007-user-subjects.js';
+import { openidConnect } from './migrations/008-openid-connect.js';
 import { BACKSTOP_PAGES, startCheckpointer, type Checkpointer } from './sqlite/checkpointer.js';
 import { SqliteChangeWatch, type ChangeWatch } from './sqlite/changes.js';
 import { withStatementCache } from './sqlite/statement-cache.js';
@@ -183,6 +184,7 @@ function migrations(dialect: Dialect): Array<[string, Migration]> {
     ['005-refresh-reuse', refreshReuse(dialect)],
     ['006-session-activity', sessionActivity(dialect)],
     ['007-user-subjects', userSubjects(dialect)],
+    ['008-openid-connect', openidConnect(dialect)],
   ];
 }
 

@@ -2,7 +2,7 @@
 import type { ExpressionBuilder, Kysely } from 'kysely';
 import type { Database } from './schema.js';
 import { precompiled, precompiledInsertId } from './sqlite/precompiled.js';
-import type { ConnectedApp, Consent, NewGrant } from '../oauth/model.js';
+import type { ClaimsRequest, ConnectedApp, Consent, IdTokenContext, NewGrant, OidcLogin } from '../oauth/model.js';
 import type { ConsentPort, GrantPort, TransactionGrantMethods } from '../oauth/ports.js';
 
 // 0 stands for "no organization" in the consents key (NULL cannot be part of a primary key).
@@ -12,7 +12,25 @@ export class GrantStore implements GrantPort, ConsentPort, TransactionGrantMetho
   constructor(private readonly db: Kysely<Database>) {}
 
   async insert(input: NewGrant): Promise<number> {
-    return insertGrantQuery(this.db, input.clientId, input.userId, input.organizationId, input.scope, input.grantType, input.now);
+    const login = input.login;
+    return insertGrantQuery(this.db, input.clientId, input.userId, input.organizationId, input.scope, input.grantType, input.now,
+      login?.authTime ?? null, login?.sid ?? null, login === undefined ? null : JSON.stringify(login.amr),
+      login?.claims ? JSON.stringify(login.claims) : null);
+  }
+
+  async findIdTokenContext(grantId: number): Promise<IdTokenContext | undefined> {
+    const [r] = await idTokenContextQuery(this.db, grantId);
+    if (!r) return undefined;
+    const login: OidcLogin | null = r.auth_time === null || r.sid === null ? null : {
+      authTime: r.auth_time, sid: r.sid, amr: r.amr === null ? [] : (JSON.parse(r.amr) as string[]), claims: parseStoredClaims(r.claims),
+    };
+    return {
+      user: {
+        id: r.u_id, email: r.email, name: r.name, locale: r.locale, subject: r.subject, emailVerified: r.email_verified === 1, updatedAt: r.updated_at,
+      },
+      login,
+      organization: r.organization_id === null || r.organization_name === null ? null : { id: r.organization_id, name: r.organization_name },
+    };
   }
 
   /** Revokes one grant: every code and token that descends from it stops working. */
@@ -111,10 +129,33 @@ export function liveGrant(selectFrom: ExpressionBuilder<Database, 'authorization
 }
 
 // Every token request inserts a grant (or reads one): built once (precompiled.ts).
-const insertGrantQuery = precompiledInsertId((db, clientId: number, userId: number | null, organizationId: number | null, scope: string, grantType: string, now: number) =>
+const insertGrantQuery = precompiledInsertId((db, clientId: number, userId: number | null, organizationId: number | null, scope: string, grantType: string, now: number,
+  authTime: number | null, sid: string | null, amr: string | null, claims: string | null) =>
   db.insertInto('grants').values({
     client_id: clientId, user_id: userId, organization_id: organizationId, scope, grant_type: grantType, created_at: now, revoked_at: null,
+    auth_time: authTime, sid, amr, claims,
   }).returning('id'));
+
+// Every OpenID Connect code exchange and refresh reads the grant's user and login (id-token.ts).
+const idTokenContextQuery = precompiled((db, grantId: number) =>
+  db.selectFrom('grants as g').innerJoin('users as u', 'u.id', 'g.user_id').leftJoin('organizations as o', 'o.id', 'g.organization_id')
+    .select(['g.auth_time', 'g.sid', 'g.amr', 'g.claims', 'g.organization_id', 'o.name as organization_name',
+      'u.id as u_id', 'u.email', 'u.name', 'u.locale', 'u.subject', 'u.email_verified', 'u.updated_at'])
+    .where('g.id', '=', grantId));
+
+/**
+ * A stored `claims` request (written by GrantStore.insert from a request parse-claims.ts
+ * checked), or null when none or unreadable.
+ */
+export function parseStoredClaims(value: string | null): ClaimsRequest | null {
+  if (value === null) return null;
+  try {
+    const parsed = JSON.parse(value) as unknown;
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? parsed as ClaimsRequest : null;
+  } catch {
+    return null;
+  }
+}
 
 // Revocation (RFC 7009) and a refused refresh revoke grants and read their state.
 const revokeGrantQuery = precompiled((db, now: number, grantId: number) =>

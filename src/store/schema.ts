@@ -15,6 +15,8 @@ export interface UsersTable {
   subject: string;
   created_at: number;
   updated_at: number;
+  /** 1 once the address is verified (the `email_verified` claim); migration 008. */
+  email_verified: Generated<number>;
 }
 
 export interface OrganizationsTable {
@@ -64,6 +66,10 @@ export interface ClientsTable {
   updated_at: number;
   /** 1: errors may redirect before the user has seen the consent page (operator-created); migration 003. */
   trusted: Generated<number>;
+  /** JSON array of exact URIs RP-initiated logout may return to; migration 008. */
+  post_logout_redirect_uris: Generated<string>;
+  /** RS256 (default) or ES256: how this client's ID tokens are signed; migration 008. */
+  id_token_signed_response_alg: Generated<string>;
 }
 
 /** Remembered consent: one row per user, client and organization (0 = no organization). */
@@ -89,6 +95,14 @@ export interface GrantsTable {
   grant_type: string;
   created_at: number;
   revoked_at: number | null;
+  /** OpenID Connect grants only (migration 008): when the user last proved who they are. */
+  auth_time: Generated<number | null>;
+  /** The browser session's public id (the ID token's `sid`). */
+  sid: Generated<string | null>;
+  /** JSON array of RFC 8176 method values. */
+  amr: Generated<string | null>;
+  /** The `claims` request (OIDC Core §5.5) as JSON. */
+  claims: Generated<string | null>;
 }
 
 export interface AuthorizationCodesTable {
@@ -106,6 +120,8 @@ export interface AuthorizationCodesTable {
   created_at: number;
   expires_at: number;
   consumed_at: number | null;
+  /** OpenID Connect's nonce, for the code exchange's ID token; migration 008. */
+  nonce: Generated<string | null>;
 }
 
 export interface AccessTokensTable {

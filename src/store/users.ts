@@ -9,10 +9,12 @@ import type { UserPort } from '../oauth/ports.js';
 type UserRow = Selectable<UsersTable>;
 
 /** The columns a User is read from. */
-const USER_COLUMNS = ['id', 'email', 'name', 'locale', 'subject'] as const;
+const USER_COLUMNS = ['id', 'email', 'name', 'locale', 'subject', 'email_verified', 'updated_at'] as const;
 
 function toUser(row: Pick<UserRow, (typeof USER_COLUMNS)[number]>): User {
-  return { id: row.id, email: row.email, name: row.name, locale: row.locale, subject: row.subject };
+  return {
+    id: row.id, email: row.email, name: row.name, locale: row.locale, subject: row.subject, emailVerified: row.email_verified === 1, updatedAt: row.updated_at,
+  };
 }
 
 export class DuplicateEmailError extends Error {
@@ -29,7 +31,7 @@ export function isUniqueViolation(err: unknown): boolean {
 export class UserStore implements UserPort {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async insert(input: { email: string; name: string; locale: string; passwordHash: string; now: number }): Promise<User> {
+  async insert(input: { email: string; name: string; locale: string; passwordHash: string; now: number; emailVerified?: boolean }): Promise<User> {
     try {
       const row = await this.db.insertInto('users').values({
         email: input.email.trim(),
@@ -42,6 +44,7 @@ export class UserStore implements UserPort {
         subject: randomUUID(),
         created_at: input.now,
         updated_at: input.now,
+        email_verified: input.emailVerified === true ? 1 : 0,
       }).returning(USER_COLUMNS).executeTakeFirstOrThrow();
       return toUser(row);
     } catch (err) {
@@ -84,10 +87,12 @@ export class UserStore implements UserPort {
     return row && toUser(row);
   }
 
-  async update(id: number, changes: { email?: string; name?: string; locale?: string; passwordHash?: string }, now: number): Promise<void> {
+  async update(id: number, changes: { email?: string; name?: string; locale?: string; passwordHash?: string; emailVerified?: boolean }, now: number): Promise<void> {
     try {
       await this.db.updateTable('users').set({
-        ...(changes.email !== undefined ? { email: changes.email.trim(), email_normalized: normalizeEmail(changes.email) } : {}),
+        // A new address is not verified, whatever the old one was.
+        ...(changes.email !== undefined ? { email: changes.email.trim(), email_normalized: normalizeEmail(changes.email), email_verified: 0 } : {}),
+        ...(changes.emailVerified !== undefined ? { email_verified: changes.emailVerified ? 1 : 0 } : {}),
         ...(changes.name !== undefined ? { name: changes.name } : {}),
         ...(changes.locale !== undefined ? { locale: changes.locale } : {}),
         ...(changes.passwordHash !== undefined ? { password_hash: changes.passwordHash } : {}),

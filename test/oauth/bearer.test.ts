@@ -31,7 +31,8 @@ function token(overrides: Partial<AccessTokenContext> = {}): AccessTokenContext 
   return {
     tokenHash: 'h', jti: null, grantId: 1, clientId: 1, clientPublicId: 'c', userId: 1, organizationId: null, scope: 'profile',
     createdAt: 0, expiresAt: 100, revokedAt: null, grantRevokedAt: null, organizationName: null, organizationIntegrationsEnabled: null,
-    user: { id: 1, name: 'n', email: 'e', locale: 'l', subject: 's' },
+    user: { id: 1, name: 'n', email: 'e', locale: 'l', subject: 's', emailVerified: false, updatedAt: 0 },
+    claimsRequest: null,
     ...overrides,
   };
 }

@@ -9,6 +9,7 @@ function client(overrides: Partial<Client>): Client {
   return {
     id: 1, clientId: 'conf', secretHash: sha256Hex('s3cret'), name: 'C', redirectUris: ['https://a/cb'], ownerUserId: null,
     isPublic: false, grantTypes: ['authorization_code', 'refresh_token'], scopes: ['profile', 'email'], refreshWithoutSecret: false, createdAt: 0, trusted: true,
+    postLogoutRedirectUris: [], idTokenSignedResponseAlg: 'RS256',
     ...overrides,
   };
 }

@@ -109,6 +109,7 @@ function stubClient(overrides: Partial<Client>): Client {
   return {
     id: 1, clientId: 'stub', secretHash: null, name: 'Stub', redirectUris: ['https://a/cb'], ownerUserId: null,
     isPublic: true, grantTypes: ['client_credentials'], scopes: ['profile'], refreshWithoutSecret: false, createdAt: 0, trusted: true,
+    postLogoutRedirectUris: [], idTokenSignedResponseAlg: 'RS256',
     ...overrides,
   };
 }

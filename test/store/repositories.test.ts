@@ -33,7 +33,7 @@ for (const kind of databaseKinds()) {
         const code: NewAuthorizationCode = {
           codeHash: sha256Hex(newSecret()), grantId, clientId: client.id, userId: user.id, organizationId: org.id,
           redirectUri: 'https://m.example/cb', redirectUriSent: false, scope: 'profile email',
-          codeChallenge: 'c'.repeat(43), codeChallengeMethod: 'S256', createdAt: now, expiresAt: now + 600,
+          codeChallenge: 'c'.repeat(43), codeChallengeMethod: 'S256', createdAt: now, expiresAt: now + 600, nonce: 'n-0S6_WzA2Mj',
         };
         await t.services.codes.insert(code);
         assert.deepEqual(await t.services.codes.find(code.codeHash), { ...code, consumedAt: null });
@@ -43,9 +43,9 @@ for (const kind of databaseKinds()) {
         assert.equal(await t.services.transaction((tx) => tx.codes.consume(code.codeHash, client.id, now + 2)), undefined);
         assert.equal((await t.services.codes.find(code.codeHash))?.consumedAt, now + 1);
 
-        const sent = { ...code, codeHash: sha256Hex(newSecret()), redirectUriSent: true, codeChallenge: null, codeChallengeMethod: null };
+        const sent = { ...code, codeHash: sha256Hex(newSecret()), redirectUriSent: true, codeChallenge: null, codeChallengeMethod: null, nonce: undefined };
         await t.services.codes.insert(sent);
-        assert.deepEqual(await t.services.codes.find(sent.codeHash), { ...sent, consumedAt: null });
+        assert.deepEqual(await t.services.codes.find(sent.codeHash), { ...sent, consumedAt: null, nonce: null });
       });
     });
 
@@ -87,17 +87,32 @@ for (const kind of databaseKinds()) {
         await t.services.transaction((tx) => tx.accessTokens.insert(token));
         const context = {
           ...token, clientPublicId: client.clientId, revokedAt: null, grantRevokedAt: null, organizationName: 'Org',
-          organizationIntegrationsEnabled: true, user: { id: user.id, name: 'Map', email: 'map@example.com', locale: user.locale, subject: user.subject },
+          organizationIntegrationsEnabled: true,
+          user: { id: user.id, name: 'Map', email: 'map@example.com', locale: user.locale, subject: user.subject, emailVerified: false, updatedAt: user.updatedAt },
+          claimsRequest: null,
         };
         assert.deepEqual(await t.services.accessTokens.find(token.tokenHash), context);
         assert.deepEqual(await t.services.accessTokens.findByJti(token.jti!), context);
       });
     });
 
+    test('grants: an OpenID grant keeps its login and claims request, read back with its user and organization', async () => {
+      await withStore(kind, async (t) => {
+        const { now, user, client, org, grantId } = await scene(t);
+        const login = { authTime: now - 30, sid: 'sid-1', amr: ['pwd'], claims: { userinfo: { name: { essential: true } }, id_token: { email: null } } };
+        const oidc = await t.services.grants.insert({ clientId: client.id, userId: user.id, organizationId: org.id, scope: 'openid profile', grantType: 'authorization_code', now, login });
+        const expectedUser = { id: user.id, email: 'map@example.com', name: 'Map', locale: user.locale, subject: user.subject, emailVerified: false, updatedAt: user.updatedAt };
+        assert.deepEqual(await t.services.grants.findIdTokenContext(oidc), { user: expectedUser, login, organization: { id: org.id, name: 'Org' } });
+        // An OAuth-only grant has no login.
+        assert.deepEqual(await t.services.grants.findIdTokenContext(grantId), { user: expectedUser, login: null, organization: { id: org.id, name: 'Org' } });
+        assert.equal(await t.services.grants.findIdTokenContext(grantId + 1000), undefined);
+      });
+    });
+
     test('users: insert and every lookup answer the camelCase User, subject included', async () => {
       await withStore(kind, async (t) => {
         const { user } = await scene(t);
-        const expected = { id: user.id, email: 'map@example.com', name: 'Map', locale: user.locale, subject: user.subject };
+        const expected = { id: user.id, email: 'map@example.com', name: 'Map', locale: user.locale, subject: user.subject, emailVerified: false, updatedAt: user.updatedAt };
         assert.deepEqual(user, expected);
         assert.deepEqual(await t.services.users.findById(user.id), expected);
         assert.deepEqual(await t.services.users.findByEmail('map@example.com'), expected);
