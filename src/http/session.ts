@@ -10,7 +10,7 @@
 // Signing in replaces the session (no fixation); signing out deletes it.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/load.js';
-import { constantTimeEqual, newSecret, sha256Hex } from '../oauth/crypto.js';
+import { constantTimeEqual, newSecret, sha256Base64url, sha256Hex } from '../oauth/crypto.js';
 import { nowSeconds } from '../oauth/clock.js';
 import type { User } from '../oauth/model.js';
 import { errorPage } from '../views/layout.js';
@@ -62,6 +62,15 @@ function cookieOptions(request: FastifyRequest, maxAgeSeconds?: number) {
 
 /** Tokens we issue are 43 base64url characters; anything else in a cookie is ignored. */
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * The browser session's public id: the ID token's `sid` (OIDC Front-/Back-Channel Logout) and
+ * what RP-initiated logout compares a hint against. One-way from the stored id hash, which is
+ * itself one-way from the cookie, so a `sid` seen by a client reveals neither.
+ */
+export function sessionSid(session: Pick<Session, 'idHash'>): string | null {
+  return session.idHash === null ? null : sha256Base64url(`sid:${session.idHash}`);
+}
 
 /** The live session named by the request's cookie, or null. */
 export async function loadSession(request: FastifyRequest): Promise<Session | null> {

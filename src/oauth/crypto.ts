@@ -106,6 +106,11 @@ export function sha256Hex(value: string): string {
   return hash('sha256', value, 'hex');
 }
 
+/** SHA-256 of a UTF-8 string as base64url (43 characters): public ids derived one-way from secrets. */
+export function sha256Base64url(value: string): string {
+  return hash('sha256', value, 'base64url');
+}
+
 /** Compares two strings in time independent of where they differ. */
 export function constantTimeEqual(a: string, b: string): boolean {
   const ab = Buffer.from(a, 'utf8');
