@@ -3,13 +3,16 @@
 import { newClientId, newSecret, sha256Hex } from '../oauth/crypto.js';
 import { validateRedirectUri, type RedirectUriPolicy } from '../oauth/redirect-uri.js';
 import { nowSeconds } from '../oauth/clock.js';
-import type { Client } from '../oauth/model.js';
+import type { Client, IdTokenAlg } from '../oauth/model.js';
 import { GRANT_TYPES, type GrantType } from '../oauth/grant-types.js';
 import type { AccountServices } from './services.js';
 
 export class ClientRegistrationError extends Error {
   override name = 'ClientRegistrationError';
-  constructor(message: string, readonly field: 'name' | 'redirect_uris' | 'grant_types' | 'scopes' | 'owner' = 'name') {
+  constructor(
+    message: string,
+    readonly field: 'name' | 'redirect_uris' | 'post_logout_redirect_uris' | 'grant_types' | 'scopes' | 'owner' = 'name',
+  ) {
     super(message);
   }
 }
@@ -23,6 +26,10 @@ export interface ClientRegistration {
   scopes?: string[];
   refreshWithoutSecret?: boolean;
   redirectUriPolicy?: RedirectUriPolicy;
+  /** Where RP-initiated logout may send the browser back to (none by default); held to the redirect URI rules. */
+  postLogoutRedirectUris?: string[];
+  /** How its ID tokens are signed (RS256 by default). */
+  idTokenSignedResponseAlg?: IdTokenAlg;
   /**
    * Operator-created (the admin CLI): authorization errors may redirect before the user has
    * seen the consent page. Default false: anything anyone can register (the developer portal)
@@ -41,20 +48,36 @@ export function validateClientName(name: string): string {
   return value;
 }
 
+const MAX_URIS = 20;
+
 /** Validates each URI; throws ClientRegistrationError naming the first bad one. */
 export function validateRedirectUris(uris: string[], policy?: RedirectUriPolicy): string[] {
   if (uris.length === 0) throw new ClientRegistrationError('a client needs at least one redirect URI', 'redirect_uris');
-  if (uris.length > 20) throw new ClientRegistrationError('a client may have at most 20 redirect URIs', 'redirect_uris');
+  return validateUriList(uris, policy, 'redirect_uris', 'redirect URIs');
+}
+
+/**
+ * Validates post-logout redirect URIs (RP-Initiated Logout 1.0 §3.1) by the redirect URI
+ * rules; none is fine. Errors say which list the URI was in.
+ */
+export function validatePostLogoutRedirectUris(uris: string[], policy?: RedirectUriPolicy): string[] {
+  return validateUriList(uris, policy, 'post_logout_redirect_uris', 'post-logout redirect URIs');
+}
+
+function validateUriList(uris: string[], policy: RedirectUriPolicy | undefined, field: 'redirect_uris' | 'post_logout_redirect_uris', what: string): string[] {
+  if (uris.length > MAX_URIS) throw new ClientRegistrationError(`a client may have at most ${MAX_URIS} ${what}`, field);
   try {
     return [...new Set(uris.map((u) => validateRedirectUri(u, policy)))];
   } catch (err) {
-    throw new ClientRegistrationError((err as Error).message, 'redirect_uris');
+    const message = (err as Error).message;
+    throw new ClientRegistrationError(field === 'redirect_uris' ? message : `Post-logout redirect URI ${message.replace(/^a redirect URI /, '')}`, field);
   }
 }
 
 export async function registerClient(services: AccountServices, input: ClientRegistration): Promise<{ client: Client; clientSecret: string | null }> {
   const name = validateClientName(input.name);
   const redirectUris = validateRedirectUris(input.redirectUris, input.redirectUriPolicy);
+  const postLogoutRedirectUris = validatePostLogoutRedirectUris(input.postLogoutRedirectUris ?? [], input.redirectUriPolicy);
   const isPublic = input.isPublic ?? false;
 
   const grantTypes = [...new Set(input.grantTypes ?? DEFAULT_GRANT_TYPES)];
@@ -93,6 +116,8 @@ export async function registerClient(services: AccountServices, input: ClientReg
     scopes,
     refreshWithoutSecret: input.refreshWithoutSecret ?? false,
     trusted: input.trusted ?? false,
+    postLogoutRedirectUris,
+    idTokenSignedResponseAlg: input.idTokenSignedResponseAlg ?? 'RS256',
     now: nowSeconds(services.clock),
   });
   return { client, clientSecret };
@@ -117,5 +142,7 @@ export function describeClient(client: Client) {
     owner: client.ownerUserId,
     refresh_without_secret: client.refreshWithoutSecret,
     trusted: client.trusted,
+    post_logout_redirect_uris: client.postLogoutRedirectUris,
+    id_token_signed_response_alg: client.idTokenSignedResponseAlg,
   };
 }

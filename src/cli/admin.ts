@@ -5,6 +5,7 @@ import { createUser, AccountError } from '../accounts/users.js';
 import { ClientRegistrationError, describeClient, registerClient, resetClientSecret } from '../accounts/client-registration.js';
 import { validateDatabaseUrl, DEFAULT_DATABASE_URL } from '../config/load.js';
 import { nowSeconds } from '../oauth/clock.js';
+import { isSigningAlg, SIGNING_ALGS } from '../oauth/signing-keys.js';
 import { audit, type AuditLogger } from '../audit.js';
 import { createLogger } from '../logging.js';
 import { migrate, openDatabase } from '../store/db.js';
@@ -89,12 +90,17 @@ const clientCreate: Command = async (argv) => {
     'grant-types': { type: 'string' },
     scopes: { type: 'string' },
     'refresh-without-secret': { type: 'boolean' },
+    'post-logout-redirect-uris': { type: 'string' },
+    'id-token-alg': { type: 'string' },
   });
   const name = requireString(v, 'name');
   const redirectUris = splitList(requireString(v, 'redirect-uris'), /,/);
   const owner = v.owner === undefined ? null : requireId(v, 'owner');
   const grantTypes = optionalString(v, 'grant-types');
   const scopes = optionalString(v, 'scopes');
+  const postLogout = optionalString(v, 'post-logout-redirect-uris');
+  const idTokenAlg = optionalString(v, 'id-token-alg');
+  if (idTokenAlg !== undefined && !isSigningAlg(idTokenAlg)) throw new UsageError(`--id-token-alg must be ${SIGNING_ALGS.join(' or ')}, got ${JSON.stringify(idTokenAlg)}`);
   return withServices(v, async (s) => {
     const { client, clientSecret } = await registerClient(s, {
       name,
@@ -104,6 +110,8 @@ const clientCreate: Command = async (argv) => {
       ...(grantTypes !== undefined ? { grantTypes: splitList(grantTypes, /[,\s]+/) } : {}),
       ...(scopes !== undefined ? { scopes: splitList(scopes, /[,\s]+/) } : {}),
       refreshWithoutSecret: v['refresh-without-secret'] === true,
+      ...(postLogout !== undefined ? { postLogoutRedirectUris: splitList(postLogout, /,/) } : {}),
+      ...(idTokenAlg !== undefined ? { idTokenSignedResponseAlg: idTokenAlg } : {}),
       // Made by an operator: errors may go to its redirect URIs at once (SPEC.md "Authorization endpoint").
       trusted: true,
     }).catch(translate);

@@ -5,7 +5,7 @@ import { precompiled } from './sqlite/precompiled.js';
 import type { ChangeWatch } from './sqlite/changes.js';
 import { KeptRows } from './sqlite/kept-rows.js';
 import type { GrantType } from '../oauth/grant-types.js';
-import type { Client, NewClient } from '../oauth/model.js';
+import type { Client, IdTokenAlg, NewClient } from '../oauth/model.js';
 import type { ClientPort } from '../oauth/ports.js';
 
 function toClient(row: Selectable<ClientsTable>): Client {
@@ -103,11 +103,16 @@ export class ClientStore implements ClientPort {
     return Number(result.numUpdatedRows) > 0;
   }
 
-  async update(id: number, changes: { name?: string; redirectUris?: string[]; postLogoutRedirectUris?: string[] }, now: number): Promise<void> {
+  async update(
+    id: number,
+    changes: { name?: string; redirectUris?: string[]; postLogoutRedirectUris?: string[]; idTokenSignedResponseAlg?: IdTokenAlg },
+    now: number,
+  ): Promise<void> {
     await this.db.updateTable('clients').set({
       ...(changes.name !== undefined ? { name: changes.name } : {}),
       ...(changes.redirectUris !== undefined ? { redirect_uris: JSON.stringify(changes.redirectUris) } : {}),
       ...(changes.postLogoutRedirectUris !== undefined ? { post_logout_redirect_uris: JSON.stringify(changes.postLogoutRedirectUris) } : {}),
+      ...(changes.idTokenSignedResponseAlg !== undefined ? { id_token_signed_response_alg: changes.idTokenSignedResponseAlg } : {}),
       updated_at: now,
     }).where('id', '=', id).execute();
   }

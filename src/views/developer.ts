@@ -2,7 +2,7 @@
 // editing, resetting the secret and deleting, each destructive step behind a confirmation.
 import { html, type Html } from './html.js';
 import { layout } from './layout.js';
-import { checkbox, csrfInput, field, formAlert, notice, textarea, timeOf, type FormErrors } from './forms.js';
+import { checkbox, csrfInput, field, formAlert, notice, select, textarea, timeOf, type FormErrors } from './forms.js';
 import type { Client, User } from '../oauth/model.js';
 
 interface PageBase {
@@ -13,6 +13,17 @@ interface PageBase {
 const REDIRECT_HINT = html`Separate several with commas or put one per line. Each must be an absolute URI without a
 <code>#</code> fragment, using <code>https</code> (plain <code>http</code> only for <code>localhost</code> or
 <code>127.0.0.1</code>). The app may only be sent back to exactly one of these.`;
+
+const POST_LOGOUT_HINT = html`Optional. Where your app may ask to send people after they sign out here
+(<code>post_logout_redirect_uri</code>), by the same rules as the redirect URIs; leave empty if it never does.`;
+
+const ID_TOKEN_ALGS: ReadonlyArray<readonly [string, string]> = [['RS256', 'RS256 (RSA, the default)'], ['ES256', 'ES256 (elliptic curve P-256)']];
+
+/** The OpenID Connect settings both client forms share: post-logout redirect URIs and the ID token algorithm. */
+function openIdFields(values: ClientFormValues | ClientEditValues, errors: FormErrors): Html {
+  return html`${textarea({ name: 'post_logout_redirect_uris', label: 'Post-logout redirect URIs', value: values.postLogoutRedirectUris, error: errors.post_logout_redirect_uris, hint: POST_LOGOUT_HINT, rows: 2 })}
+${select({ name: 'id_token_signed_response_alg', label: 'ID token signing algorithm', value: values.idTokenAlg, error: errors.id_token_signed_response_alg, options: ID_TOKEN_ALGS, hint: 'How the ID tokens your app receives are signed (OpenID Connect).' })}`;
+}
 
 function clientPath(client: Client, suffix = ''): string {
   return `/developer/clients/${encodeURIComponent(client.clientId)}${suffix}`;
@@ -41,9 +52,15 @@ ${o.clients.length === 0
 </li>`)}</ul>`}`);
 }
 
-export interface ClientFormValues {
+/** What the edit form shows and sends back: the text as typed. */
+export interface ClientEditValues {
   name: string;
   redirectUris: string;
+  postLogoutRedirectUris: string;
+  idTokenAlg: string;
+}
+
+export interface ClientFormValues extends ClientEditValues {
   isPublic: boolean;
 }
 
@@ -57,6 +74,7 @@ ${formAlert(errors.form)}
 ${csrfInput(o.csrfToken)}
 ${field({ name: 'name', label: 'Name', value: values.name, error: errors.name, required: true, maxlength: 200, hint: 'People see this name when your app asks for access.' })}
 ${textarea({ name: 'redirect_uris', label: 'Redirect URIs', value: values.redirectUris, error: errors.redirect_uris, required: true, hint: REDIRECT_HINT })}
+${openIdFields(values, errors)}
 ${checkbox({ name: 'public', label: 'Public client (a mobile, desktop or single-page app)', checked: values.isPublic, hint: 'A public client cannot keep a secret: it gets none and must use PKCE. Leave this off for an app that runs on your server.' })}
 <div class="actions"><button type="submit">Register client</button><a href="/developer/clients">Cancel</a></div>
 </form>
@@ -90,7 +108,7 @@ ${o.secret !== null ? copyable('client-secret', 'Client secret', o.secret) : htm
 <script src="/assets/copy.js" defer></script>`);
 }
 
-export function clientEditPage(o: PageBase & { client: Client; values: { name: string; redirectUris: string }; errors: FormErrors; notice?: string | undefined }): Html {
+export function clientEditPage(o: PageBase & { client: Client; values: ClientEditValues; errors: FormErrors; notice?: string | undefined }): Html {
   const { client, values, errors } = o;
   return page(o, client.name, html`<p class="crumbs"><a href="/developer/clients">Your API clients</a></p>
 <h1>${client.name}</h1>
@@ -102,6 +120,8 @@ ${notice(o.notice)}
 <dt>Type</dt><dd>${kind(client)}</dd>
 <dt>Grant types</dt><dd>${client.grantTypes.join(', ')}</dd>
 <dt>Scopes</dt><dd>${client.scopes.join(' ') || 'none'}</dd>
+<dt>Post-logout redirect URIs</dt><dd>${client.postLogoutRedirectUris.length === 0 ? 'none' : html`<ul class="plain">${client.postLogoutRedirectUris.map((u) => html`<li><code>${u}</code></li>`)}</ul>`}</dd>
+<dt>ID token algorithm</dt><dd>${client.idTokenSignedResponseAlg}</dd>
 <dt>Created</dt><dd>${timeOf(client.createdAt)}</dd>
 </dl>
 </section>
@@ -112,6 +132,7 @@ ${formAlert(errors.form)}
 ${csrfInput(o.csrfToken)}
 ${field({ name: 'name', label: 'Name', value: values.name, error: errors.name, required: true, maxlength: 200 })}
 ${textarea({ name: 'redirect_uris', label: 'Redirect URIs', value: values.redirectUris, error: errors.redirect_uris, required: true, hint: REDIRECT_HINT })}
+${openIdFields(values, errors)}
 <div class="actions"><button type="submit">Save changes</button></div>
 </form>
 </section>

@@ -67,6 +67,19 @@ ${o.hint != null ? html`<p class="hint" id="${i.hint}">${o.hint}</p>` : html``}
 </div>`;
 }
 
+/** A labelled drop-down: `options` are [value, text] pairs; the one equal to `value` is selected. */
+export function select(o: Omit<FieldOptions, 'type' | 'autocomplete' | 'list' | 'maxlength' | 'required'> & { options: ReadonlyArray<readonly [string, string]> }): Html {
+  const i = ids(o.idPrefix, o.name);
+  return html`<div class="field">
+<label for="${i.id}">${o.label}</label>
+<select id="${i.id}" name="${o.name}"${attr('aria-describedby', describedBy(o.hint != null, !!o.error, i))}${o.error ? html` aria-invalid="true"` : html``}>
+${o.options.map(([value, text]) => html`<option value="${value}"${flag('selected', value === o.value)}>${text}</option>`)}
+</select>
+${fieldError(i.error, o.error)}
+${o.hint != null ? html`<p class="hint" id="${i.hint}">${o.hint}</p>` : html``}
+</div>`;
+}
+
 export function checkbox(o: { name: string; label: HtmlValue; checked?: boolean; required?: boolean; hint?: HtmlValue; error?: string | undefined; idPrefix?: string }): Html {
   const i = ids(o.idPrefix, o.name);
   return html`<div class="field">

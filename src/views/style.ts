@@ -70,6 +70,7 @@ ul.items.card { padding: 0 1.5rem; }
 dl.details { display: grid; grid-template-columns: max-content 1fr; gap: .35rem 1rem; margin: 0; }
 dl.details dt { font-weight: 600; }
 dl.details dd { margin: 0; overflow-wrap: anywhere; }
+ul.plain { list-style: none; margin: 0; padding: 0; }
 a.button.danger { background: var(--danger); border-color: var(--danger); color: #fff; }
 a.button.danger:hover, button.danger:hover { background: #8c1d17; border-color: #8c1d17; }
 button.secondary:hover, .button.secondary:hover { background: #e8f0fa; }

@@ -3,14 +3,17 @@
 // Redirect URIs are typed comma-separated (House Check's guide) or one per line, and held to
 // the portal's policy: absolute, no fragment, https except for loopback hosts.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ClientRegistrationError, registerClient, resetClientSecret, validateClientName, validateRedirectUris } from '../../accounts/client-registration.js';
+import {
+  ClientRegistrationError, registerClient, resetClientSecret, validateClientName, validatePostLogoutRedirectUris, validateRedirectUris,
+} from '../../accounts/client-registration.js';
 import { nowSeconds } from '../../oauth/clock.js';
 import { audit } from '../../audit.js';
 import { splitRedirectUris } from '../../oauth/redirect-uri.js';
-import type { Client, User } from '../../oauth/model.js';
+import type { Client, IdTokenAlg, User } from '../../oauth/model.js';
+import { isSigningAlg } from '../../oauth/signing-keys.js';
 import type { FormErrors } from '../../views/forms.js';
 import {
-  clientEditPage, clientListPage, clientSecretPage, confirmDeletePage, confirmResetPage, newClientPage, type ClientFormValues,
+  clientEditPage, clientListPage, clientSecretPage, confirmDeletePage, confirmResetPage, newClientPage, type ClientEditValues, type ClientFormValues,
 } from '../../views/developer.js';
 import { capitalize, formChecked, formValue, PAGE_ROUTE, sendNotFound, sendPage, sessionUser, stringParam } from '../pages.js';
 import { requireCsrf, requireUser, type Session } from '../session.js';
@@ -30,28 +33,58 @@ function notice(request: FastifyRequest): string | undefined {
   return typeof done === 'string' ? NOTICES[done] : undefined;
 }
 
-/** Validates a name and a typed list of redirect URIs, collecting an error per field. */
-function validateClientForm(name: string, redirectUrisText: string): { errors: FormErrors; name: string; redirectUris: string[] } {
+interface CheckedClientForm {
+  errors: FormErrors;
+  name: string;
+  redirectUris: string[];
+  postLogoutRedirectUris: string[];
+  idTokenAlg: IdTokenAlg;
+}
+
+/** One typed list of URIs, validated by `validate`; its error goes under `field`. */
+function checkUriList(errors: FormErrors, field: string, text: string, what: string, validate: (uris: string[]) => string[]): string[] {
+  if (text.length > MAX_REDIRECT_URIS_TEXT) {
+    errors[field] = `The list of ${what} is too long`;
+    return [];
+  }
+  try {
+    return validate(splitRedirectUris(text));
+  } catch (err) {
+    if (!(err instanceof ClientRegistrationError)) throw err;
+    errors[field] = capitalize(err.message);
+    return [];
+  }
+}
+
+/**
+ * Validates the form's name, typed lists of URIs and ID token algorithm, collecting an error
+ * per field. An algorithm left out (a form from before the field existed) keeps `currentAlg`.
+ */
+function validateClientForm(values: ClientEditValues, currentAlg: IdTokenAlg = 'RS256'): CheckedClientForm {
   const errors: FormErrors = {};
   let cleanName = '';
-  let redirectUris: string[] = [];
   try {
-    cleanName = validateClientName(name);
+    cleanName = validateClientName(values.name);
   } catch (err) {
     if (!(err instanceof ClientRegistrationError)) throw err;
     errors.name = capitalize(err.message);
   }
-  if (redirectUrisText.length > MAX_REDIRECT_URIS_TEXT) {
-    errors.redirect_uris = 'The list of redirect URIs is too long';
-  } else {
-    try {
-      redirectUris = validateRedirectUris(splitRedirectUris(redirectUrisText), PORTAL_POLICY);
-    } catch (err) {
-      if (!(err instanceof ClientRegistrationError)) throw err;
-      errors.redirect_uris = capitalize(err.message);
-    }
-  }
-  return { errors, name: cleanName, redirectUris };
+  const redirectUris = checkUriList(errors, 'redirect_uris', values.redirectUris, 'redirect URIs', (uris) => validateRedirectUris(uris, PORTAL_POLICY));
+  const postLogoutRedirectUris = checkUriList(errors, 'post_logout_redirect_uris', values.postLogoutRedirectUris, 'post-logout redirect URIs',
+    (uris) => validatePostLogoutRedirectUris(uris, PORTAL_POLICY));
+  const alg = values.idTokenAlg === '' ? currentAlg : values.idTokenAlg;
+  if (!isSigningAlg(alg)) errors.id_token_signed_response_alg = 'Choose RS256 or ES256';
+  return { errors, name: cleanName, redirectUris, postLogoutRedirectUris, idTokenAlg: isSigningAlg(alg) ? alg : currentAlg };
+}
+
+/** The edit form's fields as submitted. */
+function submittedValues(body: unknown): ClientEditValues {
+  return {
+    name: formValue(body, 'name'),
+    redirectUris: formValue(body, 'redirect_uris'),
+    postLogoutRedirectUris: formValue(body, 'post_logout_redirect_uris'),
+    idTokenAlg: formValue(body, 'id_token_signed_response_alg'),
+  };
 }
 
 export async function developerRoutes(app: FastifyInstance): Promise<void> {
@@ -87,21 +120,25 @@ export async function developerRoutes(app: FastifyInstance): Promise<void> {
   app.get('/developer/clients/new', PAGE_ROUTE, async (request, reply) => {
     const session = await requireUser(request, reply);
     if (!session) return reply;
-    return sendPage(reply, newClientPage({ user: session.user, csrfToken: session.csrfToken, values: { name: '', redirectUris: '', isPublic: false }, errors: {} }));
+    return sendPage(reply, newClientPage({
+      user: session.user, csrfToken: session.csrfToken, values: { name: '', redirectUris: '', postLogoutRedirectUris: '', idTokenAlg: 'RS256', isPublic: false }, errors: {},
+    }));
   });
 
   app.post('/developer/clients/new', PAGE_ROUTE, async (request, reply) => {
     const session = await postSession(request, reply, '/developer/clients/new');
     if (!session) return reply;
     const body = request.body;
-    const values: ClientFormValues = { name: formValue(body, 'name'), redirectUris: formValue(body, 'redirect_uris'), isPublic: formChecked(body, 'public') };
-    const checked = validateClientForm(values.name, values.redirectUris);
+    const values: ClientFormValues = { ...submittedValues(body), isPublic: formChecked(body, 'public') };
+    const checked = validateClientForm(values);
     if (Object.keys(checked.errors).length > 0) {
       return sendPage(reply, newClientPage({ user: session.user, csrfToken: session.csrfToken, values, errors: checked.errors }), 400);
     }
     const { client, clientSecret } = await registerClient(services, {
       name: checked.name,
       redirectUris: checked.redirectUris,
+      postLogoutRedirectUris: checked.postLogoutRedirectUris,
+      idTokenSignedResponseAlg: checked.idTokenAlg,
       ownerUserId: session.user.id,
       isPublic: values.isPublic,
       redirectUriPolicy: PORTAL_POLICY,
@@ -120,7 +157,13 @@ export async function developerRoutes(app: FastifyInstance): Promise<void> {
     if (!client) return reply;
     return sendPage(reply, clientEditPage({
       user: session.user, csrfToken: session.csrfToken, client, notice: notice(request),
-      values: { name: client.name, redirectUris: client.redirectUris.join('\n') }, errors: {},
+      values: {
+        name: client.name,
+        redirectUris: client.redirectUris.join('\n'),
+        postLogoutRedirectUris: client.postLogoutRedirectUris.join('\n'),
+        idTokenAlg: client.idTokenSignedResponseAlg,
+      },
+      errors: {},
     }));
   });
 
@@ -129,13 +172,17 @@ export async function developerRoutes(app: FastifyInstance): Promise<void> {
     if (!session) return reply;
     const client = await ownedClient(request, reply, session);
     if (!client) return reply;
-    const body = request.body;
-    const values = { name: formValue(body, 'name'), redirectUris: formValue(body, 'redirect_uris') };
-    const checked = validateClientForm(values.name, values.redirectUris);
+    const values = submittedValues(request.body);
+    const checked = validateClientForm(values, client.idTokenSignedResponseAlg);
     if (Object.keys(checked.errors).length > 0) {
       return sendPage(reply, clientEditPage({ user: session.user, csrfToken: session.csrfToken, client, values, errors: checked.errors }), 400);
     }
-    await services.clients.update(client.id, { name: checked.name, redirectUris: checked.redirectUris }, nowSeconds(services.clock));
+    await services.clients.update(client.id, {
+      name: checked.name,
+      redirectUris: checked.redirectUris,
+      postLogoutRedirectUris: checked.postLogoutRedirectUris,
+      idTokenSignedResponseAlg: checked.idTokenAlg,
+    }, nowSeconds(services.clock));
     audit(request.log, 'client.updated', { user_id: session.user.id, client_id: client.clientId, address: request.ip });
     return reply.redirect(`/developer/clients/${encodeURIComponent(client.clientId)}?done=saved`, 303);
   });
