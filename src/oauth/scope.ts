@@ -23,8 +23,10 @@ export function hasScope(scope: string, wanted: string): boolean {
   return scope.split(' ').includes(wanted);
 }
 
-/** What each well-known scope means, for the consent page. */
+/** What each well-known scope means, in words a person understands: the consent and account pages. */
 export const SCOPE_DESCRIPTIONS: Readonly<Record<string, string>> = {
+  openid: 'Sign you in with your Latchkey account (it learns an identifier for you, not your password)',
+  offline_access: 'Stay connected when you are not using it',
   profile: 'Your name, your language, and your account id',
   email: 'Your e-mail address',
 };
