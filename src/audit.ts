@@ -5,6 +5,7 @@
 // Every line carries `"audit":true` and an `event` name, so a log pipeline can pick them out:
 //   login.succeeded / login.failed / login.locked      the login page (and the password grant)
 //   consent.granted / consent.denied                   the consent page
+//   logout.rp_initiated                                /oauth/logout ended a signed-in session (RP-Initiated Logout)
 //   token.issued                                       the token endpoint, every grant
 //   code.reuse_detected / refresh.reuse_detected       a replay; the grant is revoked
 //   refresh.retried                                    a retry inside refresh_retry_window
@@ -23,6 +24,7 @@ export type AuditEvent =
   | 'login.locked'
   | 'consent.granted'
   | 'consent.denied'
+  | 'logout.rp_initiated'
   | 'token.issued'
   | 'code.reuse_detected'
   | 'refresh.reuse_detected'

@@ -9,6 +9,7 @@ import { homeRoutes } from './home.js';
 import { introspectRoutes } from './introspect.js';
 import { jwksRoutes } from './jwks.js';
 import { loginRoutes } from './login.js';
+import { logoutRoutes } from './logout.js';
 import { metadataRoutes } from './metadata.js';
 import { orgRoutes } from './orgs.js';
 import { revokeRoutes } from './revoke.js';
@@ -21,6 +22,7 @@ export const ROUTES: Array<(app: FastifyInstance) => Promise<void>> = [
   assetRoutes,
   loginRoutes,
   authorizeRoutes,
+  logoutRoutes,
   homeRoutes,
   signupRoutes,
   accountRoutes,

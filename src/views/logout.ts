@@ -1,0 +1,77 @@
+// RP-initiated logout's pages (oauth/logout.ts): "Sign out?" when the request could not be
+// trusted to end the session by itself, and "You are signed out" when there is nowhere (known)
+// to go back to.
+import { html, type Html } from './html.js';
+import { layout } from './layout.js';
+import { csrfInput } from './forms.js';
+
+export const LOGOUT_CONFIRM_PATH = '/oauth/logout/confirm';
+
+export interface ConfirmLogoutPageOptions {
+  userName: string;
+  userEmail: string;
+  csrfToken: string;
+  /** The application the request came from, when a valid hint or client_id names it. */
+  clientName: string | null;
+  /** Why the user is asked (oauth/logout.ts ConfirmReason). */
+  reason: 'no_hint' | 'invalid_hint' | 'other_user';
+  /** Sent back with the confirmation, only when the browser may go back there afterwards. */
+  clientId: string | null;
+  postLogoutRedirectUri: string | null;
+  state: string | null;
+}
+
+/** The host a person recognises of where they are sent (or an app's own scheme). */
+function destination(uri: string): string {
+  try {
+    const url = new URL(uri);
+    return url.host !== '' ? url.host : url.protocol.replace(/:$/, '');
+  } catch {
+    return uri;
+  }
+}
+
+function why(o: ConfirmLogoutPageOptions): Html {
+  switch (o.reason) {
+    case 'invalid_hint':
+      return html`<p>An application asked to sign you out, but its request could not be verified as coming from an application you use.</p>`;
+    case 'other_user':
+      return html`<p><strong>${o.clientName ?? 'An application'}</strong> asked to sign out someone else than the account you are signed in with.</p>`;
+    case 'no_hint':
+      return o.clientName === null ? html`` : html`<p><strong>${o.clientName}</strong> asks to sign you out.</p>`;
+  }
+}
+
+export function confirmLogoutPage(o: ConfirmLogoutPageOptions): Html {
+  const goBack = o.postLogoutRedirectUri !== null && o.clientId !== null;
+  return layout({
+    title: 'Sign out?',
+    userName: o.userName,
+    csrfToken: o.csrfToken,
+    body: html`<section class="card narrow">
+<h1>Sign out of Latchkey?</h1>
+<p class="muted">Signed in as ${o.userName} (${o.userEmail}).</p>
+${why(o)}
+<p>Signing out here ends your Latchkey session in this browser; applications you use may sign you out too.</p>
+<form method="post" action="${LOGOUT_CONFIRM_PATH}">
+${csrfInput(o.csrfToken)}
+${goBack ? html`<input type="hidden" name="client_id" value="${o.clientId ?? ''}">
+<input type="hidden" name="post_logout_redirect_uri" value="${o.postLogoutRedirectUri ?? ''}">
+${o.state !== null ? html`<input type="hidden" name="state" value="${o.state}">` : html``}` : html``}
+${goBack ? html`<p class="hint">Afterwards you go back to <code>${destination(o.postLogoutRedirectUri ?? '')}</code>.</p>` : html``}
+<div class="actions"><button type="submit">Sign out</button><a href="/account">Stay signed in</a></div>
+</form>
+</section>`,
+  });
+}
+
+export function signedOutPage(): Html {
+  return layout({
+    title: 'Signed out',
+    body: html`<section class="card narrow">
+<h1>You are signed out</h1>
+<p>You have signed out of Latchkey in this browser. You can close this page.</p>
+<div class="actions"><a class="button" href="/login">Sign in again</a></div>
+</section>`,
+  });
+}
