@@ -14,14 +14,14 @@ const REDIRECT_HINT = html`Separate several with commas or put one per line. Eac
 <code>#</code> fragment, using <code>https</code> (plain <code>http</code> only for <code>localhost</code> or
 <code>127.0.0.1</code>). The app may only be sent back to exactly one of these.`;
 
-const POST_LOGOUT_HINT = html`Optional. Where your app may ask to send people after they sign out here
+const POST_LOGOUT_HINT = html`Optional. The exact addresses your app may ask to send people back to after they sign out here
 (<code>post_logout_redirect_uri</code>), by the same rules as the redirect URIs; leave empty if it never does.`;
 
 const ID_TOKEN_ALGS: ReadonlyArray<readonly [string, string]> = [['RS256', 'RS256 (RSA, the default)'], ['ES256', 'ES256 (elliptic curve P-256)']];
 
 /** The OpenID Connect settings both client forms share: post-logout redirect URIs and the ID token algorithm. */
 function openIdFields(values: ClientFormValues | ClientEditValues, errors: FormErrors): Html {
-  return html`${textarea({ name: 'post_logout_redirect_uris', label: 'Post-logout redirect URIs', value: values.postLogoutRedirectUris, error: errors.post_logout_redirect_uris, hint: POST_LOGOUT_HINT, rows: 2 })}
+  return html`${textarea({ name: 'post_logout_redirect_uris', label: 'Post-logout URIs', value: values.postLogoutRedirectUris, error: errors.post_logout_redirect_uris, hint: POST_LOGOUT_HINT, rows: 2 })}
 ${select({ name: 'id_token_signed_response_alg', label: 'ID token signing algorithm', value: values.idTokenAlg, error: errors.id_token_signed_response_alg, options: ID_TOKEN_ALGS, hint: 'How the ID tokens your app receives are signed (OpenID Connect).' })}`;
 }
 

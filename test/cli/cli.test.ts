@@ -76,6 +76,14 @@ for (const kind of databaseKinds()) {
         assert.deepEqual(client.json.redirect_uris, ['https://a.example/cb', 'https://b.example/cb']);
         assert.deepEqual(client.json.grant_types, ['authorization_code', 'refresh_token']);
         assert.deepEqual(client.json.scopes, ['profile', 'email']);
+        assert.deepEqual(client.json.post_logout_redirect_uris, [], 'no post-logout redirect URIs unless given');
+        assert.equal(client.json.id_token_signed_response_alg, 'RS256', 'ID tokens are RS256 by default');
+
+        const rp = latchkey(db, 'client', 'create', '--name', 'RP', '--redirect-uris', 'https://rp.example/cb',
+          '--post-logout-redirect-uris', 'https://a.example/bye, https://b.example/bye?x=1,https://a.example/bye', '--id-token-alg', 'ES256');
+        assert.equal(rp.status, 0, rp.stderr);
+        assert.deepEqual(rp.json.post_logout_redirect_uris, ['https://a.example/bye', 'https://b.example/bye?x=1'], 'comma-separated, trimmed, repeats dropped');
+        assert.equal(rp.json.id_token_signed_response_alg, 'ES256');
 
         const pub = latchkey(db, 'client', 'create', '--name', 'SPA', '--redirect-uris', 'http://127.0.0.1:9/cb', '--public');
         assert.equal(pub.status, 0, pub.stderr);
@@ -125,6 +133,11 @@ for (const kind of databaseKinds()) {
         assertOneLineError(latchkey(db, 'client', 'create', '--name', 'C', '--redirect-uris', 'https://ok.example/cb', '--owner', '77'), 1, /no user with id 77/);
         assertOneLineError(latchkey(db, 'client', 'create', '--name', 'C', '--redirect-uris', 'https://ok.example/cb', '--grant-types', 'implicit'), 1, /unknown grant type/);
         assertOneLineError(latchkey(db, 'client', 'create', '--name', 'C', '--redirect-uris', 'https://ok.example/cb', '--scopes', 'admin'), 1, /unknown scope/);
+        assertOneLineError(latchkey(db, 'client', 'create', '--name', 'C', '--redirect-uris', 'https://ok.example/cb', '--post-logout-redirect-uris', 'https://ok.example/bye,/relative'), 1, /^latchkey: Post-logout redirect URI \/relative is not an absolute URI$/);
+        assertOneLineError(latchkey(db, 'client', 'create', '--name', 'C', '--redirect-uris', 'https://ok.example/cb', '--post-logout-redirect-uris', 'https://ok.example/bye#x'), 1, /^latchkey: Post-logout redirect URI .*fragment/);
+        assertOneLineError(latchkey(db, 'client', 'create', '--name', 'C', '--redirect-uris', 'https://ok.example/cb', '--post-logout-redirect-uris', 'javascript:alert(1)'), 1, /^latchkey: Post-logout redirect URI .*scheme that is not allowed/);
+        assertOneLineError(latchkey(db, 'client', 'create', '--name', 'C', '--redirect-uris', 'https://ok.example/cb', '--id-token-alg', 'HS256'), 2, /^latchkey: --id-token-alg must be RS256 or ES256, got "HS256"$/);
+        assertOneLineError(latchkey(db, 'client', 'create', '--name', 'C', '--redirect-uris', 'https://ok.example/cb', '--id-token-alg', 'none'), 2, /--id-token-alg must be RS256 or ES256/);
         assertOneLineError(latchkey(db, 'client', 'reset-secret', '--client-id', 'nope'), 1, /no client with id nope/);
         // A value may begin with a dash (a generated client id does one time in 64)…
         assertOneLineError(latchkey(db, 'client', 'reset-secret', '--client-id', '-Xy_z'), 1, /no client with id -Xy_z/);

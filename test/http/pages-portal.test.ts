@@ -308,6 +308,79 @@ for (const kind of databaseKinds()) {
     }
   });
 
+  test(`[${kind}] developer portal: post-logout redirect URIs and the ID token algorithm, on create and edit, validated like redirect URIs`, async () => {
+    const server = await startTestServer(kind);
+    try {
+      const { services } = server;
+      const dev = await signUp(server.url, { email: 'rp@example.com', name: 'RP Dev' });
+      const form = await dev.get('/developer/clients/new');
+      assert.match(form.body, /<label for="f-post_logout_redirect_uris">Post-logout URIs<\/label>/);
+      assert.match(form.body, /<select id="f-id_token_signed_response_alg" name="id_token_signed_response_alg"[^>]*>\s*<option value="RS256" selected>/, 'RS256 preselected');
+
+      const invalid = await dev.submit('/developer/clients/new', '/developer/clients/new', {
+        name: 'RP', redirect_uris: 'https://rp.example/cb', post_logout_redirect_uris: 'https://rp.example/bye\nhttp://plain.example/bye', id_token_signed_response_alg: 'none',
+      });
+      assert.equal(invalid.status, 400);
+      assert.deepEqual(fieldErrors(invalid.body), [
+        'f-post_logout_redirect_uris-error: Post-logout redirect URI http://plain.example/bye must use https (http is allowed only for localhost and 127.0.0.1)',
+        'f-id_token_signed_response_alg-error: Choose RS256 or ES256',
+      ]);
+      assert.match(invalid.body, /https:\/\/rp.example\/bye\nhttp:\/\/plain.example\/bye<\/textarea>/, 'the typed list is kept');
+      for (const [uris, message] of [
+        ['https://rp.example/bye#frag', /must not contain a fragment/],
+        ['/relative', /is not an absolute URI/],
+        ['javascript:alert(1)', /scheme that is not allowed|must use https/],
+        ['https://rp.example/bye\\x', /backslashes/],
+        [Array.from({ length: 21 }, (_v, i) => `https://rp.example/bye${i}`).join(','), /at most 20 post-logout redirect URIs/],
+      ] as const) {
+        const res = await dev.submit('/developer/clients/new', '/developer/clients/new', { name: 'RP', redirect_uris: 'https://rp.example/cb', post_logout_redirect_uris: uris });
+        assert.equal(res.status, 400, uris);
+        assert.match(fieldErrors(res.body).join('\n'), message);
+      }
+      const user = (await services.users.findByEmail('rp@example.com'))!;
+      assert.deepEqual(await services.clients.listByOwner(user.id), []);
+
+      const created = await dev.submit('/developer/clients/new', '/developer/clients/new', {
+        name: 'RP', redirect_uris: 'https://rp.example/cb', post_logout_redirect_uris: 'https://rp.example/bye, http://127.0.0.1:8000/bye?x=1', id_token_signed_response_alg: 'ES256',
+      });
+      assert.equal(created.status, 201);
+      const clientId = textById(created.body, 'client-id');
+      const client = (await services.clients.findByClientId(clientId))!;
+      assert.deepEqual(client.postLogoutRedirectUris, ['https://rp.example/bye', 'http://127.0.0.1:8000/bye?x=1']);
+      assert.equal(client.idTokenSignedResponseAlg, 'ES256');
+      const page = await dev.get(`/developer/clients/${clientId}`);
+      assert.match(page.body, /<dt>Post-logout redirect URIs<\/dt><dd><ul class="plain"><li><code>https:\/\/rp.example\/bye<\/code><\/li><li><code>http:\/\/127.0.0.1:8000\/bye\?x=1<\/code><\/li><\/ul><\/dd>/);
+      assert.match(page.body, /<dt>ID token algorithm<\/dt><dd>ES256<\/dd>/);
+      assert.match(page.body, /https:\/\/rp.example\/bye\nhttp:\/\/127.0.0.1:8000\/bye\?x=1<\/textarea>/);
+      assert.match(page.body, /<option value="ES256" selected>/);
+
+      const badEdit = await dev.submit(`/developer/clients/${clientId}`, `/developer/clients/${clientId}`, {
+        name: 'RP', redirect_uris: 'https://rp.example/cb', post_logout_redirect_uris: 'ftp://x', id_token_signed_response_alg: 'HS256',
+      });
+      assert.equal(badEdit.status, 400);
+      assert.deepEqual(fieldErrors(badEdit.body).map((e) => e.split(':')[0]), ['f-post_logout_redirect_uris-error', 'f-id_token_signed_response_alg-error']);
+      assert.deepEqual(await services.clients.findByClientId(clientId), client, 'nothing changed');
+
+      const saved = await dev.submit(`/developer/clients/${clientId}`, `/developer/clients/${clientId}`, {
+        name: 'RP', redirect_uris: 'https://rp.example/cb', post_logout_redirect_uris: 'https://rp.example/signed-out', id_token_signed_response_alg: 'RS256',
+      });
+      assert.equal(saved.status, 303);
+      const updated = (await services.clients.findByClientId(clientId))!;
+      assert.deepEqual(updated.postLogoutRedirectUris, ['https://rp.example/signed-out']);
+      assert.equal(updated.idTokenSignedResponseAlg, 'RS256');
+      // A form without the algorithm field keeps the client's; an emptied list removes every URI.
+      await services.clients.update(updated.id, { idTokenSignedResponseAlg: 'ES256' }, nowSeconds(services.clock));
+      const cleared = await dev.submit(`/developer/clients/${clientId}`, `/developer/clients/${clientId}`, { name: 'RP', redirect_uris: 'https://rp.example/cb', post_logout_redirect_uris: '' });
+      assert.equal(cleared.status, 303);
+      const after = (await services.clients.findByClientId(clientId))!;
+      assert.deepEqual(after.postLogoutRedirectUris, []);
+      assert.equal(after.idTokenSignedResponseAlg, 'ES256');
+      assert.match((await dev.get(`/developer/clients/${clientId}`)).body, /<dt>Post-logout redirect URIs<\/dt><dd>none<\/dd>/);
+    } finally {
+      await server.close();
+    }
+  });
+
   test(`[${kind}] organizations: create, invite by e-mail, roles, at least one admin, members only`, async () => {
     const server = await startTestServer(kind);
     try {
