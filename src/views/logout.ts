@@ -52,7 +52,7 @@ export function confirmLogoutPage(o: ConfirmLogoutPageOptions): Html {
 <h1>Sign out of Latchkey?</h1>
 <p class="muted">Signed in as ${o.userName} (${o.userEmail}).</p>
 ${why(o)}
-<p>Signing out here ends your Latchkey session in this browser; applications you use may sign you out too.</p>
+<p>Signing out ends your Latchkey session in this browser: the next time an app asks who you are, you sign in again.</p>
 <form method="post" action="${LOGOUT_CONFIRM_PATH}">
 ${csrfInput(o.csrfToken)}
 ${goBack ? html`<input type="hidden" name="client_id" value="${o.clientId ?? ''}">
