@@ -26,7 +26,7 @@ export interface ConsentPageOptions {
 }
 
 /** What the user can recognise of a redirect URI: its host, or its scheme for an app's own scheme. */
-function destination(uri: string): string {
+export function destination(uri: string): string {
   try {
     const url = new URL(uri);
     return url.host !== '' ? url.host : url.protocol.replace(/:$/, '');

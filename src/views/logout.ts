@@ -4,6 +4,7 @@
 import { html, type Html } from './html.js';
 import { layout } from './layout.js';
 import { csrfInput } from './forms.js';
+import { destination } from './consent.js';
 
 export const LOGOUT_CONFIRM_PATH = '/oauth/logout/confirm';
 
@@ -19,16 +20,6 @@ export interface ConfirmLogoutPageOptions {
   clientId: string | null;
   postLogoutRedirectUri: string | null;
   state: string | null;
-}
-
-/** The host a person recognises of where they are sent (or an app's own scheme). */
-function destination(uri: string): string {
-  try {
-    const url = new URL(uri);
-    return url.host !== '' ? url.host : url.protocol.replace(/:$/, '');
-  } catch {
-    return uri;
-  }
 }
 
 function why(o: ConfirmLogoutPageOptions): Html {

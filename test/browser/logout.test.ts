@@ -6,12 +6,11 @@
 // end by the same page under a policy without it, where the browser refuses to go).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { SignJWT } from 'jose';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { launchChromium, startCallbackServer } from '../helpers/chromium.js';
 import { sessionSid } from '../../src/http/session.js';
 import { nowSeconds } from '../../src/oauth/clock.js';
 import { sha256Hex } from '../../src/oauth/crypto.js';
@@ -19,29 +18,6 @@ import { createClient, createUser } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const SCREENSHOTS = join(process.cwd(), 'test-output', 'screenshots');
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
-function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
-}
-
-/** The client application: records every request the browser makes to it. */
-async function startClientApp(): Promise<{ server: Server; base: string; hits: URL[] }> {
-  const hits: URL[] = [];
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    if (url.pathname === '/favicon.ico') {
-      res.writeHead(404).end();
-      return;
-    }
-    hits.push(url);
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    res.end('<!doctype html><title>Signed out</title><p>The client application is back.</p>');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, hits };
-}
-
 async function signInThroughPage(page: Page, server: TestServer, email: string, password: string): Promise<void> {
   await page.goto(`${server.url}/login`);
   await page.getByLabel('E-mail address').fill(email);
@@ -53,7 +29,7 @@ async function signInThroughPage(page: Page, server: TestServer, email: string, 
 test('[sqlite] in Chromium: logout with a hint redirects back at once; the confirmation form\'s redirect is followed under our CSP', async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
   const server = await startTestServer('sqlite', { overrides: { loginRateLimit: 0 } });
-  const app = await startClientApp();
+  const app = await startCallbackServer();
   const browser = await launchChromium();
   const consoleErrors: string[] = [];
   try {

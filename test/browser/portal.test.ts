@@ -7,11 +7,10 @@
 // overflow on a phone and console errors (a CSP violation shows up as one).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { launchChromium, startCallbackServer } from '../helpers/chromium.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createUser } from '../../src/accounts/users.js';
 import { nowSeconds } from '../../src/oauth/clock.js';
@@ -20,29 +19,6 @@ const SCREENSHOTS = join(process.cwd(), 'test-output', 'screenshots');
 const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 375, height: 812 };
 const PASSWORD = 'a long enough password';
-
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
-function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
-}
-
-/** A tiny stand-in for the client application: records where the browser was sent back. */
-async function startCallbackServer(): Promise<{ server: Server; base: string; hits: URL[] }> {
-  const hits: URL[] = [];
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    if (url.pathname === '/favicon.ico') {
-      res.writeHead(404).end();
-      return;
-    }
-    hits.push(url);
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    res.end('<!doctype html><title>Callback</title><p>The client application received the callback.</p>');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, hits };
-}
 
 // Written as strings: the test project is typed without the DOM library.
 const UNLABELLED_INPUTS = `Array.from(document.querySelectorAll('input:not([type=hidden]), select, textarea'))
