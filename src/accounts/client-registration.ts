@@ -28,14 +28,14 @@ export interface ClientRegistration {
   redirectUriPolicy?: RedirectUriPolicy;
   /** Where RP-initiated logout may send the browser back to (none by default); held to the redirect URI rules. */
   postLogoutRedirectUris?: string[];
-  /** How its ID tokens are signed (RS256 by default). */
-  idTokenSignedResponseAlg?: IdTokenAlg;
   /**
    * Operator-created (the admin CLI): authorization errors may redirect before the user has
    * seen the consent page. Default false: anything anyone can register (the developer portal)
    * must not make the authorization endpoint an open redirector (RFC 9700 §4.11.2).
    */
   trusted?: boolean;
+  /** How its ID tokens are signed (default RS256). */
+  idTokenSignedResponseAlg?: IdTokenAlg;
 }
 
 export const DEFAULT_GRANT_TYPES: GrantType[] = ['authorization_code', 'refresh_token'];

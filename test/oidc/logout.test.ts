@@ -478,6 +478,12 @@ for (const kind of databaseKinds()) {
       assert.equal(done.status, 303);
       assert.equal(done.location, `https://h.example/bye?a=1&b="2"&state=${encodeURIComponent('"><script>')}`, 'the registered URI as registered, state encoded');
       assert.doesNotMatch(done.location ?? '', RAW_IN_LOCATION);
+      // A host the URL parser lets through with `;` must not write a directive into the policy.
+      const semicolon = await createClient(server, { name: 'Semi', redirectUris: ['https://s.example/cb'], postLogoutRedirectUris: ['https://s;sandbox.example/bye'] });
+      const again = await signedInUser();
+      const semiPage = await httpRequest(server, 'GET', logoutPath({ client_id: semicolon.clientId, post_logout_redirect_uri: 'https://s;sandbox.example/bye' }), { jar: again.jar });
+      assertConfirmation(semiPage, 'semicolon host');
+      assert.doesNotMatch(cspOf(semiPage), /sandbox|s;/, `the policy is not extended: ${cspOf(semiPage)}`);
     });
   });
 }

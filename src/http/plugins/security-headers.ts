@@ -3,38 +3,26 @@
 // Location never carries a raw control character, space or non-ASCII character: Node refuses
 // CR/LF in a header (a 500) and a browser drops TAB/CR/LF before following it (issue 18).
 import type { FastifyInstance } from 'fastify';
+import { formActionSource } from '../../views/form-post.js';
 
 export const CONTENT_SECURITY_POLICY =
   "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/**
- * The CSP source (CSP3 host-source or scheme-source) that lets a form on our page lead the
- * browser to `uri`: Chromium applies `form-action` to where the form's response redirects,
- * so a page whose form ends in a redirect to a client names the client's origin (or, for an
- * origin that cannot be written as a plain host-source, its scheme; for an app's own scheme,
- * that scheme). Null for what is no URL.
- */
-export function formActionSource(uri: string): string | null {
-  let url: URL;
-  try {
-    url = new URL(uri);
-  } catch {
-    return null;
-  }
-  const plainOrigin = /^https?:\/\/(?:[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
-  if ((url.protocol === 'http:' || url.protocol === 'https:') && plainOrigin.test(url.origin)) return url.origin;
-  return /^[a-z][a-z0-9+.-]*:$/.test(url.protocol) ? url.protocol : null;
-}
+/** What a CSP source may hold here: no space, `;` or `,`, which would end it, its directive or the policy. */
+const PLAIN_SOURCE = /^(?:https?:\/\/(?:[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?|[a-z][a-z0-9+.-]*:)$/;
 
 /**
- * The default policy with `form-action` allowing our own origin and `destinations` (the client
- * a form's response redirects to). A route sets it as its own Content-Security-Policy header;
- * the hook below leaves a policy a route set alone. With a destination that cannot be named
- * (formActionSource null) `form-action` is left out, as in the default policy.
+ * The default policy with `form-action` allowing our own origin and `destinations`: Chromium
+ * applies `form-action` to where a form's response redirects, so a page whose form ends in a
+ * redirect to a client (the logout confirmation) names the client's origin, or its scheme for
+ * an app's own scheme (form-post.ts formActionSource). A route sets it as its own
+ * Content-Security-Policy header; the hook below leaves a policy a route set alone. A source
+ * that is not plain (a host the URL parser let through with `;` or `,`) is not written:
+ * `form-action` is then left out, as in the default policy.
  */
 export function formActionPolicy(destinations: readonly string[]): string {
   const sources = destinations.map(formActionSource);
-  if (sources.some((s) => s === null)) return CONTENT_SECURITY_POLICY;
+  if (!sources.every((s) => PLAIN_SOURCE.test(s))) return CONTENT_SECURITY_POLICY;
   return `${CONTENT_SECURITY_POLICY}; form-action 'self'${sources.map((s) => ` ${s}`).join('')}`;
 }
 
@@ -58,7 +46,8 @@ export function registerSecurityHeaders(app: FastifyInstance, options: { https: 
     reply.header('X-Frame-Options', 'DENY');
     reply.header('X-Content-Type-Options', 'nosniff');
     reply.header('Referrer-Policy', 'no-referrer');
-    // A page whose form leads elsewhere sets its own policy (formActionPolicy); the rest get this one.
+    // A page that needs another policy (form_post's self-submitting form, a logout confirmation
+    // whose form leads to the client: formActionPolicy) sets its own; the rest get this one.
     if (!reply.hasHeader('content-security-policy')) reply.header('Content-Security-Policy', CONTENT_SECURITY_POLICY);
     if (options.https) reply.header('Strict-Transport-Security', 'max-age=31536000');
     const location = reply.getHeader('location');
