@@ -14,14 +14,14 @@
 //   of a client named by a valid hint or by `client_id` (§3). An unregistered URI of a known
 //   client is a 400 page; a URI without such a client (no hint and no client_id, or a hint we
 //   did not sign) is dropped: the user ends on our signed-out page, never elsewhere.
-import { compactVerify, decodeProtectedHeader, type CompactVerifyGetKey } from 'jose';
+import { decodeProtectedHeader } from 'jose';
 import { appendQuery } from './authorize.js';
 import { OAuthError } from './errors.js';
-import { looksLikeJwt } from './jwt.js';
+import { verifyIdTokenHint } from './id-token.js';
 import type { Client } from './model.js';
 import type { ClientPort, RootPick } from './ports.js';
 import { isRegisteredRedirectUri } from './redirect-uri.js';
-import { SIGNING_ALGS, isSigningAlg, type SigningKeys } from './signing-keys.js';
+import type { SigningKeys } from './signing-keys.js';
 
 /** The parameters of a logout request (§2); `ui_locales` and `logout_hint` are read and need nothing more. */
 export interface LogoutRequest {
@@ -81,39 +81,22 @@ async function findClient(deps: LogoutDeps, clientId: string): Promise<Client | 
 }
 
 /**
- * Verifies an id_token_hint: one of our published keys signed it with RS256 or ES256 (the
- * key's own algorithm), `typ` is absent or JWT (not an access token), `iss` is ours, `aud` is
- * one registered client (a string, or an array of exactly one), `sub` is a string. `exp` and
- * `iat` are not checked. Never throws.
+ * Verifies an id_token_hint (id-token.ts verifyIdTokenHint: one of our published keys signed
+ * it with RS256 or ES256, `iss` ours, a `sub`; `exp` not checked) and that its `aud` is a
+ * registered client. A `typ` other than JWT (an access token's at+jwt) is no ID token. Never throws.
  */
-export async function verifyIdTokenHint(token: string, deps: LogoutDeps): Promise<HintCheck> {
-  if (!looksLikeJwt(token)) return { ok: false, reason: 'not a compact JWS' };
-  let payload: Record<string, unknown>;
+export async function verifyLogoutHint(token: string, deps: LogoutDeps): Promise<HintCheck> {
   try {
-    const header = decodeProtectedHeader(token);
-    if (header.typ !== undefined && (typeof header.typ !== 'string' || header.typ.toUpperCase() !== 'JWT')) {
-      return { ok: false, reason: `typ ${String(header.typ)} is not an ID token's` };
-    }
-    const key: CompactVerifyGetKey = async (h) => {
-      const alg = h.alg;
-      const found = isSigningAlg(alg) && typeof h.kid === 'string' ? await deps.signingKeys.verificationKey(h.kid, alg) : undefined;
-      if (!found) throw new Error('no published key of ours has this kid and alg');
-      return found;
-    };
-    const verified = await compactVerify(token, key, { algorithms: [...SIGNING_ALGS] });
-    const parsed: unknown = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(verified.payload));
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return { ok: false, reason: 'the payload is not a JSON object' };
-    payload = parsed as Record<string, unknown>;
-  } catch (err) {
-    return { ok: false, reason: `not signed by us: ${(err as Error).message}` };
+    const typ = decodeProtectedHeader(token).typ;
+    if (typ !== undefined && (typeof typ !== 'string' || typ.toUpperCase() !== 'JWT')) return { ok: false, reason: `typ ${String(typ)} is not an ID token's` };
+  } catch {
+    return { ok: false, reason: 'not a JWS' };
   }
-  if (payload.iss !== deps.issuer) return { ok: false, reason: 'iss is not this issuer' };
-  if (typeof payload.sub !== 'string' || payload.sub === '') return { ok: false, reason: 'no sub' };
-  const aud = Array.isArray(payload.aud) && payload.aud.length === 1 ? payload.aud[0] : payload.aud;
-  if (typeof aud !== 'string') return { ok: false, reason: 'aud does not name one client' };
-  const client = await findClient(deps, aud);
+  const hint = await verifyIdTokenHint({ keys: deps.signingKeys, issuer: deps.issuer }, token);
+  if (hint === null) return { ok: false, reason: 'not an ID token of ours' };
+  const client = await findClient(deps, hint.aud);
   if (!client) return { ok: false, reason: 'aud names no registered client' };
-  return { ok: true, hint: { client, subject: payload.sub, sid: typeof payload.sid === 'string' ? payload.sid : null } };
+  return { ok: true, hint: { client, subject: hint.sub, sid: hint.sid } };
 }
 
 /** Why a signed-in user is asked before being signed out. */
@@ -154,7 +137,7 @@ function registeredUri(client: Client, uri: string | undefined): string | null {
  */
 export async function decideLogout(request: LogoutRequest, deps: LogoutDeps, signedIn: string | null): Promise<LogoutDecision> {
   if (request.idTokenHint !== undefined) {
-    const check = await verifyIdTokenHint(request.idTokenHint, deps);
+    const check = await verifyLogoutHint(request.idTokenHint, deps);
     if (check.ok) {
       const { client, subject } = check.hint;
       if (request.clientId !== undefined && request.clientId !== client.clientId) {
