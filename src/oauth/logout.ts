@@ -6,10 +6,12 @@
 //   ES256 (never `none`, HS*, a key not ours, or an altered token), whose `iss` is ours and whose
 //   `aud` names a registered client. Its `exp` is not checked (§2: an expired ID token is
 //   still a fine hint); a key that is no longer published ends its tokens' use as hints.
-// - A valid hint for the signed-in user (or with nobody signed in) ends the session without
-//   asking and redirects to `post_logout_redirect_uri` with `state`, or shows the signed-out
-//   page. Anything else a signed-in user must confirm (§6: a logout request without a valid
-//   hint is a denial of service otherwise).
+// - A valid hint issued in the browser's current session (its `sub` the signed-in user, its
+//   `sid` this session's), or with nobody signed in, ends the session without asking and
+//   redirects to `post_logout_redirect_uri` with `state`, or shows the signed-out page.
+//   Anything else a signed-in user must confirm: §6, a logout request without a valid hint is
+//   a denial of service otherwise; §2, a hint whose `sid` is not the current session's is
+//   "suspect" (an ID token from an earlier sign-in, or another user's).
 // - The browser goes back only to a URI that is exactly one of the post-logout redirect URIs
 //   of a client named by a valid hint or by `client_id` (§3). An unregistered URI of a known
 //   client is a 400 page; a URI without such a client (no hint and no client_id, or a hint we
@@ -100,7 +102,13 @@ export async function verifyLogoutHint(token: string, deps: LogoutDeps): Promise
 }
 
 /** Why a signed-in user is asked before being signed out. */
-export type ConfirmReason = 'no_hint' | 'invalid_hint' | 'other_user';
+export type ConfirmReason = 'no_hint' | 'invalid_hint' | 'other_user' | 'other_session';
+
+/** Who is signed in to the browser: the user's subject and the session's public id (http/session.ts sessionSid). */
+export interface SignedIn {
+  subject: string;
+  sid: string | null;
+}
 
 export type LogoutDecision =
   /** End the session (if any); then redirect to `location`, or show the signed-out page when null. */
@@ -131,23 +139,23 @@ function registeredUri(client: Client, uri: string | undefined): string | null {
 }
 
 /**
- * Decides a logout request. `signedIn` is the subject of the signed-in user, or null when
- * nobody is. Throws OAuthError (a 400 page) for a client_id that names no client or does not
+ * Decides a logout request. `signedIn` is who is signed in, or null when nobody is. Throws OAuthError (a 400 page) for a client_id that names no client or does not
  * match the hint, and for a post-logout redirect URI the named client has not registered.
  */
-export async function decideLogout(request: LogoutRequest, deps: LogoutDeps, signedIn: string | null): Promise<LogoutDecision> {
+export async function decideLogout(request: LogoutRequest, deps: LogoutDeps, signedIn: SignedIn | null): Promise<LogoutDecision> {
   if (request.idTokenHint !== undefined) {
     const check = await verifyLogoutHint(request.idTokenHint, deps);
     if (check.ok) {
-      const { client, subject } = check.hint;
+      const { client, subject, sid } = check.hint;
       if (request.clientId !== undefined && request.clientId !== client.clientId) {
         throw refuse('The sign-out request names one application in client_id and another in its ID token, so nothing was done and you are still signed in.');
       }
       const uri = registeredUri(client, request.postLogoutRedirectUri);
-      if (signedIn === null || signedIn === subject) {
+      if (signedIn === null || (signedIn.subject === subject && (sid === null || sid === signedIn.sid))) {
         return { action: 'end', location: uri === null ? null : postLogoutLocation(uri, request.state), client };
       }
-      return { action: 'confirm', reason: 'other_user', client, postLogoutRedirectUri: uri, state: uri === null ? null : (request.state ?? null) };
+      const reason = signedIn.subject === subject ? 'other_session' : 'other_user';
+      return { action: 'confirm', reason, client, postLogoutRedirectUri: uri, state: uri === null ? null : (request.state ?? null) };
     }
     // A hint we did not sign (or cannot read): nothing in the request is trusted to redirect.
     return signedIn === null

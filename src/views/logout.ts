@@ -15,7 +15,7 @@ export interface ConfirmLogoutPageOptions {
   /** The application the request came from, when a valid hint or client_id names it. */
   clientName: string | null;
   /** Why the user is asked (oauth/logout.ts ConfirmReason). */
-  reason: 'no_hint' | 'invalid_hint' | 'other_user';
+  reason: 'no_hint' | 'invalid_hint' | 'other_user' | 'other_session';
   /** Sent back with the confirmation, only when the browser may go back there afterwards. */
   clientId: string | null;
   postLogoutRedirectUri: string | null;
@@ -28,6 +28,8 @@ function why(o: ConfirmLogoutPageOptions): Html {
       return html`<p>An application asked to sign you out, but its request could not be verified as coming from an application you use.</p>`;
     case 'other_user':
       return html`<p><strong>${o.clientName ?? 'An application'}</strong> asked to sign out someone else than the account you are signed in with.</p>`;
+    case 'other_session':
+      return html`<p><strong>${o.clientName ?? 'An application'}</strong> asks to sign you out, but from an earlier sign-in than this one.</p>`;
     case 'no_hint':
       return o.clientName === null ? html`` : html`<p><strong>${o.clientName}</strong> asks to sign you out.</p>`;
   }

@@ -350,6 +350,25 @@ for (const kind of databaseKinds()) {
       assert.equal(done.location, `${BYE}?state=x`);
     });
 
+    test('a valid hint from an earlier sign-in of the same user (another sid) is asked about (§2: suspect); its client\'s URI is then allowed', async () => {
+      const { user, jar: earlier, hint } = await signedInUser();
+      const now = await signIn(server, user.email, user.password);
+      assert.notEqual(sidOf(server, now), sidOf(server, earlier));
+      const res = await httpRequest(server, 'GET', logoutPath({ id_token_hint: hint, post_logout_redirect_uri: BYE, state: 'old-session' }), { jar: now });
+      const fields = assertConfirmation(res, 'earlier session');
+      assert.match(res.body, /from an earlier sign-in than this one/);
+      assert.equal(await isSignedIn(server, now), true);
+      const done = await httpRequest(server, 'POST', CONFIRM, { jar: now, form: fields });
+      assert.equal(done.status, 303);
+      assert.equal(done.location, `${BYE}?state=old-session`);
+      // A hint without sid (not ours to issue, but valid) for the signed-in user is taken as the current session's.
+      const { user: other, jar } = await signedInUser();
+      const noSid = await mintHint(server, other, rp, null);
+      const ended = await httpRequest(server, 'GET', logoutPath({ id_token_hint: noSid, post_logout_redirect_uri: BYE }), { jar });
+      assert.equal(ended.status, 303);
+      assert.equal(await isSignedIn(server, jar), false);
+    });
+
     test('no open redirect: another client\'s URI, control characters, encodings, javascript: — a 400 page and still signed in', async () => {
       const { jar, hint } = await signedInUser();
       const variants = [

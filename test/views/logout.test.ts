@@ -41,6 +41,7 @@ describe('logout pages', () => {
   test('each reason is said in words; the signed-out page offers to sign in again', () => {
     assert.match(confirm({ reason: 'invalid_hint' }), /could not be verified as coming from an application you use/);
     assert.match(confirm({ reason: 'other_user', clientName: 'RP' }), /<strong>RP<\/strong> asked to sign out someone else/);
+    assert.match(confirm({ reason: 'other_session', clientName: 'RP' }), /<strong>RP<\/strong> asks to sign you out, but from an earlier sign-in than this one/);
     const out = signedOutPage().toString();
     assert.match(out, /<h1>You are signed out<\/h1>/);
     assert.match(out, /href="\/login">Sign in again</);

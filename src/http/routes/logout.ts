@@ -8,7 +8,7 @@ import type { User } from '../../oauth/model.js';
 import { confirmLogoutPage, LOGOUT_CONFIRM_PATH, signedOutPage } from '../../views/logout.js';
 import { PAGE_ROUTE, sendPage } from '../pages.js';
 import { formActionPolicy, percentEncodeUnsafe } from '../plugins/security-headers.js';
-import { endSession, loadSession, requireCsrf } from '../session.js';
+import { endSession, loadSession, requireCsrf, sessionSid } from '../session.js';
 
 export const LOGOUT_PATH = '/oauth/logout';
 
@@ -30,7 +30,8 @@ async function logout(request: FastifyRequest, reply: FastifyReply, sources: unk
   const params = logoutRequest(...sources);
   const session = await loadSession(request);
   const user = session?.user ?? null;
-  const decision = await decideLogout(params, logoutDeps(request), user?.subject ?? null);
+  const signedIn = session !== null && user !== null ? { subject: user.subject, sid: sessionSid(session) } : null;
+  const decision = await decideLogout(params, logoutDeps(request), signedIn);
   if (decision.action === 'end' || session === null || user === null) {
     // decideLogout asks only a signed-in user; nobody signed in has nothing to confirm.
     const location = decision.action === 'end' ? decision.location : null;
