@@ -83,7 +83,7 @@ for (const kind of databaseKinds()) {
         assert.deepEqual(await services.clients.findByClientId(client.clientId), client);
         assert.deepEqual(describeClient(client), {
           client_id: client.clientId, name: 'App', redirect_uris: [CB], grant_types: ['authorization_code', 'refresh_token'], scopes: ['openid', 'profile', 'email'],
-          public: false, owner: null, refresh_without_secret: false, trusted: false,
+          public: false, owner: null, refresh_without_secret: false, trusted: false, post_logout_redirect_uris: [], id_token_signed_response_alg: 'RS256',
         });
       });
     });
@@ -122,6 +122,31 @@ for (const kind of databaseKinds()) {
         await assert.rejects(registerClient(services, { name: 'A', redirectUris: ['not a uri'] }), { field: 'redirect_uris' });
         await assert.rejects(registerClient(services, { name: '', redirectUris: [CB] }), { field: 'name' });
         assert.equal((await services.store.db.selectFrom('clients').select('id').execute()).length, 0);
+      });
+    });
+
+    test('post-logout redirect URIs are held to the redirect URI rules (and the client\'s policy); the ID token algorithm is kept', async () => {
+      await withStore(kind, async ({ services }) => {
+        for (const [uri, message] of [
+          ['/relative', 'Post-logout redirect URI /relative is not an absolute URI'],
+          ['https://a.example/bye#x', 'Post-logout redirect URI https://a.example/bye#x must not contain a fragment (#…)'],
+          ['javascript:alert(1)', 'Post-logout redirect URI javascript:alert(1) uses a scheme that is not allowed'],
+          ['', 'Post-logout redirect URI must not be empty'],
+        ] as const) {
+          await assert.rejects(registerClient(services, { name: 'A', redirectUris: [CB], postLogoutRedirectUris: [uri] }), { field: 'post_logout_redirect_uris', message });
+        }
+        await assert.rejects(registerClient(services, { name: 'A', redirectUris: [CB], postLogoutRedirectUris: ['http://a.example/bye'], redirectUriPolicy: { requireHttps: true } }),
+          { field: 'post_logout_redirect_uris', message: /must use https/ });
+        await assert.rejects(registerClient(services, { name: 'A', redirectUris: [CB], postLogoutRedirectUris: Array.from({ length: 21 }, (_v, i) => `${CB}${i}`) }),
+          { field: 'post_logout_redirect_uris', message: 'a client may have at most 20 post-logout redirect URIs' });
+        assert.equal((await services.store.db.selectFrom('clients').select('id').execute()).length, 0);
+        const { client } = await registerClient(services, {
+          name: 'RP', redirectUris: [CB], postLogoutRedirectUris: ['https://a.example/bye', ' https://a.example/bye ', 'com.example.app:/bye'], idTokenSignedResponseAlg: 'ES256',
+        });
+        assert.deepEqual(client.postLogoutRedirectUris, ['https://a.example/bye', 'com.example.app:/bye'], 'trimmed, repeats dropped');
+        assert.equal(client.idTokenSignedResponseAlg, 'ES256');
+        assert.deepEqual(await services.clients.findByClientId(client.clientId), client);
+        assert.deepEqual(describeClient(client).post_logout_redirect_uris, ['https://a.example/bye', 'com.example.app:/bye']);
       });
     });
 
