@@ -32,12 +32,15 @@ for (const kind of databaseKinds()) {
           jwks_uri: `${issuer}/.well-known/jwks.json`,
           scopes_supported: ['profile', 'email'],
           response_types_supported: ['code'],
-          response_modes_supported: ['query'],
+          // SPEC.md, OpenID Connect: `form_post` too.
+          response_modes_supported: ['query', 'form_post'],
           grant_types_supported: ['authorization_code', 'refresh_token', 'password', 'client_credentials'],
           token_endpoint_auth_methods_supported: AUTH_METHODS,
           revocation_endpoint_auth_methods_supported: AUTH_METHODS,
           introspection_endpoint_auth_methods_supported: AUTH_METHODS,
           code_challenge_methods_supported: ['S256'],
+          // RFC 9207: every authorization response carries `iss`.
+          authorization_response_iss_parameter_supported: true,
         });
         // Every endpoint named there answers (here: not with 404).
         for (const endpoint of ['token_endpoint', 'revocation_endpoint', 'introspection_endpoint'] as const) {
@@ -56,12 +59,16 @@ for (const kind of databaseKinds()) {
       }
     });
 
-    test('not an OpenID Provider: no /.well-known/openid-configuration', async () => {
+    test('an OpenID Provider too (SPEC.md): /.well-known/openid-configuration holds every RFC 8414 field, with the same values', async () => {
       const server = await startTestServer(kind);
       try {
-        const res = await fetch(`${server.url}/.well-known/openid-configuration`);
-        assert.equal(res.status, 404);
-        await res.body?.cancel();
+        const oauth = await getJson(`${server.url}/.well-known/oauth-authorization-server`);
+        const oidc = await getJson(`${server.url}/.well-known/openid-configuration`);
+        assert.equal(oidc.status, 200);
+        assert.match(oidc.headers.get('content-type') ?? '', /^application\/json/);
+        assert.equal(oidc.headers.get('cache-control'), oauth.headers.get('cache-control'));
+        assert.equal(oidc.body.issuer, server.url);
+        for (const [field, value] of Object.entries(oauth.body)) assert.deepEqual(oidc.body[field], value, field);
       } finally {
         await server.close();
       }
