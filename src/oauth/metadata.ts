@@ -52,6 +52,8 @@ export function authorizationServerMetadata(config: Pick<Config, 'issuer' | 'sco
     introspection_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],
     // RFC 7636 §4.2; "plain" is refused (RFC 9700 §2.1.1).
     code_challenge_methods_supported: ['S256'],
+    // RFC 9207 §3: every authorization response, success or error, carries `iss`.
+    authorization_response_iss_parameter_supported: true,
   };
 }
 

@@ -39,6 +39,8 @@ for (const kind of databaseKinds()) {
           revocation_endpoint_auth_methods_supported: AUTH_METHODS,
           introspection_endpoint_auth_methods_supported: AUTH_METHODS,
           code_challenge_methods_supported: ['S256'],
+          // RFC 9207: every authorization response carries `iss`.
+          authorization_response_iss_parameter_supported: true,
         });
         // Every endpoint named there answers (here: not with 404).
         for (const endpoint of ['token_endpoint', 'revocation_endpoint', 'introspection_endpoint'] as const) {

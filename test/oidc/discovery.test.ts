@@ -81,6 +81,7 @@ function expectedDocument(issuer: string): Record<string, unknown> {
     revocation_endpoint_auth_methods_supported: auth,
     introspection_endpoint_auth_methods_supported: auth,
     code_challenge_methods_supported: ['S256'],
+    authorization_response_iss_parameter_supported: true,
     end_session_endpoint: `${issuer}/oauth/logout`,
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: ['RS256', 'ES256'],
@@ -269,6 +270,7 @@ for (const kind of databaseKinds()) {
         assert.equal(metadata.issuer, server.url);
         assert.equal(metadata.end_session_endpoint, `${server.url}/oauth/logout`);
         assert.deepEqual(metadata.id_token_signing_alg_values_supported, ['RS256', 'ES256']);
+        assert.equal(metadata.authorization_response_iss_parameter_supported, true);
         // Under another issuer than the address it was fetched from, the library refuses the document (Discovery §4.3).
         const elsewhere = await startTestServer(kind, { env: { LATCHKEY_ISSUER: 'https://impostor.example' } });
         try {
