@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { calculateJwkThumbprint, importJWK, type JWK } from 'jose';
 import * as oidcClient from 'openid-client';
 import { databaseKinds } from '../helpers/databases.js';
+import { expectedOpenIdConfiguration } from '../helpers/metadata.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const SCOPES = ['openid', 'profile', 'email'];
@@ -62,41 +63,7 @@ function stringArray(value: unknown, field: string): string[] {
   return value as string[];
 }
 
-/** The whole document for an issuer and the default configuration (SPEC.md), field by field. */
-function expectedDocument(issuer: string): Record<string, unknown> {
-  const auth = ['client_secret_basic', 'client_secret_post', 'none'];
-  return {
-    issuer,
-    authorization_endpoint: `${issuer}/oauth/authorize`,
-    token_endpoint: `${issuer}/oauth/token`,
-    revocation_endpoint: `${issuer}/oauth/revoke`,
-    introspection_endpoint: `${issuer}/oauth/introspect`,
-    userinfo_endpoint: `${issuer}/oauth/userinfo`,
-    jwks_uri: `${issuer}/.well-known/jwks.json`,
-    scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
-    response_types_supported: ['code'],
-    response_modes_supported: ['query', 'form_post'],
-    grant_types_supported: ['authorization_code', 'refresh_token', 'password', 'client_credentials'],
-    token_endpoint_auth_methods_supported: auth,
-    revocation_endpoint_auth_methods_supported: auth,
-    introspection_endpoint_auth_methods_supported: auth,
-    code_challenge_methods_supported: ['S256'],
-    authorization_response_iss_parameter_supported: true,
-    end_session_endpoint: `${issuer}/oauth/logout`,
-    subject_types_supported: ['public'],
-    id_token_signing_alg_values_supported: ['RS256', 'ES256'],
-    claims_supported: [
-      'sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'at_hash', 'sid', 'amr',
-      'name', 'locale', 'updated_at', 'email', 'email_verified', 'organization',
-    ],
-    claim_types_supported: ['normal'],
-    claims_parameter_supported: true,
-    request_parameter_supported: false,
-    request_uri_parameter_supported: false,
-    display_values_supported: ['page'],
-    prompt_values_supported: ['none', 'login', 'consent', 'select_account'],
-  };
-}
+const DEFAULT_SCOPES_SUPPORTED = ['openid', 'profile', 'email', 'offline_access'];
 
 for (const kind of databaseKinds()) {
   describe(`[${kind}] OpenID Connect Discovery`, () => {
@@ -206,7 +173,7 @@ for (const kind of databaseKinds()) {
       try {
         const res = await fetchAt(server, `${server.url}${DISCOVERY_PATH}`);
         assert.equal(res.status, 200);
-        assert.deepEqual(res.body, expectedDocument(server.url));
+        assert.deepEqual(res.body, expectedOpenIdConfiguration(server.url, DEFAULT_SCOPES_SUPPORTED));
         // Where it was fetched from names its issuer (Discovery §4.3): here, the listening address.
         assert.equal(res.body.issuer, server.url);
         assert.equal(res.headers.get('content-type'), 'application/json; charset=utf-8');
@@ -238,7 +205,7 @@ for (const kind of databaseKinds()) {
           'id_token_signing_alg_values_supported', 'prompt_values_supported', 'request_parameter_supported', 'request_uri_parameter_supported',
           'subject_types_supported',
         ]);
-        assert.deepEqual(oidc.body, expectedDocument('https://auth.example.com'));
+        assert.deepEqual(oidc.body, expectedOpenIdConfiguration('https://auth.example.com', DEFAULT_SCOPES_SUPPORTED));
         assert.equal(oauth.headers.get('cache-control'), oidc.headers.get('cache-control'));
       } finally {
         await server.close();
