@@ -10,6 +10,7 @@ import { ClientStore } from './store/clients.js';
 import { GrantStore } from './store/grants.js';
 import { SigningKeyStore } from './store/keys.js';
 import { SigningKeys } from './oauth/signing-keys.js';
+import { ID_TOKEN_TTL } from './oauth/id-token.js';
 import { OrganizationStore } from './store/orgs.js';
 import { InvitationStore } from './store/invitations.js';
 import { SessionStore } from './store/sessions.js';
@@ -60,7 +61,7 @@ export function createServices(config: Config, store: Store, options: { clock?: 
     sessions: root(new SessionStore(db), 'services.sessions'),
     transaction: checks ? markWorks(transaction) : transaction,
     signingKeys: new SigningKeys(root(new SigningKeyStore(db), 'signing keys'), {
-      encryptionKey: config.encryptionKey, clock, accessTokenTtl: config.accessTokenTtl, publishLead: config.keyPublishLead,
+      encryptionKey: config.encryptionKey, clock, accessTokenTtl: config.accessTokenTtl, idTokenTtl: ID_TOKEN_TTL, publishLead: config.keyPublishLead,
     }),
     guard: createBruteForceGuard(config, clock, (err) => logger.warn({ err }, 'brute-force counters unreachable; not limiting')),
   };

@@ -3,7 +3,7 @@
 import { newClientId, newSecret, sha256Hex } from '../oauth/crypto.js';
 import { validateRedirectUri, type RedirectUriPolicy } from '../oauth/redirect-uri.js';
 import { nowSeconds } from '../oauth/clock.js';
-import type { Client } from '../oauth/model.js';
+import type { Client, IdTokenAlg } from '../oauth/model.js';
 import { GRANT_TYPES, type GrantType } from '../oauth/grant-types.js';
 import type { AccountServices } from './services.js';
 
@@ -29,6 +29,8 @@ export interface ClientRegistration {
    * must not make the authorization endpoint an open redirector (RFC 9700 §4.11.2).
    */
   trusted?: boolean;
+  /** How its ID tokens are signed (default RS256). */
+  idTokenSignedResponseAlg?: IdTokenAlg;
 }
 
 export const DEFAULT_GRANT_TYPES: GrantType[] = ['authorization_code', 'refresh_token'];
@@ -93,6 +95,7 @@ export async function registerClient(services: AccountServices, input: ClientReg
     scopes,
     refreshWithoutSecret: input.refreshWithoutSecret ?? false,
     trusted: input.trusted ?? false,
+    idTokenSignedResponseAlg: input.idTokenSignedResponseAlg ?? 'RS256',
     now: nowSeconds(services.clock),
   });
   return { client, clientSecret };

@@ -58,7 +58,7 @@ export class ConfigError extends Error {
 }
 
 export const DEFAULT_DATABASE_URL = 'sqlite:./var/latchkey.db';
-export const DEFAULT_SCOPES = ['profile', 'email'];
+export const DEFAULT_SCOPES = ['openid', 'profile', 'email'];
 /**
  * One hour: longer than relying parties commonly keep a JWK Set without re-fetching (jose
  * 10 minutes, mod_auth_openidc an hour), and a rotation seldom needs to be quicker (a

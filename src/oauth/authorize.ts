@@ -12,8 +12,12 @@
 //   client anyone could register (the developer portal), until the user has signed in and seen
 //   its consent page: then it is a page naming the redirect host (RFC 9700 §4.11.2).
 import type { Config } from '../config/load.js';
-import type { Client, Organization } from './model.js';
+import type { ClaimsRequest, Client, OidcLogin, Organization } from './model.js';
+import { normalizeEmail } from './model.js';
 import type { ClientPort, CodePort, ConsentPort, GrantPort, RootPick } from './ports.js';
+import { OFFLINE_ACCESS_SCOPE, OPENID_SCOPE, parseClaimsParameter, scopesOfRequestedClaims } from './claims.js';
+import { verifyIdTokenHint, type IdTokenHint } from './id-token.js';
+import type { SigningKeys } from './signing-keys.js';
 import { nowSeconds, type Clock } from './clock.js';
 import { newOrderedSecret, tokenKey } from './crypto.js';
 import { OAuthError, type OAuthErrorCode } from './errors.js';
@@ -24,7 +28,33 @@ import { formatScope, isSubset, parseScope } from './scope.js';
 export type ParamSource = Readonly<Record<string, unknown>>;
 
 /** OpenID Connect Core §3.1.2.1 `prompt` values we honour. */
-export type Prompt = 'none' | 'login' | 'consent';
+export type Prompt = 'none' | 'login' | 'consent' | 'select_account';
+
+/** How the response reaches the client: the query of a redirect, or an auto-submitted form (OAuth 2.0 Form Post Response Mode). */
+export type ResponseMode = 'query' | 'form_post';
+
+/** The authorization response, however it is delivered: where, how, and its parameters (`iss` always, RFC 9207). */
+export interface AuthorizationResponse {
+  redirectUri: string;
+  responseMode: ResponseMode;
+  parameters: Record<string, string | undefined>;
+}
+
+/** What OpenID Connect adds to a request whose scope names `openid` (Core §3.1.2.1). */
+export interface OidcParameters {
+  nonce: string | null;
+  /** Seconds; null when not sent. */
+  maxAge: number | null;
+  /** The verified `id_token_hint`; null when not sent. */
+  idTokenHint: IdTokenHint | null;
+  /** `login_hint` when it is an e-mail address (others are ignored, SPEC.md). */
+  loginHint: string | null;
+  claims: ClaimsRequest | null;
+  /** The raw `claims` value, carried through the consent form. */
+  claimsParameter: string | null;
+  /** Accepted and carried (pages speak one language until the languages issue). */
+  uiLocales: string | null;
+}
 
 export interface AuthorizationRequest {
   client: Client;
@@ -39,6 +69,11 @@ export interface AuthorizationRequest {
   codeChallenge: string | null;
   codeChallengeMethod: 'S256' | null;
   prompt: ReadonlySet<Prompt>;
+  responseMode: ResponseMode;
+  /** Our issuer: every response carries it as `iss` (RFC 9207). */
+  issuer: string;
+  /** Set exactly when the scope names `openid` (SPEC.md); null for OAuth requests. */
+  oidc: OidcParameters | null;
 }
 
 /**
@@ -54,19 +89,31 @@ export class AuthorizationResponseError extends OAuthError {
     readonly state: string | undefined,
     /** The client the error would go to: whether it is trusted decides redirect or page. */
     readonly client: Pick<Client, 'id' | 'trusted'>,
+    /** Our issuer, sent as `iss` (RFC 9207). */
+    readonly issuer: string,
+    readonly responseMode: ResponseMode = 'query',
   ) {
     super(code, description);
   }
 
-  /** REDIRECT_URI?error=…&error_description=…&state=… */
+  /** The error response (RFC 6749 §4.1.2.1, RFC 9207 `iss`), to deliver by `responseMode`. */
+  response(): AuthorizationResponse {
+    return {
+      redirectUri: this.redirectUri,
+      responseMode: this.responseMode,
+      parameters: { error: this.code, error_description: this.description, state: this.state, iss: this.issuer },
+    };
+  }
+
+  /** REDIRECT_URI?error=…&error_description=…&state=…&iss=… */
   location(): string {
-    return appendQuery(this.redirectUri, { error: this.code, error_description: this.description, state: this.state });
+    return appendQuery(this.redirectUri, this.response().parameters);
   }
 }
 
 /** An error answered by redirect to this request's (validated) redirect URI. */
 export function responseError(request: AuthorizationRequest, code: OAuthErrorCode, description: string): AuthorizationResponseError {
-  return new AuthorizationResponseError(code, description, request.redirectUri, request.state, request.client);
+  return new AuthorizationResponseError(code, description, request.redirectUri, request.state, request.client, request.issuer, request.responseMode);
 }
 
 // RFC 7636 §4.2: the S256 challenge is BASE64URL(SHA256(verifier)), 43 characters; we accept
@@ -106,7 +153,7 @@ export function parsePrompt(value: string | undefined): Set<Prompt> | null {
   if (value === undefined) return prompts;
   for (const part of value.split(' ')) {
     if (part === '') continue;
-    if (part !== 'none' && part !== 'login' && part !== 'consent') return null;
+    if (part !== 'none' && part !== 'login' && part !== 'consent' && part !== 'select_account') return null;
     prompts.add(part);
   }
   if (prompts.has('none') && prompts.size > 1) return null;
@@ -115,8 +162,22 @@ export function parsePrompt(value: string | undefined): Set<Prompt> | null {
 
 export interface ValidateDeps {
   clients: RootPick<ClientPort, 'findByClientId'>;
-  config: Pick<Config, 'scopes'>;
+  config: Pick<Config, 'scopes' | 'issuer'>;
+  /** Verifies `id_token_hint` against the keys we publish. */
+  signingKeys: Pick<SigningKeys, 'verificationKey'>;
 }
+
+/** OpenID Connect parameters beyond OAuth, each read once (repeats refused). */
+const OIDC_PARAMETERS = ['nonce', 'max_age', 'id_token_hint', 'login_hint', 'ui_locales', 'claims_locales', 'acr_values', 'display', 'claims'] as const;
+type OidcParameterName = (typeof OIDC_PARAMETERS)[number];
+
+/** Core §3.1.2.1 `display` values. */
+const DISPLAY_VALUES = new Set(['page', 'popup', 'touch', 'wap']);
+/** A nonce is echoed in the ID token and stored with the code: no real one is longer. */
+const MAX_NONCE_LENGTH = 1024;
+/** Hints and locales are read, not stored; anything longer is noise. */
+const MAX_HINT_LENGTH = 8192;
+const EMAIL_SHAPE = /^[^\s@]{1,200}@[^\s@]{1,200}$/;
 
 /**
  * Validates an authorization request (RFC 6749 §4.1.1). Throws OAuthError (to be shown as a
@@ -148,10 +209,27 @@ export async function validateAuthorizationRequest(params: ParamSource, deps: Va
     redirectUri = sentRedirectUri;
   }
 
-  // From here on every error goes back to the client by redirect, with the original state.
+  // From here on every error goes back to the client by redirect, with the original state
+  // and our issuer (RFC 9207), in the response mode asked for once that is known.
   const stateParam = readParam(params, 'state');
   const state = stateParam.kind === 'value' ? stateParam.value : undefined;
-  const fail = (code: OAuthErrorCode, description: string) => new AuthorizationResponseError(code, description, redirectUri, state, client);
+  const issuer = deps.config.issuer;
+  let responseMode: ResponseMode = 'query';
+  const fail = (code: OAuthErrorCode, description: string) => new AuthorizationResponseError(code, description, redirectUri, state, client, issuer, responseMode);
+
+  // response_mode (OAuth 2.0 Multiple Response Type Encoding Practices §2.1, Form Post
+  // Response Mode): query, the default for code, or form_post.
+  const modeParam = readParam(params, 'response_mode');
+  if (modeParam.kind === 'repeated') throw fail('invalid_request', 'response_mode must not be repeated (RFC 6749 section 3.1)');
+  if (modeParam.kind === 'invalid') throw fail('invalid_request', 'response_mode must be a text value');
+  if (modeParam.kind === 'value') {
+    if (modeParam.value !== 'query' && modeParam.value !== 'form_post') throw fail('invalid_request', 'response_mode must be query or form_post');
+    responseMode = modeParam.value;
+  }
+
+  // Request objects (Core §6) are not implemented: refused with the errors Core §3.1.2.6 names.
+  if (readParam(params, 'request').kind !== 'absent') throw fail('request_not_supported', 'request objects (the request parameter) are not supported');
+  if (readParam(params, 'request_uri').kind !== 'absent') throw fail('request_uri_not_supported', 'the request_uri parameter is not supported');
 
   const values: Partial<Record<'response_type' | 'scope' | 'code_challenge' | 'code_challenge_method' | 'prompt', string>> = {};
   for (const name of ['state', 'response_type', 'scope', 'code_challenge', 'code_challenge_method', 'prompt'] as const) {
@@ -172,19 +250,22 @@ export async function validateAuthorizationRequest(params: ParamSource, deps: Va
   }
 
   // 5. Scope (RFC 6749 §3.3): a subset of what the client may ask for and the server offers;
-  //    none asked for means the client's full set (SPEC.md).
+  //    none asked for means the client's full set except openid (SPEC.md: such a request stays
+  //    an OAuth one). offline_access is accepted in an OpenID request and changes nothing.
   const allowed = client.scopes.filter((s) => deps.config.scopes.includes(s));
+  const fallback = allowed.filter((s) => s !== OPENID_SCOPE && s !== OFFLINE_ACCESS_SCOPE);
   let scope: string[];
   if (values.scope === undefined) {
-    scope = allowed;
+    scope = fallback;
   } else {
     const parsed = parseScope(values.scope);
     if (parsed === null) throw fail('invalid_scope', 'the scope parameter is malformed (RFC 6749 section 3.3)');
-    if (!isSubset(parsed, allowed)) {
-      const refused = parsed.filter((s) => !allowed.includes(s));
+    const acceptable = parsed.includes(OPENID_SCOPE) && allowed.includes(OPENID_SCOPE) ? [...allowed, OFFLINE_ACCESS_SCOPE] : allowed;
+    if (!isSubset(parsed, acceptable)) {
+      const refused = parsed.filter((s) => !acceptable.includes(s));
       throw fail('invalid_scope', `scope not allowed for this client: ${formatScope(refused)}`);
     }
-    scope = parsed.length > 0 ? parsed : allowed;
+    scope = parsed.length > 0 ? parsed : fallback;
   }
 
   // 6. PKCE (RFC 7636). Only S256: `plain` protects nothing against an attacker who can read
@@ -202,9 +283,12 @@ export async function validateAuthorizationRequest(params: ParamSource, deps: Va
     if (!CODE_CHALLENGE.test(challenge)) throw fail('invalid_request', 'code_challenge must be 43 to 128 base64url characters (RFC 7636 section 4.2)');
   }
 
-  // 7. prompt (OpenID Connect Core §3.1.2.1): none, login, consent; none alone.
+  // 7. prompt (OpenID Connect Core §3.1.2.1): none, login, consent, select_account; none alone.
   const prompt = parsePrompt(values.prompt);
-  if (prompt === null) throw fail('invalid_request', 'prompt must be none, or any of login and consent');
+  if (prompt === null) throw fail('invalid_request', 'prompt must be none, or any of login, consent and select_account');
+
+  // 8. OpenID Connect (Core §3.1.2.1), exactly when the scope names openid.
+  const oidc = scope.includes(OPENID_SCOPE) ? await readOidcParameters(params, deps, client, fail) : null;
 
   return {
     client,
@@ -215,7 +299,101 @@ export async function validateAuthorizationRequest(params: ParamSource, deps: Va
     codeChallenge: challenge ?? null,
     codeChallengeMethod: challenge === undefined ? null : 'S256',
     prompt,
+    responseMode,
+    issuer,
+    oidc,
   };
+}
+
+/** The OpenID Connect parameters of a request (Core §3.1.2.1, §5.5); every malformed one is invalid_request. */
+async function readOidcParameters(
+  params: ParamSource,
+  deps: ValidateDeps,
+  client: Pick<Client, 'clientId'>,
+  fail: (code: OAuthErrorCode, description: string) => AuthorizationResponseError,
+): Promise<OidcParameters> {
+  const values: Partial<Record<OidcParameterName, string>> = {};
+  for (const name of OIDC_PARAMETERS) {
+    const p = readParam(params, name);
+    if (p.kind === 'repeated') throw fail('invalid_request', `${name} must not be repeated`);
+    if (p.kind === 'invalid') throw fail('invalid_request', `${name} must be a text value`);
+    if (p.kind === 'value') {
+      if (p.value.length > MAX_HINT_LENGTH) throw fail('invalid_request', `${name} is too long`);
+      values[name] = p.value;
+    }
+  }
+  if (values.nonce !== undefined && values.nonce.length > MAX_NONCE_LENGTH) throw fail('invalid_request', `nonce must be at most ${MAX_NONCE_LENGTH} characters`);
+  let maxAge: number | null = null;
+  if (values.max_age !== undefined) {
+    // Core §3.1.2.1: a non-negative number of seconds.
+    if (!/^[0-9]{1,10}$/.test(values.max_age)) throw fail('invalid_request', 'max_age must be a non-negative whole number of seconds');
+    maxAge = Number(values.max_age);
+  }
+  if (values.display !== undefined && !DISPLAY_VALUES.has(values.display)) throw fail('invalid_request', 'display must be page, popup, touch or wap');
+  let claims: ClaimsRequest | null = null;
+  if (values.claims !== undefined) {
+    const parsed = parseClaimsParameter(values.claims);
+    if (typeof parsed === 'string') throw fail('invalid_request', parsed);
+    claims = parsed;
+  }
+  let idTokenHint: IdTokenHint | null = null;
+  if (values.id_token_hint !== undefined) {
+    idTokenHint = await verifyIdTokenHint({ keys: deps.signingKeys, issuer: deps.config.issuer }, values.id_token_hint);
+    if (idTokenHint === null) throw fail('invalid_request', 'id_token_hint is not an ID token this server issued');
+    // As node-oidc-provider: the hint must have been issued to the client presenting it.
+    if (idTokenHint.aud !== client.clientId) throw fail('invalid_request', 'id_token_hint was issued to another client');
+  }
+  const loginHint = values.login_hint !== undefined && EMAIL_SHAPE.test(values.login_hint.trim()) ? values.login_hint.trim() : null;
+  return {
+    nonce: values.nonce ?? null,
+    maxAge,
+    idTokenHint,
+    loginHint,
+    claims,
+    claimsParameter: values.claims ?? null,
+    uiLocales: values.ui_locales ?? null,
+  };
+}
+
+// ---- who must sign in (OpenID Connect Core §3.1.2.3) -----------------------------------------
+
+/** The signed-in user as the interaction checks see them. */
+export interface SignedIn {
+  subject: string;
+  email: string;
+  /** Epoch seconds of the last password check; null when unknown. */
+  authTime: number | null;
+}
+
+/** What the request needs before a code can be issued. */
+export type Interaction = 'proceed' | 'login' | 'select_account';
+
+/**
+ * Whether the user must (again) sign in or choose an account first: nobody signed in,
+ * prompt=login, a login older than max_age, or a hint (id_token_hint, login_hint) naming
+ * someone else; prompt=select_account shows who is signed in. With prompt=none every such
+ * need is an error at the redirect URI (Core §3.1.2.6 login_required), never a page. A
+ * `claims` request for a specific `sub` that is not the signed-in user fails outright
+ * (Core §3.1.2.2: no token for a different user).
+ */
+export function requiredInteraction(request: AuthorizationRequest, user: SignedIn | null, now: number): Interaction {
+  const none = request.prompt.has('none');
+  const login = (why: string): Interaction => {
+    if (none) throw responseError(request, 'login_required', why);
+    return 'login';
+  };
+  if (user === null) return login('the user is not signed in');
+  if (request.prompt.has('login')) return 'login';
+  const oidc = request.oidc;
+  if (oidc !== null) {
+    if (oidc.maxAge !== null && (user.authTime === null || now - user.authTime > oidc.maxAge)) return login('the sign-in is older than max_age');
+    if (oidc.idTokenHint !== null && oidc.idTokenHint.sub !== user.subject) return login('id_token_hint names another user than the one signed in');
+    if (oidc.loginHint !== null && normalizeEmail(oidc.loginHint) !== normalizeEmail(user.email)) return login('login_hint names another user than the one signed in');
+    const wanted = oidc.claims?.id_token?.sub?.value;
+    if (wanted !== undefined && wanted !== user.subject) throw responseError(request, 'login_required', 'the requested subject is not the signed-in user');
+  }
+  if (request.prompt.has('select_account')) return 'select_account';
+  return 'proceed';
 }
 
 // ---- errors and clients anyone could register (RFC 9700 §4.11.2) ---------------------------
@@ -273,7 +451,23 @@ export function authorizationRequestParameters(request: AuthorizationRequest): R
     out.code_challenge = request.codeChallenge;
     out.code_challenge_method = 'S256';
   }
+  if (request.responseMode !== 'query') out.response_mode = request.responseMode;
+  // What the code and its ID token carry; the hints and max_age were settled before the page.
+  const oidc = request.oidc;
+  if (oidc !== null) {
+    if (oidc.nonce !== null) out.nonce = oidc.nonce;
+    if (oidc.claimsParameter !== null) out.claims = oidc.claimsParameter;
+    if (oidc.uiLocales !== null) out.ui_locales = oidc.uiLocales;
+  }
   return out;
+}
+
+/**
+ * The scopes the user is asked about and consents to: the requested ones, plus those whose
+ * claims a `claims` request names (Core §5.5), so no claim reaches the client unconsented.
+ */
+export function consentScope(request: AuthorizationRequest): string[] {
+  return [...new Set([...request.scope, ...scopesOfRequestedClaims(request.oidc?.claims ?? null)])];
 }
 
 /**
@@ -354,8 +548,8 @@ export function consentCovers(consentedScope: string | undefined, requested: rea
 }
 
 export interface IssuedCode {
-  /** Where to send the browser: REDIRECT_URI?code=…&state=… (RFC 6749 §4.1.2). */
-  location: string;
+  /** The response: code, state and iss (RFC 6749 §4.1.2, RFC 9207), by the request's response mode. */
+  response: AuthorizationResponse;
   grantId: number;
 }
 
@@ -371,11 +565,16 @@ export async function issueAuthorizationCode(
   request: AuthorizationRequest,
   userId: number,
   organizationId: number | null,
+  login: LoginFacts,
 ): Promise<IssuedCode> {
   const now = nowSeconds(deps.clock);
   const scope = formatScope(request.scope);
+  // An OpenID grant remembers its login: every ID token of it repeats auth_time, sid and amr.
+  const oidcLogin: OidcLogin | undefined = request.oidc === null ? undefined : {
+    authTime: login.authTime ?? now, sid: login.sid, amr: login.amr, claims: request.oidc.claims,
+  };
   const grantId = await deps.grants.insert({
-    clientId: request.client.id, userId, organizationId, scope, grantType: 'authorization_code', now,
+    clientId: request.client.id, userId, organizationId, scope, grantType: 'authorization_code', now, ...(oidcLogin ? { login: oidcLogin } : {}),
   });
   const code = newOrderedSecret();
   await deps.codes.insert({
@@ -391,8 +590,21 @@ export async function issueAuthorizationCode(
     codeChallengeMethod: request.codeChallengeMethod,
     createdAt: now,
     expiresAt: now + deps.config.authorizationCodeTtl,
+    nonce: request.oidc?.nonce ?? null,
   });
-  return { location: appendQuery(request.redirectUri, { code, state: request.state }), grantId };
+  return {
+    response: { redirectUri: request.redirectUri, responseMode: request.responseMode, parameters: { code, state: request.state, iss: request.issuer } },
+    grantId,
+  };
+}
+
+/** The browser session a code is issued in (auth_time, sid and amr of its ID tokens). */
+export interface LoginFacts {
+  /** When the password was last checked; null when unknown (then: now). */
+  authTime: number | null;
+  sid: string;
+  /** RFC 8176 values. */
+  amr: readonly string[];
 }
 
 /**
@@ -406,13 +618,14 @@ export async function authorizeWithRememberedConsent(
   request: AuthorizationRequest,
   userId: number,
   organizations: readonly Organization[],
+  login: LoginFacts,
 ): Promise<(IssuedCode & { organizationId: number | null }) | undefined> {
   if (!request.prompt.has('consent')) {
     const implicit = implicitOrganization(organizations);
     if (implicit) {
       const consent = await deps.grants.findConsent(userId, request.client.id, implicit.organizationId);
-      if (consentCovers(consent?.scope, request.scope)) {
-        const issued = await issueAuthorizationCode(deps, request, userId, implicit.organizationId);
+      if (consentCovers(consent?.scope, consentScope(request))) {
+        const issued = await issueAuthorizationCode(deps, request, userId, implicit.organizationId, login);
         return { ...issued, organizationId: implicit.organizationId };
       }
     }
@@ -430,17 +643,23 @@ export async function approveAuthorizationRequest(
   request: AuthorizationRequest,
   userId: number,
   organizationId: number | null,
+  login: LoginFacts,
 ): Promise<IssuedCode> {
   const now = nowSeconds(deps.clock);
   const previous = await deps.grants.findConsent(userId, request.client.id, organizationId);
-  const merged = [...new Set([...(previous?.scope.split(' ').filter(Boolean) ?? []), ...request.scope])];
+  const merged = [...new Set([...(previous?.scope.split(' ').filter(Boolean) ?? []), ...consentScope(request)])];
   await deps.grants.upsertConsent(userId, request.client.id, organizationId, formatScope(merged), now);
-  return issueAuthorizationCode(deps, request, userId, organizationId);
+  return issueAuthorizationCode(deps, request, userId, organizationId, login);
 }
 
 /** The user said no (RFC 6749 §4.1.2.1 access_denied). */
-export function deniedLocation(request: AuthorizationRequest): string {
-  return responseError(request, 'access_denied', 'the user denied the request').location();
+export function deniedResponse(request: AuthorizationRequest): AuthorizationResponse {
+  return responseError(request, 'access_denied', 'the user denied the request').response();
+}
+
+/** A response as a redirect location (response_mode=query). */
+export function responseLocation(response: AuthorizationResponse): string {
+  return appendQuery(response.redirectUri, response.parameters);
 }
 
 // ---- building the redirect ------------------------------------------------------------------

@@ -20,7 +20,12 @@ export type OAuthErrorCode =
   | 'slow_down'
   // OpenID Connect Core §3.1.2.6: the answers to prompt=none when the user would have to act.
   | 'login_required'
-  | 'consent_required';
+  | 'consent_required'
+  | 'interaction_required'
+  | 'account_selection_required'
+  // Core §3.1.2.6: request objects are not implemented.
+  | 'request_not_supported'
+  | 'request_uri_not_supported';
 
 /** Default HTTP status per code (RFC 6749 §5.2, RFC 6750 §3.1). */
 const STATUS: Record<OAuthErrorCode, number> = {
@@ -40,6 +45,10 @@ const STATUS: Record<OAuthErrorCode, number> = {
   slow_down: 429,
   login_required: 400,
   consent_required: 400,
+  interaction_required: 400,
+  account_selection_required: 400,
+  request_not_supported: 400,
+  request_uri_not_supported: 400,
 };
 
 export interface OAuthErrorOptions {

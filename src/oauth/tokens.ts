@@ -58,6 +58,8 @@ export interface TokenResponse {
   access_token: string;
   refresh_token?: string;
   scope?: string;
+  /** OpenID Connect Core §3.1.3.3, when the scope holds openid (id-token.ts). */
+  id_token?: string;
 }
 
 /** What the tokens are issued for: one grant, its client, user, organization and scope. */

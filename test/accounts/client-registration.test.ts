@@ -82,7 +82,7 @@ for (const kind of databaseKinds()) {
         assert.deepEqual(client.scopes, services.config.scopes);
         assert.deepEqual(await services.clients.findByClientId(client.clientId), client);
         assert.deepEqual(describeClient(client), {
-          client_id: client.clientId, name: 'App', redirect_uris: [CB], grant_types: ['authorization_code', 'refresh_token'], scopes: ['profile', 'email'],
+          client_id: client.clientId, name: 'App', redirect_uris: [CB], grant_types: ['authorization_code', 'refresh_token'], scopes: ['openid', 'profile', 'email'],
           public: false, owner: null, refresh_without_secret: false, trusted: false,
         });
       });
@@ -117,7 +117,7 @@ for (const kind of databaseKinds()) {
           { field: 'grant_types', message: 'unknown grant type "implicit" (known: authorization_code, refresh_token, password, client_credentials)' });
         await assert.rejects(registerClient(services, { name: 'A', redirectUris: [CB], grantTypes: [] }), { field: 'grant_types', message: 'a client needs at least one grant type' });
         await assert.rejects(registerClient(services, { name: 'A', redirectUris: [CB], scopes: ['profile', 'admin'] }),
-          { field: 'scopes', message: 'unknown scope "admin" (the server offers: profile email)' });
+          { field: 'scopes', message: 'unknown scope "admin" (the server offers: openid profile email)' });
         await assert.rejects(registerClient(services, { name: 'A', redirectUris: [CB], ownerUserId: 424242 }), { field: 'owner', message: 'no user with id 424242' });
         await assert.rejects(registerClient(services, { name: 'A', redirectUris: ['not a uri'] }), { field: 'redirect_uris' });
         await assert.rejects(registerClient(services, { name: '', redirectUris: [CB] }), { field: 'name' });

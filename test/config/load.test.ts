@@ -45,7 +45,7 @@ describe('loadConfig: sources and precedence', () => {
     assert.equal(config.issuer, 'http://127.0.0.1:8080');
     assert.equal(config.accessTokenTtl, PROFILES.standard.accessTokenTtl);
     assert.equal(config.refreshTokenTtl, PROFILES.standard.refreshTokenTtl);
-    assert.deepEqual(config.scopes, ['profile', 'email']);
+    assert.deepEqual(config.scopes, ['openid', 'profile', 'email']);
     assert.equal(config.accessTokenFormat, 'opaque');
     assert.equal(config.refreshRetryWindow, 0);
     assert.equal(config.signup, true);

@@ -44,7 +44,9 @@ async function authorizationCode(s: Setup, state: string): Promise<string> {
   // "https://YOUR_REDIRECT_URI?code=CODE&state=STATE"
   assert.equal(result.status, 302);
   assert.ok(result.location?.startsWith(`${REDIRECT_URI}?code=`), result.location ?? '');
-  assert.equal([...(result.redirect?.searchParams.keys() ?? [])].join(','), 'code,state');
+  // SPEC.md "OpenID Connect": every authorization response also carries iss (RFC 9207).
+  assert.equal([...(result.redirect?.searchParams.keys() ?? [])].join(','), 'code,state,iss');
+  assert.equal(result.redirect?.searchParams.get('iss'), s.server.config.issuer);
   assert.equal(result.state, state);
   assert.ok(result.code);
   return result.code;

@@ -3,6 +3,7 @@
 // the token issuer and an audit log that keeps its lines. No HTTP: a test builds a grant
 // handler from src/oauth/grants/ with these real dependencies, wraps it in answeringBody (which
 // checks the audit facts each answer comes with) and calls handle().
+import type { IdTokenMinterDeps } from '../../src/oauth/id-token.js';
 import assert from 'node:assert/strict';
 import type { AuditLogger } from '../../src/audit.js';
 import { loadConfig, type Config } from '../../src/config/load.js';
@@ -36,6 +37,8 @@ export interface GrantWorld {
   clock: MovableClock;
   config: Config;
   issuer: TokenIssuer;
+  /** ID token signing with the world's own keys (id-token.ts). */
+  idTokens: IdTokenMinterDeps;
   audit: RecordingAudit;
   close(): Promise<void>;
 }
@@ -53,6 +56,7 @@ export async function openGrantWorld(overrides: Partial<Config> = {}): Promise<G
     clock,
     config,
     issuer: new TokenIssuer(config),
+    idTokens: { keys: services.signingKeys, config },
     audit: new RecordingAudit(),
     close: () => store.close(),
   };

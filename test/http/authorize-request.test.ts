@@ -165,7 +165,8 @@ for (const kind of databaseKinds()) {
     });
 
     test('prompt: unknown values and none with others → invalid_request; none without a session → login_required', async () => {
-      await expectRedirect({ prompt: 'select_account', state: 'q' }, 'invalid_request', 'q');
+      await expectRedirect({ prompt: 'select_everything', state: 'q' }, 'invalid_request', 'q');
+      await expectRedirect({ prompt: 'none select_account', state: 'q' }, 'invalid_request', 'q');
       await expectRedirect({ prompt: 'none login', state: 'q' }, 'invalid_request', 'q');
       await expectRedirect({ prompt: 'none', state: 'q' }, 'login_required', 'q');
     });
@@ -182,7 +183,7 @@ for (const kind of databaseKinds()) {
       const res = await httpRequest(server, 'GET', authorizePath({ clientId: c.clientId, redirectUri: uri, responseType: 'token', state: 'k' }));
       assert.equal(res.status, 302);
       assert.ok(res.location?.startsWith(`${uri}&error=unsupported_response_type&error_description=`), res.location ?? '');
-      assert.ok(res.location?.endsWith('&state=k'));
+      assert.ok(res.location?.endsWith(`&state=k&iss=${encodeURIComponent(server.config.issuer)}`), res.location ?? '');
     });
 
     test('malformed input never yields a 5xx', async () => {

@@ -59,7 +59,8 @@ for (const kind of databaseKinds()) {
       assert.equal(result.state, state);
       assert.ok(result.code && result.code.length >= 43);
       assert.ok(result.location?.startsWith(`${REDIRECT}?code=`));
-      assert.equal([...(result.redirect?.searchParams.keys() ?? [])].join(','), 'code,state');
+      // RFC 9207: iss on every authorization response (SPEC.md "OpenID Connect").
+      assert.equal([...(result.redirect?.searchParams.keys() ?? [])].join(','), 'code,state,iss');
 
       // The row the token endpoint consumes.
       const rows = await codeRows(client.id);

@@ -20,7 +20,7 @@ for (const kind of databaseKinds()) {
         assert.equal(res.status, 200);
         assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
         const issuer = server.url;
-        assert.deepEqual(res.body, expectedAuthorizationServerMetadata(issuer, ['profile', 'email']));
+        assert.deepEqual(res.body, expectedAuthorizationServerMetadata(issuer, ['openid', 'profile', 'email', 'offline_access']));
         // Every endpoint named there answers (here: not with 404).
         for (const endpoint of ['token_endpoint', 'revocation_endpoint', 'introspection_endpoint'] as const) {
           const r = await fetch(String(res.body[endpoint]), { method: 'POST' });

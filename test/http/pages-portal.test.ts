@@ -123,7 +123,9 @@ for (const kind of databaseKinds()) {
       assert.match(fieldErrors(taken.body).join('\n'), /profile-email-error: This e-mail address can&#39;t be used for your account\. Choose another\./);
       const saved = await ann.submit('/account', '/account/profile', { name: 'Ann B', email: 'ann.b@example.com', locale: 'en-GB', current_password: 'correct horse battery' });
       assert.equal(saved.status, 303);
-      assert.deepEqual(await services.users.findById(user.id), { id: user.id, name: 'Ann B', email: 'ann.b@example.com', locale: 'en-GB', subject: user.subject });
+      const stored = await services.users.findById(user.id);
+      assert.deepEqual(stored, { id: user.id, name: 'Ann B', email: 'ann.b@example.com', locale: 'en-GB', subject: user.subject, emailVerified: false, updatedAt: stored?.updatedAt });
+      assert.ok((stored?.updatedAt ?? 0) >= user.updatedAt);
       assert.match((await ann.get(saved.location!)).body, /Your profile is saved/);
 
       // A second session of Ann's, which the password change must end.

@@ -12,7 +12,7 @@ import {
   implicitOrganization,
   parsePrompt,
 } from '../../src/oauth/authorize.js';
-import { withoutPromptLogin } from '../../src/http/routes/authorize.js';
+import { returnAfterLogin as withoutPromptLogin } from '../../src/http/routes/authorize.js';
 
 test('appendQuery adds ? or & as needed, encodes values and leaves out undefined ones', () => {
   assert.equal(appendQuery('https://a.example/cb', { code: 'c', state: 's' }), 'https://a.example/cb?code=c&state=s');
@@ -30,13 +30,15 @@ test('appendQuery adds ? or & as needed, encodes values and leaves out undefined
   assert.equal(appendQuery('https://a.example/cb', { state: 'a\uD800b' }), 'https://a.example/cb?state=a%EF%BF%BDb');
 });
 
-test('parsePrompt: none, login, consent; unknown values and none with others are refused', () => {
+test('parsePrompt: none, login, consent, select_account; unknown values and none with others are refused', () => {
   assert.deepEqual([...(parsePrompt(undefined) ?? [])], []);
   assert.deepEqual([...(parsePrompt('login consent') ?? [])], ['login', 'consent']);
   assert.deepEqual([...(parsePrompt(' consent  ') ?? [])], ['consent']);
   assert.deepEqual([...(parsePrompt('none') ?? [])], ['none']);
   assert.equal(parsePrompt('none consent'), null);
-  assert.equal(parsePrompt('select_account'), null);
+  assert.deepEqual([...(parsePrompt('select_account') ?? [])], ['select_account']);
+  assert.equal(parsePrompt('none select_account'), null);
+  assert.equal(parsePrompt('select-account'), null);
   assert.equal(parsePrompt('Login'), null);
 });
 
@@ -82,4 +84,7 @@ test('withoutPromptLogin removes only login from prompt and keeps every other by
   assert.equal(withoutPromptLogin('/oauth/authorize?prompt=login'), '/oauth/authorize');
   assert.equal(withoutPromptLogin('/oauth/authorize?p%72ompt=login&x'), '/oauth/authorize?x');
   assert.equal(withoutPromptLogin('/oauth/authorize'), '/oauth/authorize');
+  // What the sign-in has answered goes too: select_account, max_age and the hints.
+  assert.equal(withoutPromptLogin('/oauth/authorize?prompt=select_account+consent&max_age=0&id_token_hint=x.y.z&login_hint=a%40b&nonce=n&state=%0A'),
+    '/oauth/authorize?prompt=consent&nonce=n&state=%0A');
 });

@@ -60,6 +60,7 @@ async function scene(fn: (s: Scene) => Promise<void>, options: { grants?: GrantH
         config: w.config,
         issuer: w.issuer,
         transaction: w.services.transaction,
+        idTokens: w.idTokens,
         codes: w.services.codes,
         refreshTokens: w.services.refreshTokens,
         grants: w.services.grants,

@@ -24,7 +24,7 @@ async function accessToken(w: GrantWorld, scope: string): Promise<{ token: strin
   const user = await createUser(w);
   const client = await createClient(w);
   const { code, grantId } = await mintCode(w, { client, userId: user.id, scope });
-  const grant = answeringBody(w, authorizationCodeGrant({ clock: w.clock, issuer: w.issuer, transaction: w.services.transaction, codes: w.services.codes, grants: w.services.grants, audit: w.audit }));
+  const grant = answeringBody(w, authorizationCodeGrant({ clock: w.clock, issuer: w.issuer, transaction: w.services.transaction, codes: w.services.codes, grants: w.services.grants, audit: w.audit, idTokens: w.idTokens }));
   return { token: (await grant.handle({ client: client.client, params: { code, redirect_uri: client.redirectUri } })).access_token, grantId };
 }
 

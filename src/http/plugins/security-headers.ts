@@ -27,7 +27,8 @@ export function registerSecurityHeaders(app: FastifyInstance, options: { https: 
     reply.header('X-Frame-Options', 'DENY');
     reply.header('X-Content-Type-Options', 'nosniff');
     reply.header('Referrer-Policy', 'no-referrer');
-    reply.header('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+    // A page that needs another policy (form_post's self-submitting form) sets its own.
+    if (!reply.hasHeader('content-security-policy')) reply.header('Content-Security-Policy', CONTENT_SECURITY_POLICY);
     if (options.https) reply.header('Strict-Transport-Security', 'max-age=31536000');
     const location = reply.getHeader('location');
     if (typeof location === 'string' && UNSAFE_IN_LOCATION.test(location)) reply.header('location', percentEncodeUnsafe(location));

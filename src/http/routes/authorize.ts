@@ -1,11 +1,13 @@
-// The browser side of the authorization code flow (RFC 6749 §4.1): GET /oauth/authorize
-// validates the request, sends a visitor without a session to the login page, skips the page
-// when remembered consent covers the request, or shows the consent page; POST
+// The browser side of the authorization code flow (RFC 6749 §4.1, OpenID Connect Core §3.1):
+// GET and POST /oauth/authorize validate the request, send a visitor who must sign in (again)
+// to the login page, show who is signed in for prompt=select_account, skip the page when
+// remembered consent covers the request, or show the consent page; POST
 // /oauth/authorize/decision takes the user's answer. The protocol lives in oauth/authorize.ts.
 //
 // Errors: before the client and redirect URI are validated, an OAuthError goes to the one
 // error handler, which renders a 400 page (errorFormat 'html'); after, an
-// AuthorizationResponseError becomes a 302 to the client with error and state.
+// AuthorizationResponseError goes to the client with error, state and iss — a 302, or with
+// response_mode=form_post a self-submitting form (views/form-post.ts).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   approveAuthorizationRequest,
@@ -13,21 +15,28 @@ import {
   authorizeWithRememberedConsent,
   AuthorizationResponseError,
   chooseOrganization,
+  consentScope,
   decodeAuthorizationRequest,
-  deniedLocation,
+  deniedResponse,
   encodeAuthorizationRequest,
   errorMayRedirect,
   errorPageInsteadOfRedirect,
-  responseError,
+  requiredInteraction,
+  responseLocation,
   validateAuthorizationRequest,
   type AuthorizationRequest,
+  type AuthorizationResponse,
+  type LoginFacts,
 } from '../../oauth/authorize.js';
+import { nowSeconds } from '../../oauth/clock.js';
 import { OAuthError } from '../../oauth/errors.js';
 import { audit } from '../../audit.js';
 import type { Organization, User } from '../../oauth/model.js';
 import { consentPage, INTEGRATIONS_OFF_MESSAGE } from '../../views/consent.js';
+import { formPostPage, formPostPolicy } from '../../views/form-post.js';
+import { selectAccountPage } from '../../views/select-account.js';
 import { percentEncodeUnsafe } from '../plugins/security-headers.js';
-import { loadSession, requireCsrf, type Session } from '../session.js';
+import { loadSession, requireCsrf, sessionSid, type Session } from '../session.js';
 
 export const AUTHORIZE_PATH = '/oauth/authorize';
 export const DECISION_PATH = '/oauth/authorize/decision';
@@ -42,35 +51,66 @@ function safeDecode(value: string): string {
   }
 }
 
+/** Parameters that asked for the sign-in just made: coming back must not ask again (no loop). */
+const SATISFIED_BY_LOGIN = new Set(['max_age', 'id_token_hint', 'login_hint']);
+/** prompt values the login page (or the account choice) has answered. */
+const PROMPTS_ANSWERED = new Set(['login', 'select_account']);
+
 /**
- * The request URL without `login` in `prompt`, for the login page to come back to: the
- * password has just been asked for, so coming back must not ask again (no loop). Every other
- * parameter is kept byte for byte, so state comes back exactly as sent.
+ * The request URL for the login page (or the account choice) to come back to: without `login`
+ * and `select_account` in `prompt`, and without max_age, id_token_hint and login_hint, which
+ * the sign-in just made has answered. The ID token's auth_time still tells the client when it
+ * was. Every other parameter is kept byte for byte, so state comes back exactly as sent.
  */
-export function withoutPromptLogin(url: string): string {
+export function returnAfterLogin(url: string): string {
   const q = url.indexOf('?');
   if (q === -1) return url;
   const kept: string[] = [];
   for (const pair of url.slice(q + 1).split('&')) {
     const eq = pair.indexOf('=');
-    if (safeDecode(eq === -1 ? pair : pair.slice(0, eq)) !== 'prompt') {
+    const name = safeDecode(eq === -1 ? pair : pair.slice(0, eq));
+    if (SATISFIED_BY_LOGIN.has(name)) continue;
+    if (name !== 'prompt') {
       kept.push(pair);
       continue;
     }
-    const rest = safeDecode(eq === -1 ? '' : pair.slice(eq + 1)).split(' ').filter((p) => p !== '' && p !== 'login');
+    const rest = safeDecode(eq === -1 ? '' : pair.slice(eq + 1)).split(' ').filter((p) => p !== '' && !PROMPTS_ANSWERED.has(p));
     if (rest.length > 0) kept.push(`prompt=${encodeURIComponent(rest.join(' '))}`);
   }
   const path = url.slice(0, q);
   return kept.length > 0 ? `${path}?${kept.join('&')}` : path;
 }
 
-function loginLocation(next: string): string {
-  return `/login?next=${encodeURIComponent(next)}`;
+/** The login page, coming back to `next`; `login_hint` pre-fills the e-mail, `other` empties it. */
+function loginLocation(next: string, options: { loginHint?: string | null; otherAccount?: boolean } = {}): string {
+  let location = `/login?next=${encodeURIComponent(next)}`;
+  if (options.loginHint) location += `&login_hint=${encodeURIComponent(options.loginHint)}`;
+  if (options.otherAccount) location += '&account=other';
+  return location;
 }
 
 /** The answer to the client (RFC 6749 §4.1.2): a 302 that no cache keeps, as it may carry a code. */
 function redirectToClient(reply: FastifyReply, location: string): FastifyReply {
   return reply.header('Cache-Control', 'no-store').redirect(percentEncodeUnsafe(location), 302);
+}
+
+/**
+ * Delivers an authorization response (success or error) by its response mode: a 302 with the
+ * parameters in the query, or (form_post) a page that posts them to the redirect URI, with a
+ * CSP of its own that lets exactly its submit script run and its form go to that URI's origin.
+ */
+function deliver(reply: FastifyReply, response: AuthorizationResponse): FastifyReply {
+  if (response.responseMode === 'form_post') {
+    return reply.code(200).type('text/html; charset=utf-8').header('Cache-Control', 'no-store').header('Pragma', 'no-cache')
+      .header('Content-Security-Policy', formPostPolicy(response.redirectUri))
+      .send(formPostPage(response.redirectUri, response.parameters).toString());
+  }
+  return redirectToClient(reply, responseLocation(response));
+}
+
+/** The session's login as the code and its ID tokens record it. Passwords are the only way in today (RFC 8176 `pwd`). */
+function loginFacts(session: Session): LoginFacts {
+  return { authTime: session.authTime, sid: sessionSid(session) ?? '', amr: ['pwd'] };
 }
 
 /**
@@ -93,7 +133,7 @@ async function answeringByRedirect(
       request.log.info({ event: 'authorization_error_not_redirected', error: err.code, clientId: err.client.id }, 'untrusted client: error shown, not redirected');
       throw errorPageInsteadOfRedirect(err);
     }
-    return redirectToClient(reply, err.location());
+    return deliver(reply, err.response());
   }
 }
 
@@ -120,7 +160,7 @@ function sendConsentPage(reply: FastifyReply, view: ConsentView): FastifyReply {
   const page = consentPage({
     clientName: view.request.client.name,
     redirectUri: view.request.redirectUri,
-    scope: view.request.scope,
+    scope: consentScope(view.request),
     organizations: view.organizations,
     selectedOrganizationId: selected,
     authorizationRequest: encodeAuthorizationRequest(authorizationRequestParameters(view.request)),
@@ -139,34 +179,53 @@ async function organizationsOf(request: FastifyRequest, userId: number): Promise
 export async function authorizeRoutes(app: FastifyInstance): Promise<void> {
   const { services } = app;
 
-  app.get(AUTHORIZE_PATH, PAGE, async (request, reply) =>
-    answeringByRedirect(request, reply, async () => {
+  /** GET and POST /oauth/authorize (Core §3.1.2.1: both must be supported): `params` from the query or the form. */
+  async function authorize(request: FastifyRequest, reply: FastifyReply, params: Record<string, unknown>, url: string): Promise<FastifyReply> {
+    return answeringByRedirect(request, reply, async () => {
       // Validate before any interaction: a bad request is answered at once, not after a login.
       // The session is looked up meanwhile (independent queries; a validation error still wins).
-      const [authz, session] = await Promise.all([
-        validateAuthorizationRequest(request.query as Record<string, unknown>, services),
-        loadSession(request),
-      ]);
-      const returnTo = withoutPromptLogin(request.url);
-
-      if (!session?.user) {
-        // OpenID Connect Core §3.1.2.6: prompt=none must not show a page.
-        if (authz.prompt.has('none')) throw responseError(authz, 'login_required', 'the user is not signed in');
-        return reply.header('Cache-Control', 'no-store').redirect(loginLocation(returnTo), 303);
+      const [authz, session] = await Promise.all([validateAuthorizationRequest(params, services), loadSession(request)]);
+      const signedIn = session?.user ? { subject: session.user.subject, email: session.user.email, authTime: session.authTime } : null;
+      // prompt=none never shows a page: whatever would need one is an error at the redirect URI.
+      const interaction = requiredInteraction(authz, signedIn, nowSeconds(services.clock));
+      const back = returnAfterLogin(url);
+      if (interaction === 'login') {
+        return reply.header('Cache-Control', 'no-store').redirect(loginLocation(back, { loginHint: authz.oidc?.loginHint ?? null }), 303);
       }
-      // prompt=login: ask for the password again even though a session exists; the login page
-      // comes back to the request without prompt=login.
-      if (authz.prompt.has('login')) return reply.header('Cache-Control', 'no-store').redirect(loginLocation(returnTo), 303);
+      const userSession = session as Session & { user: User };
+      const user = userSession.user;
+      if (interaction === 'select_account') {
+        const page = selectAccountPage({
+          clientName: authz.client.name, userName: user.name, userEmail: user.email, csrfToken: userSession.csrfToken,
+          continueUrl: back, otherAccountUrl: loginLocation(back, { otherAccount: true }),
+        });
+        return reply.type('text/html; charset=utf-8').header('Cache-Control', 'no-store').send(page.toString());
+      }
 
-      const user = session.user;
       const organizations = await organizationsOf(request, user.id);
-      const issued = await authorizeWithRememberedConsent(services, authz, user.id, organizations);
+      const issued = await authorizeWithRememberedConsent(services, authz, user.id, organizations, loginFacts(userSession));
       if (issued) {
         request.log.info({ event: 'code_issued', clientId: authz.client.clientId, userId: user.id, organizationId: issued.organizationId, grantId: issued.grantId, consent: 'remembered' }, 'authorization code issued');
-        return redirectToClient(reply, issued.location);
+        return deliver(reply, issued.response);
       }
-      return sendConsentPage(reply, { request: authz, session: session as Session & { user: User }, organizations });
-    }, (err) => errorMayRedirect(services, err, async () => (await loadSession(request))?.user?.id ?? null)));
+      return sendConsentPage(reply, { request: authz, session: userSession, organizations });
+    }, (err) => errorMayRedirect(services, err, async () => (await loadSession(request))?.user?.id ?? null));
+  }
+
+  app.get(AUTHORIZE_PATH, PAGE, async (request, reply) => authorize(request, reply, request.query as Record<string, unknown>, request.url));
+
+  app.post(AUTHORIZE_PATH, PAGE, async (request, reply) => {
+    const body = request.body;
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+      throw new OAuthError('invalid_request', 'The authorization request must be sent as a form (application/x-www-form-urlencoded).', { status: 400 });
+    }
+    const params = body as Record<string, unknown>;
+    // Where the login page comes back to: the same request as a GET (every value is a string
+    // by now unless repeated, and a repeat has already been refused by validation).
+    const query = new URLSearchParams();
+    for (const [name, value] of Object.entries(params)) if (typeof value === 'string') query.append(name, value);
+    return authorize(request, reply, params, `${AUTHORIZE_PATH}?${query.toString()}`);
+  });
 
   app.post(DECISION_PATH, PAGE, async (request, reply) => {
     // CSRF first (403, nothing changes): the decision must come from our own consent page.
@@ -187,7 +246,7 @@ export async function authorizeRoutes(app: FastifyInstance): Promise<void> {
       const decision = formField(request.body, 'decision');
       if (decision === 'deny') {
         audit(request.log, 'consent.denied', { client_id: authz.client.clientId, user_id: user.id, address: request.ip });
-        return redirectToClient(reply, deniedLocation(authz));
+        return deliver(reply, deniedResponse(authz));
       }
 
       const organizations = await organizationsOf(request, user.id);
@@ -204,9 +263,9 @@ export async function authorizeRoutes(app: FastifyInstance): Promise<void> {
         return sendConsentPage(reply, { request: authz, session: userSession, organizations, error, status: choice.reason === 'integrations_off' ? 403 : 400 });
       }
 
-      const issued = await approveAuthorizationRequest(services, authz, user.id, choice.organizationId);
+      const issued = await approveAuthorizationRequest(services, authz, user.id, choice.organizationId, loginFacts(userSession));
       audit(request.log, 'consent.granted', { client_id: authz.client.clientId, user_id: user.id, organization_id: choice.organizationId, grant_id: issued.grantId, scope: authz.scope.join(' '), address: request.ip });
-      return redirectToClient(reply, issued.location);
+      return deliver(reply, issued.response);
     });
   });
 }

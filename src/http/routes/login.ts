@@ -43,10 +43,15 @@ export async function loginRoutes(app: FastifyInstance): Promise<void> {
     // Signed in and nowhere in particular to go: the account page. Signed in with a `next`
     // (the authorization endpoint's prompt=login): confirm the password again.
     if (session?.user && nextParam === '') return reply.redirect('/account', 303);
+    // The authorization endpoint passes OpenID's login_hint (an e-mail) to pre-fill the field,
+    // and account=other for "use another account" (prompt=select_account): an empty field.
+    const loginHint = textField(request.query, 'login_hint').trim();
+    const otherAccount = textField(request.query, 'account') === 'other';
+    const email = otherAccount ? '' : loginHint !== '' && loginHint.length <= 320 ? loginHint : session?.user?.email ?? '';
     return sendLoginPage(request, reply, {
       next,
-      email: session?.user?.email ?? '',
-      reauthenticate: Boolean(session?.user),
+      email,
+      reauthenticate: Boolean(session?.user) && !otherAccount && email === session?.user?.email,
     });
   });
 

@@ -30,6 +30,7 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
       grants: services.grants,
       checkPassword: passwordChecker({ guard: services.guard, users: services.users, logger: app.log }),
       audit: app.log,
+      idTokens: { keys: services.signingKeys, config: services.config },
     }),
   });
 

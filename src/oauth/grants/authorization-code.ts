@@ -13,6 +13,7 @@ import { verifyCodeVerifier } from '../pkce.js';
 import { newOpaqueToken, type TokenIssuer } from '../tokens.js';
 import type { AuthorizationCode, Client } from '../model.js';
 import type { CodePort, GrantPort, RootPick, RunInTransaction } from '../ports.js';
+import { withIdToken, type IdTokenMinterDeps } from '../id-token.js';
 import { optionalParam, requireParam, type AuditLog, type GrantHandler } from './grant.js';
 
 export interface AuthorizationCodeGrantDeps {
@@ -20,8 +21,10 @@ export interface AuthorizationCodeGrantDeps {
   issuer: TokenIssuer;
   transaction: RunInTransaction;
   codes: RootPick<CodePort, 'find'>;
-  grants: RootPick<GrantPort, 'revoke' | 'isRevoked'>;
+  grants: RootPick<GrantPort, 'revoke' | 'isRevoked' | 'findIdTokenContext'>;
   audit: AuditLog;
+  /** Signs ID tokens for OpenID grants (id-token.ts). */
+  idTokens: IdTokenMinterDeps;
 }
 
 export function authorizationCodeGrant(deps: AuthorizationCodeGrantDeps): GrantHandler {
@@ -35,9 +38,11 @@ export function authorizationCodeGrant(deps: AuthorizationCodeGrantDeps): GrantH
       const codeHash = tokenKey(code);
       const now = nowSeconds(deps.clock);
 
+      let nonce: string | null = null;
       const response = await deps.transaction(async (tx) => {
         const stored = await tx.codes.consume(codeHash, client.id, now);
         if (!stored) return undefined;
+        nonce = stored.nonce;
         // RFC 6749 §4.1.2: codes are short-lived (authorization_code_ttl, SPEC.md: 10 minutes).
         if (stored.expiresAt <= now) throw new OAuthError('invalid_grant', 'the authorization code has expired');
         checkRedirectUri(stored, redirectUri);
@@ -47,7 +52,7 @@ export function authorizationCodeGrant(deps: AuthorizationCodeGrantDeps): GrantH
           grantId: stored.grantId, client, userId: stored.userId, organizationId: stored.organizationId, scope: stored.scope,
         }, now, refresh);
       });
-      if (response) return response;
+      if (response) return withIdToken({ ...deps.idTokens, grants: deps.grants }, response, client, nonce, now);
       throw await whyNotConsumed(deps, codeHash, client, now);
     },
   };

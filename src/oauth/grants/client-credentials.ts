@@ -6,7 +6,7 @@ import type { Clock } from '../clock.js';
 import { nowSeconds } from '../clock.js';
 import type { TokenIssuer } from '../tokens.js';
 import type { RunInTransaction } from '../ports.js';
-import { clientScopes, grantedScope, optionalParam, type GrantHandler } from './grant.js';
+import { clientScopes, defaultScope, grantedScope, optionalParam, type GrantHandler } from './grant.js';
 
 export interface ClientCredentialsGrantDeps {
   clock: Clock;
@@ -21,7 +21,8 @@ export function clientCredentialsGrant(deps: ClientCredentialsGrantDeps): GrantH
     // RFC 6749 §4.4: "MUST only be used by confidential clients".
     clientAuthentication: 'confidential',
     async handle({ client, params }) {
-      const scope = grantedScope(optionalParam(params, 'scope'), clientScopes(client, deps.config.scopes));
+      const allowed = clientScopes(client, deps.config.scopes);
+      const scope = grantedScope(optionalParam(params, 'scope'), allowed, defaultScope(allowed));
       const now = nowSeconds(deps.clock);
       return deps.transaction(async (tx) => {
         const grantId = await tx.grants.insert({ clientId: client.id, userId: null, organizationId: null, scope, grantType: 'client_credentials', now });

@@ -6,6 +6,7 @@ import type { GrantType } from '../grant-types.js';
 import { OAuthError } from '../errors.js';
 import { formatScope, isSubset, parseScope } from '../scope.js';
 import type { IssuedTokens } from '../tokens.js';
+import { OFFLINE_ACCESS_SCOPE, OPENID_SCOPE } from '../claims.js';
 
 export interface TokenRequest {
   /** The authenticated client. */
@@ -47,8 +48,8 @@ export function optionalParam(params: Readonly<Record<string, string>>, name: st
  * The scope to grant (RFC 6749 §3.3): what was asked for, which must be a subset of
  * `allowed`, or all of `allowed` when nothing was asked for (SPEC.md).
  */
-export function grantedScope(requested: string | undefined, allowed: readonly string[]): string {
-  if (requested === undefined || requested === '') return formatScope(allowed);
+export function grantedScope(requested: string | undefined, allowed: readonly string[], fallback: readonly string[] = allowed): string {
+  if (requested === undefined || requested === '') return formatScope(fallback);
   const scopes = parseScope(requested);
   if (scopes === null) throw new OAuthError('invalid_scope', 'the scope parameter is malformed');
   if (!isSubset(scopes, allowed)) {
@@ -56,6 +57,14 @@ export function grantedScope(requested: string | undefined, allowed: readonly st
     throw new OAuthError('invalid_scope', `scope not allowed: ${formatScope(refused)}`);
   }
   return formatScope(scopes);
+}
+
+/**
+ * What a request without `scope` gets (SPEC.md "OpenID Connect"): the client's scopes other
+ * than `openid` (and `offline_access`), so that OAuth requests stay OAuth requests.
+ */
+export function defaultScope(allowed: readonly string[]): string[] {
+  return allowed.filter((s) => s !== OPENID_SCOPE && s !== OFFLINE_ACCESS_SCOPE);
 }
 
 /** The scopes a client may ask for: its registered ones the server still offers. */

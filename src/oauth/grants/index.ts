@@ -3,6 +3,7 @@
 import type { Config } from '../../config/load.js';
 import type { Clock } from '../clock.js';
 import type { TokenIssuer } from '../tokens.js';
+import type { IdTokenMinterDeps } from '../id-token.js';
 import type { CodePort, GrantPort, RefreshTokenPort, RunInTransaction } from '../ports.js';
 import { authorizationCodeGrant } from './authorization-code.js';
 import { clientCredentialsGrant } from './client-credentials.js';
@@ -23,6 +24,7 @@ export interface GrantDependencies {
   grants: GrantPort;
   audit: AuditLog;
   checkPassword: CheckResourceOwner;
+  idTokens: IdTokenMinterDeps;
 }
 
 export type GrantRegistry = ReadonlyMap<string, GrantHandler>;

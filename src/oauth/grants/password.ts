@@ -8,7 +8,7 @@ import { nowSeconds } from '../clock.js';
 import { OAuthError } from '../errors.js';
 import { newOpaqueToken, type TokenIssuer } from '../tokens.js';
 import type { RunInTransaction } from '../ports.js';
-import { clientScopes, grantedScope, optionalParam, requireParam, type AuditLog, type GrantHandler } from './grant.js';
+import { clientScopes, defaultScope, grantedScope, optionalParam, requireParam, type AuditLog, type GrantHandler } from './grant.js';
 
 /**
  * The resource owner's password check (accounts/password-check.ts, shared with the login page,
@@ -39,7 +39,8 @@ export function passwordGrant(deps: PasswordGrantDeps): GrantHandler {
       const username = requireParam(params, 'username');
       const password = requireParam(params, 'password');
       // Scope first: a request that would fail anyway costs no password hash.
-      const scope = grantedScope(optionalParam(params, 'scope'), clientScopes(client, deps.config.scopes));
+      const allowed = clientScopes(client, deps.config.scopes);
+      const scope = grantedScope(optionalParam(params, 'scope'), allowed, defaultScope(allowed));
 
       // Per account and per address, as on the login page: 429 slow_down with Retry-After
       // while backing off or with too many attempts at once; 503 while the hashing is full.

@@ -15,6 +15,7 @@ import { OAuthError } from '../errors.js';
 import { newOpaqueToken, type IssuedTokens, type TokenIssuer } from '../tokens.js';
 import type { Client, RefreshToken } from '../model.js';
 import type { GrantPort, RefreshTokenPort, RootPick, RunInTransaction } from '../ports.js';
+import { withIdToken, type IdTokenMinterDeps } from '../id-token.js';
 import { grantedScope, optionalParam, requireParam, type AuditLog, type GrantHandler } from './grant.js';
 
 export interface RefreshTokenGrantDeps {
@@ -23,8 +24,10 @@ export interface RefreshTokenGrantDeps {
   issuer: TokenIssuer;
   transaction: RunInTransaction;
   refreshTokens: RootPick<RefreshTokenPort, 'find' | 'findConsumed'>;
-  grants: RootPick<GrantPort, 'revoke' | 'isRevoked'>;
+  grants: RootPick<GrantPort, 'revoke' | 'isRevoked' | 'findIdTokenContext'>;
   audit: AuditLog;
+  /** Signs ID tokens for OpenID grants (id-token.ts). */
+  idTokens: IdTokenMinterDeps;
 }
 
 export function refreshTokenGrant(deps: RefreshTokenGrantDeps): GrantHandler {
@@ -57,10 +60,12 @@ export function refreshTokenGrant(deps: RefreshTokenGrantDeps): GrantHandler {
           grantId: old.grantId, client, userId: old.userId, organizationId: old.organizationId, scope, refreshScope: old.scope,
         }, now, successor);
       });
-      if (response) return response;
+      const idTokens = { ...deps.idTokens, grants: deps.grants };
+      // Core §12.2: a refreshed ID token has no nonce and repeats the grant's sub, aud and auth_time.
+      if (response) return withIdToken(idTokens, response, client, null, now);
       const refused = await whyNotConsumed(deps, presentedHash, client, now, requestedScope, address);
       if (refused instanceof OAuthError) throw refused;
-      return refused;
+      return withIdToken(idTokens, refused, client, null, now);
     },
   };
 }

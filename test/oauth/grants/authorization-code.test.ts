@@ -11,7 +11,7 @@ import { newVerifier } from '../../helpers/pkce.js';
 
 function grantOf(w: GrantWorld): BodyGrant {
   return answeringBody(w, authorizationCodeGrant({
-    clock: w.clock, issuer: w.issuer, transaction: w.services.transaction, codes: w.services.codes, grants: w.services.grants, audit: w.audit,
+    clock: w.clock, issuer: w.issuer, transaction: w.services.transaction, codes: w.services.codes, grants: w.services.grants, audit: w.audit, idTokens: w.idTokens,
   }));
 }
 

@@ -23,10 +23,10 @@ interface Scene {
 async function scene(fn: (s: Scene) => Promise<void>, options: { config?: Partial<Config>; client?: Partial<ClientRegistration> } = {}): Promise<void> {
   await withGrantWorld(async (w) => {
     const grant = answeringBody(w, refreshTokenGrant({
-      clock: w.clock, config: w.config, issuer: w.issuer, transaction: w.services.transaction, refreshTokens: w.services.refreshTokens, grants: w.services.grants, audit: w.audit,
+      clock: w.clock, config: w.config, issuer: w.issuer, transaction: w.services.transaction, refreshTokens: w.services.refreshTokens, grants: w.services.grants, audit: w.audit, idTokens: w.idTokens,
     }));
     const codes = answeringBody(w, authorizationCodeGrant({
-      clock: w.clock, issuer: w.issuer, transaction: w.services.transaction, codes: w.services.codes, grants: w.services.grants, audit: w.audit,
+      clock: w.clock, issuer: w.issuer, transaction: w.services.transaction, codes: w.services.codes, grants: w.services.grants, audit: w.audit, idTokens: w.idTokens,
     }));
     const user = await createUser(w);
     const client = await createClient(w, options.client);
@@ -158,7 +158,7 @@ describe('refresh_token grant', () => {
   test('a public client refreshes with its client_id alone', async () => {
     await scene(async ({ w, grant, user, client }) => {
       const codes = answeringBody(w, authorizationCodeGrant({
-        clock: w.clock, issuer: w.issuer, transaction: w.services.transaction, codes: w.services.codes, grants: w.services.grants, audit: w.audit,
+        clock: w.clock, issuer: w.issuer, transaction: w.services.transaction, codes: w.services.codes, grants: w.services.grants, audit: w.audit, idTokens: w.idTokens,
       }));
       const verifier = newVerifier();
       const { code } = await mintCode(w, { client, userId: user.id, codeVerifier: verifier });

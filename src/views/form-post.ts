@@ -1,0 +1,55 @@
+// OAuth 2.0 Form Post Response Mode (response_mode=form_post): the authorization response as
+// an HTML form that posts itself to the client's redirect URI. The page carries its own CSP
+// (formPostPolicy): exactly its one inline script may run (by hash), and the form may go only
+// to the redirect URI's origin. Without JavaScript the visitor presses the button.
+import { createHash } from 'node:crypto';
+import { html, raw, type Html } from './html.js';
+
+/** The whole script: submit the one form. Its hash is what the CSP allows. */
+const SUBMIT_SCRIPT = 'document.forms[0].submit();';
+const SUBMIT_SCRIPT_HASH = `'sha256-${createHash('sha256').update(SUBMIT_SCRIPT).digest('base64')}'`;
+
+/**
+ * The CSP source for a form action: the origin of an http(s) URI, or the scheme of any other
+ * (a native app's `com.example.app:/cb`). Neither can hold a space or `;`, which would break out
+ * of the directive.
+ */
+export function formActionSource(uri: string): string {
+  try {
+    const url = new URL(uri);
+    if (url.protocol === 'http:' || url.protocol === 'https:') return url.origin;
+    if (/^[a-z][a-z0-9+.-]*:$/.test(url.protocol)) return url.protocol;
+  } catch {
+    // fall through: a registered redirect URI always parses
+  }
+  return "'none'";
+}
+
+/** The page's own Content-Security-Policy. */
+export function formPostPolicy(redirectUri: string): string {
+  return `default-src 'none'; script-src ${SUBMIT_SCRIPT_HASH}; form-action ${formActionSource(redirectUri)}; frame-ancestors 'none'; base-uri 'none'`;
+}
+
+// Lone UTF-16 surrogates cannot be sent as UTF-8: replaced, as in a query (authorize.ts appendQuery).
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+export function formPostPage(redirectUri: string, parameters: Record<string, string | undefined>): Html {
+  const fields = Object.entries(parameters)
+    .filter((entry): entry is [string, string] => entry[1] !== undefined)
+    .map(([name, value]) => html`<input type="hidden" name="${name}" value="${value.replace(LONE_SURROGATE, '\uFFFD')}">`);
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Returning to the application · Latchkey</title>
+</head>
+<body>
+<form method="post" action="${redirectUri}">
+${fields}
+<noscript><p>JavaScript is off in this browser. Press the button to return to the application.</p><button type="submit">Continue</button></noscript>
+</form>
+<script>${raw(SUBMIT_SCRIPT)}</script>
+</body>
+</html>`;
+}
