@@ -3,6 +3,7 @@
 // The second is the first plus the OpenID Provider fields, built from it, so the two can never
 // disagree on a field they share (the issuer first of all: Discovery §4.3, RFC 8414 §3.3).
 import type { Config } from '../config/load.js';
+import type { Prompt, ResponseMode } from './authorize.js';
 import { CLAIMS_SUPPORTED, OFFLINE_ACCESS_SCOPE, OPENID_SCOPE } from './claims.js';
 import { GRANT_TYPES } from './grant-types.js';
 import { SIGNING_ALGS } from './signing-keys.js';
@@ -14,11 +15,16 @@ export const JWKS_PATH = '/.well-known/jwks.json';
 export const AUTHORIZATION_SERVER_METADATA_PATH = '/.well-known/oauth-authorization-server';
 export const OPENID_CONFIGURATION_PATH = '/.well-known/openid-configuration';
 
+// Every value of authorize.ts's types, listed once: the compiler refuses a list that misses
+// one or names another.
+const RESPONSE_MODE_SET: Record<ResponseMode, true> = { query: true, form_post: true };
+const PROMPT_SET: Record<Prompt, true> = { none: true, login: true, consent: true, select_account: true };
+
 /** Where authorization responses may go (OAuth 2.0 Multiple Response Types, Form Post Response Mode). */
-export const RESPONSE_MODES = ['query', 'form_post'] as const;
+export const RESPONSE_MODES = Object.keys(RESPONSE_MODE_SET) as ResponseMode[];
 
 /** The `prompt` values the authorization endpoint understands (OIDC Core §3.1.2.1). */
-export const PROMPT_VALUES = ['none', 'login', 'consent', 'select_account'] as const;
+export const PROMPT_VALUES = Object.keys(PROMPT_SET) as Prompt[];
 
 /**
  * The scopes a client may ask for: the configured ones, and `offline_access` beside `openid`

@@ -2,17 +2,20 @@
 // tests are named after the OpenID conformance suite modules they mirror (oidcc-userinfo-get,
 // oidcc-userinfo-post-header, oidcc-userinfo-post-body, oidcc-scope-*, oidcc-claims-essential)
 // and repeat those modules' checks on the answer; then the RFC 6750 refusals and the attacks.
-// Tokens come from the store (test/helpers/oidc.ts), as the token endpoint writes them.
+// Tokens come from the store (test/helpers/oidc.ts), as the token endpoint writes them, and
+// once through the whole flow (authorization endpoint, code exchange, ID token).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { decodeJwt } from 'jose';
 import * as oidcClient from 'openid-client';
 import { nowSeconds } from '../../src/oauth/clock.js';
 import type { User } from '../../src/oauth/model.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createClient, createOrganization, createUser, type TestClient } from '../helpers/fixtures.js';
+import { authorize } from '../helpers/authorize.js';
 import { issueOpenIdAccessToken } from '../helpers/oidc.js';
-import { postToken, secretPost } from '../helpers/token.js';
+import { exchangeCode, postToken, secretPost } from '../helpers/token.js';
 
 const SCOPES = ['openid', 'profile', 'email'];
 
@@ -87,12 +90,14 @@ for (const kind of databaseKinds()) {
     let server: TestServer;
     let app: TestClient;
     let user: User;
+    let password: string;
 
     before(async () => {
       server = await startTestServer(kind, { file: { scopes: SCOPES } });
       app = await createClient(server, { name: 'RP', scopes: SCOPES });
       const created = await createUser(server, { email: 'jane@example.com', name: 'Jane Roe', locale: 'en' });
       user = (await server.services.users.findById(created.id))!;
+      password = created.password;
     });
     after(async () => {
       await server.close();
@@ -120,6 +125,26 @@ for (const kind of databaseKinds()) {
       assert.deepEqual(info, { sub: user.subject, email: 'jane@example.com', email_verified: false });
       // A library that expects another subject refuses the answer (OIDC Core §5.3.4).
       await assert.rejects(oidcClient.fetchUserInfo(config, await token('openid'), 'someone-else'));
+    });
+
+    test('oidcc-claims-essential end to end: the authorization endpoint\'s `claims` request reaches UserInfo, whose sub is the ID token\'s', async () => {
+      const result = await authorize(server, {
+        clientId: app.clientId, redirectUri: app.redirectUri, scope: 'openid profile', state: 'st',
+        extra: [['nonce', 'n-1'], ['claims', JSON.stringify({ userinfo: { email: { essential: true } }, id_token: { email_verified: null } })]],
+        login: { email: user.email, password },
+      });
+      assert.ok(result.code, `no code: ${result.status}`);
+      const tokens = await exchangeCode(server, app, result.code);
+      assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+      const idToken = decodeJwt(String(tokens.body.id_token));
+      const accessToken = String(tokens.body.access_token);
+      const expected = { sub: user.subject, name: 'Jane Roe', locale: 'en', updated_at: user.updatedAt, email: 'jane@example.com' };
+      for (const res of [await getInfo(server, accessToken), await postHeader(server, accessToken), await postBody(server, accessToken)]) {
+        assertConformingUserinfo(res, user.subject);
+        assert.deepEqual(res.body, expected);
+        // VerifyUserInfoAndIdTokenInTokenEndpointSameSub (OIDCC-5.3.2).
+        assert.equal(res.body.sub, idToken.sub);
+      }
     });
 
     test('oidcc-userinfo-post-header: POST with the Bearer header, with no body or an empty form body', async () => {
