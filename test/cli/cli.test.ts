@@ -75,7 +75,7 @@ for (const kind of databaseKinds()) {
         assert.equal(typeof client.json.client_secret, 'string');
         assert.deepEqual(client.json.redirect_uris, ['https://a.example/cb', 'https://b.example/cb']);
         assert.deepEqual(client.json.grant_types, ['authorization_code', 'refresh_token']);
-        assert.deepEqual(client.json.scopes, ['profile', 'email']);
+        assert.deepEqual(client.json.scopes, ['openid', 'profile', 'email']);
         assert.deepEqual(client.json.post_logout_redirect_uris, [], 'no post-logout redirect URIs unless given');
         assert.equal(client.json.id_token_signed_response_alg, 'RS256', 'ID tokens are RS256 by default');
 
