@@ -17,7 +17,9 @@ const SUBMIT_SCRIPT_HASH = `'sha256-${createHash('sha256').update(SUBMIT_SCRIPT)
 export function formActionSource(uri: string): string {
   try {
     const url = new URL(uri);
-    if (url.protocol === 'http:' || url.protocol === 'https:') return url.origin;
+    // A host the URL parser lets through may still hold `;` or `,` (`https://a;b.example`),
+    // which in a policy would start a new directive: such an origin gets no form action at all.
+    if (url.protocol === 'http:' || url.protocol === 'https:') return /^https?:\/\/[^\s;,'"]+$/.test(url.origin) ? url.origin : "'none'";
     if (/^[a-z][a-z0-9+.-]*:$/.test(url.protocol)) return url.protocol;
   } catch {
     // fall through: a registered redirect URI always parses
