@@ -11,8 +11,9 @@ import { createServer, type Server } from 'node:http';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { launchChromium } from '../helpers/chromium.js';
 import { createUser } from '../../src/accounts/users.js';
 import { nowSeconds } from '../../src/oauth/clock.js';
 
@@ -20,12 +21,6 @@ const SCREENSHOTS = join(process.cwd(), 'test-output', 'screenshots');
 const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 375, height: 812 };
 const PASSWORD = 'a long enough password';
-
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
-function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
-}
 
 /** A tiny stand-in for the client application: records where the browser was sent back. */
 async function startCallbackServer(): Promise<{ server: Server; base: string; hits: URL[] }> {
