@@ -288,7 +288,7 @@ export async function validateAuthorizationRequest(params: ParamSource, deps: Va
   if (prompt === null) throw fail('invalid_request', 'prompt must be none, or any of login, consent and select_account');
 
   // 8. OpenID Connect (Core §3.1.2.1), exactly when the scope names openid.
-  const oidc = scope.includes(OPENID_SCOPE) ? await readOidcParameters(params, deps, fail) : null;
+  const oidc = scope.includes(OPENID_SCOPE) ? await readOidcParameters(params, deps, client, fail) : null;
 
   return {
     client,
@@ -309,6 +309,7 @@ export async function validateAuthorizationRequest(params: ParamSource, deps: Va
 async function readOidcParameters(
   params: ParamSource,
   deps: ValidateDeps,
+  client: Pick<Client, 'clientId'>,
   fail: (code: OAuthErrorCode, description: string) => AuthorizationResponseError,
 ): Promise<OidcParameters> {
   const values: Partial<Record<OidcParameterName, string>> = {};
@@ -339,6 +340,8 @@ async function readOidcParameters(
   if (values.id_token_hint !== undefined) {
     idTokenHint = await verifyIdTokenHint({ keys: deps.signingKeys, issuer: deps.config.issuer }, values.id_token_hint);
     if (idTokenHint === null) throw fail('invalid_request', 'id_token_hint is not an ID token this server issued');
+    // As node-oidc-provider: the hint must have been issued to the client presenting it.
+    if (idTokenHint.aud !== client.clientId) throw fail('invalid_request', 'id_token_hint was issued to another client');
   }
   const loginHint = values.login_hint !== undefined && EMAIL_SHAPE.test(values.login_hint.trim()) ? values.login_hint.trim() : null;
   return {

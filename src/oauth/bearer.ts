@@ -30,6 +30,18 @@ export function parseBearerAuthorization(header: string | undefined): BearerCred
   if (!TOKEN_SCHEMES.has(scheme)) return { kind: 'absent' };
   const token = space === -1 ? '' : value.slice(space).trim();
   // "Bearer" with nothing after it sends no token.
+  return credentialsOf(token);
+}
+
+/**
+ * The `access_token` of a form-encoded request body (RFC 6750 §2.2), checked as the header's
+ * token is: the same b64token syntax and length. Empty sends no token.
+ */
+export function parseBodyAccessToken(value: string): BearerCredentials {
+  return credentialsOf(value);
+}
+
+function credentialsOf(token: string): BearerCredentials {
   if (token === '') return { kind: 'absent' };
   if (token.length > MAX_TOKEN_LENGTH || !B64TOKEN.test(token)) return { kind: 'malformed' };
   return { kind: 'token', token };

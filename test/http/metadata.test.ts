@@ -3,9 +3,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { databaseKinds } from '../helpers/databases.js';
+import { expectedAuthorizationServerMetadata } from '../helpers/metadata.js';
 import { startTestServer } from '../helpers/server.js';
-
-const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'];
 
 async function getJson(url: string): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }> {
   const res = await fetch(url);
@@ -21,24 +20,7 @@ for (const kind of databaseKinds()) {
         assert.equal(res.status, 200);
         assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
         const issuer = server.url;
-        assert.deepEqual(res.body, {
-          issuer,
-          authorization_endpoint: `${issuer}/oauth/authorize`,
-          token_endpoint: `${issuer}/oauth/token`,
-          revocation_endpoint: `${issuer}/oauth/revoke`,
-          introspection_endpoint: `${issuer}/oauth/introspect`,
-          userinfo_endpoint: `${issuer}/oauth/userinfo`,
-          // SPEC.md, OpenID Connect: "`jwks_uri` is always published".
-          jwks_uri: `${issuer}/.well-known/jwks.json`,
-          scopes_supported: ['profile', 'email'],
-          response_types_supported: ['code'],
-          response_modes_supported: ['query'],
-          grant_types_supported: ['authorization_code', 'refresh_token', 'password', 'client_credentials'],
-          token_endpoint_auth_methods_supported: AUTH_METHODS,
-          revocation_endpoint_auth_methods_supported: AUTH_METHODS,
-          introspection_endpoint_auth_methods_supported: AUTH_METHODS,
-          code_challenge_methods_supported: ['S256'],
-        });
+        assert.deepEqual(res.body, expectedAuthorizationServerMetadata(issuer, ['openid', 'profile', 'email', 'offline_access']));
         // Every endpoint named there answers (here: not with 404).
         for (const endpoint of ['token_endpoint', 'revocation_endpoint', 'introspection_endpoint'] as const) {
           const r = await fetch(String(res.body[endpoint]), { method: 'POST' });
@@ -56,12 +38,16 @@ for (const kind of databaseKinds()) {
       }
     });
 
-    test('not an OpenID Provider: no /.well-known/openid-configuration', async () => {
+    test('an OpenID Provider too (SPEC.md): /.well-known/openid-configuration holds every RFC 8414 field, with the same values', async () => {
       const server = await startTestServer(kind);
       try {
-        const res = await fetch(`${server.url}/.well-known/openid-configuration`);
-        assert.equal(res.status, 404);
-        await res.body?.cancel();
+        const oauth = await getJson(`${server.url}/.well-known/oauth-authorization-server`);
+        const oidc = await getJson(`${server.url}/.well-known/openid-configuration`);
+        assert.equal(oidc.status, 200);
+        assert.match(oidc.headers.get('content-type') ?? '', /^application\/json/);
+        assert.equal(oidc.headers.get('cache-control'), oauth.headers.get('cache-control'));
+        assert.equal(oidc.body.issuer, server.url);
+        for (const [field, value] of Object.entries(oauth.body)) assert.deepEqual(oidc.body[field], value, field);
       } finally {
         await server.close();
       }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { accessTokenState, bearerChallenge, parseBearerAuthorization } from '../../src/oauth/bearer.js';
+import { accessTokenState, bearerChallenge, parseBearerAuthorization, parseBodyAccessToken } from '../../src/oauth/bearer.js';
 import type { AccessTokenContext } from '../../src/oauth/model.js';
 
 test('Bearer and OAuth2 schemes, case-insensitive (RFC 6750 §2.1, Huddle)', () => {
@@ -25,6 +25,14 @@ test('values that cannot be a b64token are malformed', () => {
   assert.deepEqual(parseBearerAuthorization('Bearer "quoted"'), { kind: 'malformed' });
   assert.deepEqual(parseBearerAuthorization('Bearer a=b'), { kind: 'malformed' });
   assert.deepEqual(parseBearerAuthorization(`Bearer ${'a'.repeat(5000)}`), { kind: 'malformed' });
+});
+
+test('a form body access_token (RFC 6750 §2.2): the same b64token syntax and length, no trimming; empty sends none', () => {
+  assert.deepEqual(parseBodyAccessToken('abc.DEF-_~+/=='), { kind: 'token', token: 'abc.DEF-_~+/==' });
+  assert.deepEqual(parseBodyAccessToken(''), { kind: 'absent' });
+  for (const value of [' tok', 'tok ', 'two tokens', 'tok\u0000', 'tok\r\nX: y', '"q"', 'a=b', '\u2028', 'a'.repeat(5000)]) {
+    assert.deepEqual(parseBodyAccessToken(value), { kind: 'malformed' }, JSON.stringify(value));
+  }
 });
 
 function token(overrides: Partial<AccessTokenContext> = {}): AccessTokenContext {
