@@ -75,7 +75,7 @@ for (const kind of databaseKinds()) {
         assert.equal(typeof client.json.client_secret, 'string');
         assert.deepEqual(client.json.redirect_uris, ['https://a.example/cb', 'https://b.example/cb']);
         assert.deepEqual(client.json.grant_types, ['authorization_code', 'refresh_token']);
-        assert.deepEqual(client.json.scopes, ['profile', 'email']);
+        assert.deepEqual(client.json.scopes, ['openid', 'profile', 'email']);
 
         const pub = latchkey(db, 'client', 'create', '--name', 'SPA', '--redirect-uris', 'http://127.0.0.1:9/cb', '--public');
         assert.equal(pub.status, 0, pub.stderr);

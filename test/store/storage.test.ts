@@ -57,7 +57,7 @@ for (const kind of databaseKinds()) {
         const { client, clientSecret } = await registerClient(services, { name: 'House Check', redirectUris: ['https://a.example/cb', 'https://b.example/cb'] });
         assert.ok(clientSecret && clientSecret.length >= 43, 'a 256-bit secret');
         assert.deepEqual(client.grantTypes, ['authorization_code', 'refresh_token']);
-        assert.deepEqual(client.scopes, ['profile', 'email']);
+        assert.deepEqual(client.scopes, ['openid', 'profile', 'email']);
         assert.deepEqual(client.redirectUris, ['https://a.example/cb', 'https://b.example/cb']);
         const stored = await services.clients.findByClientId(client.clientId);
         assert.equal(stored?.secretHash, sha256Hex(clientSecret));
