@@ -148,3 +148,44 @@ export async function authorize(server: { url: string }, options: AuthorizeOptio
     cookies: jar,
   };
 }
+
+/** Where the flow handed the browser back to the client: a redirect, or a form_post page. */
+export interface ClientArrival {
+  /** The redirect URI with the response in its query (response_mode=query). */
+  redirect: URL | null;
+  /** The POST the form_post page makes (response_mode=form_post): its action and fields. */
+  formPost: { action: string; fields: Record<string, string> } | null;
+}
+
+/**
+ * Plays the browser for an authorization URL a client library built: follows it through login
+ * (as `user`) and consent, and returns what reached the client — the redirect, or the
+ * self-submitting form of response_mode=form_post.
+ */
+export async function followAuthorizationUrl(
+  server: { url: string },
+  authorizationUrl: URL,
+  user: { email: string; password: string },
+  cookies?: CookieJar,
+): Promise<ClientArrival> {
+  assert.equal(authorizationUrl.origin + authorizationUrl.pathname, `${server.url}/oauth/authorize`);
+  const q = authorizationUrl.searchParams;
+  const known = new Set(['client_id', 'redirect_uri', 'response_type', 'scope', 'state', 'code_challenge', 'code_challenge_method']);
+  const result = await authorize(server, {
+    clientId: q.get('client_id') ?? undefined,
+    redirectUri: q.get('redirect_uri') ?? undefined,
+    responseType: q.get('response_type'),
+    scope: q.get('scope') ?? undefined,
+    state: q.get('state') ?? undefined,
+    codeChallenge: q.get('code_challenge') ?? undefined,
+    codeChallengeMethod: q.get('code_challenge_method') ?? undefined,
+    extra: [...q.entries()].filter(([k]) => !known.has(k)),
+    login: user,
+    ...(cookies ? { cookies } : {}),
+  });
+  if (result.redirect) return { redirect: result.redirect, formPost: null };
+  const action = q.get('redirect_uri') ?? '';
+  assert.equal(result.status, 200, `the flow ended without reaching the client (status ${result.status})`);
+  assert.ok(formMarkup(result.final.body, action) !== undefined, `the flow ended without a redirect or a form posting to ${action}`);
+  return { redirect: null, formPost: { action, fields: hiddenFields(result.final.body, action) } };
+}

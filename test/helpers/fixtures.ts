@@ -18,6 +18,8 @@ export type FixtureHost = Pick<TestServer, 'services' | 'clock' | 'config'>;
 
 export interface TestUser {
   id: number;
+  /** The OpenID Connect `sub`. */
+  subject: string;
   email: string;
   name: string;
   locale: string;

@@ -10,7 +10,7 @@ import * as oauth from 'oauth4webapi';
 import { databaseKinds } from '../helpers/databases.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createClient, createUser, type TestClient, type TestUser } from '../helpers/fixtures.js';
-import { authorize, type AuthorizeOptions } from '../helpers/authorize.js';
+import { followAuthorizationUrl } from '../helpers/authorize.js';
 
 const REDIRECT_URI = 'https://app.example/callback';
 
@@ -23,28 +23,11 @@ function isInvalidTokenChallenge(err: unknown): boolean {
   return true;
 }
 
-/**
- * Plays the browser: follows the authorization URL the library built through login and
- * consent, and returns the URL the server redirected back to.
- */
+/** Plays the browser through login and consent; returns the URL the server redirected back to. */
 async function browse(server: TestServer, authorizationUrl: URL, user: TestUser): Promise<URL> {
-  assert.equal(authorizationUrl.origin + authorizationUrl.pathname, `${server.url}/oauth/authorize`);
-  const q = authorizationUrl.searchParams;
-  const known = new Set(['client_id', 'redirect_uri', 'response_type', 'scope', 'state', 'code_challenge', 'code_challenge_method']);
-  const options: AuthorizeOptions = {
-    clientId: q.get('client_id') ?? undefined,
-    redirectUri: q.get('redirect_uri') ?? undefined,
-    responseType: q.get('response_type'),
-    scope: q.get('scope') ?? undefined,
-    state: q.get('state') ?? undefined,
-    codeChallenge: q.get('code_challenge') ?? undefined,
-    codeChallengeMethod: q.get('code_challenge_method') ?? undefined,
-    extra: [...q.entries()].filter(([k]) => !known.has(k)),
-    login: { email: user.email, password: user.password },
-  };
-  const result = await authorize(server, options);
-  assert.ok(result.redirect, `the flow ended without a redirect to the client (status ${result.status})`);
-  return result.redirect;
+  const { redirect } = await followAuthorizationUrl(server, authorizationUrl, user);
+  assert.ok(redirect, 'the flow ended with a redirect to the client');
+  return redirect;
 }
 
 for (const kind of databaseKinds()) {
