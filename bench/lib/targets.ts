@@ -316,6 +316,17 @@ export class OAuthTarget {
     return file;
   }
 
+  /** GET `path` with READ_TOKENS access tokens of `scope` in turn (/api/user, UserInfo). */
+  private async readUser(path: string, scope: string): Promise<JobShape> {
+    await this.requireEndpoint('GET', path);
+    await this.requireEndpoint('POST', this.o.paths.token);
+    return {
+      mode: 'cycle',
+      request: { method: 'GET', path, headers: { authorization: 'Bearer {v}' } },
+      valuesFile: await this.accessTokens(scope, READ_TOKENS),
+    };
+  }
+
   private tokenRequest(body: string, client: BenchClient = this.o.client): RequestTemplate {
     return { method: 'POST', path: this.o.paths.token, headers: { authorization: client === this.o.client ? this.basic : basicAuth(client.id, client.secret), 'content-type': FORM }, body };
   }
@@ -354,28 +365,14 @@ export class OAuthTarget {
         const redirect = encodeURIComponent(client.redirectUri);
         return { mode: 'pool', request: this.tokenRequest(`grant_type=authorization_code&code={v}&redirect_uri=${redirect}`, client), valuesFile: this.writeValues(op, codes) };
       }
-      case 'userinfo_openid': {
-        await this.requireEndpoint('GET', p.userinfo);
-        await this.requireEndpoint('POST', p.token);
-        return {
-          mode: 'cycle',
-          request: { method: 'GET', path: p.userinfo, headers: { authorization: 'Bearer {v}' } },
-          valuesFile: await this.accessTokens(this.o.scopes.openid, READ_TOKENS),
-        };
-      }
+      case 'userinfo_openid':
+        return this.readUser(p.userinfo, this.o.scopes.openid);
       case 'client_credentials':
         await this.requireEndpoint('POST', p.token);
         return { mode: 'static', request: this.tokenRequest('grant_type=client_credentials') };
       case 'user_opaque':
-      case 'user_jwt': {
-        await this.requireEndpoint('GET', p.user);
-        await this.requireEndpoint('POST', p.token);
-        return {
-          mode: 'cycle',
-          request: { method: 'GET', path: p.user, headers: { authorization: 'Bearer {v}' } },
-          valuesFile: await this.accessTokens(this.o.scopes.user, READ_TOKENS),
-        };
-      }
+      case 'user_jwt':
+        return this.readUser(p.user, this.o.scopes.user);
       case 'introspect': {
         await this.requireEndpoint('POST', p.introspect);
         await this.requireEndpoint('POST', p.token);
