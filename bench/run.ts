@@ -153,7 +153,7 @@ function targetParticipant(key: string, target: OAuthTarget, op: OpName, underTe
     key,
     server: target.o.server,
     shape: (count) => target.job(op, count),
-    reusable: ['client_credentials', 'user_opaque', 'user_jwt', 'introspect', 'flow', 'password'].includes(op),
+    reusable: ['client_credentials', 'user_opaque', 'user_jwt', 'userinfo_openid', 'introspect', 'flow', 'password'].includes(op),
     underTest,
     afterRun: (shape) => {
       target.collectHarvest(shape);

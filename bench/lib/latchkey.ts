@@ -6,6 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import Database from 'better-sqlite3';
+import pg from 'pg';
 import { HarnessError, freePort, startServer, type StartedServer } from './proc.js';
 import { OAuthTarget } from './targets.js';
 
@@ -99,16 +101,62 @@ function cleanEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-/** The user and the client every Latchkey server of the bench has. */
-export async function createFixtures(main: string, databaseUrl: string): Promise<{ userId: number; clientId: string; clientSecret: string }> {
+export interface Fixtures {
+  userId: number;
+  clientId: string;
+  clientSecret: string;
+  /** A second client whose ID tokens are signed ES256. */
+  es256ClientId: string;
+  es256ClientSecret: string;
+}
+
+/**
+ * Sets a client's id_token_signed_response_alg in the database directly. A stopgap: the admin
+ * CLI's `client create --id-token-alg` is not on main yet; once it is, createFixtures passes
+ * `--id-token-alg ES256` instead and this goes. Runs before the server starts, so no server
+ * has the client's row kept in memory.
+ */
+async function setIdTokenAlg(databaseUrl: string, clientId: string, alg: 'RS256' | 'ES256'): Promise<void> {
+  const sql = 'UPDATE clients SET id_token_signed_response_alg = $alg WHERE client_id = $id';
+  let changed: number;
+  if (databaseUrl.startsWith('sqlite:')) {
+    const db = new Database(databaseUrl.slice('sqlite:'.length));
+    try {
+      changed = db.prepare(sql).run({ alg, id: clientId }).changes;
+    } finally {
+      db.close();
+    }
+  } else {
+    // The URL's options=-c search_path=… names the bench's schema.
+    const client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    try {
+      changed = (await client.query('UPDATE clients SET id_token_signed_response_alg = $1 WHERE client_id = $2', [alg, clientId])).rowCount ?? 0;
+    } finally {
+      await client.end();
+    }
+  }
+  if (changed !== 1) throw new CliError(`could not set id_token_signed_response_alg of client ${clientId} (${changed} rows)`);
+}
+
+function clientCredentials(client: Record<string, unknown>): { id: string; secret: string } {
+  if (typeof client.client_id !== 'string' || typeof client.client_secret !== 'string') throw new CliError(`client create printed ${JSON.stringify(client)}`);
+  return { id: client.client_id, secret: client.client_secret };
+}
+
+/** The user and the clients every Latchkey server of the bench has. */
+export async function createFixtures(main: string, databaseUrl: string): Promise<Fixtures> {
   const user = await cli(main, ['user', 'create', '--email', USER.email, '--name', USER.name, '--password', USER.password, '--locale', USER.locale], databaseUrl);
   for (const email of PASSWORD_USERS) await cli(main, ['user', 'create', '--email', email, '--name', USER.name, '--password', USER.password, '--locale', USER.locale], databaseUrl);
-  const client = await cli(main, [
+  const client = clientCredentials(await cli(main, [
     'client', 'create', '--name', 'Bench client', '--redirect-uris', REDIRECT_URI,
     '--grant-types', 'authorization_code,refresh_token,password,client_credentials',
-  ], databaseUrl);
-  if (typeof client.client_id !== 'string' || typeof client.client_secret !== 'string') throw new CliError(`client create printed ${JSON.stringify(client)}`);
-  return { userId: Number(user.id), clientId: client.client_id, clientSecret: client.client_secret };
+  ], databaseUrl));
+  const es256 = clientCredentials(await cli(main, [
+    'client', 'create', '--name', 'Bench client ES256', '--redirect-uris', REDIRECT_URI, '--grant-types', 'authorization_code,refresh_token',
+  ], databaseUrl));
+  await setIdTokenAlg(databaseUrl, es256.id, 'ES256');
+  return { userId: Number(user.id), clientId: client.id, clientSecret: client.secret, es256ClientId: es256.id, es256ClientSecret: es256.secret };
 }
 
 export interface ServeOptions {
@@ -153,15 +201,16 @@ export async function serveLatchkey(o: ServeOptions): Promise<StartedServer> {
   });
 }
 
-export async function startLatchkey(o: ServeOptions & { fixtures?: { userId: number; clientId: string; clientSecret: string } }): Promise<LatchkeyInstance> {
+export async function startLatchkey(o: ServeOptions & { fixtures?: Fixtures }): Promise<LatchkeyInstance> {
   const fixtures = o.fixtures ?? (await createFixtures(o.main, o.db.url));
   const server = await serveLatchkey(o);
   const target = new OAuthTarget({
     name: o.name,
     server,
-    paths: { authorize: '/oauth/authorize', token: '/oauth/token', user: '/api/user', introspect: '/oauth/introspect', revoke: '/oauth/revoke' },
+    paths: { authorize: '/oauth/authorize', token: '/oauth/token', user: '/api/user', userinfo: '/oauth/userinfo', introspect: '/oauth/introspect', revoke: '/oauth/revoke' },
     client: { id: fixtures.clientId, secret: fixtures.clientSecret, redirectUri: REDIRECT_URI },
-    scopes: { tokens: 'profile email', user: 'profile email' },
+    es256Client: { id: fixtures.es256ClientId, secret: fixtures.es256ClientSecret, redirectUri: REDIRECT_URI },
+    scopes: { tokens: 'profile email', user: 'profile email', openid: 'openid profile email' },
     credentials: { username: USER.email, password: USER.password },
     supportsPassword: true,
     passwordUsers: PASSWORD_USERS,

@@ -8,7 +8,8 @@ import { REDIRECT_URI } from './latchkey.js';
 
 export async function startPeer(peerFile: string, tmpDir: string): Promise<{ target: OAuthTarget; server: StartedServer }> {
   const port = await freePort();
-  const client = { id: 'bench-client', secret: randomBytes(32).toString('base64url') };
+  const client = { id: 'bench-client', secret: randomBytes(32).toString('base64url'), redirectUri: REDIRECT_URI };
+  const es256Client = { id: 'bench-client-es256', secret: randomBytes(32).toString('base64url'), redirectUri: REDIRECT_URI };
   const clients = [{
     client_id: client.id,
     client_secret: client.secret,
@@ -17,6 +18,16 @@ export async function startPeer(peerFile: string, tmpDir: string): Promise<{ tar
     response_types: ['code'],
     token_endpoint_auth_method: 'client_secret_basic',
     scope: 'openid profile email api',
+  }, {
+    // Its ID tokens are ES256 (the first client's RS256, node-oidc-provider's default).
+    client_id: es256Client.id,
+    client_secret: es256Client.secret,
+    grant_types: ['authorization_code', 'refresh_token'],
+    redirect_uris: [REDIRECT_URI],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'client_secret_basic',
+    scope: 'openid profile email',
+    id_token_signed_response_alg: 'ES256',
   }];
   const server = await startServer({
     name: 'peer',
@@ -30,11 +41,13 @@ export async function startPeer(peerFile: string, tmpDir: string): Promise<{ tar
   const target = new OAuthTarget({
     name: 'peer',
     server,
-    paths: { authorize: '/auth', token: '/token', user: '/me', introspect: '/token/introspection', revoke: '/token/revocation' },
-    client: { id: client.id, secret: client.secret, redirectUri: REDIRECT_URI },
-    // No openid on the token-endpoint operations: no ID token to sign, as with Latchkey.
-    // Userinfo needs openid.
-    scopes: { tokens: 'api', user: 'openid profile email' },
+    paths: { authorize: '/auth', token: '/token', user: '/me', userinfo: '/me', introspect: '/token/introspection', revoke: '/token/revocation' },
+    client,
+    es256Client,
+    // No openid on the plain token-endpoint operations: no ID token to sign, as with Latchkey.
+    // Its userinfo needs openid, so user_opaque's tokens have it too: its user_opaque and
+    // userinfo_openid are the same request.
+    scopes: { tokens: 'api', user: 'openid profile email', openid: 'openid profile email' },
     credentials: { username: 'john', password: 'any' },
     supportsPassword: false,
     tmpDir,

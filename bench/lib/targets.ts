@@ -1,13 +1,22 @@
 // The servers under test, seen the same way: an OAuth server (Latchkey or the peer) that the
 // bench signs in to once, then mints codes and tokens from over HTTP, exactly as a client
 // would; and for each operation, the load job that exercises it.
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LoadJob, LoadMode, RequestTemplate } from '../load/jobs.js';
 import { basicAuth, CookieJar, fillForm, form, request, type HttpResponse } from './http.js';
 import type { StartedServer } from './proc.js';
 
-export const OPS = ['refresh', 'code', 'client_credentials', 'user_opaque', 'user_jwt', 'introspect', 'revoke', 'flow', 'password'] as const;
+/**
+ * In the order they run. The OpenID Connect operations come after the plain OAuth ones (only
+ * the password grant, whose cost is argon2, runs later), so they leave the database that the
+ * earlier operations are measured on as it was before they were added.
+ */
+export const OPS = [
+  'refresh', 'code', 'client_credentials', 'user_opaque', 'user_jwt', 'introspect', 'revoke', 'flow',
+  'code_openid_rs256', 'code_openid_es256', 'userinfo_openid', 'password',
+] as const;
 export type OpName = (typeof OPS)[number];
 
 export const OP_TITLES: Record<OpName, string> = {
@@ -19,11 +28,17 @@ export const OP_TITLES: Record<OpName, string> = {
   introspect: 'introspection',
   revoke: 'revocation',
   flow: 'returning user: authorize + token',
+  code_openid_rs256: 'code exchange + ID token (RS256)',
+  code_openid_es256: 'code exchange + ID token (ES256)',
+  userinfo_openid: 'UserInfo (openid token)',
   password: 'password grant',
 };
 
+/** The OpenID Connect operations and their target against node-oidc-provider (SPEC: ≥ 1.5×). */
+export const OPENID_OPS = ['code_openid_rs256', 'code_openid_es256', 'userinfo_openid'] as const satisfies readonly OpName[];
+
 /** Operations answered by the token endpoint (the p99 ≤ 10 ms target). */
-export const TOKEN_ENDPOINT_OPS: ReadonlySet<OpName> = new Set(['refresh', 'code', 'client_credentials', 'password']);
+export const TOKEN_ENDPOINT_OPS: ReadonlySet<OpName> = new Set(['refresh', 'code', 'client_credentials', 'code_openid_rs256', 'code_openid_es256', 'password']);
 
 /** The operation cannot run on this target: not supported, or its endpoint is missing. */
 export class Unavailable extends Error {
@@ -53,14 +68,26 @@ export interface JobShape {
  */
 export const PASSWORD_CONNECTIONS = 4;
 
+export interface BenchClient {
+  id: string;
+  secret: string;
+  redirectUri: string;
+}
+
 export interface OAuthTargetOptions {
   /** Short name used in tables: "latchkey", "latchkey-jwt", "peer". */
   name: string;
   server: StartedServer;
-  paths: { authorize: string; token: string; user: string; introspect: string; revoke: string };
-  client: { id: string; secret: string; redirectUri: string };
-  /** Scope for the tokens of the token-endpoint operations, and for tokens that read the user. */
-  scopes: { tokens: string; user: string };
+  paths: { authorize: string; token: string; user: string; userinfo: string; introspect: string; revoke: string };
+  /** The client every operation uses; its ID tokens are RS256 (the default). */
+  client: BenchClient;
+  /** A client registered with id_token_signed_response_alg ES256 (code_openid_es256 only). */
+  es256Client: BenchClient;
+  /**
+   * Scope for the tokens of the token-endpoint operations, for tokens that read the user, and
+   * for the OpenID Connect operations (an ID token at the code exchange, UserInfo).
+   */
+  scopes: { tokens: string; user: string; openid: string };
   credentials: { username: string; password: string };
   /** Accounts the password grant cycles through (each with credentials.password); else credentials.username alone. */
   passwordUsers?: readonly string[];
@@ -90,9 +117,25 @@ function snippet(r: HttpResponse): string {
   return `${r.status} ${r.body.replace(/\s+/g, ' ').slice(0, 200)}`;
 }
 
+/** The `alg` of a compact JWS's protected header, or undefined when it is not one. */
+export function jwsAlg(token: unknown): string | undefined {
+  if (typeof token !== 'string') return undefined;
+  const [head] = token.split('.', 1);
+  try {
+    const header = JSON.parse(Buffer.from(head ?? '', 'base64url').toString('utf8')) as { alg?: unknown };
+    return typeof header.alg === 'string' ? header.alg : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export class OAuthTarget {
   readonly jar = new CookieJar();
   private signedIn: Promise<void> | undefined;
+  /** Consent given per client and scope, after signing in (see consented()). */
+  private readonly consents = new Map<string, Promise<void>>();
+  /** The ID-token algorithm checked per client (checkIdToken()). */
+  private readonly idTokenChecks = new Map<string, Promise<void>>();
   private readonly missing = new Map<string, boolean>();
   private fileSeq = 0;
 
@@ -122,67 +165,113 @@ export class OAuthTarget {
     if (gone) throw new Unavailable(`endpoint missing: ${key}`);
   }
 
-  authorizeUrl(scope: string, state: string): string {
-    const q = new URLSearchParams({ response_type: 'code', client_id: this.o.client.id, redirect_uri: this.o.client.redirectUri, scope, state });
+  /** `nonce`: an OpenID request's nonce (a fresh random one per request, as a client sends). */
+  authorizeUrl(scope: string, state: string, client: BenchClient = this.o.client, nonce?: string): string {
+    const q = new URLSearchParams({ response_type: 'code', client_id: client.id, redirect_uri: client.redirectUri, scope, state });
+    if (nonce !== undefined) q.set('nonce', nonce);
     return `${this.o.paths.authorize}?${q.toString()}`;
+  }
+
+  /**
+   * Follows an authorization request through the real pages (login form, consent form), as a
+   * browser would, until the redirect to the client with a code.
+   */
+  private async authorizeInteractively(client: BenchClient, scope: string, what: string): Promise<void> {
+    let url = `${this.origin}${this.authorizeUrl(scope, what, client)}`;
+    let r = await request(url, { jar: this.jar });
+    for (let step = 0; step < 12; step++) {
+      if (r.status >= 300 && r.status < 400 && r.headers.location) {
+        const next = new URL(r.headers.location, url).toString();
+        if (next.startsWith(client.redirectUri)) {
+          if (!new URL(next).searchParams.get('code')) throw new ServerBehaviour(`${this.name}: ${what} ended without a code: ${next}`);
+          return;
+        }
+        url = next;
+        r = await request(url, { jar: this.jar });
+      } else if (r.status === 200 && /<form/i.test(r.body)) {
+        const f = fillForm({ ...r, url }, { username: this.o.credentials.username, password: this.o.credentials.password });
+        if (!f) throw new ServerBehaviour(`${this.name}: no form to fill at ${url}`);
+        url = f.action;
+        r = await request(url, { method: 'POST', jar: this.jar, body: f.body, headers: { 'content-type': FORM } });
+      } else {
+        throw new ServerBehaviour(`${this.name}: ${what} stopped at ${url}: ${snippet(r)}`);
+      }
+    }
+    throw new ServerBehaviour(`${this.name}: ${what} did not finish in 12 steps`);
   }
 
   /** Signs in once through the real pages (login form, consent form), as a browser would. */
   signIn(): Promise<void> {
     this.signedIn ??= (async () => {
       await this.requireEndpoint('GET', this.o.paths.authorize);
-      let url = `${this.origin}${this.authorizeUrl(this.o.scopes.tokens, 'sign-in')}`;
-      let r = await request(url, { jar: this.jar });
-      for (let step = 0; step < 12; step++) {
-        if (r.status >= 300 && r.status < 400 && r.headers.location) {
-          const next = new URL(r.headers.location, url).toString();
-          if (next.startsWith(this.o.client.redirectUri)) {
-            if (!new URL(next).searchParams.get('code')) throw new ServerBehaviour(`${this.name}: sign-in ended without a code: ${next}`);
-            return;
-          }
-          url = next;
-          r = await request(url, { jar: this.jar });
-        } else if (r.status === 200 && /<form/i.test(r.body)) {
-          const f = fillForm({ ...r, url }, { username: this.o.credentials.username, password: this.o.credentials.password });
-          if (!f) throw new ServerBehaviour(`${this.name}: no form to fill at ${url}`);
-          url = f.action;
-          r = await request(url, { method: 'POST', jar: this.jar, body: f.body, headers: { 'content-type': FORM } });
-        } else {
-          throw new ServerBehaviour(`${this.name}: sign-in stopped at ${url}: ${snippet(r)}`);
-        }
-      }
-      throw new ServerBehaviour(`${this.name}: sign-in did not finish in 12 steps`);
+      await this.authorizeInteractively(this.o.client, this.o.scopes.tokens, 'sign-in');
     })();
     return this.signedIn;
   }
 
+  /**
+   * Signed in, and consent given for `client` and `scope`: after the sign-in (the main client,
+   * scopes.tokens), another client or scope may show its consent page once.
+   */
+  private consented(client: BenchClient, scope: string): Promise<void> {
+    if (client === this.o.client && scope === this.o.scopes.tokens) return this.signIn();
+    const key = `${client.id} ${scope}`;
+    let done = this.consents.get(key);
+    if (!done) {
+      done = this.signIn().then(() => this.authorizeInteractively(client, scope, 'consent'));
+      this.consents.set(key, done);
+      done.catch(() => this.consents.delete(key));
+    }
+    return done;
+  }
+
   /** One code through the authorization endpoint with the live session and remembered consent. */
-  async mintCode(scope: string): Promise<string> {
-    const r = await request(`${this.origin}${this.authorizeUrl(scope, 'mint')}`, { jar: this.jar });
+  async mintCode(scope: string, client: BenchClient = this.o.client, openid = false): Promise<string> {
+    const nonce = openid ? randomBytes(16).toString('base64url') : undefined;
+    const r = await request(`${this.origin}${this.authorizeUrl(scope, 'mint', client, nonce)}`, { jar: this.jar });
     const location = r.headers.location;
     const code = r.status >= 300 && r.status < 400 && location ? new URL(location, this.origin).searchParams.get('code') : null;
     if (!code) throw new ServerBehaviour(`${this.name}: authorize with a live session did not redirect with a code: ${snippet(r)} location=${location ?? ''}`);
     return code;
   }
 
-  async exchange(code: string): Promise<{ access_token: string; refresh_token?: string }> {
+  async exchange(code: string, client: BenchClient = this.o.client): Promise<{ access_token: string; refresh_token?: string; id_token?: string }> {
     const r = await request(`${this.origin}${this.o.paths.token}`, {
       method: 'POST',
-      headers: { authorization: this.basic, 'content-type': FORM },
-      body: form({ grant_type: 'authorization_code', code, redirect_uri: this.o.client.redirectUri }),
+      headers: { authorization: basicAuth(client.id, client.secret), 'content-type': FORM },
+      body: form({ grant_type: 'authorization_code', code, redirect_uri: client.redirectUri }),
     });
     if (r.status !== 200) throw new ServerBehaviour(`${this.name}: code exchange failed: ${snippet(r)}`);
-    return JSON.parse(r.body) as { access_token: string; refresh_token?: string };
+    return JSON.parse(r.body) as { access_token: string; refresh_token?: string; id_token?: string };
   }
 
-  async mintCodes(n: number, scope: string): Promise<string[]> {
-    await this.signIn();
-    return inParallel(n, MINT_CONCURRENCY, () => this.mintCode(scope));
+  async mintCodes(n: number, scope: string, client: BenchClient = this.o.client, openid = false): Promise<string[]> {
+    await this.consented(client, scope);
+    return inParallel(n, MINT_CONCURRENCY, () => this.mintCode(scope, client, openid));
   }
 
   async mintTokens(n: number, scope: string): Promise<Array<{ access_token: string; refresh_token?: string }>> {
-    await this.signIn();
+    await this.consented(this.o.client, scope);
     return inParallel(n, MINT_CONCURRENCY, async () => this.exchange(await this.mintCode(scope)));
+  }
+
+  /**
+   * Makes sure an OpenID code exchange of `client` answers an ID token signed with `alg`, once
+   * per client: otherwise the operation would measure something else (a plain exchange).
+   */
+  private checkIdToken(client: BenchClient, alg: string): Promise<void> {
+    let done = this.idTokenChecks.get(client.id);
+    if (!done) {
+      done = (async () => {
+        const [code] = await this.mintCodes(1, this.o.scopes.openid, client, true);
+        const tokens = await this.exchange(code ?? '', client);
+        const got = jwsAlg(tokens.id_token);
+        if (got !== alg) throw new ServerBehaviour(`${this.name}: the code exchange for ${this.o.scopes.openid} answered ${tokens.id_token === undefined ? 'no id_token' : `an id_token signed ${got ?? '(unreadable)'}`}, not ${alg}`);
+      })();
+      this.idTokenChecks.set(client.id, done);
+      done.catch(() => this.idTokenChecks.delete(client.id));
+    }
+    return done;
   }
 
   private readonly accessTokenFiles = new Map<string, Promise<string>>();
@@ -227,8 +316,19 @@ export class OAuthTarget {
     return file;
   }
 
-  private tokenRequest(body: string): RequestTemplate {
-    return { method: 'POST', path: this.o.paths.token, headers: { authorization: this.basic, 'content-type': FORM }, body };
+  /** GET `path` with READ_TOKENS access tokens of `scope` in turn (/api/user, UserInfo). */
+  private async readUser(path: string, scope: string): Promise<JobShape> {
+    await this.requireEndpoint('GET', path);
+    await this.requireEndpoint('POST', this.o.paths.token);
+    return {
+      mode: 'cycle',
+      request: { method: 'GET', path, headers: { authorization: 'Bearer {v}' } },
+      valuesFile: await this.accessTokens(scope, READ_TOKENS),
+    };
+  }
+
+  private tokenRequest(body: string, client: BenchClient = this.o.client): RequestTemplate {
+    return { method: 'POST', path: this.o.paths.token, headers: { authorization: client === this.o.client ? this.basic : basicAuth(client.id, client.secret), 'content-type': FORM }, body };
   }
 
   /**
@@ -254,19 +354,25 @@ export class OAuthTarget {
         const redirect = encodeURIComponent(this.o.client.redirectUri);
         return { mode: 'pool', request: this.tokenRequest(`grant_type=authorization_code&code={v}&redirect_uri=${redirect}`), valuesFile: this.writeValues('code', codes) };
       }
+      case 'code_openid_rs256':
+      case 'code_openid_es256': {
+        // scope openid and a nonce: the exchange signs an ID token with the client's algorithm.
+        const alg = op === 'code_openid_es256' ? 'ES256' : 'RS256';
+        const client = alg === 'ES256' ? this.o.es256Client : this.o.client;
+        await this.requireEndpoint('POST', p.token);
+        await this.checkIdToken(client, alg);
+        const codes = await this.mintCodes(count, this.o.scopes.openid, client, true);
+        const redirect = encodeURIComponent(client.redirectUri);
+        return { mode: 'pool', request: this.tokenRequest(`grant_type=authorization_code&code={v}&redirect_uri=${redirect}`, client), valuesFile: this.writeValues(op, codes) };
+      }
+      case 'userinfo_openid':
+        return this.readUser(p.userinfo, this.o.scopes.openid);
       case 'client_credentials':
         await this.requireEndpoint('POST', p.token);
         return { mode: 'static', request: this.tokenRequest('grant_type=client_credentials') };
       case 'user_opaque':
-      case 'user_jwt': {
-        await this.requireEndpoint('GET', p.user);
-        await this.requireEndpoint('POST', p.token);
-        return {
-          mode: 'cycle',
-          request: { method: 'GET', path: p.user, headers: { authorization: 'Bearer {v}' } },
-          valuesFile: await this.accessTokens(this.o.scopes.user, READ_TOKENS),
-        };
-      }
+      case 'user_jwt':
+        return this.readUser(p.user, this.o.scopes.user);
       case 'introspect': {
         await this.requireEndpoint('POST', p.introspect);
         await this.requireEndpoint('POST', p.token);

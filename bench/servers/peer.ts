@@ -1,6 +1,7 @@
 // The peer: node-oidc-provider 9 configured as the nearest equivalent of Latchkey's hot paths —
 // authorization code + refresh-token rotation on every use, client credentials, introspection,
-// revocation, opaque access tokens, userinfo — on its bundled in-memory adapter.
+// revocation, opaque access tokens, userinfo, ID tokens (RS256, or ES256 for the client that
+// asks for it) — on its bundled in-memory adapter.
 //
 // Two deliberate changes from its defaults, both to keep the comparison fair to it:
 // - the bundled MemoryAdapter keeps its data in an LRU of 1,000 entries, which would evict the
@@ -23,13 +24,18 @@ const clients = JSON.parse(clientsArg) as Array<Record<string, unknown>>;
 const issuer = `http://127.0.0.1:${port}`;
 
 const store = new LRU({ maxSize: 20_000_000 });
-const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const jwk = { ...privateKey.export({ format: 'jwk' }), use: 'sig', alg: 'RS256', kid: 'bench' };
+// One key per ID-token algorithm the bench asks for: RS256 (its default) and ES256 (P-256).
+const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+const keys = [
+  { ...rsa.export({ format: 'jwk' }), use: 'sig', alg: 'RS256', kid: 'bench-rs256' },
+  { ...ec.export({ format: 'jwk' }), use: 'sig', alg: 'ES256', kid: 'bench-es256' },
+];
 
 const provider = new Provider(issuer, {
   adapter: (model: string) => new MemoryAdapter(model, store, 0),
   clients,
-  jwks: { keys: [jwk] },
+  jwks: { keys },
   cookies: { keys: ['bench-cookie-key-0123456789abcdef'] },
   scopes: ['openid', 'offline_access', 'profile', 'email', 'api'],
   claims: { openid: ['sub'], profile: ['name', 'locale'], email: ['email'] },
