@@ -41,6 +41,8 @@ export interface AuthorizeOptions {
   cookies?: CookieJar;
   /** Credentials for the login page, when it is shown; without them the flow stops there. */
   login?: { email: string; password: string };
+  /** How the authorization request is sent (OpenID Connect Core §3.1.2.1: GET or a POSTed form); default GET. */
+  method?: 'GET' | 'POST';
 }
 
 export interface AuthorizeResult {
@@ -55,6 +57,8 @@ export interface AuthorizeResult {
   error: string | null;
   errorDescription: string | null;
   loginShown: boolean;
+  /** The login page's HTML when it was shown (the last one). */
+  loginPage: string | null;
   consentShown: boolean;
   /** The consent page's HTML when it was shown (the last one). */
   consentPage: string | null;
@@ -63,6 +67,11 @@ export interface AuthorizeResult {
 
 /** The authorization request's path and query. */
 export function authorizePath(options: AuthorizeOptions): string {
+  return `/oauth/authorize?${authorizeParams(options).toString()}`;
+}
+
+/** The authorization request's parameters, in order. */
+export function authorizeParams(options: AuthorizeOptions): URLSearchParams {
   const q = new URLSearchParams();
   if (options.responseType !== null) q.append('response_type', options.responseType ?? 'code');
   if (options.clientId !== undefined) q.append('client_id', options.clientId);
@@ -74,7 +83,7 @@ export function authorizePath(options: AuthorizeOptions): string {
   if (method !== undefined) q.append('code_challenge_method', method);
   if (options.prompt !== undefined) q.append('prompt', options.prompt);
   for (const [k, v] of options.extra ?? []) q.append(k, v);
-  return `/oauth/authorize?${q.toString()}`;
+  return q;
 }
 
 function isOurs(server: { url: string }, location: string): boolean {
@@ -91,7 +100,10 @@ export async function authorize(server: { url: string }, options: AuthorizeOptio
   let loginShown = false;
   let consentShown = false;
   let consentPage: string | null = null;
-  let response = await httpRequest(server, 'GET', authorizePath(options), { jar });
+  let loginPage: string | null = null;
+  let response = options.method === 'POST'
+    ? await httpRequest(server, 'POST', '/oauth/authorize', { jar, form: authorizeParams(options) })
+    : await httpRequest(server, 'GET', authorizePath(options), { jar });
 
   for (let step = 0; step < 10; step++) {
     const location = response.location;
@@ -104,6 +116,7 @@ export async function authorize(server: { url: string }, options: AuthorizeOptio
         continue;
       }
       loginShown = true;
+      if (page.status === 200) loginPage = page.body;
       if (!options.login || page.status !== 200) {
         response = page;
         break;
@@ -143,6 +156,7 @@ export async function authorize(server: { url: string }, options: AuthorizeOptio
     error: param('error'),
     errorDescription: param('error_description'),
     loginShown,
+    loginPage,
     consentShown,
     consentPage,
     cookies: jar,
