@@ -386,6 +386,8 @@ export function requiredInteraction(request: AuthorizationRequest, user: SignedI
   if (request.prompt.has('login')) return 'login';
   const oidc = request.oidc;
   if (oidc !== null) {
+    // Core §3.1.2.1: max_age=0 is prompt=login; a sign-in within the same second is not fresh enough for it.
+    if (oidc.maxAge === 0) return login('max_age=0 asks for a new sign-in');
     if (oidc.maxAge !== null && (user.authTime === null || now - user.authTime > oidc.maxAge)) return login('the sign-in is older than max_age');
     if (oidc.idTokenHint !== null && oidc.idTokenHint.sub !== user.subject) return login('id_token_hint names another user than the one signed in');
     if (oidc.loginHint !== null && normalizeEmail(oidc.loginHint) !== normalizeEmail(user.email)) return login('login_hint names another user than the one signed in');
