@@ -20,7 +20,7 @@ import { verifyIdTokenHint, type IdTokenHint } from './id-token.js';
 import type { SigningKeys } from './signing-keys.js';
 import { nowSeconds, type Clock } from './clock.js';
 import { newOrderedSecret, tokenKey } from './crypto.js';
-import { OAuthError, type OAuthErrorCode } from './errors.js';
+import { OAuthError, wireDescription, type OAuthErrorCode } from './errors.js';
 import { isRegisteredRedirectUri } from './redirect-uri.js';
 import { formatScope, isSubset, parseScope } from './scope.js';
 
@@ -101,7 +101,7 @@ export class AuthorizationResponseError extends OAuthError {
     return {
       redirectUri: this.redirectUri,
       responseMode: this.responseMode,
-      parameters: { error: this.code, error_description: this.description, state: this.state, iss: this.issuer },
+      parameters: { error: this.code, error_description: wireDescription(this.description), state: this.state, iss: this.issuer },
     };
   }
 

@@ -87,8 +87,29 @@ export class OAuthError extends Error {
 
   /** RFC 6749 §5.2 body. */
   toJSON(): { error: OAuthErrorCode; error_description: string } {
-    return { error: this.code, error_description: this.description };
+    return { error: this.code, error_description: wireDescription(this.description) };
   }
+}
+
+/** The longest error_description sent; a description quoting what a client sent is cut there. */
+const MAX_WIRE_DESCRIPTION = 300;
+const WIRE_CHARACTER = /^[\x20\x21\x23-\x5B\x5D-\x7E]$/;
+const TYPOGRAPHY: Readonly<Record<string, string>> = { '§': 'section ', '…': '...', '“': "'", '”': "'", '‘': "'", '’': "'", '—': '-', '–': '-', '"': "'", '\\': '/' };
+
+/**
+ * An error description as RFC 6749 lets it travel (§4.1.2.1, §5.2): only %x20-21 / %x23-5B /
+ * %x5D-7E. A description may cite a section (§) or quote what the client sent (a parameter or
+ * claim name with quotes, backslashes, control characters or any Unicode): those become
+ * plain ASCII (`"` and typographic quotes `'`, `\\` `/`, § "section"), anything else outside
+ * the set `?`, and the text is cut at MAX_WIRE_DESCRIPTION characters. Pages show the original.
+ */
+export function wireDescription(description: string): string {
+  let out = '';
+  for (const c of description) {
+    out += WIRE_CHARACTER.test(c) ? c : TYPOGRAPHY[c] ?? '?';
+    if (out.length > MAX_WIRE_DESCRIPTION) return `${out.slice(0, MAX_WIRE_DESCRIPTION - 3)}...`;
+  }
+  return out;
 }
 
 export function isOAuthError(value: unknown): value is OAuthError {
