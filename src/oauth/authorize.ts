@@ -323,6 +323,8 @@ async function readOidcParameters(
     }
   }
   if (values.nonce !== undefined && values.nonce.length > MAX_NONCE_LENGTH) throw fail('invalid_request', `nonce must be at most ${MAX_NONCE_LENGTH} characters`);
+  // The nonce is stored with the code: PostgreSQL refuses NUL in text, and no nonce needs one.
+  if (values.nonce?.includes('\0')) throw fail('invalid_request', 'nonce must not contain NUL characters');
   let maxAge: number | null = null;
   if (values.max_age !== undefined) {
     // Core §3.1.2.1: a non-negative number of seconds.
