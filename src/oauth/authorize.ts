@@ -179,12 +179,25 @@ const MAX_NONCE_LENGTH = 1024;
 const MAX_HINT_LENGTH = 8192;
 const EMAIL_SHAPE = /^[^\s@]{1,200}@[^\s@]{1,200}$/;
 
+/** Where an authorization request's answer goes, once its client and redirect URI are known good. */
+interface RedirectTarget {
+  client: Client;
+  redirectUri: string;
+  redirectUriSent: boolean;
+  stateParam: Param;
+  state: string | undefined;
+  issuer: string;
+  responseMode: ResponseMode;
+  /** An error for the redirect URI, with the state, iss and response mode. */
+  fail(code: OAuthErrorCode, description: string): AuthorizationResponseError;
+}
+
 /**
- * Validates an authorization request (RFC 6749 §4.1.1). Throws OAuthError (to be shown as a
- * 400 page) while the client or redirect URI is in doubt, AuthorizationResponseError after.
+ * The client and redirect URI of a request (RFC 6749 §4.1.2.1: never redirect for a bad
+ * client_id or redirect_uri: OAuthError, a 400 page), then its state and response mode.
  */
-export async function validateAuthorizationRequest(params: ParamSource, deps: ValidateDeps): Promise<AuthorizationRequest> {
-  // 1. Who is asking (RFC 6749 §4.1.2.1: never redirect for a bad client_id or redirect_uri).
+async function redirectTarget(params: ParamSource, deps: ValidateDeps): Promise<RedirectTarget> {
+  // 1. Who is asking.
   const clientId = pageParam(params, 'client_id');
   if (clientId === undefined) throw pageError('invalid_request', 'The request does not say which application it is for (client_id is missing).');
   // No client id is that long or holds NUL (which PostgreSQL refuses in text): no lookup needed.
@@ -226,6 +239,25 @@ export async function validateAuthorizationRequest(params: ParamSource, deps: Va
     if (modeParam.value !== 'query' && modeParam.value !== 'form_post') throw fail('invalid_request', 'response_mode must be query or form_post');
     responseMode = modeParam.value;
   }
+  return { client, redirectUri, redirectUriSent: sentRedirectUri !== undefined, stateParam, state, issuer, responseMode, fail };
+}
+
+/**
+ * A request that could not be read exactly (a POSTed form with broken percent-encoding or
+ * UTF-8), read as well as it can be: its client and redirect URI are checked as for any
+ * request (a 400 page when they are bad), then it is invalid_request at the redirect URI,
+ * like every other malformed parameter of a known client.
+ */
+export async function refuseUnreadableRequest(params: ParamSource, deps: ValidateDeps, description: string): Promise<never> {
+  throw (await redirectTarget(params, deps)).fail('invalid_request', description);
+}
+
+/**
+ * Validates an authorization request (RFC 6749 §4.1.1). Throws OAuthError (to be shown as a
+ * 400 page) while the client or redirect URI is in doubt, AuthorizationResponseError after.
+ */
+export async function validateAuthorizationRequest(params: ParamSource, deps: ValidateDeps): Promise<AuthorizationRequest> {
+  const { client, redirectUri, redirectUriSent, stateParam, state, issuer, responseMode, fail } = await redirectTarget(params, deps);
 
   // Request objects (Core §6) are not implemented: refused with the errors Core §3.1.2.6 names.
   if (readParam(params, 'request').kind !== 'absent') throw fail('request_not_supported', 'request objects (the request parameter) are not supported');
@@ -293,7 +325,7 @@ export async function validateAuthorizationRequest(params: ParamSource, deps: Va
   return {
     client,
     redirectUri,
-    redirectUriSent: sentRedirectUri !== undefined,
+    redirectUriSent,
     state,
     scope,
     codeChallenge: challenge ?? null,

@@ -205,8 +205,13 @@ for (const kind of databaseKinds()) {
         assert.ok(res.status < 500, `${path.slice(0, 80)} → ${res.status}`);
         assert.ok([302, 303, 400].includes(res.status), `${path.slice(0, 80)} → ${res.status}`);
       }
+      // An encoded lone surrogate is not UTF-8: the request cannot be read as sent, so it is
+      // invalid_request (before its response_type is looked at), with the state as it could be read.
       const odd = await httpRequest(server, 'GET', `/oauth/authorize?client_id=${id}&redirect_uri=${encodeURIComponent(REDIRECT)}&state=%ED%A0%80&response_type=token`);
-      assert.equal(new URL(odd.location ?? '').searchParams.get('error'), 'unsupported_response_type');
+      const oddLocation = new URL(odd.location ?? '');
+      assert.equal(oddLocation.searchParams.get('error'), 'invalid_request');
+      assert.match(oddLocation.searchParams.get('error_description') ?? '', /not valid percent-encoded UTF-8/);
+      assert.equal(oddLocation.searchParams.get('state'), '\uFFFD\uFFFD\uFFFD');
     });
   });
 }

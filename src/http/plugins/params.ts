@@ -79,6 +79,23 @@ export function parseFormBody(body: string): Record<string, string | string[]> {
   return out;
 }
 
+/**
+ * Reads a form body however broken its encoding (URLSearchParams: invalid UTF-8 becomes
+ * U+FFFD, a stray `%` stays), for a request that must still be attributed to its client
+ * before it is refused (POST /oauth/authorize). Never used to act on a request.
+ */
+export function parseFormBodyLenient(body: string): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = Object.create(null) as Record<string, string | string[]>;
+  for (const [rawKey, value] of new URLSearchParams(body)) {
+    const key = rawKey.trim();
+    const existing = out[key];
+    if (existing === undefined) out[key] = value;
+    else if (Array.isArray(existing)) existing.push(value);
+    else out[key] = [existing, value];
+  }
+  return out;
+}
+
 /** formDecode, with invalid encoding as the OAuth error it is. */
 function decodeFormPart(raw: string): string {
   try {

@@ -21,6 +21,7 @@ import {
   encodeAuthorizationRequest,
   errorMayRedirect,
   errorPageInsteadOfRedirect,
+  refuseUnreadableRequest,
   requiredInteraction,
   responseLocation,
   validateAuthorizationRequest,
@@ -35,6 +36,7 @@ import type { Organization, User } from '../../oauth/model.js';
 import { consentPage, INTEGRATIONS_OFF_MESSAGE } from '../../views/consent.js';
 import { formPostPage, formPostPolicy } from '../../views/form-post.js';
 import { selectAccountPage } from '../../views/select-account.js';
+import { parseFormBody, parseFormBodyLenient } from '../plugins/params.js';
 import { percentEncodeUnsafe } from '../plugins/security-headers.js';
 import { loadSession, requireCsrf, sessionSid, type Session } from '../session.js';
 
@@ -144,6 +146,11 @@ function formField(body: unknown, name: string): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
+/** A POSTed authorization form whose encoding is broken, read leniently (plugins/params.ts parseFormBodyLenient). */
+class UnreadableForm {
+  constructor(readonly params: Record<string, unknown>, readonly error: OAuthError) {}
+}
+
 interface ConsentView {
   request: AuthorizationRequest;
   session: Session & { user: User };
@@ -179,9 +186,30 @@ async function organizationsOf(request: FastifyRequest, userId: number): Promise
 export async function authorizeRoutes(app: FastifyInstance): Promise<void> {
   const { services } = app;
 
-  /** GET and POST /oauth/authorize (Core §3.1.2.1: both must be supported): `params` from the query or the form. */
-  async function authorize(request: FastifyRequest, reply: FastifyReply, params: Record<string, unknown>, url: string): Promise<FastifyReply> {
+  // POST /oauth/authorize reads its own forms: one whose percent-encoding or UTF-8 is broken is
+  // still a request from a client whose redirect URI can be checked, and is refused there as
+  // invalid_request like any malformed parameter, rather than as a page (which is what the
+  // strict parser makes of it everywhere else, the consent decision included).
+  app.removeContentTypeParser('application/x-www-form-urlencoded');
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: app.initialConfig.bodyLimit }, (request, body, done) => {
+    try {
+      done(null, parseFormBody(body as string));
+    } catch (err) {
+      if (!(err instanceof OAuthError) || request.routeOptions.url !== AUTHORIZE_PATH) {
+        done(err as Error);
+        return;
+      }
+      done(null, new UnreadableForm(parseFormBodyLenient(body as string), err));
+    }
+  });
+
+  /**
+   * GET and POST /oauth/authorize (Core §3.1.2.1: both must be supported): `params` from the
+   * query or the form; `unreadable` says why a form could not be read exactly.
+   */
+  async function authorize(request: FastifyRequest, reply: FastifyReply, params: Record<string, unknown>, url: string, unreadable?: string): Promise<FastifyReply> {
     return answeringByRedirect(request, reply, async () => {
+      if (unreadable !== undefined) await refuseUnreadableRequest(params, services, unreadable);
       // Validate before any interaction: a bad request is answered at once, not after a login.
       // The session is looked up meanwhile (independent queries; a validation error still wins).
       const [authz, session] = await Promise.all([validateAuthorizationRequest(params, services), loadSession(request)]);
@@ -212,10 +240,23 @@ export async function authorizeRoutes(app: FastifyInstance): Promise<void> {
     }, (err) => errorMayRedirect(services, err, async () => (await loadSession(request))?.user?.id ?? null));
   }
 
-  app.get(AUTHORIZE_PATH, PAGE, async (request, reply) => authorize(request, reply, request.query as Record<string, unknown>, request.url));
+  app.get(AUTHORIZE_PATH, PAGE, async (request, reply) => {
+    // The query parser lets broken percent-encoding or UTF-8 through as it can; checked
+    // strictly here, so that GET answers it as POST does (invalid_request at the redirect URI).
+    const q = request.url.indexOf('?');
+    const rawQuery = q === -1 ? '' : request.url.slice(q + 1);
+    try {
+      parseFormBody(rawQuery);
+    } catch (err) {
+      if (!(err instanceof OAuthError)) throw err;
+      return authorize(request, reply, parseFormBodyLenient(rawQuery), AUTHORIZE_PATH, 'the query string is not valid percent-encoded UTF-8');
+    }
+    return authorize(request, reply, request.query as Record<string, unknown>, request.url);
+  });
 
   app.post(AUTHORIZE_PATH, PAGE, async (request, reply) => {
     const body = request.body;
+    if (body instanceof UnreadableForm) return authorize(request, reply, body.params, AUTHORIZE_PATH, body.error.description);
     if (body === null || typeof body !== 'object' || Array.isArray(body)) {
       throw new OAuthError('invalid_request', 'The authorization request must be sent as a form (application/x-www-form-urlencoded).', { status: 400 });
     }
