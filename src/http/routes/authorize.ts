@@ -23,6 +23,7 @@ import {
   errorPageInsteadOfRedirect,
   refuseUnreadableRequest,
   requiredInteraction,
+  responseError,
   responseLocation,
   validateAuthorizationRequest,
   type AuthorizationRequest,
@@ -91,9 +92,25 @@ function loginLocation(next: string, options: { loginHint?: string | null; other
   return location;
 }
 
+/**
+ * The longest Location this endpoint sends. What it carries comes from the request: the state
+ * in an answer to the client, and on the way to the login page the whole request once more
+ * percent-encoded (up to five times its size). A POSTed request may be 64 KiB, and Node's and
+ * undici's HTTP clients refuse a response head over 16 KiB (the other headers take about 400
+ * bytes), so an answer that would not fit is refused in words the user can read instead.
+ */
+const MAX_LOCATION = 15 * 1024;
+
+function tooLargeToAnswer(length: number): OAuthError {
+  return new OAuthError('invalid_request', `The application's request is too large to answer: the way back to it would be ${length} characters long. `
+    + 'Go back to the application and try again.', { status: 400 });
+}
+
 /** The answer to the client (RFC 6749 §4.1.2): a 302 that no cache keeps, as it may carry a code. */
 function redirectToClient(reply: FastifyReply, location: string): FastifyReply {
-  return reply.header('Cache-Control', 'no-store').redirect(percentEncodeUnsafe(location), 302);
+  const encoded = percentEncodeUnsafe(location);
+  if (encoded.length > MAX_LOCATION) throw tooLargeToAnswer(encoded.length);
+  return reply.header('Cache-Control', 'no-store').redirect(encoded, 302);
 }
 
 /**
@@ -218,7 +235,9 @@ export async function authorizeRoutes(app: FastifyInstance): Promise<void> {
       const interaction = requiredInteraction(authz, signedIn, nowSeconds(services.clock));
       const back = returnAfterLogin(url);
       if (interaction === 'login') {
-        return reply.header('Cache-Control', 'no-store').redirect(loginLocation(back, { loginHint: authz.oidc?.loginHint ?? null }), 303);
+        const location = loginLocation(back, { loginHint: authz.oidc?.loginHint ?? null });
+        if (location.length > MAX_LOCATION) throw responseError(authz, 'invalid_request', 'the authorization request is too large to come back to after signing in');
+        return reply.header('Cache-Control', 'no-store').redirect(location, 303);
       }
       const userSession = session as Session & { user: User };
       const user = userSession.user;
@@ -281,7 +300,9 @@ export async function authorizeRoutes(app: FastifyInstance): Promise<void> {
       const authz = await validateAuthorizationRequest(wire, services);
       if (!session.user) {
         // Signed out in another tab: sign in again, then the request starts over.
-        return reply.redirect(loginLocation(`${AUTHORIZE_PATH}?${new URLSearchParams(wire).toString()}`), 303);
+        const location = loginLocation(`${AUTHORIZE_PATH}?${new URLSearchParams(wire).toString()}`);
+        if (location.length > MAX_LOCATION) throw tooLargeToAnswer(location.length);
+        return reply.redirect(location, 303);
       }
       const user = session.user;
       const decision = formField(request.body, 'decision');
