@@ -1,10 +1,13 @@
 // Fuzzing (fast-check): at least 10,000 generated malformed requests to the token, authorize,
 // revocation, introspection and identity endpoints of one started server — random methods,
 // paths, content types, bodies (broken form encoding, invalid UTF-8, huge and deeply nested
-// JSON, multipart), headers and query strings with repeated parameters. Properties: never a
-// 5xx; every OAuth error body is JSON with an RFC error code; the authorization endpoint never
-// redirects anywhere but to us or to a registered redirect URI; the server still answers
-// afterwards. The counts are printed.
+// JSON, multipart), headers and query strings with repeated parameters, and the OpenID Connect
+// parameters of the authorization endpoint over GET and POST (claims, max_age, prompt,
+// id_token_hint spoilt in every way, hints with control characters, response_mode, request and
+// request_uri). Properties: never a 5xx; every OAuth error body is JSON with an RFC error code;
+// the authorization endpoint never redirects anywhere but to us or to a registered redirect
+// URI, and an error it redirects carries an RFC/OIDC code, iss, and an error_description in
+// RFC 6749's character set; the server still answers afterwards. The counts are printed.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -12,7 +15,7 @@ import { createClient, createUser, mintCode, type TestClient } from '../helpers/
 import { exchangeCode, secretPost, tokensOf } from '../helpers/token.js';
 import { type CookieJar } from '../helpers/browser.js';
 import { hiddenFields, unescapeHtml } from '../helpers/html.js';
-import { signIn } from '../helpers/authorize.js';
+import { authorize, signIn } from '../helpers/authorize.js';
 import { CONTROL_OR_BACKSLASH, HOSTILE_NEXT, hostileRedirectUris, NEXT_PIECES, RAW_IN_LOCATION } from '../helpers/hostile-values.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -24,14 +27,19 @@ const SEED = Number(process.env.FUZZ_SEED ?? 20261122);
 const RFC_CODES = new Set([
   'invalid_request', 'invalid_client', 'invalid_grant', 'unauthorized_client', 'unsupported_grant_type', 'invalid_scope',
   'access_denied', 'unsupported_response_type', 'server_error', 'temporarily_unavailable', 'invalid_token', 'insufficient_scope',
-  'unsupported_token_type', 'slow_down', 'login_required', 'consent_required',
+  'unsupported_token_type', 'slow_down', 'login_required', 'consent_required', 'interaction_required', 'account_selection_required',
+  'request_not_supported', 'request_uri_not_supported',
 ]);
+/** RFC 6749 §4.1.2.1 / §5.2: the characters an error_description may hold. */
+const ERROR_DESCRIPTION = /^[\x20\x21\x23-\x5B\x5D-\x7E]*$/;
 
 const OAUTH_JSON_PATHS = new Set(['/oauth/token', '/token', '/refresh', '/oauth/revoke', '/oauth/introspect', '/api/user', '/oauth/userinfo']);
 const PATHS = [...OAUTH_JSON_PATHS, '/oauth/authorize'];
 const PARAM_NAMES = [
   'grant_type', 'client_id', 'client_secret', 'code', 'redirect_uri', 'refresh_token', 'username', 'password', 'scope', 'state',
   'response_type', 'code_challenge', 'code_challenge_method', 'code_verifier', 'prompt', 'token', 'token_type_hint', 'nonce', 'x',
+  // OpenID Connect (Core §3.1.2.1, §5.5, §6).
+  'max_age', 'id_token_hint', 'login_hint', 'ui_locales', 'claims_locales', 'acr_values', 'display', 'claims', 'response_mode', 'request', 'request_uri',
 ];
 
 interface Fixtures {
@@ -41,6 +49,37 @@ interface Fixtures {
   code: string;
   refreshToken: string;
   accessToken: string;
+  /** A real ID token of ours for this client, to be spoilt as id_token_hint. */
+  idToken: string;
+}
+
+/** JWT pieces: an unsigned token of these claims. */
+function unsignedJwt(header: Record<string, unknown>, payload: Record<string, unknown>): string {
+  const part = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  return `${part(header)}.${part(payload)}.`;
+}
+
+/** Values for the OpenID Connect parameters: well-formed, spoilt, contradictory, huge, nested. */
+function oidcValues(fx: Fixtures): string[] {
+  const [header = '', payload = '', signature = ''] = fx.idToken.split('.');
+  const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>;
+  return [
+    // claims (Core §5.5)
+    '{"id_token":{"name":{"essential":true}}}', '{"userinfo":{"email":null,"sub":{"value":"x"}}}', '{', '{"id_token":', '[]', 'null', '"x"',
+    '{"id_token":[]}', '{"id_token":{"name":{"essential":"yes"}}}', '{"userinfo":{"email":{"value":{"a":1}}}}', '{"id_token":{"email":{"values":"x"}}}',
+    '{"id_token":{"na\\"me\\\\\\u0000\\u2028":5}}', '{"__proto__":{"id_token":{}},"id_token":{"__proto__":null}}', `{"id_token":${'{"a":'.repeat(700)}1${'}'.repeat(700)}}`,
+    `${'['.repeat(2000)}${']'.repeat(2000)}`, JSON.stringify({ id_token: { name: { value: 'v'.repeat(5000) } } }),
+    // max_age
+    '0', '1', '-1', '1.5', '1e3', '99999999999', '9999999999', 'NaN', ' 5', '０',
+    // prompt
+    'none login', 'login consent select_account', 'none none', 'LOGIN', 'select_account', 'none\tconsent',
+    // id_token_hint
+    fx.idToken, fx.idToken.slice(0, -7), `${header}.${payload}.`, `${header}.${Buffer.from(JSON.stringify({ ...claims, sub: 'x' })).toString('base64url')}.${signature}`,
+    unsignedJwt({ alg: 'none' }, claims), unsignedJwt({ alg: 'HS256', kid: 'k' }, claims), 'a.b.c', '....', `${header}.${payload}`,
+    // hints, locales, display, response_mode, request objects
+    'se', 'en-US nl', 'buffy@example.com', 'someone@app.example', '\u0000@\r\n', '\u202e\u2028', 'page', 'popup', 'touch', 'full',
+    'query', 'form_post', 'fragment', 'query.jwt', 'https://rp.example/request#x', 'urn:ietf:params:oauth:request_uri:abc',
+  ];
 }
 
 interface FuzzRequest {
@@ -74,9 +113,11 @@ function arbitraries(fx: Fixtures) {
     '../../etc/passwd', '${jndi:ldap://x}', '{{7*7}}', 'null', 'undefined', 'true', '-1', '1e309', '0x41',
     ...hostileRedirectUris(fx.redirectUri), ...HOSTILE_NEXT,
   );
+  const oidc = fc.constantFrom(...oidcValues(fx));
   const value = fc.oneof(
     { weight: 4, arbitrary: realValue },
     { weight: 4, arbitrary: hostile },
+    { weight: 3, arbitrary: oidc },
     { weight: 3, arbitrary: fc.string({ maxLength: 40 }) },
     { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 30 }) },
     { weight: 1, arbitrary: fc.integer({ min: 100, max: 12_000 }).map((n) => 'A'.repeat(n)) },
@@ -85,7 +126,8 @@ function arbitraries(fx: Fixtures) {
   // Name/value pairs, repeats allowed (RFC 6749 §3.2 says refuse them).
   const pairs = fc.array(fc.tuple(name, value), { maxLength: 8 });
   const encodePair = ([k, v]: [string, string]) => `${percentEncode(k)}=${percentEncode(v)}`;
-  const brokenEncoding = fc.constantFrom('%', '%ZZ', '%C3%28', '%E0%80%AF', '%FF%FE', '%u0041', '%%', '%0', '+%2B+', '&&&', '=&=', 'a=%ED%A0%80');
+  const brokenEncoding = fc.constantFrom('%', '%ZZ', '%C3%28', '%E0%80%AF', '%FF%FE', '%u0041', '%%', '%0', '+%2B+', '&&&', '=&=', 'a=%ED%A0%80',
+    'ui_locales=%C0%AF', 'login_hint=a%ED%A0%80%40b', 'nonce=%00', 'claims=%7B%FF', 'state=%C3%28');
   const queryString = fc.oneof(
     { weight: 3, arbitrary: pairs.map((ps) => ps.map(encodePair).join('&')) },
     { weight: 1, arbitrary: fc.tuple(pairs, brokenEncoding).map(([ps, bad]) => `${ps.map(encodePair).join('&')}&${bad}`) },
@@ -177,6 +219,13 @@ function arbitraries(fx: Fixtures) {
     { method: 'POST', path: '/oauth/revoke', params: [['token', fx.accessToken], ['token_type_hint', 'access_token']], authorization: basicAuth },
     { method: 'POST', path: '/oauth/introspect', params: [['token', fx.refreshToken], ['client_id', fx.clientId], ['client_secret', fx.clientSecret]] },
     { method: 'GET', path: '/oauth/authorize', params: [['response_type', 'code'], ['client_id', fx.clientId], ['redirect_uri', fx.redirectUri], ['state', 'st'], ['scope', 'profile'], ['code_challenge', 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM'], ['code_challenge_method', 'S256']] },
+    // An OpenID request over GET and over POST (Core §3.1.2.1: both), every OIDC parameter set.
+    ...(['GET', 'POST'] as const).map((method) => ({
+      method, path: '/oauth/authorize', params: [['response_type', 'code'], ['client_id', fx.clientId], ['redirect_uri', fx.redirectUri], ['state', 'st'],
+        ['scope', 'openid profile'], ['nonce', 'n-0S6'], ['max_age', '3600'], ['prompt', 'login'], ['id_token_hint', fx.idToken], ['login_hint', 'buffy@example.com'],
+        ['ui_locales', 'se'], ['claims_locales', 'se'], ['acr_values', '1 2'], ['display', 'page'], ['claims', '{"userinfo":{"name":{"essential":true}}}'],
+        ['response_mode', 'query']] as Array<[string, string]>,
+    })),
     { method: 'GET', path: '/api/user', params: [], authorization: `Bearer ${fx.accessToken}` },
     { method: 'GET', path: '/oauth/userinfo', params: [], authorization: `OAuth2 ${fx.accessToken}` },
   ];
@@ -229,6 +278,8 @@ interface Tally {
   byStatus: Map<number, number>;
   byPath: Map<string, number>;
   oauthErrors: number;
+  /** Errors the authorization endpoint sent to the redirect URI. */
+  authorizeErrors: number;
 }
 
 describe('fuzzing the OAuth endpoints', () => {
@@ -243,9 +294,12 @@ describe('fuzzing the OAuth endpoints', () => {
     const spent = await mintCode(server, { client: confidential, userId: user.id });
     const pair = tokensOf(await exchangeCode(server, confidential, spent.code));
     const fresh = await mintCode(server, { client: confidential, userId: user.id });
+    // A real ID token: an OpenID authorization through the pages, then the code exchange.
+    const openid = await authorize(server, { clientId: confidential.clientId, redirectUri: confidential.redirectUri, scope: 'openid', login: { email: user.email, password: user.password } });
+    const idToken = String((await exchangeCode(server, confidential, openid.code ?? '')).body.id_token);
     fixtures = {
       clientId: confidential.clientId, clientSecret: confidential.clientSecret ?? '', redirectUri: confidential.redirectUri,
-      code: fresh.code, refreshToken: pair.refreshToken, accessToken: pair.accessToken,
+      code: fresh.code, refreshToken: pair.refreshToken, accessToken: pair.accessToken, idToken,
     };
   });
   after(async () => {
@@ -276,6 +330,17 @@ describe('fuzzing the OAuth endpoints', () => {
         const ours = new URL(location, server.config.issuer).origin === new URL(server.config.issuer).origin && location.startsWith('/');
         const registered = location === fixtures.redirectUri || location.startsWith(`${fixtures.redirectUri}?`);
         assert.ok(ours || registered, `open redirect: ${where} → ${location}`);
+        // HTTP clients refuse response heads over 16 KiB: a POSTed request must not make one.
+        assert.ok(location.length <= 15 * 1024, `Location of ${location.length} characters: ${where}`);
+        if (registered) {
+          // An error at the redirect URI: an RFC/OIDC code, our iss (RFC 9207), a description in the allowed characters.
+          const answer = new URL(location).searchParams;
+          const error = answer.get('error');
+          assert.ok(error === null || RFC_CODES.has(error), `error code ${String(error)}: ${where}`);
+          assert.equal(answer.get('iss'), server.config.issuer, `no iss: ${where}`);
+          assert.match(answer.get('error_description') ?? '', ERROR_DESCRIPTION, `error_description: ${where}`);
+          tally.authorizeErrors += error === null ? 0 : 1;
+        }
       }
       if (status === 200 || status === 400) assert.ok(!/<script>alert|onerror=alert/.test(text), `unescaped input on a page: ${where}`);
     }
@@ -283,7 +348,7 @@ describe('fuzzing the OAuth endpoints', () => {
 
   test(`${RUNS * BATCH} generated malformed requests: no 5xx, RFC error bodies, no open redirect`, { timeout: 300_000 }, async () => {
     const started = performance.now();
-    const tally: Tally = { requests: 0, byStatus: new Map(), byPath: new Map(), oauthErrors: 0 };
+    const tally: Tally = { requests: 0, byStatus: new Map(), byPath: new Map(), oauthErrors: 0, authorizeErrors: 0 };
     const send = async (req: FuzzRequest) => {
       const url = `${server.url}${req.path}${req.query === '' ? '' : `?${req.query}`}`;
       const res = await fetch(url, { method: req.method, headers: req.headers, body: req.body, redirect: 'manual' });
@@ -302,7 +367,7 @@ describe('fuzzing the OAuth endpoints', () => {
     const seconds = (performance.now() - started) / 1000;
     const statuses = [...tally.byStatus].sort(([a], [b]) => a - b).map(([s, n]) => `${s}:${n}`).join(' ');
     const paths = [...tally.byPath].sort(([, a], [, b]) => b - a).map(([p, n]) => `${p}:${n}`).join(' ');
-    process.stdout.write(`# fuzz (seed ${SEED}): ${tally.requests} requests in ${seconds.toFixed(1)} s, 0 answered 5xx; ${tally.oauthErrors} OAuth error bodies, all JSON with an RFC code\n`);
+    process.stdout.write(`# fuzz (seed ${SEED}): ${tally.requests} requests in ${seconds.toFixed(1)} s, 0 answered 5xx; ${tally.oauthErrors} OAuth error bodies, all JSON with an RFC code; ${tally.authorizeErrors} authorization errors at the redirect URI, all with iss\n`);
     process.stdout.write(`# fuzz statuses ${statuses}\n# fuzz paths ${paths}\n`);
     assert.ok(tally.requests >= 10_000);
     assert.equal([...tally.byStatus.keys()].filter((s) => s >= 500).length, 0);
