@@ -15,7 +15,7 @@ import type { Config } from '../config/load.js';
 import type { ClaimsRequest, Client, OidcLogin, Organization } from './model.js';
 import { normalizeEmail } from './model.js';
 import type { ClientPort, CodePort, ConsentPort, GrantPort, RootPick } from './ports.js';
-import { OFFLINE_ACCESS_SCOPE, OPENID_SCOPE, parseClaimsParameter, scopesOfRequestedClaims } from './claims.js';
+import { claimsWithinScopes, OFFLINE_ACCESS_SCOPE, OPENID_SCOPE, parseClaimsParameter, scopesOfRequestedClaims } from './claims.js';
 import { verifyIdTokenHint, type IdTokenHint } from './id-token.js';
 import type { SigningKeys } from './signing-keys.js';
 import { nowSeconds, type Clock } from './clock.js';
@@ -320,7 +320,7 @@ export async function validateAuthorizationRequest(params: ParamSource, deps: Va
   if (prompt === null) throw fail('invalid_request', 'prompt must be none, or any of login, consent and select_account');
 
   // 8. OpenID Connect (Core §3.1.2.1), exactly when the scope names openid.
-  const oidc = scope.includes(OPENID_SCOPE) ? await readOidcParameters(params, deps, client, fail) : null;
+  const oidc = scope.includes(OPENID_SCOPE) ? await readOidcParameters(params, deps, client, allowed, fail) : null;
 
   return {
     client,
@@ -342,6 +342,7 @@ async function readOidcParameters(
   params: ParamSource,
   deps: ValidateDeps,
   client: Pick<Client, 'clientId'>,
+  allowedScopes: readonly string[],
   fail: (code: OAuthErrorCode, description: string) => AuthorizationResponseError,
 ): Promise<OidcParameters> {
   const values: Partial<Record<OidcParameterName, string>> = {};
@@ -368,7 +369,7 @@ async function readOidcParameters(
   if (values.claims !== undefined) {
     const parsed = parseClaimsParameter(values.claims);
     if (typeof parsed === 'string') throw fail('invalid_request', parsed);
-    claims = parsed;
+    claims = claimsWithinScopes(parsed, allowedScopes);
   }
   let idTokenHint: IdTokenHint | null = null;
   if (values.id_token_hint !== undefined) {

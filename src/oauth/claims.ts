@@ -93,6 +93,25 @@ export function parseClaimsParameter(value: string): ClaimsRequest | string {
   return out;
 }
 
+/**
+ * The request without the user claims of scopes the client may not ask for (its registered
+ * scopes the server offers): Core §5.5 lets the OP leave out claims it will not return, and a
+ * `claims` request must not reach what `scope` could not (an operator who withheld `email`
+ * from a client withholds the address too). `sub` is always kept.
+ */
+export function claimsWithinScopes(claims: ClaimsRequest, allowedScopes: readonly string[]): ClaimsRequest {
+  const permitted = new Set<string>(['sub']);
+  for (const [scope, names] of Object.entries(SCOPE_CLAIMS)) if (allowedScopes.includes(scope)) for (const n of names) permitted.add(n);
+  const out: { userinfo?: Record<string, ClaimRequest | null>; id_token?: Record<string, ClaimRequest | null> } = {};
+  for (const name of ['userinfo', 'id_token'] as const) {
+    const member = claims[name];
+    if (member === undefined) continue;
+    const kept = Object.fromEntries(Object.entries(member).filter(([claim]) => permitted.has(claim)));
+    if (Object.keys(kept).length > 0) out[name] = kept;
+  }
+  return out;
+}
+
 /** The user claims a `claims` request names across both members (for the consent page). */
 export function requestedUserClaims(claims: ClaimsRequest | null): UserClaimName[] {
   if (claims === null) return [];

@@ -1,0 +1,47 @@
+// An attacker's review of the OpenID Connect endpoints, over real HTTP on both databases:
+// attacks that were found to work once, each kept as a test that attacks it.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { decodeJwt } from 'jose';
+import { databaseKinds } from '../helpers/databases.js';
+import { createClient, createUser, type TestClient } from '../helpers/fixtures.js';
+import { httpRequest } from '../helpers/browser.js';
+import { authorize, signIn } from '../helpers/authorize.js';
+import { exchangeCode } from '../helpers/token.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+for (const kind of databaseKinds()) {
+  describe(`[${kind}] OpenID Connect attacks`, () => {
+    let server: TestServer;
+    let narrow: TestClient;
+
+    before(async () => {
+      server = await startTestServer(kind, { overrides: { loginRateLimit: 0 } });
+      // An operator allowed this client openid and profile only: never the e-mail address.
+      narrow = await createClient(server, { name: 'Narrow', redirectUris: ['https://narrow.example/cb'], scopes: ['openid', 'profile'] });
+    });
+    after(async () => {
+      await server.close();
+    });
+
+    test('a claims request cannot reach claims of a scope the client may not ask for', async () => {
+      const user = await createUser(server);
+      const jar = await signIn(server, user.email, user.password);
+      const claims = JSON.stringify({ id_token: { email: null, email_verified: null }, userinfo: { email: { essential: true } } });
+      const res = await authorize(server, {
+        clientId: narrow.clientId, redirectUri: narrow.redirectUri, scope: 'openid profile', state: 's', cookies: jar,
+        extra: [['claims', claims], ['nonce', 'n']],
+      });
+      if (res.code !== null) {
+        const tokens = await exchangeCode(server, narrow, res.code);
+        assert.equal(tokens.status, 200);
+        const idToken = decodeJwt(String(tokens.body.id_token));
+        assert.equal(idToken.email, undefined, `the ID token leaks the e-mail: ${JSON.stringify(idToken)}`);
+        const info = await httpRequest(server, 'GET', '/oauth/userinfo', { headers: { authorization: `Bearer ${String(tokens.body.access_token)}` } });
+        assert.equal(info.status, 200);
+        assert.equal((JSON.parse(info.body) as Record<string, unknown>).email, undefined, `UserInfo leaks the e-mail: ${info.body}`);
+      }
+      if (res.consentPage !== null) assert.doesNotMatch(res.consentPage, /Your e-mail address/, 'the consent page asks for a scope the client may not have');
+    });
+  });
+}
