@@ -111,8 +111,12 @@ export interface SignedIn {
 }
 
 export type LogoutDecision =
-  /** End the session (if any); then redirect to `location`, or show the signed-out page when null. */
-  | { action: 'end'; location: string | null; client: Client | null }
+  /**
+   * End the session (if any); then redirect to `location`, or show the signed-out page when
+   * null — with `offer` on it as a link the visitor may follow (a client anyone could
+   * register, asking for a signed-out visitor: see withoutBlindRedirect).
+   */
+  | { action: 'end'; location: string | null; client: Client | null; offer?: string }
   /**
    * Ask the signed-in user. `client` and `postLogoutRedirectUri` are set only when the URI is
    * one of that client's: the confirmation may then go back there (with `state`).
@@ -139,6 +143,20 @@ function registeredUri(client: Client, uri: string | undefined): string | null {
 }
 
 /**
+ * A signed-out visitor is sent on at once only to a client the operator created: a client
+ * from the developer portal registers whatever URI its maker likes, and its maker holds valid
+ * hints (their own ID tokens) and knows its client_id, so a link to /oauth/logout would make
+ * us an open redirector for anyone (RP-Initiated Logout §3: no redirection without "other
+ * means of confirming the legitimacy" of the target; RFC 9700 §4.11.2 as at the
+ * authorization endpoint). Such a visitor gets the signed-out page with a link naming where
+ * it leads. A signed-in user's own session ended by its own hint still goes back at once.
+ */
+function withoutBlindRedirect(client: Client, location: string | null): LogoutDecision {
+  if (location === null || client.trusted) return { action: 'end', location, client };
+  return { action: 'end', location: null, client, offer: location };
+}
+
+/**
  * Decides a logout request. `signedIn` is who is signed in, or null when nobody is. Throws OAuthError (a 400 page) for a client_id that names no client or does not
  * match the hint, and for a post-logout redirect URI the named client has not registered.
  */
@@ -151,9 +169,9 @@ export async function decideLogout(request: LogoutRequest, deps: LogoutDeps, sig
         throw refuse('The sign-out request names one application in client_id and another in its ID token, so nothing was done and you are still signed in.');
       }
       const uri = registeredUri(client, request.postLogoutRedirectUri);
-      if (signedIn === null || (signedIn.subject === subject && (sid === null || sid === signedIn.sid))) {
-        return { action: 'end', location: uri === null ? null : postLogoutLocation(uri, request.state), client };
-      }
+      const location = uri === null ? null : postLogoutLocation(uri, request.state);
+      if (signedIn === null) return withoutBlindRedirect(client, location);
+      if (signedIn.subject === subject && (sid === null || sid === signedIn.sid)) return { action: 'end', location, client };
       const reason = signedIn.subject === subject ? 'other_session' : 'other_user';
       return { action: 'confirm', reason, client, postLogoutRedirectUri: uri, state: uri === null ? null : (request.state ?? null) };
     }
@@ -167,7 +185,7 @@ export async function decideLogout(request: LogoutRequest, deps: LogoutDeps, sig
     if (!client) throw refuse('The sign-out request names an application that is not registered here, so nothing was done.');
     const uri = registeredUri(client, request.postLogoutRedirectUri);
     const state = uri === null ? null : (request.state ?? null);
-    if (signedIn === null) return { action: 'end', location: uri === null ? null : postLogoutLocation(uri, state), client };
+    if (signedIn === null) return withoutBlindRedirect(client, uri === null ? null : postLogoutLocation(uri, state));
     return { action: 'confirm', reason: 'no_hint', client, postLogoutRedirectUri: uri, state };
   }
   // No client named: a post_logout_redirect_uri cannot be attributed to anyone and is dropped.

@@ -58,13 +58,18 @@ ${goBack ? html`<p class="hint">Afterwards you go back to <code>${destination(o.
   });
 }
 
-export function signedOutPage(): Html {
+/**
+ * "You are signed out"; with `offer`, a link back to the application that asked (not followed
+ * by itself: oauth/logout.ts withoutBlindRedirect), naming where it leads.
+ */
+export function signedOutPage(offer?: { clientName: string; location: string }): Html {
   return layout({
     title: 'Signed out',
     body: html`<section class="card narrow">
 <h1>You are signed out</h1>
 <p>You have signed out of Latchkey in this browser. You can close this page.</p>
-<div class="actions"><a class="button" href="/login">Sign in again</a></div>
+${offer ? html`<p><strong>${offer.clientName}</strong> asked to send you back to <code>${destination(offer.location)}</code>. Follow the link only if you trust that address.</p>` : html``}
+<div class="actions">${offer ? html`<a class="button" href="${offer.location}">Go back to ${offer.clientName}</a>` : html``}<a class="button${offer ? ' secondary' : ''}" href="/login">Sign in again</a></div>
 </section>`,
   });
 }

@@ -45,3 +45,54 @@ for (const kind of databaseKinds()) {
     });
   });
 }
+
+for (const kind of databaseKinds()) {
+  describe(`[${kind}] RP-initiated logout for a client anyone could register`, () => {
+    let server: TestServer;
+    let portal: TestClient;
+
+    before(async () => {
+      server = await startTestServer(kind, { overrides: { loginRateLimit: 0 } });
+      // Registered in the developer portal by an attacker: any https URI is accepted.
+      portal = await createClient(server, {
+        name: 'Portal app', trusted: false, redirectUris: ['https://evil.example/cb'], postLogoutRedirectUris: ['https://evil.example/phish'],
+      });
+    });
+    after(async () => {
+      await server.close();
+    });
+
+    /** The attacker's own ID token for the attacker's own client: a valid hint. */
+    async function attackersHint(): Promise<string> {
+      const attacker = await createUser(server);
+      const jar = await signIn(server, attacker.email, attacker.password);
+      const res = await authorize(server, { clientId: portal.clientId, redirectUri: portal.redirectUri, scope: 'openid', state: 's', cookies: jar });
+      assert.ok(res.code, `no code: ${res.status} ${res.location}`);
+      const tokens = await exchangeCode(server, portal, res.code);
+      return String(tokens.body.id_token);
+    }
+
+    test('a visitor who is signed out is not bounced to its post-logout URI (open redirect), with client_id or with the attacker\'s own hint', async () => {
+      const hint = await attackersHint();
+      const variants: Array<Record<string, string>> = [
+        { client_id: portal.clientId, post_logout_redirect_uri: 'https://evil.example/phish', state: 'x' },
+        { id_token_hint: hint, post_logout_redirect_uri: 'https://evil.example/phish', state: 'x' },
+        { id_token_hint: hint, client_id: portal.clientId, post_logout_redirect_uri: 'https://evil.example/phish' },
+      ];
+      for (const params of variants) {
+        for (const method of ['GET', 'POST'] as const) {
+          const query = new URLSearchParams(params);
+          const res = method === 'GET'
+            ? await httpRequest(server, 'GET', `/oauth/logout?${query.toString()}`, {})
+            : await httpRequest(server, 'POST', '/oauth/logout', { form: query });
+          const label = `${method} ${Object.keys(params).join('+')}`;
+          assert.equal(res.location, null, `${label}: redirected to ${res.location}`);
+          assert.equal(res.status, 200, label);
+          // The way back is offered as a link the visitor chooses, naming where it goes.
+          assert.match(res.body, /href="https:\/\/evil\.example\/phish\?state=x"|href="https:\/\/evil\.example\/phish"/, label);
+          assert.match(res.body, /evil\.example/, label);
+        }
+      }
+    });
+  });
+}

@@ -18,10 +18,13 @@ function logoutDeps(request: FastifyRequest): LogoutDeps {
 }
 
 /** Ends the browser session (if any), then goes back to the client or shows the signed-out page. */
-async function signOut(request: FastifyRequest, reply: FastifyReply, user: User | null, clientId: string | null, location: string | null): Promise<FastifyReply> {
+async function signOut(
+  request: FastifyRequest, reply: FastifyReply, user: User | null, clientId: string | null, location: string | null,
+  offer?: { clientName: string; location: string },
+): Promise<FastifyReply> {
   await endSession(request, reply);
   if (user) audit(request.log, 'logout.rp_initiated', { user_id: user.id, client_id: clientId, address: request.ip });
-  if (location === null) return sendPage(reply, signedOutPage());
+  if (location === null) return sendPage(reply, signedOutPage(offer));
   return reply.header('Cache-Control', 'no-store').redirect(percentEncodeUnsafe(location), 303);
 }
 
@@ -35,7 +38,9 @@ async function logout(request: FastifyRequest, reply: FastifyReply, sources: unk
   if (decision.action === 'end' || session === null || user === null) {
     // decideLogout asks only a signed-in user; nobody signed in has nothing to confirm.
     const location = decision.action === 'end' ? decision.location : null;
-    return signOut(request, reply, user, decision.client?.clientId ?? null, location);
+    const offer = decision.action === 'end' && decision.offer !== undefined && decision.client !== null
+      ? { clientName: decision.client.name, location: decision.offer } : undefined;
+    return signOut(request, reply, user, decision.client?.clientId ?? null, location, offer);
   }
   const goBack = decision.client !== null && decision.postLogoutRedirectUri !== null;
   const page = confirmLogoutPage({
