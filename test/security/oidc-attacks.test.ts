@@ -43,6 +43,24 @@ for (const kind of databaseKinds()) {
       }
       if (res.consentPage !== null) assert.doesNotMatch(res.consentPage, /Your e-mail address/, 'the consent page asks for a scope the client may not have');
     });
+
+    test('remembered consent for profile does not silently grant the e-mail address through claims', async () => {
+      const wide = await createClient(server, { name: 'Wide', redirectUris: ['https://wide.example/cb'], scopes: ['openid', 'profile', 'email'] });
+      const user = await createUser(server);
+      const jar = await signIn(server, user.email, user.password);
+      const first = await authorize(server, { clientId: wide.clientId, redirectUri: wide.redirectUri, scope: 'openid profile', state: 's', cookies: jar });
+      assert.ok(first.code, 'the first request is consented');
+      const claims = JSON.stringify({ userinfo: { email: null }, id_token: { email_verified: { essential: true } } });
+      const silent = await authorize(server, {
+        clientId: wide.clientId, redirectUri: wide.redirectUri, scope: 'openid profile', prompt: 'none', state: 's', cookies: jar, extra: [['claims', claims]],
+      });
+      assert.equal(silent.error, 'consent_required');
+      const asked = await authorize(server, {
+        clientId: wide.clientId, redirectUri: wide.redirectUri, scope: 'openid profile', state: 's', cookies: jar, extra: [['claims', claims]], decision: 'stop',
+      });
+      assert.ok(asked.consentPage, 'the consent page is shown again');
+      assert.match(asked.consentPage, /Your e-mail address/);
+    });
   });
 }
 
