@@ -160,8 +160,10 @@ export interface IdTokenIssuerDeps extends IdTokenMinterDeps {
  * `openid` and its grant was made in an OpenID login (authorization endpoint): the code
  * exchange passes the request's nonce, a refresh passes null and repeats the grant's sub,
  * aud, auth_time, sid and amr (Core §12.2). Runs after the token transaction has committed:
- * the signature and the one read of the grant's user never hold the transaction (on SQLite,
- * the group commit) open.
+ * the signature never holds the transaction (on SQLite, the group commit) open. The grant's
+ * user and login are read inside the transaction when the grant passes them (`prefetched`:
+ * on SQLite a read of its own costs more than its share of the batch, docs/PERFORMANCE.md
+ * id-token-context-in-transaction), else here.
  */
 export async function withIdToken(
   deps: IdTokenIssuerDeps,
@@ -169,10 +171,11 @@ export async function withIdToken(
   client: Pick<Client, 'clientId' | 'idTokenSignedResponseAlg'>,
   nonce: string | null,
   now: number,
+  prefetched?: IdTokenContext,
 ): Promise<IssuedTokens> {
   const scope = issued.body.scope ?? '';
   if (!hasScope(scope, OPENID_SCOPE)) return issued;
-  const context = await deps.grants.findIdTokenContext(issued.issuedFor.grantId);
+  const context = prefetched ?? await deps.grants.findIdTokenContext(issued.issuedFor.grantId);
   // A grant made without an OpenID login (the password grant, asked for openid) gets none.
   if (context === undefined || context.login === null) return issued;
   const idToken = await mintIdToken(deps, { client, context, scope, nonce, accessToken: issued.body.access_token, now });

@@ -136,6 +136,8 @@ export interface TransactionRefreshTokenMethods {
 export interface TransactionGrantMethods {
   insert(grant: NewGrant): Promise<number>;
   revoke(grantId: number, now: number): Promise<void>;
+  /** As GrantPort's, read inside the token transaction (on SQLite within the batch's one transaction, not a statement of its own). */
+  findIdTokenContext(grantId: number): Promise<IdTokenContext | undefined>;
 }
 
 /** The stores a work writes through, all bound to one transaction. */

@@ -11,9 +11,11 @@ import { tokenKey } from '../crypto.js';
 import { OAuthError } from '../errors.js';
 import { verifyCodeVerifier } from '../pkce.js';
 import { newOpaqueToken, type TokenIssuer } from '../tokens.js';
-import type { AuthorizationCode, Client } from '../model.js';
+import type { AuthorizationCode, Client, IdTokenContext } from '../model.js';
 import type { CodePort, GrantPort, RootPick, RunInTransaction } from '../ports.js';
 import { withIdToken, type IdTokenMinterDeps } from '../id-token.js';
+import { OPENID_SCOPE } from '../claims.js';
+import { hasScope } from '../scope.js';
 import { optionalParam, requireParam, type AuditLog, type GrantHandler } from './grant.js';
 
 export interface AuthorizationCodeGrantDeps {
@@ -39,10 +41,13 @@ export function authorizationCodeGrant(deps: AuthorizationCodeGrantDeps): GrantH
       const now = nowSeconds(deps.clock);
 
       let nonce: string | null = null;
+      let context: IdTokenContext | undefined;
       const response = await deps.transaction(async (tx) => {
         const stored = await tx.codes.consume(codeHash, client.id, now);
         if (!stored) return undefined;
         nonce = stored.nonce;
+        // What the ID token says of the user, read in the same transaction (id-token.ts withIdToken).
+        context = hasScope(stored.scope, OPENID_SCOPE) ? await tx.grants.findIdTokenContext(stored.grantId) : undefined;
         // RFC 6749 §4.1.2: codes are short-lived (authorization_code_ttl, SPEC.md: 10 minutes).
         if (stored.expiresAt <= now) throw new OAuthError('invalid_grant', 'the authorization code has expired');
         checkRedirectUri(stored, redirectUri);
@@ -52,7 +57,7 @@ export function authorizationCodeGrant(deps: AuthorizationCodeGrantDeps): GrantH
           grantId: stored.grantId, client, userId: stored.userId, organizationId: stored.organizationId, scope: stored.scope,
         }, now, refresh);
       });
-      if (response) return withIdToken({ ...deps.idTokens, grants: deps.grants }, response, client, nonce, now);
+      if (response) return withIdToken({ ...deps.idTokens, grants: deps.grants }, response, client, nonce, now, context);
       throw await whyNotConsumed(deps, codeHash, client, now);
     },
   };

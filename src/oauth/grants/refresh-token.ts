@@ -13,9 +13,11 @@ import { nowSeconds } from '../clock.js';
 import { tokenKey } from '../crypto.js';
 import { OAuthError } from '../errors.js';
 import { newOpaqueToken, type IssuedTokens, type TokenIssuer } from '../tokens.js';
-import type { Client, RefreshToken } from '../model.js';
+import type { Client, IdTokenContext, RefreshToken } from '../model.js';
 import type { GrantPort, RefreshTokenPort, RootPick, RunInTransaction } from '../ports.js';
 import { withIdToken, type IdTokenMinterDeps } from '../id-token.js';
+import { OPENID_SCOPE } from '../claims.js';
+import { hasScope } from '../scope.js';
 import { grantedScope, optionalParam, requireParam, type AuditLog, type GrantHandler } from './grant.js';
 
 export interface RefreshTokenGrantDeps {
@@ -47,9 +49,12 @@ export function refreshTokenGrant(deps: RefreshTokenGrantDeps): GrantHandler {
       // (see docs/PERFORMANCE.md, successor-hash-only-with-retry-window). A retry of a token
       // used while the window was 0 finds no successor and is reuse.
       const record = deps.config.refreshRetryWindow > 0 ? successor.hash : null;
+      let context: IdTokenContext | undefined;
       const response = await deps.transaction(async (tx) => {
         const old = await tx.refreshTokens.consume(presentedHash, client.id, now, record);
         if (!old) return undefined;
+        // What the refreshed ID token says of the user, read in the same transaction (id-token.ts withIdToken).
+        context = hasScope(old.scope, OPENID_SCOPE) ? await tx.grants.findIdTokenContext(old.grantId) : undefined;
         // The refresh "invalidates the old pair" (Hover's guide): the access token issued with
         // the used refresh token ends now rather than at its expiry, as fosite (Hydra) does.
         if (old.accessTokenHash !== null) await tx.accessTokens.revoke(old.accessTokenHash, now);
@@ -62,7 +67,7 @@ export function refreshTokenGrant(deps: RefreshTokenGrantDeps): GrantHandler {
       });
       const idTokens = { ...deps.idTokens, grants: deps.grants };
       // Core §12.2: a refreshed ID token has no nonce and repeats the grant's sub, aud and auth_time.
-      if (response) return withIdToken(idTokens, response, client, null, now);
+      if (response) return withIdToken(idTokens, response, client, null, now, context);
       const refused = await whyNotConsumed(deps, presentedHash, client, now, requestedScope, address);
       if (refused instanceof OAuthError) throw refused;
       return withIdToken(idTokens, refused, client, null, now);
