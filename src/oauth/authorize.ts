@@ -119,7 +119,6 @@ export function responseError(request: AuthorizationRequest, code: OAuthErrorCod
 // RFC 7636 §4.2: the S256 challenge is BASE64URL(SHA256(verifier)), 43 characters; we accept
 // the 43–128 base64url characters of the verifier's own length range and no more.
 const CODE_CHALLENGE = /^[A-Za-z0-9_-]{43,128}$/;
-const MAX_CLIENT_ID_LENGTH = 200;
 
 type Param = { kind: 'absent' } | { kind: 'value'; value: string } | { kind: 'repeated' } | { kind: 'invalid' };
 
@@ -200,8 +199,8 @@ async function redirectTarget(params: ParamSource, deps: ValidateDeps): Promise<
   // 1. Who is asking.
   const clientId = pageParam(params, 'client_id');
   if (clientId === undefined) throw pageError('invalid_request', 'The request does not say which application it is for (client_id is missing).');
-  // No client id is that long or holds NUL (which PostgreSQL refuses in text): no lookup needed.
-  const client = clientId.length <= MAX_CLIENT_ID_LENGTH && !clientId.includes('\0') ? await deps.clients.findByClientId(clientId) : undefined;
+  // The store answers "no such client" for a value no client id can be (NUL, overlong) without a lookup.
+  const client = await deps.clients.findByClientId(clientId);
   if (!client) throw pageError('invalid_client', 'The application that sent you here is not registered (unknown client_id).');
 
   // 2. Where the answer goes: an exact string match against the registration (RFC 6749
@@ -705,6 +704,11 @@ export function responseLocation(response: AuthorizationResponse): string {
 // come from a malformed request and are replaced rather than allowed to fail the response.
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
+/** `value` with each lone surrogate replaced by U+FFFD, so that it can be percent-encoded or posted as UTF-8. */
+export function withoutLoneSurrogates(value: string): string {
+  return value.replace(LONE_SURROGATE, '\uFFFD');
+}
+
 /**
  * Adds query parameters to a registered redirect URI without touching what is already there
  * (RFC 6749 §3.1.2: "MUST retain" an existing query): `?` or `&` as needed, values
@@ -713,7 +717,7 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 export function appendQuery(uri: string, params: Record<string, string | undefined>): string {
   const pairs: string[] = [];
   for (const [key, value] of Object.entries(params)) {
-    if (value !== undefined) pairs.push(`${key}=${encodeURIComponent(value.replace(LONE_SURROGATE, '\uFFFD'))}`);
+    if (value !== undefined) pairs.push(`${key}=${encodeURIComponent(withoutLoneSurrogates(value))}`);
   }
   if (pairs.length === 0) return uri;
   const separator = !uri.includes('?') ? '?' : uri.endsWith('?') || uri.endsWith('&') ? '' : '&';

@@ -115,7 +115,7 @@ const MAX_HINT_LENGTH = 8192;
 
 /**
  * Verifies an ID token of ours presented back to us (`id_token_hint`): compact JWS, signed
- * RS256 or ES256 (never `none`, never HMAC) by a key we publish, `iss` ours, a string `sub`
+ * RS256 or ES256 (never `none`, never HMAC) by a key we publish, `typ` JWT or absent, `iss` ours, a string `sub`
  * and an audience. Expiry is not checked: Core §3.1.2.1 and RP-Initiated Logout §2 accept
  * an expired hint, which still proves who it was issued for. Returns null for anything else.
  */
@@ -129,6 +129,8 @@ export async function verifyIdTokenHint(
   try {
     const header = decodeProtectedHeader(token);
     if (!isSigningAlg(header.alg)) return null;
+    // A `typ` other than JWT (a JWT access token's at+jwt, RFC 9068) is no ID token.
+    if (header.typ !== undefined && (typeof header.typ !== 'string' || header.typ.toUpperCase() !== 'JWT')) return null;
     alg = header.alg;
     kid = typeof header.kid === 'string' ? header.kid : undefined;
   } catch {

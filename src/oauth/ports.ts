@@ -36,6 +36,7 @@ export type RootPick<P extends RootStore, K extends keyof P> = Pick<P, K> & Root
 // ---- root ports ------------------------------------------------------------------------------
 
 export interface ClientPort extends RootStore {
+  /** undefined for an unknown client, and without a lookup for a value no client_id can be (NUL, over 200 characters). */
   findByClientId(clientId: string): Promise<Client | undefined>;
 }
 

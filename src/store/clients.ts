@@ -36,6 +36,9 @@ function freezeClient(client: Client): Client {
   return Object.freeze(client);
 }
 
+/** Longer client_id values are answered "no such client" without a lookup. */
+const MAX_CLIENT_ID_LENGTH = 200;
+
 /** Clients kept by findByClientId at most (made-up ids are never kept). */
 const CLIENTS_KEPT = 1000;
 
@@ -78,8 +81,9 @@ export class ClientStore implements ClientPort {
 
   async findByClientId(clientId: string): Promise<Client | undefined> {
     // No client_id holds a NUL (PostgreSQL text cannot), and PostgreSQL rejects the query
-    // outright: answer "no such client" instead of a database error.
-    if (clientId.includes('\u0000')) return undefined;
+    // outright: answer "no such client" instead of a database error. None is that long
+    // either (ours are 22 characters): no lookup, and nothing kept, for such a value.
+    if (clientId.includes('\u0000') || clientId.length > MAX_CLIENT_ID_LENGTH) return undefined;
     return this.kept.get(clientId, async () => {
       const [row] = await findByClientIdQuery(this.db, clientId);
       return row && toClient(row);

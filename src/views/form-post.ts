@@ -3,6 +3,7 @@
 // (formPostPolicy): exactly its one inline script may run (by hash), and the form may go only
 // to the redirect URI's origin. Without JavaScript the visitor presses the button.
 import { createHash } from 'node:crypto';
+import { withoutLoneSurrogates } from '../oauth/authorize.js';
 import { html, raw, type Html } from './html.js';
 
 /** The whole script: submit the one form. Its hash is what the CSP allows. */
@@ -32,13 +33,10 @@ export function formPostPolicy(redirectUri: string): string {
   return `default-src 'none'; script-src ${SUBMIT_SCRIPT_HASH}; form-action ${formActionSource(redirectUri)}; frame-ancestors 'none'; base-uri 'none'`;
 }
 
-// Lone UTF-16 surrogates cannot be sent as UTF-8: replaced, as in a query (authorize.ts appendQuery).
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-
 export function formPostPage(redirectUri: string, parameters: Record<string, string | undefined>): Html {
   const fields = Object.entries(parameters)
     .filter((entry): entry is [string, string] => entry[1] !== undefined)
-    .map(([name, value]) => html`<input type="hidden" name="${name}" value="${value.replace(LONE_SURROGATE, '\uFFFD')}">`);
+    .map(([name, value]) => html`<input type="hidden" name="${name}" value="${withoutLoneSurrogates(value)}">`);
   return html`<!doctype html>
 <html lang="en">
 <head>

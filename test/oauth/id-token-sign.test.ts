@@ -6,7 +6,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, SignJWT, type JSONWebKeySet } from 'jose';
-import { signJws } from '../../src/oauth/id-token.js';
+import { signJws, verifyIdTokenHint } from '../../src/oauth/id-token.js';
 import { SigningKeys, SIGNING_ALGS, type SigningAlg } from '../../src/oauth/signing-keys.js';
 import { SigningKeyStore } from '../../src/store/keys.js';
 import { databaseKinds } from '../helpers/databases.js';
@@ -76,6 +76,23 @@ for (const kind of databaseKinds()) {
         for (const r of rotated) {
           assert.ok(before.filter((b) => b.alg === r.alg).every((b) => r.retired.includes(b.kid ?? '')), `${r.alg}: the old key signed before`);
           assert.ok(after.filter((a) => a.alg === r.alg).every((a) => a.kid === r.kid), `${r.alg}: the new key signs after the rotation`);
+        }
+      });
+    });
+
+    test('verifyIdTokenHint: our ID token is a hint; the same claims under typ at+jwt (a JWT access token), or any other typ, are not', async () => {
+      await withStore(kind, async (t) => {
+        const keys = await keysOf(t);
+        const deps = { keys, issuer: ISSUER };
+        for (const alg of SIGNING_ALGS) {
+          const key = await keys.signingKey(alg);
+          assert.deepEqual(await verifyIdTokenHint(deps, await signJws(claims('n'), key)), { sub: 'usr_0123456789abcdef', aud: 'client-0123', sid: null });
+          for (const typ of ['at+jwt', 'JWT+x', 'dpop+jwt']) {
+            const token = await new SignJWT(claims('n')).setProtectedHeader({ alg, kid: key.kid, typ }).sign(key.privateKey);
+            assert.equal(await verifyIdTokenHint(deps, token), null, typ);
+          }
+          const untyped = await new SignJWT(claims('n')).setProtectedHeader({ alg, kid: key.kid }).sign(key.privateKey);
+          assert.equal((await verifyIdTokenHint(deps, untyped))?.sub, 'usr_0123456789abcdef');
         }
       });
     });
