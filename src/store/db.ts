@@ -5,7 +5,7 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, SqliteDialect, sql } from 'kysely';
 import type PgModule from 'pg';
 import type { Database } from './schema.js';
 import type { Dialect } from './dialect.js';
@@ -20,6 +20,7 @@ import { openidConnect } from './migrations/008-openid-connect.js';
 import { BACKSTOP_PAGES, startCheckpointer, type Checkpointer } from './sqlite/checkpointer.js';
 import { SqliteChangeWatch, type ChangeWatch } from './sqlite/changes.js';
 import { withStatementCache } from './sqlite/statement-cache.js';
+import { openPgPool, type PgConnection } from './postgres/pool.js';
 
 export type { Dialect } from './dialect.js';
 
@@ -35,6 +36,8 @@ export interface Store {
    * on PostgreSQL, where other servers' changes cannot be seen and nothing is cached.
    */
   changes?: ChangeWatch;
+  /** PostgreSQL only: a connection of the pool for the group commit (postgres/group-commit.ts). */
+  connect?: () => Promise<PgConnection>;
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -61,7 +64,7 @@ function loadPg(): typeof PgModule {
 export interface OpenOptions {
   /** PostgreSQL only: the schema to use (created if missing); tests give each run its own. */
   schema?: string;
-  /** PostgreSQL only: the pool size. */
+  /** PostgreSQL only: the pool size (postgres/pool.ts DEFAULT_POOL_SIZE when not given). */
   poolSize?: number;
   /** SQLite file only: WAL checkpoints in a worker thread (sqlite/checkpointer.ts); `serve` turns it on. */
   backgroundCheckpoint?: boolean;
@@ -145,19 +148,13 @@ function schemaFromUrl(url: string): string | undefined {
 function openPostgres(url: string, options: OpenOptions): Store {
   const schema = options.schema ?? schemaFromUrl(url);
   if (schema !== undefined && !/^[a-z_][a-z0-9_]*$/.test(schema)) throw new DatabaseOpenError(`invalid schema name ${schema}`);
-  const pool = new (loadPg().Pool)({
-    connectionString: url,
-    max: options.poolSize ?? 10,
-    connectionTimeoutMillis: 5000,
-    ...(schema ? { options: `-c search_path=${schema}` } : {}),
-  });
-  // An idle client that loses its connection must not crash the process.
-  pool.on('error', () => undefined);
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const pool = openPgPool(loadPg(), { url, schema, size: options.poolSize });
+  const db = pool.db;
   return {
     db,
     dialect: 'postgres',
     schema,
+    connect: () => pool.connect(),
     async ping() {
       await sql`select 1`.execute(db);
     },
