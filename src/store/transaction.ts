@@ -8,6 +8,7 @@ import { CodeStore } from './codes.js';
 import { GrantStore } from './grants.js';
 import { RefreshTokenStore } from './refresh-tokens.js';
 import { groupCommit } from './sqlite/group-commit.js';
+import { pgGroupCommit } from './postgres/group-commit.js';
 import type { InTransaction, RunInTransaction, TransactionStores } from '../oauth/ports.js';
 
 export type { RunInTransaction, TransactionStores } from '../oauth/ports.js';
@@ -17,13 +18,15 @@ export type { RunInTransaction, TransactionStores } from '../oauth/ports.js';
  * it is given, no effect outside the database, it may be run a second time). With
  * LATCHKEY_DEV_CHECKS=1 (the tests) a root store called inside a work throws (dev-checks.ts).
  *
- * PostgreSQL: one READ COMMITTED transaction per call, so a second `UPDATE … WHERE
- * consumed_at IS NULL` on the same row waits for the first to commit and then matches
- * nothing. SQLite: group commit (sqlite/group-commit.ts).
+ * Group commit on both: the works that arrive together share one transaction and one commit
+ * (sqlite/group-commit.ts, postgres/group-commit.ts). On PostgreSQL each group is one READ
+ * COMMITTED transaction, so an `UPDATE … WHERE consumed_at IS NULL` of a row another group
+ * (or process) has consumed waits for that commit and then matches nothing.
  */
 
-export function transactionRunner(store: Pick<Store, 'db' | 'dialect'>): RunInTransaction {
+export function transactionRunner(store: Pick<Store, 'db' | 'dialect' | 'connect'>): RunInTransaction {
   if (store.dialect === 'sqlite') return groupCommit(store.db, storesFor);
+  if (store.connect) return pgGroupCommit(store.connect, storesFor);
   return (work) => store.db.transaction().execute((trx) => work(storesFor(trx)));
 }
 
