@@ -1,0 +1,262 @@
+// store/postgres/group-commit.ts on a real PostgreSQL: the works that arrive together share one
+// transaction and one COMMIT without sharing fate, no caller hears back before the COMMIT, a
+// failed COMMIT fails them all, groups are bounded, and groups on two pools (as two processes)
+// that want each other's rows do not deadlock. Single use under bursts sent at once: one server,
+// and two servers on one schema.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { sql } from 'kysely';
+import { registerClient } from '../../src/accounts/client-registration.js';
+import { createUser } from '../../src/accounts/users.js';
+import { nowSeconds } from '../../src/oauth/clock.js';
+import { sha256Hex } from '../../src/oauth/crypto.js';
+import { CodeStore } from '../../src/store/codes.js';
+import { openDatabase, type Store } from '../../src/store/db.js';
+import { MAX_GROUP, pgGroupCommit } from '../../src/store/postgres/group-commit.js';
+import { transactionRunner } from '../../src/store/transaction.js';
+import { TEST_DATABASE_URL } from '../helpers/databases.js';
+import { openTestStore, withStore, type TestStore } from '../helpers/store.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { createClient, createUser as createTestUser, mintCode } from '../helpers/fixtures.js';
+import { exchangeCode, refresh, tokensOf, type JsonResponse } from '../helpers/token.js';
+
+class Refused extends Error {}
+
+async function fixture(t: TestStore): Promise<{ userId: number; clientId: number }> {
+  const user = await createUser(t.services, { email: 'pg-group@example.com', name: 'Group', password: 'a long password' });
+  const { client } = await registerClient(t.services, { name: 'group', redirectUris: ['https://app.example/cb'], ownerUserId: user.id });
+  return { userId: user.id, clientId: client.id };
+}
+
+async function insertCode(t: TestStore, ids: { userId: number; clientId: number }, name: string): Promise<string> {
+  const now = nowSeconds(t.clock);
+  const grantId = await t.services.grants.insert({ clientId: ids.clientId, userId: ids.userId, organizationId: null, scope: '', grantType: 'authorization_code', now });
+  const codeHash = sha256Hex(name);
+  await t.services.codes.insert({
+    codeHash, grantId, clientId: ids.clientId, userId: ids.userId, organizationId: null, redirectUri: 'https://app.example/cb',
+    redirectUriSent: true, scope: '', codeChallenge: null, codeChallengeMethod: null, createdAt: now, expiresAt: now + 600,
+  });
+  return codeHash;
+}
+
+/** A runner over the bare connection (the works get its Kysely), for statements the stores do not have. */
+function bareRunner(store: Store) {
+  if (!store.connect) throw new Error('not a PostgreSQL store');
+  return pgGroupCommit(store.connect, (db) => db);
+}
+
+function tally(responses: JsonResponse[]): { ok: number; invalidGrant: number; other: string[] } {
+  const other: string[] = [];
+  let ok = 0;
+  let invalidGrant = 0;
+  for (const r of responses) {
+    if (r.status === 200) ok += 1;
+    else if (r.status === 400 && r.body.error === 'invalid_grant') invalidGrant += 1;
+    else other.push(`${r.status} ${JSON.stringify(r.body)}`);
+  }
+  return { ok, invalidGrant, other };
+}
+
+describe('PostgreSQL group commit', { skip: TEST_DATABASE_URL ? false : 'TEST_DATABASE_URL is not set' }, () => {
+  test('works queued together share one transaction, in groups of at most MAX_GROUP', async () => {
+    await withStore('postgres', async (t) => {
+      const run = bareRunner(t.services.store);
+      const txids = await Promise.all(Array.from({ length: 3 * MAX_GROUP + 5 }, () => run(async (db) => {
+        const r = await sql<{ id: string }>`select txid_current()::text as id`.execute(db);
+        return r.rows[0]!.id;
+      })));
+      const sizes = [...txids.reduce((m, id) => m.set(id, (m.get(id) ?? 0) + 1), new Map<string, number>()).values()];
+      assert.ok(sizes.length >= 4, `at least four groups for ${txids.length} works: ${JSON.stringify(sizes)}`);
+      assert.ok(sizes.every((n) => n <= MAX_GROUP), JSON.stringify(sizes));
+      assert.ok(sizes.some((n) => n > 1), `works share transactions: ${JSON.stringify(sizes)}`);
+    });
+  });
+
+  test('a work that throws gets its error and leaves nothing behind; the group runs again apart and the others commit what their callers were told', async () => {
+    await withStore('postgres', async (t) => {
+      const { userId, clientId } = await fixture(t);
+      const run = transactionRunner(t.services.store);
+      const now = nowSeconds(t.clock);
+      const runs = Array<number>(6).fill(0);
+      const outcomes = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => run(async (tx) => {
+        runs[i]! += 1;
+        const id = await tx.grants.insert({ clientId, userId, organizationId: null, scope: `f${i}`, grantType: 'client_credentials', now });
+        if (i === 3) throw new Refused('work 3');
+        return id;
+      })));
+      assert.deepEqual(runs, [2, 2, 2, 2, 2, 2], 'side by side once (all rolled back when work 3 threw), then each apart');
+      assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+      const refused = outcomes[3];
+      assert.ok(refused?.status === 'rejected' && refused.reason instanceof Refused && refused.reason.message === 'work 3');
+      const rows = await t.services.store.db.selectFrom('grants').select(['id', 'scope']).where('scope', 'like', 'f%').orderBy('scope').execute();
+      assert.deepEqual(rows.map((r) => r.scope), ['f0', 'f1', 'f2', 'f4', 'f5']);
+      const answered = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+      assert.deepEqual(answered, rows.map((r) => r.id), 'each caller got the id of the row that was committed');
+    });
+  });
+
+  test('a statement that fails (a unique key) fails only its own work', async () => {
+    await withStore('postgres', async (t) => {
+      const run = bareRunner(t.services.store);
+      await sql`create table scratch (n integer primary key)`.execute(t.services.store.db);
+      const outcomes = await Promise.allSettled([1, 2, 2, 3].map((n) => run(async (db) => {
+        await sql`insert into scratch (n) values (${n})`.execute(db);
+        return n;
+      })));
+      assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+      const failed = outcomes[2];
+      assert.equal(failed?.status === 'rejected' ? (failed.reason as { code?: string }).code : undefined, '23505');
+      const rows = await sql<{ n: number }>`select n from scratch order by n`.execute(t.services.store.db);
+      assert.deepEqual(rows.rows.map((r) => r.n), [1, 2, 3]);
+    });
+  });
+
+  test('no caller hears back before the shared COMMIT, and nothing is visible outside before it', async () => {
+    await withStore('postgres', async (t) => {
+      const run = bareRunner(t.services.store);
+      const outside = t.services.store.db;
+      await sql`create table scratch (n integer)`.execute(outside);
+      const seenOutside: number[] = [];
+      const settled: number[] = [];
+      await Promise.all(Array.from({ length: 10 }, (_, i) => run(async (db) => {
+        await sql`insert into scratch (n) values (${i})`.execute(db);
+        const r = await sql<{ n: string }>`select count(*)::text as n from scratch`.execute(outside);
+        seenOutside.push(Number(r.rows[0]!.n));
+        return i;
+      }).then(() => settled.push(seenOutside.length))));
+      assert.deepEqual(seenOutside, Array(10).fill(0), 'another connection sees none of the group before its COMMIT');
+      assert.deepEqual(settled, Array(10).fill(10), 'no caller hears back before every work of the group has run and committed');
+      const r = await sql<{ n: string }>`select count(*)::text as n from scratch`.execute(outside);
+      assert.equal(Number(r.rows[0]!.n), 10);
+    });
+  });
+
+  test('a COMMIT that fails fails every work of the group, and none of them is committed', async () => {
+    await withStore('postgres', async (t) => {
+      const run = bareRunner(t.services.store);
+      // A deferred unique key is checked at COMMIT: two works of one group that insert the same
+      // value each succeed, and the COMMIT fails.
+      await sql`create table scratch (n integer, constraint scratch_n unique (n) deferrable initially deferred)`.execute(t.services.store.db);
+      const outcomes = await Promise.allSettled([7, 7, 8].map((n) => run(async (db) => {
+        await sql`insert into scratch (n) values (${n})`.execute(db);
+        return n;
+      })));
+      assert.deepEqual(outcomes.map((o) => o.status), ['rejected', 'rejected', 'rejected']);
+      for (const o of outcomes) assert.equal(o.status === 'rejected' ? (o.reason as { code?: string }).code : undefined, '23505');
+      const r = await sql<{ n: string }>`select count(*)::text as n from scratch`.execute(t.services.store.db);
+      assert.equal(Number(r.rows[0]!.n), 0);
+      // The runner goes on: the next group commits.
+      assert.equal(await run(async (db) => {
+        await sql`insert into scratch (n) values (9)`.execute(db);
+        return 9;
+      }), 9);
+    });
+  });
+
+  test('of two consumes of one code in one group the second matches nothing (it sees the first)', async () => {
+    await withStore('postgres', async (t) => {
+      const ids = await fixture(t);
+      const codeHash = await insertCode(t, ids, 'one group');
+      const store = t.services.store;
+      if (!store.connect) throw new Error('not a PostgreSQL store');
+      const run = pgGroupCommit(store.connect, (db) => ({ db, codes: new CodeStore(db) }));
+      const now = nowSeconds(t.clock);
+      const results = await Promise.all(Array.from({ length: 20 }, () => run(async (tx) => {
+        const consumed = await tx.codes.consume(codeHash, ids.clientId, now);
+        const r = await sql<{ id: string }>`select txid_current()::text as id`.execute(tx.db);
+        return { won: consumed !== undefined, txid: r.rows[0]!.id };
+      })));
+      assert.equal(results.filter((r) => r.won).length, 1);
+      assert.equal(new Set(results.map((r) => r.txid)).size, 1, 'all twenty ran in one transaction');
+    });
+  });
+
+  test('two pools (as two processes) whose groups want each other\'s rows do not deadlock: each code is consumed once', async () => {
+    const a = await openTestStore('postgres');
+    const bStore = openDatabase(a.db.url);
+    try {
+      const ids = await fixture(a);
+      const x = await insertCode(a, ids, 'x');
+      const y = await insertCode(a, ids, 'y');
+      const runA = transactionRunner(a.services.store);
+      const runB = transactionRunner(bStore);
+      const now = nowSeconds(a.clock);
+      // Each side takes its first row, waits until the other has taken its own, then asks for
+      // the other's: a lock cycle. A work may run again (oauth/ports.ts), so the barrier
+      // holds only the first time.
+      let arrived = 0;
+      let runs = 0;
+      let both!: () => void;
+      const barrier = new Promise<void>((resolve) => (both = resolve));
+      const work = (first: string, second: string) => async (tx: Parameters<Parameters<typeof runA>[0]>[0]) => {
+        runs += 1;
+        const one = await tx.codes.consume(first, ids.clientId, now);
+        arrived += 1;
+        if (arrived === 2) both();
+        await barrier;
+        const two = await tx.codes.consume(second, ids.clientId, now);
+        return [one !== undefined, two !== undefined];
+      };
+      let timer: NodeJS.Timeout | undefined;
+      const limit = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('the two groups are still waiting on each other after 20 s')), 20_000);
+      });
+      const [fromA, fromB] = await Promise.race([Promise.all([runA(work(x, y)), runB(work(y, x))]), limit]);
+      clearTimeout(timer);
+      const wins = { x: Number(fromA[0]) + Number(fromB[1]), y: Number(fromA[1]) + Number(fromB[0]) };
+      assert.deepEqual(wins, { x: 1, y: 1 }, `A ${JSON.stringify(fromA)}, B ${JSON.stringify(fromB)}`);
+      assert.ok(runs >= 3, `the cycle was broken by rolling a side back and running it again (${runs} runs)`);
+      assert.notEqual((await a.services.codes.find(x))?.consumedAt, null);
+      assert.notEqual((await a.services.codes.find(y))?.consumedAt, null);
+    } finally {
+      await bStore.close();
+      await a.close();
+    }
+  });
+
+  test('200 refreshes of one refresh token and 200 exchanges of one code, sent at once to one server: exactly one success each', async () => {
+    const server = await startTestServer('postgres');
+    try {
+      const user = await createTestUser(server);
+      const client = await createClient(server);
+      const { code } = await mintCode(server, { client, userId: user.id });
+      assert.deepEqual(tally(await Promise.all(Array.from({ length: 200 }, () => exchangeCode(server, client, code)))), { ok: 1, invalidGrant: 199, other: [] });
+      const fresh = await mintCode(server, { client, userId: user.id });
+      const pair = tokensOf(await exchangeCode(server, client, fresh.code));
+      assert.deepEqual(tally(await Promise.all(Array.from({ length: 200 }, () => refresh(server, client, pair.refreshToken)))), { ok: 1, invalidGrant: 199, other: [] });
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('two servers on one schema, 20 codes and 20 refresh tokens each sent 10 times at once, spread over both: exactly one success per code and token', async () => {
+    const first = await startTestServer('postgres');
+    const second: TestServer = await startTestServer('postgres', { database: first.db });
+    try {
+      const user = await createTestUser(first);
+      const client = await createClient(first);
+      const codes = await Promise.all(Array.from({ length: 20 }, async () => (await mintCode(first, { client, userId: user.id })).code));
+      const pairs = [];
+      for (const c of await Promise.all(Array.from({ length: 20 }, async () => (await mintCode(first, { client, userId: user.id })).code))) {
+        pairs.push(tokensOf(await exchangeCode(first, client, c)));
+      }
+      // Interleaved, so that every group on either server holds several codes and tokens, in
+      // orders that differ between the servers.
+      const sends: Array<Promise<{ key: string; r: JsonResponse }>> = [];
+      for (let round = 0; round < 10; round += 1) {
+        for (let i = 0; i < 20; i += 1) {
+          const server = (round + i) % 2 === 0 ? first : second;
+          sends.push(exchangeCode(server, client, codes[i]!).then((r) => ({ key: `code ${i}`, r })));
+          sends.push(refresh(server, client, pairs[i]!.refreshToken).then((r) => ({ key: `refresh ${i}`, r })));
+        }
+      }
+      const answers = await Promise.all(sends);
+      const byKey = new Map<string, JsonResponse[]>();
+      for (const { key, r } of answers) byKey.set(key, [...(byKey.get(key) ?? []), r]);
+      for (const [key, rs] of byKey) assert.deepEqual(tally(rs), { ok: 1, invalidGrant: 9, other: [] }, key);
+    } finally {
+      await second.close();
+      await first.close();
+    }
+  });
+});
