@@ -4,7 +4,7 @@ import { Kysely, PostgresAdapter, PostgresDialect, PostgresIntrospector, Postgre
 import type { CompiledQuery, DatabaseConnection, Dialect, Driver, PostgresPool, PostgresPoolClient, QueryResult } from 'kysely';
 import type PgModule from 'pg';
 import type { Database } from '../schema.js';
-import { NamedStatements } from './named-statements.js';
+import { NamedStatements, type PgClient } from './named-statements.js';
 
 /** The pool size when none is given (see docs/PERFORMANCE.md, pg-pool-size). */
 export const DEFAULT_POOL_SIZE = 10;
@@ -43,6 +43,7 @@ interface Wrapped {
   /** What Kysely's PostgresDialect is given. */
   poolClient: PostgresPoolClient;
   named: NamedStatements;
+  batched: BatchedClient;
   /** Built on the connection's first group. */
   bound?: Kysely<Database>;
 }
@@ -69,12 +70,16 @@ export function openPgPool(pg: typeof PgModule, options: PgPoolOptions): PgPool 
   function wrap(client: PgModule.PoolClient): Wrapped {
     let w = wrapped.get(client);
     if (w === undefined) {
-      const named = new NamedStatements(client);
-      const poolClient = {
+      const batched = batchWrites(client);
+      const named = new NamedStatements({
+        query: (config: PgModule.QueryConfig) => batched.query(config),
+        getTransactionStatus: () => client.getTransactionStatus(),
+      } as PgClient);
+      w = { poolClient: undefined as unknown as PostgresPoolClient, named, batched };
+      w.poolClient = {
         query: (sql: string, parameters: readonly unknown[]) => named.query(sql, parameters),
         release: () => client.release(),
       } as unknown as PostgresPoolClient; // the cursor overload is never used (no `cursor` in the dialect config)
-      w = { poolClient, named };
       wrapped.set(client, w);
     }
     return w;
@@ -97,7 +102,7 @@ export function openPgPool(pg: typeof PgModule, options: PgPoolOptions): PgPool 
         db: bound,
         async command(sql) {
           // Several statements in one text answer one result each.
-          const result = (await client.query(sql)) as PgModule.QueryResult | PgModule.QueryResult[];
+          const result = (await w.batched.query(sql)) as PgModule.QueryResult | PgModule.QueryResult[];
           return (Array.isArray(result) ? result[result.length - 1]?.command : result.command) ?? '';
         },
         release(error) {
@@ -106,6 +111,37 @@ export function openPgPool(pg: typeof PgModule, options: PgPoolOptions): PgPool 
       };
     },
     close: () => db.destroy(),
+  };
+}
+
+interface BatchedClient {
+  query(config: PgModule.QueryConfig | string): Promise<PgModule.QueryResult>;
+}
+
+/**
+ * The client's queries, written to the socket together: node-postgres writes each query as it
+ * is handed one (a writev each), and the works of a group hand theirs over in one drain of the
+ * microtask queue (an answer wakes several works, each sends its next statement). The socket
+ * is corked at the first and uncorked once that drain is over (process.nextTick runs after
+ * it), so they leave in one write and PostgreSQL reads them in one (see docs/PERFORMANCE.md,
+ * pg-batched-writes).
+ */
+function batchWrites(client: PgModule.PoolClient): BatchedClient {
+  // The stream is read on each use: with TLS it is replaced once the handshake is done.
+  let corked: PgModule.Connection['stream'] | undefined;
+  const uncork = () => {
+    corked?.uncork();
+    corked = undefined;
+  };
+  return {
+    query(config) {
+      if (corked === undefined) {
+        corked = client.connection.stream;
+        corked.cork();
+        process.nextTick(uncork);
+      }
+      return typeof config === 'string' ? client.query(config) : client.query(config);
+    },
   };
 }
 
