@@ -8,7 +8,8 @@ import { CodeStore } from './codes.js';
 import { GrantStore } from './grants.js';
 import { RefreshTokenStore } from './refresh-tokens.js';
 import { groupCommit } from './sqlite/group-commit.js';
-import { pgGroupCommit } from './postgres/group-commit.js';
+import { pgGroupCommit, type GroupTransaction } from './postgres/group-commit.js';
+import { WriteBehind } from './postgres/write-behind.js';
 import type { InTransaction, RunInTransaction, TransactionStores } from '../oauth/ports.js';
 
 export type { RunInTransaction, TransactionStores } from '../oauth/ports.js';
@@ -26,7 +27,7 @@ export type { RunInTransaction, TransactionStores } from '../oauth/ports.js';
 
 export function transactionRunner(store: Pick<Store, 'db' | 'dialect' | 'connect'>): RunInTransaction {
   if (store.dialect === 'sqlite') return groupCommit(store.db, storesFor);
-  if (store.connect) return pgGroupCommit(store.connect, storesFor);
+  if (store.connect) return pgGroupCommit(store.connect, pgTransaction);
   return (work) => store.db.transaction().execute((trx) => work(storesFor(trx)));
 }
 
@@ -40,4 +41,38 @@ function bound<T>(store: T): InTransaction<T> {
 
 function storesFor(trx: Kysely<Database>): TransactionStores {
   return { codes: bound(new CodeStore(trx)), accessTokens: bound(new AccessTokenStore(trx)), refreshTokens: bound(new RefreshTokenStore(trx)), grants: bound(new GrantStore(trx)) };
+}
+
+/**
+ * PostgreSQL: the same stores, but the writes that answer nothing — token inserts and
+ * revocations — are kept and applied at the end of the group (postgres/write-behind.ts says
+ * why that is safe); consumes, grant inserts and reads run as they are called.
+ */
+function pgTransaction(trx: Kysely<Database>): GroupTransaction<TransactionStores> {
+  const writes = new WriteBehind();
+  const codes = new CodeStore(trx);
+  const refreshTokens = new RefreshTokenStore(trx);
+  const grants = new GrantStore(trx);
+  return {
+    stores: {
+      codes: bound(codes),
+      accessTokens: bound({
+        insert: async (token) => writes.insertAccessToken(token),
+        revoke: async (tokenHash, now) => writes.revokeAccessToken(tokenHash, now),
+      }),
+      refreshTokens: bound({
+        consume: (tokenHash, clientId, now, successorHash) => refreshTokens.consume(tokenHash, clientId, now, successorHash),
+        replaceSuccessor: (tokenHash, expected, next) => refreshTokens.replaceSuccessor(tokenHash, expected, next),
+        revokeUnused: (tokenHash, now) => refreshTokens.revokeUnused(tokenHash, now),
+        insert: async (token) => writes.insertRefreshToken(token),
+        revoke: async (tokenHash, now) => writes.revokeRefreshToken(tokenHash, now),
+      }),
+      grants: bound({
+        insert: (grant) => grants.insert(grant),
+        findIdTokenContext: (grantId) => grants.findIdTokenContext(grantId),
+        revoke: async (grantId, now) => writes.revokeGrant(grantId, now),
+      }),
+    },
+    pending: () => writes.take(),
+  };
 }

@@ -42,7 +42,7 @@ async function insertCode(t: TestStore, ids: { userId: number; clientId: number 
 /** A runner over the bare connection (the works get its Kysely), for statements the stores do not have. */
 function bareRunner(store: Store) {
   if (!store.connect) throw new Error('not a PostgreSQL store');
-  return pgGroupCommit(store.connect, (db) => db);
+  return pgGroupCommit(store.connect, (db) => ({ stores: db, pending: () => [] }));
 }
 
 function tally(responses: JsonResponse[]): { ok: number; invalidGrant: number; other: string[] } {
@@ -159,7 +159,7 @@ describe('PostgreSQL group commit', { skip: TEST_DATABASE_URL ? false : 'TEST_DA
       const codeHash = await insertCode(t, ids, 'one group');
       const store = t.services.store;
       if (!store.connect) throw new Error('not a PostgreSQL store');
-      const run = pgGroupCommit(store.connect, (db) => ({ db, codes: new CodeStore(db) }));
+      const run = pgGroupCommit(store.connect, (db) => ({ stores: { db, codes: new CodeStore(db) }, pending: () => [] }));
       const now = nowSeconds(t.clock);
       const results = await Promise.all(Array.from({ length: 20 }, () => run(async (tx) => {
         const consumed = await tx.codes.consume(codeHash, ids.clientId, now);

@@ -1,7 +1,7 @@
 // PostgreSQL group commit: the works handed to the transaction runner in one turn of the event
 // loop share one transaction on one connection and one commit, as on SQLite
 // (sqlite/group-commit.ts); pgGroupCommit below says how they differ.
-import type { Kysely } from 'kysely';
+import type { CompiledQuery, Kysely } from 'kysely';
 import type { Database } from '../schema.js';
 import type { Runner } from '../sqlite/group-commit.js';
 import type { PgConnection } from './pool.js';
@@ -14,6 +14,16 @@ interface Pending<S> {
   lockRetries: number;
   /** Set once the work has run inside the group. */
   outcome?: { ok: true; value: unknown } | { ok: false; error: unknown };
+}
+
+/** What a group's (or, run apart, a work's) transaction gives its works. */
+export interface GroupTransaction<S> {
+  stores: S;
+  /**
+   * The statements the works left to the end (write-behind.ts), taken: run before the COMMIT
+   * (side by side) or before the savepoint's RELEASE (apart).
+   */
+  pending(): CompiledQuery[];
 }
 
 export interface PgGroupCommitOptions {
@@ -37,6 +47,8 @@ export const MAX_GROUPS = 2;
 export const LOCK_TIMEOUT_MS = 100;
 /** A work rolled back this many times for locks fails with the lock's error. */
 const MAX_LOCK_RETRIES = 5;
+
+const ROLLED_BACK = 'the transaction was rolled back at COMMIT (a statement inside it had failed)';
 
 /** Lock waits that end a statement, not the work: lock_timeout, a deadlock, a serialization failure. */
 function isLockFailure(err: unknown): boolean {
@@ -75,7 +87,7 @@ function isLockFailure(err: unknown): boolean {
  */
 export function pgGroupCommit<S>(
   connect: () => Promise<PgConnection>,
-  storesFor: (db: Kysely<Database>) => S,
+  open: (db: Kysely<Database>) => GroupTransaction<S>,
   options: PgGroupCommitOptions = {},
 ): Runner<S> {
   const maxGroup = options.maxGroup ?? MAX_GROUP;
@@ -108,22 +120,34 @@ export function pgGroupCommit<S>(
     // it cannot fail, and on a broken one what follows fails too.
     const begun = conn.command(beginTogether);
     begun.catch(() => undefined); // awaited below, once the works have run
-    const tx = storesFor(conn.db);
-    let failed = false;
+    const tx = open(conn.db);
+    let failed: { error: unknown } | undefined;
     await Promise.all(group.map(async (item) => {
       try {
-        item.outcome = { ok: true, value: await item.work(tx) };
+        item.outcome = { ok: true, value: await item.work(tx.stores) };
       } catch (error) {
         item.outcome = { ok: false, error };
-        failed = true;
+        failed ??= { error };
       }
     }));
     await begun;
     if (!failed) {
-      await commit(conn);
-      return true;
+      // The works' kept writes and the COMMIT leave in one write, and come back in one read.
+      const writes = tx.pending().map((q) => conn.query(q));
+      const committed = conn.command('commit');
+      committed.catch(() => undefined); // awaited below
+      for (const result of await Promise.allSettled(writes)) if (result.status === 'rejected') failed ??= { error: result.reason };
+      const tag = await committed;
+      if (!failed) {
+        if (tag !== 'COMMIT') throw new Error(ROLLED_BACK);
+        return true;
+      }
+      // A kept write failed, so the COMMIT was a ROLLBACK: the works run again apart, where the
+      // error reaches the work it belongs to (alone, it is that work's).
+      if (group.length === 1) group[0]!.outcome = { ok: false, error: failed.error };
+    } else {
+      await conn.command('rollback');
     }
-    await conn.command('rollback');
     if (group.length === 1) {
       const only = group[0]!;
       if (only.outcome && !only.outcome.ok && isLockFailure(only.outcome.error)) retryLater(only);
@@ -136,13 +160,16 @@ export function pgGroupCommit<S>(
   /** One work after another, each in its own savepoint: one that throws is rolled back alone. */
   async function runApart(conn: PgConnection, group: Array<Pending<S>>): Promise<void> {
     await conn.command('begin');
-    const tx = storesFor(conn.db);
+    const tx = open(conn.db);
     for (const item of group) {
       await conn.command('savepoint latchkey_work');
       try {
-        item.outcome = { ok: true, value: await item.work(tx) };
+        const value = await item.work(tx.stores);
+        for (const q of tx.pending()) await conn.query(q);
+        item.outcome = { ok: true, value };
         await conn.command('release latchkey_work');
       } catch (error) {
+        tx.pending(); // a failed work's kept writes are dropped with it
         item.outcome = { ok: false, error };
         await conn.command('rollback to latchkey_work');
         await conn.command('release latchkey_work');
@@ -157,7 +184,7 @@ export function pgGroupCommit<S>(
    * to swallow a statement's error, its callers would hear of a success never committed.
    */
   async function commit(conn: PgConnection): Promise<void> {
-    if ((await conn.command('commit')) !== 'COMMIT') throw new Error('the transaction was rolled back at COMMIT (a statement inside it had failed)');
+    if ((await conn.command('commit')) !== 'COMMIT') throw new Error(ROLLED_BACK);
   }
 
   /** Marks a work rolled back for a lock to run again in a later group (its outcome cleared). */

@@ -20,6 +20,11 @@ export interface PgConnection {
   readonly db: Kysely<Database>;
   /** Runs statements without parameters (BEGIN, COMMIT, SAVEPOINT …) on this connection; the last one's command tag. */
   command(sql: string): Promise<string>;
+  /**
+   * Runs a compiled statement, handed to the connection at once (a query through `db` reaches
+   * it only a few awaits later): what is sent after it, a COMMIT, follows it on the wire.
+   */
+  query(compiled: CompiledQuery): Promise<unknown>;
   /** Back to the pool; with an error the connection is closed instead (its state is unknown). */
   release(error?: Error): void;
 }
@@ -104,6 +109,9 @@ export function openPgPool(pg: typeof PgModule, options: PgPoolOptions): PgPool 
           // Several statements in one text answer one result each.
           const result = (await w.batched.query(sql)) as PgModule.QueryResult | PgModule.QueryResult[];
           return (Array.isArray(result) ? result[result.length - 1]?.command : result.command) ?? '';
+        },
+        query(compiled) {
+          return w.named.query(compiled.sql, compiled.parameters);
         },
         release(error) {
           client.release(error ?? false);
