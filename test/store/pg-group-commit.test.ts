@@ -171,6 +171,58 @@ describe('PostgreSQL group commit', { skip: TEST_DATABASE_URL ? false : 'TEST_DA
     });
   });
 
+  test('write-behind: a kept write that fails at the end (its grant is gone) fails only its own work; alone, its caller gets the error', async () => {
+    await withStore('postgres', async (t) => {
+      const { userId, clientId } = await fixture(t);
+      const run = transactionRunner(t.services.store);
+      const now = nowSeconds(t.clock);
+      const grantId = await t.services.grants.insert({ clientId, userId, organizationId: null, scope: 'wb', grantType: 'client_credentials', now });
+      const token = (i: number, grant: number) => ({
+        tokenHash: sha256Hex(`wb ${i}`), jti: null, grantId: grant, clientId, userId, organizationId: null, scope: 'wb', createdAt: now, expiresAt: now + 60,
+      });
+      const runs = Array<number>(5).fill(0);
+      const outcomes = await Promise.allSettled(Array.from({ length: 5 }, (_, i) => run(async (tx) => {
+        runs[i]! += 1;
+        // The insert is kept: it answers at once, and its foreign key fails only at the end.
+        await tx.accessTokens.insert(token(i, i === 2 ? grantId + 1_000_000 : grantId));
+        return i;
+      })));
+      assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+      const failed = outcomes[2];
+      assert.equal(failed?.status === 'rejected' ? (failed.reason as { code?: string }).code : undefined, '23503');
+      assert.deepEqual(runs, [2, 2, 2, 2, 2], 'side by side (the end failed), then apart');
+      const rows = await t.services.store.db.selectFrom('access_tokens').select('token_hash').where('scope', '=', 'wb').execute();
+      assert.deepEqual(rows.map((r) => r.token_hash).sort(), [0, 1, 3, 4].map((i) => sha256Hex(`wb ${i}`)).sort());
+      let alone = 0;
+      await assert.rejects(run(async (tx) => {
+        alone += 1;
+        await tx.accessTokens.insert(token(9, grantId + 1_000_000));
+      }), (err: unknown) => (err as { code?: string }).code === '23503');
+      assert.equal(alone, 1, 'a work alone runs once');
+    });
+  });
+
+  test('write-behind: inserts are applied before revocations, and a revocation keeps the earliest time', async () => {
+    await withStore('postgres', async (t) => {
+      const { userId, clientId } = await fixture(t);
+      const run = transactionRunner(t.services.store);
+      const now = nowSeconds(t.clock);
+      const grantId = await t.services.grants.insert({ clientId, userId, organizationId: null, scope: 'order', grantType: 'client_credentials', now });
+      const hash = sha256Hex('inserted and revoked in one group');
+      // Revoked by a work queued before the one that inserts it: both kept, the insert applied first.
+      await Promise.all([
+        run(async (tx) => tx.accessTokens.revoke(hash, now + 5)),
+        run(async (tx) => tx.accessTokens.insert({ tokenHash: hash, jti: null, grantId, clientId, userId, organizationId: null, scope: 'order', createdAt: now, expiresAt: now + 60 })),
+        run(async (tx) => tx.accessTokens.revoke(hash, now + 3)),
+      ]);
+      const row = await t.services.store.db.selectFrom('access_tokens').select('revoked_at').where('token_hash', '=', hash).executeTakeFirstOrThrow();
+      assert.equal(row.revoked_at, now + 3);
+      await run(async (tx) => tx.accessTokens.revoke(hash, now + 1));
+      const again = await t.services.store.db.selectFrom('access_tokens').select('revoked_at').where('token_hash', '=', hash).executeTakeFirstOrThrow();
+      assert.equal(again.revoked_at, now + 3, 'a revoked token keeps its revocation time');
+    });
+  });
+
   test('two pools (as two processes) whose groups want each other\'s rows do not deadlock: each code is consumed once', async () => {
     const a = await openTestStore('postgres');
     const bStore = openDatabase(a.db.url);
