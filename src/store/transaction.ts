@@ -10,6 +10,7 @@ import { RefreshTokenStore } from './refresh-tokens.js';
 import { groupCommit } from './sqlite/group-commit.js';
 import { pgGroupCommit, type GroupTransaction } from './postgres/group-commit.js';
 import { WriteBehind } from './postgres/write-behind.js';
+import { GrantIds } from './postgres/grant-ids.js';
 import type { InTransaction, RunInTransaction, TransactionStores } from '../oauth/ports.js';
 
 export type { RunInTransaction, TransactionStores } from '../oauth/ports.js';
@@ -27,7 +28,10 @@ export type { RunInTransaction, TransactionStores } from '../oauth/ports.js';
 
 export function transactionRunner(store: Pick<Store, 'db' | 'dialect' | 'connect'>): RunInTransaction {
   if (store.dialect === 'sqlite') return groupCommit(store.db, storesFor);
-  if (store.connect) return pgGroupCommit(store.connect, pgTransaction);
+  if (store.connect) {
+    const grantIds = new GrantIds(store.db);
+    return pgGroupCommit(store.connect, (trx) => pgTransaction(trx, grantIds));
+  }
   return (work) => store.db.transaction().execute((trx) => work(storesFor(trx)));
 }
 
@@ -44,11 +48,12 @@ function storesFor(trx: Kysely<Database>): TransactionStores {
 }
 
 /**
- * PostgreSQL: the same stores, but the writes that answer nothing — token inserts and
- * revocations — are kept and applied at the end of the group (postgres/write-behind.ts says
- * why that is safe); consumes, grant inserts and reads run as they are called.
+ * PostgreSQL: the same stores, but the writes whose caller needs no answer from the database —
+ * token inserts, revocations, and grant inserts whose id was drawn beforehand — are kept and
+ * applied at the end of the group (postgres/write-behind.ts says why that is safe); consumes
+ * and reads run as they are called.
  */
-function pgTransaction(trx: Kysely<Database>): GroupTransaction<TransactionStores> {
+function pgTransaction(trx: Kysely<Database>, grantIds: GrantIds): GroupTransaction<TransactionStores> {
   const writes = new WriteBehind();
   const codes = new CodeStore(trx);
   const refreshTokens = new RefreshTokenStore(trx);
@@ -68,8 +73,16 @@ function pgTransaction(trx: Kysely<Database>): GroupTransaction<TransactionStore
         revoke: async (tokenHash, now) => writes.revokeRefreshToken(tokenHash, now),
       }),
       grants: bound({
-        insert: (grant) => grants.insert(grant),
-        findIdTokenContext: (grantId) => grants.findIdTokenContext(grantId),
+        insert: async (grant) => {
+          const id = grantIds.take();
+          if (id === undefined) return grants.insert(grant);
+          writes.insertGrant(id, grant);
+          return id;
+        },
+        findIdTokenContext: (grantId) => {
+          if (writes.hasGrant(grantId)) throw new Error('a grant inserted in this transaction is read only once it is committed (postgres/write-behind.ts)');
+          return grants.findIdTokenContext(grantId);
+        },
         revoke: async (grantId, now) => writes.revokeGrant(grantId, now),
       }),
     },

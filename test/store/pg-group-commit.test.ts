@@ -223,6 +223,30 @@ describe('PostgreSQL group commit', { skip: TEST_DATABASE_URL ? false : 'TEST_DA
     });
   });
 
+  test('grant ids drawn ahead: 200 grants inserted at once get distinct ids, and each caller\'s id names the grant it asked for (OpenID columns too)', async () => {
+    await withStore('postgres', async (t) => {
+      const { userId, clientId } = await fixture(t);
+      const run = transactionRunner(t.services.store);
+      const now = nowSeconds(t.clock);
+      const login = (i: number) => (i % 2 === 0 ? undefined : { authTime: now - i, sid: `sid-${i}`, amr: ['pwd'], claims: null });
+      const insert = (i: number) => run(async (tx) => tx.grants.insert({ clientId, userId, organizationId: null, scope: `drawn${i}`, grantType: 'client_credentials', now, login: login(i) }));
+      // A first grant starts the reservoir; the burst then mostly draws from it.
+      await insert(-1);
+      const ids = await Promise.all(Array.from({ length: 200 }, (_, i) => insert(i)));
+      assert.equal(new Set(ids).size, 200);
+      const rows = await t.services.store.db.selectFrom('grants').select(['id', 'scope', 'auth_time', 'sid', 'amr', 'claims']).where('id', 'in', ids).execute();
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      ids.forEach((id, i) => {
+        const row = byId.get(id);
+        assert.equal(row?.scope, `drawn${i}`);
+        assert.deepEqual([row?.auth_time, row?.sid, row?.amr, row?.claims], i % 2 === 0 ? [null, null, null, null] : [now - i, `sid-${i}`, '["pwd"]', null]);
+      });
+      // The serial default still works beside drawn ids (the authorization endpoint inserts so).
+      const direct = await t.services.grants.insert({ clientId, userId, organizationId: null, scope: 'direct', grantType: 'authorization_code', now });
+      assert.ok(!ids.includes(direct));
+    });
+  });
+
   test('two pools (as two processes) whose groups want each other\'s rows do not deadlock: each code is consumed once', async () => {
     const a = await openTestStore('postgres');
     const bStore = openDatabase(a.db.url);

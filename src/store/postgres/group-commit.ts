@@ -130,12 +130,13 @@ export function pgGroupCommit<S>(
         failed ??= { error };
       }
     }));
-    await begun;
     if (!failed) {
-      // The works' kept writes and the COMMIT leave in one write, and come back in one read.
+      // The works' kept writes and the COMMIT leave in one write, and come back in one read
+      // (with the BEGIN, when no work sent a statement of its own).
       const writes = tx.pending().map((q) => conn.query(q));
       const committed = conn.command('commit');
       committed.catch(() => undefined); // awaited below
+      await begun;
       for (const result of await Promise.allSettled(writes)) if (result.status === 'rejected') failed ??= { error: result.reason };
       const tag = await committed;
       if (!failed) {
@@ -146,6 +147,7 @@ export function pgGroupCommit<S>(
       // error reaches the work it belongs to (alone, it is that work's).
       if (group.length === 1) group[0]!.outcome = { ok: false, error: failed.error };
     } else {
+      await begun;
       await conn.command('rollback');
     }
     if (group.length === 1) {

@@ -2,10 +2,12 @@
 // kept until the group's works have run and then applied as one statement per kind, sent with
 // the COMMIT (group-commit.ts). The why and the rules are on WriteBehind.
 import { CompiledQuery } from 'kysely';
-import type { NewAccessToken, NewRefreshToken } from '../../oauth/model.js';
+import type { NewAccessToken, NewGrant, NewRefreshToken } from '../../oauth/model.js';
 
 // One statement per kind, whatever the number of rows: the rows travel as arrays (unnest), so
 // the text never varies and each runs as one named prepared statement (named-statements.ts).
+const INSERT_GRANTS = `insert into grants (id, client_id, user_id, organization_id, scope, grant_type, created_at, auth_time, sid, amr, claims)
+select * from unnest($1::int4[], $2::int4[], $3::int4[], $4::int4[], $5::text[], $6::text[], $7::int8[], $8::int8[], $9::text[], $10::text[], $11::text[])`;
 const INSERT_ACCESS_TOKENS = `insert into access_tokens (token_hash, jti, grant_id, client_id, user_id, organization_id, scope, created_at, expires_at)
 select * from unnest($1::text[], $2::text[], $3::int4[], $4::int4[], $5::int4[], $6::int4[], $7::text[], $8::int8[], $9::int8[])`;
 const INSERT_REFRESH_TOKENS = `insert into refresh_tokens (token_hash, grant_id, client_id, user_id, organization_id, scope, created_at, expires_at, access_token_hash)
@@ -39,17 +41,30 @@ function revocations<K extends string | number>(list: Array<[K, number]>): [K[],
  * exchange costs the group one statement (its consume) and its share of those, instead of
  * four statements and round trips of its own (see docs/PERFORMANCE.md, pg-write-behind).
  *
- * Inserts are applied before revocations, so a revocation of a row inserted by the same group
- * finds it. An error (a foreign key whose grant was deleted meanwhile) fails the statement,
+ * A new grant's id is drawn from its sequence beforehand (grant-ids.ts), so that its insert
+ * can wait here too: a client-credentials grant then costs its group no statement of its own.
+ * Grants are inserted first, then tokens, then revocations, so a token finds its grant and a
+ * revocation of a row inserted by the same group finds it. An error (a foreign key whose grant was deleted meanwhile) fails the statement,
  * hence the whole group; group-commit.ts then runs the works apart, each work's writes taken
  * and applied before its savepoint is released, so the error reaches the work it belongs to.
  */
 export class WriteBehind {
+  private grants: Array<{ id: number; grant: NewGrant }> = [];
   private accessTokens: NewAccessToken[] = [];
   private refreshTokens: NewRefreshToken[] = [];
   private accessRevocations: Array<[string, number]> = [];
   private refreshRevocations: Array<[string, number]> = [];
   private grantRevocations: Array<[number, number]> = [];
+
+  /** A grant whose id was drawn beforehand (grant-ids.ts). */
+  insertGrant(id: number, grant: NewGrant): void {
+    this.grants.push({ id, grant });
+  }
+
+  /** Whether a grant of this id waits here (it cannot be read before the end). */
+  hasGrant(id: number): boolean {
+    return this.grants.some((g) => g.id === id);
+  }
 
   insertAccessToken(token: NewAccessToken): void {
     this.accessTokens.push(token);
@@ -74,6 +89,16 @@ export class WriteBehind {
   /** The statements that apply everything kept, in order; what was kept is forgotten. */
   take(): CompiledQuery[] {
     const out: CompiledQuery[] = [];
+    const g = this.grants;
+    if (g.length > 0) {
+      // The same columns GrantStore.insert writes (grants.ts), the OpenID ones null without a login.
+      out.push(CompiledQuery.raw(INSERT_GRANTS, [
+        g.map((x) => x.id), g.map((x) => x.grant.clientId), g.map((x) => x.grant.userId), g.map((x) => x.grant.organizationId),
+        g.map((x) => x.grant.scope), g.map((x) => x.grant.grantType), g.map((x) => x.grant.now), g.map((x) => x.grant.login?.authTime ?? null),
+        g.map((x) => x.grant.login?.sid ?? null), g.map((x) => (x.grant.login === undefined ? null : JSON.stringify(x.grant.login.amr))),
+        g.map((x) => (x.grant.login?.claims ? JSON.stringify(x.grant.login.claims) : null)),
+      ]));
+    }
     const at = this.accessTokens;
     if (at.length > 0) {
       out.push(CompiledQuery.raw(INSERT_ACCESS_TOKENS, [
@@ -91,6 +116,7 @@ export class WriteBehind {
     if (this.accessRevocations.length > 0) out.push(CompiledQuery.raw(REVOKE_ACCESS_TOKENS, revocations(this.accessRevocations)));
     if (this.refreshRevocations.length > 0) out.push(CompiledQuery.raw(REVOKE_REFRESH_TOKENS, revocations(this.refreshRevocations)));
     if (this.grantRevocations.length > 0) out.push(CompiledQuery.raw(REVOKE_GRANTS, revocations(this.grantRevocations)));
+    this.grants = [];
     this.accessTokens = [];
     this.refreshTokens = [];
     this.accessRevocations = [];
