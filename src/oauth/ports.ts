@@ -7,8 +7,8 @@
 // A transaction's store (TransactionStores, handed to a RunInTransaction work) is bound to one
 // transaction. They are distinct types — a root store carries no `inTransaction` brand, a
 // transaction's carries `true` — so one cannot be passed where the other is expected: a work
-// that reached for a root store would write outside its transaction (and on SQLite a work may
-// be run a second time: store/sqlite/group-commit.ts).
+// that reached for a root store would write outside its transaction (and a work may be run
+// more than once: store/sqlite/group-commit.ts, store/postgres/group-commit.ts).
 import type {
   AccessTokenContext, AuthorizationCode, Client, Consent, ConsumedRefreshToken, ConsumedRefreshTokenRecord,
   NewAccessToken, NewAuthorizationCode, NewGrant, NewRefreshToken, NewSigningKey, RefreshToken, RefreshTokenContext,
@@ -153,7 +153,10 @@ export interface TransactionStores {
  * Runs `work` atomically: its writes are committed when it resolves, and none of them remain
  * when it throws (the error is rethrown). `work` must reach the database only through the
  * stores it is given (never a root store, never a nested runner call), and must have no effect
- * outside the database: on SQLite it may be run a second time, from the start, when another
- * work of its batch throws (store/sqlite/group-commit.ts).
+ * outside the database: it may be run again, from the start, when another work of its group
+ * throws, and on PostgreSQL when it waited too long on a lock (store/sqlite/group-commit.ts,
+ * store/postgres/group-commit.ts). Its writes are seen by its own later reads only where a
+ * store says so: on PostgreSQL token inserts and revocations are applied at the end of the
+ * group (store/postgres/write-behind.ts).
  */
 export type RunInTransaction = <T>(work: (tx: TransactionStores) => Promise<T>) => Promise<T>;

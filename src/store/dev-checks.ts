@@ -5,8 +5,8 @@
 // transaction runner is the one store/transaction.ts builds, so production pays nothing.
 //
 // The contract checked: a work handed to the transaction runner reaches the database only
-// through the stores it is given (oauth/ports.ts; on SQLite it may be run a second time, store/sqlite/group-commit.ts,
-// and on PostgreSQL a root store's statement would run outside the transaction). With the flag
+// through the stores it is given (oauth/ports.ts; it may be run more than once, store/sqlite/group-commit.ts and
+// store/postgres/group-commit.ts, and a root store's statement would run outside the transaction). With the flag
 // on, each work runs inside an AsyncLocalStorage context, and every method of a root store
 // (the Services' stores: the transaction's classes, told apart by type only, oauth/ports.ts) throws when called
 // from within that context. The context follows the work's own awaits only, so requests that

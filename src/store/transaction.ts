@@ -17,7 +17,7 @@ export type { RunInTransaction, TransactionStores } from '../oauth/ports.js';
 
 /*
  * The runner behind RunInTransaction (oauth/ports.ts states a work's contract: only the stores
- * it is given, no effect outside the database, it may be run a second time). With
+ * it is given, no effect outside the database, it may be run more than once). With
  * LATCHKEY_DEV_CHECKS=1 (the tests) a root store called inside a work throws (dev-checks.ts).
  *
  * Group commit on both: the works that arrive together share one transaction and one commit
