@@ -26,15 +26,6 @@ export interface GroupTransaction<S> {
   pending(): CompiledQuery[];
 }
 
-export interface PgGroupCommitOptions {
-  /** Works in one group at most. */
-  maxGroup?: number;
-  /** Groups (so connections) in flight at once at most. */
-  maxGroups?: number;
-  /** lock_timeout while the works of a group run side by side (milliseconds). */
-  lockTimeoutMs?: number;
-}
-
 /**
  * More than this many waiting works go into the next group: no response waits on a huge one,
  * and a group run apart (one savepoint a work) stays within the 64 subtransactions PostgreSQL
@@ -43,7 +34,7 @@ export interface PgGroupCommitOptions {
 export const MAX_GROUP = 32;
 /** Groups in flight at once (see docs/PERFORMANCE.md, pg-group-commit). */
 export const MAX_GROUPS = 2;
-/** See runTogether. */
+/** lock_timeout while a group's works run side by side (see pgGroupCommit, on lock waits). */
 export const LOCK_TIMEOUT_MS = 100;
 /** A work rolled back this many times for locks fails with the lock's error. */
 const MAX_LOCK_RETRIES = 5;
@@ -61,8 +52,11 @@ function isLockFailure(err: unknown): boolean {
  * BEGIN, its statements and COMMIT each a round trip, and a commit (a WAL flush) each. Here
  * the works queued in one turn of the event loop (up to MAX_GROUP) run on one connection in
  * one READ COMMITTED transaction, and one COMMIT makes them all durable; up to MAX_GROUPS
- * groups are in flight at once, each on a connection of its own. The contract is SQLite's
- * (oauth/ports.ts RunInTransaction):
+ * groups are in flight at once, each on a connection of its own. BEGIN leaves with the works'
+ * first statements, and the writes they left to the end (write-behind.ts) with the COMMIT, so
+ * a group of refreshes is two round trips: BEGIN and the consumes, then the writes and COMMIT
+ * (see docs/PERFORMANCE.md, pg-group-commit). The contract is SQLite's (oauth/ports.ts
+ * RunInTransaction):
  *
  * - No caller hears back before the group's COMMIT has succeeded; when BEGIN or COMMIT fails,
  *   every caller of the group gets that error.
@@ -88,25 +82,22 @@ function isLockFailure(err: unknown): boolean {
 export function pgGroupCommit<S>(
   connect: () => Promise<PgConnection>,
   open: (db: Kysely<Database>) => GroupTransaction<S>,
-  options: PgGroupCommitOptions = {},
 ): Runner<S> {
-  const maxGroup = options.maxGroup ?? MAX_GROUP;
-  const maxGroups = options.maxGroups ?? MAX_GROUPS;
-  const beginTogether = `begin; set local lock_timeout = ${Math.max(1, Math.floor(options.lockTimeoutMs ?? LOCK_TIMEOUT_MS))}`;
+  const beginTogether = `begin; set local lock_timeout = ${LOCK_TIMEOUT_MS}`;
   const queue: Array<Pending<S>> = [];
   let scheduled = false;
   let inFlight = 0;
 
   function schedule(): void {
-    if (scheduled || inFlight >= maxGroups || queue.length === 0) return;
+    if (scheduled || inFlight >= MAX_GROUPS || queue.length === 0) return;
     scheduled = true;
     // As on SQLite: setImmediate runs once the event loop has handed every readable socket its
     // data, so every request of this turn has queued its work.
     setImmediate(() => {
       scheduled = false;
-      if (inFlight >= maxGroups || queue.length === 0) return;
+      if (inFlight >= MAX_GROUPS || queue.length === 0) return;
       inFlight += 1;
-      void flush(queue.splice(0, maxGroup)).finally(() => {
+      void flush(queue.splice(0, MAX_GROUP)).finally(() => {
         inFlight -= 1;
         schedule();
       });
