@@ -1,7 +1,7 @@
 // Authorization codes, stored by SHA-256 hash only. Single use is one statement (DESIGN.md):
 // consuming a code is an `UPDATE … WHERE consumed_at IS NULL RETURNING …`, so two servers on
 // one database can never both win.
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely, QueryCreator, Selectable } from 'kysely';
 import type { AuthorizationCodesTable, Database } from './schema.js';
 import { precompiled } from './sqlite/precompiled.js';
 import { liveGrant } from './grants.js';
@@ -46,7 +46,7 @@ export class CodeStore implements CodePort, TransactionCodeMethods {
   }
 }
 
-function toCode(row: Selectable<AuthorizationCodesTable>): AuthorizationCode {
+export function toCode(row: Selectable<AuthorizationCodesTable>): AuthorizationCode {
   return {
     codeHash: row.code_hash,
     grantId: row.grant_id,
@@ -67,8 +67,12 @@ function toCode(row: Selectable<AuthorizationCodesTable>): AuthorizationCode {
 
 // ---- the hot statement, built once (precompiled.ts) --------------------------------------
 
-const consumeCodeQuery = precompiled((db, now: number, codeHash: string, clientId: number) =>
-  db.updateTable('authorization_codes').set({ consumed_at: now })
+/** The consume of a code as an `UPDATE … RETURNING` of the whole row (also a CTE: postgres/code-consume.ts). */
+export function consumeCode(db: QueryCreator<Database>, now: number, codeHash: string, clientId: number) {
+  return db.updateTable('authorization_codes').set({ consumed_at: now })
     .where('code_hash', '=', codeHash).where('client_id', '=', clientId).where('consumed_at', 'is', null)
     .where(({ exists, selectFrom }) => exists(liveGrant(selectFrom, 'authorization_codes.grant_id')))
-    .returningAll());
+    .returningAll();
+}
+
+const consumeCodeQuery = precompiled(consumeCode);

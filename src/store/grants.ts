@@ -20,17 +20,7 @@ export class GrantStore implements GrantPort, ConsentPort, TransactionGrantMetho
 
   async findIdTokenContext(grantId: number): Promise<IdTokenContext | undefined> {
     const [r] = await idTokenContextQuery(this.db, grantId);
-    if (!r) return undefined;
-    const login: OidcLogin | null = r.auth_time === null || r.sid === null ? null : {
-      authTime: r.auth_time, sid: r.sid, amr: r.amr === null ? [] : (JSON.parse(r.amr) as string[]), claims: parseStoredClaims(r.claims),
-    };
-    return {
-      user: {
-        id: r.u_id, email: r.email, name: r.name, locale: r.locale, subject: r.subject, emailVerified: r.email_verified === 1, updatedAt: r.updated_at,
-      },
-      login,
-      organization: r.organization_id === null || r.organization_name === null ? null : { id: r.organization_id, name: r.organization_name },
-    };
+    return r && toIdTokenContext(r);
   }
 
   /** Revokes one grant: every code and token that descends from it stops working. */
@@ -136,11 +126,39 @@ const insertGrantQuery = precompiledInsertId((db, clientId: number, userId: numb
     auth_time: authTime, sid, amr, claims,
   }).returning('id'));
 
+/** The columns of an IdTokenContext, from `grants as g`, `users as u` and `organizations as o`. */
+export const ID_TOKEN_CONTEXT_COLUMNS = [
+  'g.auth_time', 'g.sid', 'g.amr', 'g.claims', 'g.organization_id as g_organization_id', 'o.name as organization_name',
+  'u.id as u_id', 'u.email', 'u.name', 'u.locale', 'u.subject', 'u.email_verified', 'u.updated_at',
+] as const;
+
+/** A row of ID_TOKEN_CONTEXT_COLUMNS (the user's columns null when the grant has none). */
+export interface IdTokenContextRow {
+  auth_time: number | null; sid: string | null; amr: string | null; claims: string | null; g_organization_id: number | null;
+  organization_name: string | null; u_id: number | null; email: string | null; name: string | null; locale: string | null;
+  subject: string | null; email_verified: number | null; updated_at: number | null;
+}
+
+/** The ID token's view of a grant; undefined when it has no user. */
+export function toIdTokenContext(r: IdTokenContextRow): IdTokenContext | undefined {
+  if (r.u_id === null) return undefined;
+  const login: OidcLogin | null = r.auth_time === null || r.sid === null ? null : {
+    authTime: r.auth_time, sid: r.sid, amr: r.amr === null ? [] : (JSON.parse(r.amr) as string[]), claims: parseStoredClaims(r.claims),
+  };
+  return {
+    user: {
+      id: r.u_id, email: r.email ?? '', name: r.name ?? '', locale: r.locale ?? '', subject: r.subject ?? '', emailVerified: r.email_verified === 1,
+      updatedAt: r.updated_at ?? 0,
+    },
+    login,
+    organization: r.g_organization_id === null || r.organization_name === null ? null : { id: r.g_organization_id, name: r.organization_name },
+  };
+}
+
 // Every OpenID Connect code exchange and refresh reads the grant's user and login (id-token.ts).
 const idTokenContextQuery = precompiled((db, grantId: number) =>
   db.selectFrom('grants as g').innerJoin('users as u', 'u.id', 'g.user_id').leftJoin('organizations as o', 'o.id', 'g.organization_id')
-    .select(['g.auth_time', 'g.sid', 'g.amr', 'g.claims', 'g.organization_id', 'o.name as organization_name',
-      'u.id as u_id', 'u.email', 'u.name', 'u.locale', 'u.subject', 'u.email_verified', 'u.updated_at'])
+    .select(ID_TOKEN_CONTEXT_COLUMNS)
     .where('g.id', '=', grantId));
 
 /**

@@ -11,6 +11,8 @@ import { groupCommit } from './sqlite/group-commit.js';
 import { pgGroupCommit, type GroupTransaction } from './postgres/group-commit.js';
 import { WriteBehind } from './postgres/write-behind.js';
 import { GrantIds } from './postgres/grant-ids.js';
+import { consumeCodeWithContext } from './postgres/code-consume.js';
+import type { IdTokenContext } from '../oauth/model.js';
 import type { InTransaction, RunInTransaction, TransactionStores } from '../oauth/ports.js';
 
 export type { RunInTransaction, TransactionStores } from '../oauth/ports.js';
@@ -51,16 +53,25 @@ function storesFor(trx: Kysely<Database>): TransactionStores {
  * PostgreSQL: the same stores, but the writes whose caller needs no answer from the database —
  * token inserts, revocations, and grant inserts whose id was drawn beforehand — are kept and
  * applied at the end of the group (postgres/write-behind.ts says why that is safe); consumes
- * and reads run as they are called.
+ * and reads run as they are called, a code's consume bringing its grant's ID-token context
+ * along (postgres/code-consume.ts).
  */
 function pgTransaction(trx: Kysely<Database>, grantIds: GrantIds): GroupTransaction<TransactionStores> {
   const writes = new WriteBehind();
-  const codes = new CodeStore(trx);
+  // ID-token contexts read with the codes consumed in this transaction (postgres/code-consume.ts).
+  const contexts = new Map<number, IdTokenContext | undefined>();
   const refreshTokens = new RefreshTokenStore(trx);
   const grants = new GrantStore(trx);
   return {
     stores: {
-      codes: bound(codes),
+      codes: bound({
+        consume: async (codeHash, clientId, now) => {
+          const consumed = await consumeCodeWithContext(trx, now, codeHash, clientId);
+          if (!consumed) return undefined;
+          contexts.set(consumed.code.grantId, consumed.context);
+          return consumed.code;
+        },
+      }),
       accessTokens: bound({
         insert: async (token) => writes.insertAccessToken(token),
         revoke: async (tokenHash, now) => writes.revokeAccessToken(tokenHash, now),
@@ -79,7 +90,8 @@ function pgTransaction(trx: Kysely<Database>, grantIds: GrantIds): GroupTransact
           writes.insertGrant(id, grant);
           return id;
         },
-        findIdTokenContext: (grantId) => {
+        findIdTokenContext: async (grantId) => {
+          if (contexts.has(grantId)) return contexts.get(grantId);
           if (writes.hasGrant(grantId)) throw new Error('a grant inserted in this transaction is read only once it is committed (postgres/write-behind.ts)');
           return grants.findIdTokenContext(grantId);
         },

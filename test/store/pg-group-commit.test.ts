@@ -247,6 +247,33 @@ describe('PostgreSQL group commit', { skip: TEST_DATABASE_URL ? false : 'TEST_DA
     });
   });
 
+  test('a code\'s consume brings its grant\'s ID-token context: what findIdTokenContext answers in the work is what a lookup of its own reads', async () => {
+    await withStore('postgres', async (t) => {
+      const ids = await fixture(t);
+      const now = nowSeconds(t.clock);
+      const org = await t.services.orgs.insert({ name: 'Context Org', integrationsEnabled: true, now });
+      const login = { authTime: now - 30, sid: 'sid-context', amr: ['pwd', 'otp'], claims: { id_token: { email: null } } };
+      const grantId = await t.services.grants.insert({ clientId: ids.clientId, userId: ids.userId, organizationId: org.id, scope: 'openid email', grantType: 'authorization_code', now, login });
+      const codeHash = sha256Hex('context code');
+      await t.services.codes.insert({
+        codeHash, grantId, clientId: ids.clientId, userId: ids.userId, organizationId: org.id, redirectUri: 'https://app.example/cb',
+        redirectUriSent: true, scope: 'openid email', codeChallenge: null, codeChallengeMethod: null, createdAt: now, expiresAt: now + 600, nonce: 'n-1',
+      });
+      const run = transactionRunner(t.services.store);
+      const [code, context] = await run(async (tx) => {
+        const consumed = await tx.codes.consume(codeHash, ids.clientId, now);
+        return [consumed, consumed && await tx.grants.findIdTokenContext(consumed.grantId)] as const;
+      });
+      assert.equal(code?.grantId, grantId);
+      assert.equal(code?.nonce, 'n-1');
+      assert.notEqual(code?.consumedAt, null);
+      const alone = await t.services.grants.findIdTokenContext(grantId);
+      assert.ok(alone?.login && alone.organization);
+      assert.deepEqual(context, alone);
+      assert.equal(await run(async (tx) => tx.codes.consume(codeHash, ids.clientId, now)), undefined, 'used up');
+    });
+  });
+
   test('two pools (as two processes) whose groups want each other\'s rows do not deadlock: each code is consumed once', async () => {
     const a = await openTestStore('postgres');
     const bStore = openDatabase(a.db.url);
