@@ -14,6 +14,16 @@ import { writesOf, type SqliteChangeWatch, type Writes } from './changes.js';
  * told to the change watch (changes.ts): what a statement may change is worked out once, when
  * it is first prepared. `exec` (several statements in one string) may change anything.
  */
+/**
+ * What Kysely's `begin` runs instead. A deferred BEGIN takes the write lock only at the first
+ * write, and when another connection (another worker of `serve --workers`, the command line)
+ * committed after this transaction's first read, that upgrade fails at once with SQLITE_BUSY
+ * (the snapshot is stale): busy_timeout cannot help. BEGIN IMMEDIATE takes the write lock
+ * first, waiting under busy_timeout, so writers queue instead of failing. Every transaction of
+ * ours writes, so nothing is serialised that ran in parallel before.
+ */
+const BEGIN_IMMEDIATE = 'begin immediate';
+
 export function withStatementCache(native: SqliteDatabase.Database, changes: SqliteChangeWatch): SqliteDatabase.Database {
   const cache = new Map<string, { statement: SqliteDatabase.Statement; writes: Writes }>();
   const MAX_STATEMENTS = 500;
@@ -23,7 +33,7 @@ export function withStatementCache(native: SqliteDatabase.Database, changes: Sql
         return (source: string) => {
           let entry = cache.get(source);
           if (entry === undefined) {
-            const statement = target.prepare(source);
+            const statement = target.prepare(source === 'begin' ? BEGIN_IMMEDIATE : source);
             entry = { statement, writes: writesOf(source, statement.readonly) };
             if (cache.size < MAX_STATEMENTS) cache.set(source, entry);
           }
