@@ -63,8 +63,14 @@ export interface OpenOptions {
   schema?: string;
   /** PostgreSQL only: the pool size. */
   poolSize?: number;
-  /** SQLite file only: WAL checkpoints in a worker thread (sqlite/checkpointer.ts); `serve` turns it on. */
-  backgroundCheckpoint?: boolean;
+  /**
+   * SQLite file only: who checkpoints the WAL. `thread`: a worker thread of this process
+   * (sqlite/checkpointer.ts; `serve` turns it on). `elsewhere`: another process on the same file
+   * runs that thread (the primary of `serve --workers`), so this connection only keeps the
+   * backstop and there is one checkpointer however many workers. Unset: SQLite's own
+   * automatic checkpoint, in the commit that crosses its threshold.
+   */
+  checkpoint?: 'thread' | 'elsewhere';
 }
 
 export function openDatabase(url: string, options: OpenOptions = {}): Store {
@@ -104,9 +110,10 @@ function openSqlite(path: string, options: OpenOptions): Store {
     throw new DatabaseOpenError(`cannot open SQLite database ${path}: ${(err as Error).message}`);
   }
   let checkpointer: Checkpointer | undefined;
-  if (options.backgroundCheckpoint && !memory) {
+  const checkpoint = options.checkpoint;
+  if (checkpoint !== undefined && !memory) {
     native.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
-    checkpointer = startCheckpointer(path);
+    if (checkpoint === 'thread') checkpointer = startCheckpointer(path);
   }
   // Prepared once: native.pragma() prepares its statement anew on every call.
   const dataVersion = native.prepare('PRAGMA data_version').pluck();
