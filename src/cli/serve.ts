@@ -39,6 +39,8 @@ export interface StartOptions {
   schema?: string;
   /** SQLite: who checkpoints the WAL (store/db.ts); `serve` passes 'thread', its workers 'elsewhere'. */
   checkpoint?: OpenOptions['checkpoint'];
+  /** SQLite: other processes write to the file at the same time (the workers: store/db.ts). */
+  beginImmediate?: boolean;
   /** false: the database is migrated already (a worker: the primary migrated before forking). */
   migrate?: boolean;
   /** A worker of `serve --workers N`: its channel to the primary (counters, rate limits, metrics). */
@@ -46,12 +48,13 @@ export interface StartOptions {
 }
 
 /** Opens the database and (unless told not to) migrates it; a failure is one line for the operator. */
-async function openStore(config: Config, options: Pick<StartOptions, 'schema' | 'checkpoint' | 'migrate'>): Promise<Store> {
+async function openStore(config: Config, options: Pick<StartOptions, 'schema' | 'checkpoint' | 'beginImmediate' | 'migrate'>): Promise<Store> {
   let store: Store | undefined;
   try {
     store = openDatabase(config.databaseUrl, {
       ...(options.schema ? { schema: options.schema } : {}),
       ...(options.checkpoint ? { checkpoint: options.checkpoint } : {}),
+      ...(options.beginImmediate ? { beginImmediate: true } : {}),
     });
     if (options.migrate !== false) await migrate(store);
     return store;
@@ -211,7 +214,7 @@ async function serveAsWorker(config: Config): Promise<void> {
   try {
     // Slot 0 alone runs the expired-row cleanup: N workers purging the same rows would only contend.
     server = await startServer(slot === 0 ? config : { ...config, purgeInterval: 0 }, {
-      checkpoint: 'elsewhere', migrate: false, cluster: endpoint, logBase: { pid: process.pid, worker: slot },
+      checkpoint: 'elsewhere', beginImmediate: true, migrate: false, cluster: endpoint, logBase: { pid: process.pid, worker: slot },
     });
   } catch (err) {
     await toPrimary({ latchkeyControl: 'failed', message: (err as Error).message });

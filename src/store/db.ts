@@ -71,6 +71,11 @@ export interface OpenOptions {
    * automatic checkpoint, in the commit that crosses its threshold.
    */
   checkpoint?: 'thread' | 'elsewhere';
+  /**
+   * SQLite only: other processes write to the file at the same time (the workers of `serve
+   * --workers`), so every transaction begins IMMEDIATE (sqlite/statement-cache.ts says why).
+   */
+  beginImmediate?: boolean;
 }
 
 export function openDatabase(url: string, options: OpenOptions = {}): Store {
@@ -123,7 +128,7 @@ function openSqlite(path: string, options: OpenOptions): Store {
     },
     dataVersion: () => dataVersion.get() as number,
   });
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(native, changes) }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(native, changes, { beginImmediate: options.beginImmediate ?? false }) }) });
   return {
     db,
     dialect: 'sqlite',

@@ -243,6 +243,32 @@ for (const kind of databaseKinds()) {
   });
 }
 
+const REDIS_URL = process.env.TEST_REDIS_URL ?? process.env.REDIS_URL;
+
+describe('serve --workers 2 with REDIS_URL: the limits stay in Redis', { skip: REDIS_URL ? false : 'TEST_REDIS_URL is not set' }, () => {
+  test(`a burst at /login gets exactly ${LOGIN_LIMIT} across the workers, counted in Redis under the prefix`, async () => {
+    const db = await freshDatabase('sqlite');
+    const prefix = `latchkey-workers-${Date.now().toString(36)}:`;
+    const server = await startServerProcess({
+      DATABASE_URL: db.url, LATCHKEY_WORKERS: '2', LATCHKEY_LOGIN_RATE_LIMIT: String(LOGIN_LIMIT), REDIS_URL: REDIS_URL ?? '', LATCHKEY_REDIS_PREFIX: prefix,
+    }, { untilLogged: 'server.started' });
+    const { openRedis } = await import('../../src/accounts/backoff.js');
+    const redis = openRedis(REDIS_URL ?? '');
+    try {
+      const burst = await Promise.all(Array.from({ length: 3 * LOGIN_LIMIT }, () => fresh(server.url, 'GET', '/login')));
+      assert.deepEqual(tally(burst), { 200: LOGIN_LIMIT, 429: 2 * LOGIN_LIMIT });
+      const keys = await redis.keys(`${prefix}rl:*`);
+      assert.ok(keys.length >= 1, 'the windows are Redis keys, not the primary\'s');
+    } finally {
+      await server.stop();
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+      await redis.quit();
+      await db.drop();
+    }
+  });
+});
+
 describe('serve --workers 2: stopping, and bad values', () => {
   test('SIGTERM to the primary drains: a request under way is answered, idle keep-alive connections close, exit 0', async () => {
     const db = await freshDatabase('sqlite');

@@ -1,8 +1,9 @@
-// SQLite shared by several processes (the workers of `serve --workers N`, the command line):
-// a transaction that reads before it writes must not fail because another process committed
-// in between. With SQLite's default deferred BEGIN it would (SQLITE_BUSY at once: its snapshot
-// is stale, and busy_timeout cannot help); every transaction begins IMMEDIATE instead
-// (store/sqlite/statement-cache.ts), so the other process waits its turn under busy_timeout.
+// SQLite written by several processes at once (the workers of `serve --workers N`): a
+// transaction that reads before it writes must not fail because another process committed in
+// between. With SQLite's default deferred BEGIN it would (SQLITE_BUSY at once: its snapshot is
+// stale, and busy_timeout cannot help); a worker's connection (openDatabase's beginImmediate)
+// begins every transaction IMMEDIATE instead (store/sqlite/statement-cache.ts), so the other
+// process waits its turn under busy_timeout.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -32,7 +33,7 @@ function otherProcessInserts(file: string, name: string): Promise<{ code: number
 
 test('a transaction that reads, then writes, is not failed by another process committing in between: that process waits', async () => {
   const db = await freshDatabase('sqlite');
-  const store = openDatabase(db.url);
+  const store = openDatabase(db.url, { beginImmediate: true });
   try {
     await migrate(store);
     let other: ReturnType<typeof otherProcessInserts> | undefined;
