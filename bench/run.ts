@@ -278,6 +278,12 @@ async function main(): Promise<number> {
       compare = await startLatchkey({ name: 'compare', main: compareMain, db: newDb('compare'), tmpDir });
       servers.push(compare.server);
     }
+    // --workers N: the same build as `serve --workers N`, measured beside the one-process server.
+    let workers: LatchkeyInstance | undefined;
+    if (o.workers !== undefined && needMain) {
+      workers = await startLatchkey({ name: `latchkey-${o.workers}-workers`, main, db: newDb('workers'), tmpDir, workers: o.workers });
+      servers.push(workers.server);
+    }
     startup.peerMs = peer.server.startMs;
     startup.ceilingMs = ceiling.startMs;
 
@@ -292,6 +298,7 @@ async function main(): Promise<number> {
       const participants: Participant[] = [];
       let latchkey: OAuthTarget | undefined = ours?.target;
       let other: OAuthTarget | undefined = compare?.target;
+      let several: OAuthTarget | undefined = workers?.target;
       let jwtError: string | undefined;
       if (op === 'user_jwt') {
         const configFile = join(tmpDir, 'jwt.json');
@@ -310,10 +317,16 @@ async function main(): Promise<number> {
           servers.push(jwt.server);
           other = jwt.target;
         }
+        if (o.workers !== undefined) {
+          const jwt = await startLatchkey({ name: `latchkey-jwt-${o.workers}-workers`, main, db: newDb('workers-jwt'), tmpDir, configFile, workers: o.workers });
+          servers.push(jwt.server);
+          several = jwt.target;
+        }
       }
       if (latchkey) participants.push(targetParticipant('latchkey', latchkey, op, true));
       else ctx.summaries.push(unavailable('latchkey', op, jwtError ?? oursError ?? 'server not started', 'failed'));
       if (other) participants.push(targetParticipant('compare', other, op, true));
+      if (several) participants.push(targetParticipant('workers', several, op, true));
       if (op !== 'user_jwt' && op !== 'password') {
         // A fresh peer for every operation: its in-memory store keeps every token it ever
         // issued, and a heap of hundreds of megabytes would slow its later operations (GC).
@@ -379,7 +392,7 @@ async function main(): Promise<number> {
     const report: BenchReport = {
       startedAt: started.toISOString(),
       finishedAt: new Date().toISOString(),
-      options: { ...(o.compare ? { compare: o.compare } : {}), quick: o.quick, database: o.databaseUrl ? 'postgresql' : 'sqlite', connections: o.connections, durationSeconds: o.duration, runs: o.runs, warmupSeconds: o.warmup, ops: o.ops, sections: o.sections },
+      options: { ...(o.compare ? { compare: o.compare } : {}), ...(o.workers ? { workers: o.workers } : {}), quick: o.quick, database: o.databaseUrl ? 'postgresql' : 'sqlite', connections: o.connections, durationSeconds: o.duration, runs: o.runs, warmupSeconds: o.warmup, ops: o.ops, sections: o.sections },
       machine: { ...machine, loadAverage: { start: loadAtStart, end: loadavg()[0] ?? 0 } },
       summaries: ctx.summaries,
       runs: ctx.records.map((r) => ({

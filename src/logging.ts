@@ -63,7 +63,8 @@ export function redactSecrets(fields: Record<string, unknown>): Record<string, u
   return censorWith(fields, topLevel);
 }
 
-export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
-  const options: pino.LoggerOptions = { level, formatters: { log: redactSecrets }, base: { service: 'latchkey' } };
+/** `base`: fields of every line besides `service` (the processes of `serve --workers N` add their pid and role). */
+export function createLogger(level: string, destination?: pino.DestinationStream, base: Record<string, string | number> = {}): Logger {
+  const options: pino.LoggerOptions = { level, formatters: { log: redactSecrets }, base: { service: 'latchkey', ...base } };
   return destination ? pino(options, destination) : pino(options);
 }

@@ -5,7 +5,8 @@ import { CommandError, UsageError } from './cli/args.js';
 import { serveCommand } from './cli/serve.js';
 
 const USAGE = `usage: latchkey <command> [flags]
-  serve [--port P] [--host H] [--database-url U] [--issuer URL] [--profile NAME] [--config FILE]
+  serve [--port P] [--host H] [--database-url U] [--issuer URL] [--profile NAME] [--config FILE] [--workers N|auto]
+                             (--workers: processes serving together, LATCHKEY_WORKERS; default 1)
   migrate
   purge                      delete expired codes, tokens, sessions and dead grants now
   user create --email E --name N (--password P | --password-stdin) [--locale nl]

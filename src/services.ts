@@ -2,7 +2,7 @@
 // Built once at start; handed to routes and grant handlers as the narrow slices they need.
 import pino, { type Logger } from 'pino';
 import type { Config } from './config/load.js';
-import { createBruteForceGuard } from './accounts/backoff.js';
+import { createBruteForceGuard, type FailureCounters } from './accounts/backoff.js';
 import type { AccountServices } from './accounts/services.js';
 import { systemClock, type Clock } from './oauth/clock.js';
 import type { Store } from './store/db.js';
@@ -36,7 +36,14 @@ export interface Services extends AccountServices {
   signingKeys: SigningKeys;
 }
 
-export function createServices(config: Config, store: Store, options: { clock?: Clock; logger?: Logger } = {}): Services {
+export interface ServiceOptions {
+  clock?: Clock;
+  logger?: Logger;
+  /** The brute-force counters to use when there is no Redis (a worker of `serve --workers`: the primary's). */
+  counters?: FailureCounters;
+}
+
+export function createServices(config: Config, store: Store, options: ServiceOptions = {}): Services {
   const { db } = store;
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? pino({ level: 'silent' });
@@ -63,6 +70,6 @@ export function createServices(config: Config, store: Store, options: { clock?: 
     signingKeys: new SigningKeys(root(new SigningKeyStore(db), 'signing keys'), {
       encryptionKey: config.encryptionKey, clock, accessTokenTtl: config.accessTokenTtl, idTokenTtl: ID_TOKEN_TTL, publishLead: config.keyPublishLead,
     }),
-    guard: createBruteForceGuard(config, clock, (err) => logger.warn({ err }, 'brute-force counters unreachable; not limiting')),
+    guard: createBruteForceGuard(config, clock, (err) => logger.warn({ err }, 'brute-force counters unreachable; not limiting'), options.counters),
   };
 }

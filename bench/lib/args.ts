@@ -30,6 +30,11 @@ export interface BenchOptions {
   profile: OpName | undefined;
   /** Requests a second of /api/user in the argon2 check (open loop, so latency means something). */
   argon2Rate: number;
+  /**
+   * Also measure Latchkey with `serve --workers N`, interleaved with the one-process server
+   * (its CPU summed over the primary and every worker).
+   */
+  workers: number | undefined;
 }
 
 export const USAGE = `usage: npm run bench -- [flags]
@@ -43,7 +48,8 @@ export const USAGE = `usage: npm run bench -- [flags]
   --use-dist              measure ./dist as built, instead of a private build of src/
   --dist DIR              measure the build in DIR (e.g. an experiment's patched copy)
   --compare DIR           also measure the build in DIR, interleaved with Latchkey's (before/after a change)
-  --profile OP            run OP against Latchkey under node --cpu-prof and print the hottest frames`;
+  --profile OP            run OP against Latchkey under node --cpu-prof and print the hottest frames
+  --workers N             also measure Latchkey with serve --workers N (N ≥ 2), interleaved with the one-process server`;
 
 export class ArgsError extends Error {
   override name = 'ArgsError';
@@ -73,6 +79,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
         dist: { type: 'string' },
         compare: { type: 'string' },
         profile: { type: 'string' },
+        workers: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -96,6 +103,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
   }
   const profile = values.profile;
   if (profile !== undefined && !(OPS as readonly string[]).includes(profile)) throw new ArgsError(`--profile: unknown operation ${profile}`);
+  const workers = values.workers === undefined ? undefined : positive(values.workers, 'workers', 2);
+  if (workers !== undefined && (workers < 2 || workers > 64)) throw new ArgsError(`--workers must be from 2 to 64 (the one-process server is always measured beside it), got ${JSON.stringify(values.workers)}`);
   return {
     quick,
     databaseUrl,
@@ -111,5 +120,6 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     compare: values.compare,
     profile: profile as OpName | undefined,
     argon2Rate: 1000,
+    workers,
   };
 }

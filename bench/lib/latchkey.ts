@@ -142,6 +142,8 @@ export interface ServeOptions {
   configFile?: string;
   /** Extra node flags, e.g. --cpu-prof. */
   nodeFlags?: string[];
+  /** `serve --workers N` (unset: one process). */
+  workers?: number;
 }
 
 export const ENCRYPTION_KEY = randomBytes(32).toString('base64');
@@ -158,7 +160,7 @@ export async function serveLatchkey(o: ServeOptions): Promise<StartedServer> {
   return startServer({
     name: o.name,
     command: process.execPath,
-    args: [...(o.nodeFlags ?? []), ...SERVE_NODE_FLAGS, o.main, 'serve', '--port', String(port), '--host', '127.0.0.1', '--database-url', o.db.url, ...(o.configFile ? ['--config', o.configFile] : [])],
+    args: [...(o.nodeFlags ?? []), ...SERVE_NODE_FLAGS, o.main, 'serve', '--port', String(port), '--host', '127.0.0.1', '--database-url', o.db.url, ...(o.configFile ? ['--config', o.configFile] : []), ...(o.workers ? ['--workers', String(o.workers)] : [])],
     env: {
       ...cleanEnv(),
       ...SERVE_ENV,

@@ -1,8 +1,9 @@
 // Child processes: the servers under test and the load generator. A server's CPU time and
-// resident memory are read from /proc (Linux), so what is measured is the server process
-// alone, never the load generator or this orchestrator.
+// resident memory are read from /proc (Linux), so what is measured is the server alone —
+// its process and the processes it started (the workers of `serve --workers N`) — never the
+// load generator or this orchestrator.
 import { spawn, fork, execFileSync, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { openSync, closeSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -126,11 +127,50 @@ function ticksPerSecond(): number {
   return clkTck;
 }
 
-/** utime + stime of a process, in seconds. */
+/** utime + stime of a process, in seconds (0 once it is gone). */
 export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return 0;
+  }
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond();
+}
+
+/** The direct children of a process (its threads' children lists; empty when it is gone). */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tasks) {
+    try {
+      for (const c of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/)) if (c !== '') out.push(Number(c));
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
+/**
+ * A server's processes: `pid` and everything it started (a `serve --workers N` primary and its
+ * workers; one process otherwise: the checkpointer and the thread pool are threads).
+ */
+export function processTree(pid: number): number[] {
+  const all = [pid];
+  for (let i = 0; i < all.length; i++) all.push(...childrenOf(all[i]!));
+  return all;
+}
+
+/** CPU seconds of `pids`, summed. */
+function treeCpuSeconds(pids: readonly number[]): number {
+  return pids.reduce((sum, p) => sum + cpuSeconds(p), 0);
 }
 
 /** Resident set size of a process, in bytes. */
@@ -157,48 +197,60 @@ export function memory(pid: number): { rss: number; anon: number } {
 export async function quiesce(pid: number, maxMs = 5000): Promise<void> {
   const deadline = performance.now() + maxMs;
   while (performance.now() < deadline) {
-    const c0 = cpuSeconds(pid);
+    const pids = processTree(pid);
+    const c0 = treeCpuSeconds(pids);
     await sleep(200);
-    if ((cpuSeconds(pid) - c0) / 0.2 < 0.15) return;
+    if ((treeCpuSeconds(pids) - c0) / 0.2 < 0.15) return;
   }
 }
 
 export interface ProcUsage {
-  /** CPU used over the window, in percent of one core (can exceed 100: GC and thread-pool threads). */
+  /** CPU used over the window, in percent of one core (can exceed 100: GC and thread-pool threads, workers). */
   cpuPercent: number;
   cpuSeconds: number;
   peakRssBytes: number;
   peakAnonBytes: number;
 }
 
-/** Samples a process's RSS every 100 ms and its CPU time at both ends of a window. */
+/**
+ * Samples a server's RSS every 100 ms and its CPU time at both ends of a window, summed over
+ * its processes (processTree, read when the window opens).
+ */
 export class ProcSampler {
+  private readonly pids: number[];
   private readonly cpu0: number;
   private readonly t0 = performance.now();
   private peak = 0;
   private peakAnon = 0;
   private readonly timer: NodeJS.Timeout;
 
-  constructor(private readonly pid: number) {
-    this.cpu0 = cpuSeconds(pid);
+  constructor(pid: number) {
+    this.pids = processTree(pid);
+    this.cpu0 = treeCpuSeconds(this.pids);
     this.sample();
     this.timer = setInterval(() => this.sample(), 100);
   }
 
   private sample(): void {
-    try {
-      const m = memory(this.pid);
-      this.peak = Math.max(this.peak, m.rss);
-      this.peakAnon = Math.max(this.peakAnon, m.anon);
-    } catch {
-      // the process is gone; the caller will find out
+    let rss = 0;
+    let anon = 0;
+    for (const pid of this.pids) {
+      try {
+        const m = memory(pid);
+        rss += m.rss;
+        anon += m.anon;
+      } catch {
+        // the process is gone; the caller will find out
+      }
     }
+    this.peak = Math.max(this.peak, rss);
+    this.peakAnon = Math.max(this.peakAnon, anon);
   }
 
   stop(): ProcUsage {
     clearInterval(this.timer);
     this.sample();
-    const seconds = cpuSeconds(this.pid) - this.cpu0;
+    const seconds = treeCpuSeconds(this.pids) - this.cpu0;
     const wall = (performance.now() - this.t0) / 1000;
     return { cpuPercent: (seconds / wall) * 100, cpuSeconds: seconds, peakRssBytes: this.peak, peakAnonBytes: this.peakAnon };
   }

@@ -50,7 +50,7 @@ export interface RunJson {
 export interface BenchReport {
   startedAt: string;
   finishedAt: string;
-  options: { compare?: string; quick: boolean; database: string; connections: number; durationSeconds: number; runs: number; warmupSeconds: number; ops: string[]; sections: string[] };
+  options: { compare?: string; workers?: number; quick: boolean; database: string; connections: number; durationSeconds: number; runs: number; warmupSeconds: number; ops: string[]; sections: string[] };
   machine: MachineInfo;
   summaries: Summary[];
   runs: RunJson[];
@@ -256,6 +256,18 @@ export function renderTable(report: BenchReport, targets: TargetResult[]): strin
       lines.push(`  ${padEnd(OP_TITLES[op], 34)} Latchkey ${pad(ok(ours) ? num(ours.rate) : ours?.status ?? '–', 7)}/s p99 ${pad(ok(ours) ? ms(ours.p99) : '–', 6)} ms ${pad(ok(ours) ? num(ours.cpuMsPerOp, 3) : '–', 6)} CPU ms/op · compare ${pad(ok(other) ? num(other.rate) : other.status, 7)}/s p99 ${pad(ok(other) ? ms(other.p99) : '–', 6)} ms ${pad(ok(other) ? num(other.cpuMsPerOp, 3) : '–', 6)} CPU ms/op · rate ×${ratio}, CPU/op ×${cpu}`);
     }
   }
+  if (report.options.workers) {
+    const n = report.options.workers;
+    lines.push('', `serve --workers ${n} beside one process (interleaved, same runs; CPU summed over the primary and every worker):`);
+    for (const op of OPS) {
+      const one = find(report, 'latchkey', op);
+      const several = find(report, 'workers', op);
+      if (!several) continue;
+      const ratio = ok(one) && ok(several) ? (several.rate / one.rate).toFixed(2) : '–';
+      const cpu = ok(one) && ok(several) ? (several.cpuMsPerOp / one.cpuMsPerOp).toFixed(2) : '–';
+      lines.push(`  ${padEnd(OP_TITLES[op], 34)} 1 process ${pad(ok(one) ? num(one.rate) : one?.status ?? '–', 7)}/s p99 ${pad(ok(one) ? ms(one.p99) : '–', 6)} ms ${pad(ok(one) ? num(one.cpuMsPerOp, 3) : '–', 6)} CPU ms/op · ${n} workers ${pad(ok(several) ? num(several.rate) : several.status, 7)}/s p99 ${pad(ok(several) ? ms(several.p99) : '–', 6)} ms ${pad(ok(several) ? num(several.cpuMsPerOp, 3) : '–', 6)} CPU ms/op ${pad(ok(several) ? num(several.cpuPercent) : '–', 4)}% CPU · rate ×${ratio}, CPU/op ×${cpu}`);
+    }
+  }
   const failures = report.summaries.filter((s) => s.participant === 'latchkey' && s.status !== 'ok');
   for (const f of failures) lines.push(`  ${OP_TITLES[f.op as OpName] ?? f.op}: ${f.status === 'n/a' ? 'n/a' : 'FAILED'} — ${f.reason ?? ''}`);
   lines.push('  Latchkey/s and peer/s: successful requests a second (a flow = authorize + token); latency per request (a flow: both steps);');
@@ -377,7 +389,7 @@ export function writeReport(report: BenchReport, dir: string): string {
   // --compare build) replaces latest.json/svg, which README shows; --quick (CI) and any
   // partial run (--only, shorter runs, a patched build) write latest-quick / latest-partial.
   const o = report.options;
-  const full = !o.quick && o.ops.length === OPS.length && o.sections.length === SECTIONS.length && o.runs >= 3 && o.durationSeconds >= 10 && o.compare === undefined;
+  const full = !o.quick && o.ops.length === OPS.length && o.sections.length === SECTIONS.length && o.runs >= 3 && o.durationSeconds >= 10 && o.compare === undefined && o.workers === undefined;
   const suffix = o.quick ? '-quick' : full ? '' : '-partial';
   const files = [`${stamp}${suffix}.json`, `latest${suffix}.json`, `latest${suffix}.svg`];
   writeFileSync(join(dir, files[0] ?? ''), json);

@@ -24,7 +24,9 @@
 // before any is verified, and at most the threshold of them are ever verified.
 //
 // Counters live in Redis when REDIS_URL is set (every process shares them), else in process
-// memory, bounded (a BoundedMap, least recently written forgotten first). Framework-free: the HTTP layer passes the address in.
+// memory (with `serve --workers N`, the primary's: cluster/shared-counters.ts), bounded (a
+// BoundedMap, least recently written forgotten first). Framework-free: the HTTP layer passes
+// the address in.
 import { hash, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { Redis } from 'ioredis';
@@ -688,12 +690,17 @@ export function openRedis(url: string): Redis {
   return redis;
 }
 
-/** The guard for one server: Redis counters when `redisUrl` is set, else per-process memory. */
+/**
+ * The guard for one server: Redis counters when `redisUrl` is set, else `shared` when given
+ * (a worker of `serve --workers`: the primary's counters, cluster/shared-counters.ts), else
+ * per-process memory.
+ */
 export function createBruteForceGuard(
   settings: { redisUrl: string | null; redisPrefix: string },
   clock: Clock,
   onError?: (err: unknown) => void,
+  shared?: FailureCounters,
 ): BruteForceGuard {
-  const counters = settings.redisUrl ? new RedisCounters(openRedis(settings.redisUrl), settings.redisPrefix) : new MemoryCounters();
+  const counters = settings.redisUrl ? new RedisCounters(openRedis(settings.redisUrl), settings.redisPrefix) : shared ?? new MemoryCounters();
   return new BruteForceGuard(counters, clock, undefined, onError);
 }

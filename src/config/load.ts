@@ -2,6 +2,7 @@
 // (SPEC.md "Running"). Everything is validated here so that a bad setting stops start-up
 // with one clear line instead of failing later inside a request.
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { PROFILES, isProfileName, type ProfileName } from './profiles.js';
 
 export interface Config {
@@ -51,6 +52,11 @@ export interface Config {
    * token it signed.
    */
   keyPublishLead: number;
+  /**
+   * Processes serving together (LATCHKEY_WORKERS, `serve --workers N|auto`; default 1). 1 is
+   * one process, no cluster at all; more runs a primary that forks this many workers (cli/cluster.ts).
+   */
+  workers: number;
 }
 
 export class ConfigError extends Error {
@@ -85,7 +91,7 @@ const FILE_KEYS = {
 export interface ConfigSources {
   env?: NodeJS.ProcessEnv;
   /** Command-line flags of `latchkey serve`, already parsed (camelCase keys). */
-  flags?: Partial<Record<'port' | 'host' | 'databaseUrl' | 'issuer' | 'profile' | 'config', string>>;
+  flags?: Partial<Record<'port' | 'host' | 'databaseUrl' | 'issuer' | 'profile' | 'config' | 'workers', string>>;
   /** Direct overrides (tests): applied last, after validation of the rest. */
   overrides?: Partial<Config>;
 }
@@ -191,6 +197,36 @@ function parseTrustProxy(value: string | undefined): boolean | number | string[]
   return list;
 }
 
+/**
+ * The most workers `serve` forks. Each is a whole Node process (tens of MB resident) with its
+ * own database connections (a PostgreSQL pool of 10 each: 64 workers already need 640, six
+ * times PostgreSQL's default max_connections), and SQLite has one writer whatever the count;
+ * beyond the machine's cores more processes only add memory. The cap turns a typo (1000) into
+ * an error instead of a fork bomb; `auto` takes the cores, up to this.
+ */
+export const MAX_WORKERS = 64;
+
+/**
+ * A value as an error message shows it: quoted, every control or invisible formatting
+ * character escaped (JSON.stringify leaves DEL, C1 controls, line separators and bidi marks
+ * as they are), cut to 40 characters, so that the message stays one readable line.
+ */
+export function shownValue(value: string): string {
+  const cut = value.length > 40 ? `${value.slice(0, 40)}…` : value;
+  return JSON.stringify(cut).replace(/[\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** LATCHKEY_WORKERS / --workers: `auto` (the cores, at most MAX_WORKERS) or 1 to MAX_WORKERS. */
+export function parseWorkers(value: string | undefined, cores: number = availableParallelism()): number {
+  if (value === undefined) return 1;
+  if (value === 'auto') return Math.max(1, Math.min(cores, MAX_WORKERS));
+  if (/^[0-9]{1,6}$/.test(value)) {
+    const n = Number(value);
+    if (n >= 1 && n <= MAX_WORKERS) return n;
+  }
+  throw new ConfigError(`LATCHKEY_WORKERS (--workers) must be auto or a whole number from 1 to ${MAX_WORKERS}, got ${shownValue(value)}${/^[0-9]{1,6}$/.test(value) && Number(value) > MAX_WORKERS ? ` (each worker is a process of its own with its own database connections; auto gives one a core)` : ''}`);
+}
+
 function parseMetricsToken(value: string | undefined): string | null {
   if (value === undefined || value === '') return null;
   // Sent as `Authorization: Bearer <token>`: RFC 6750 b64token characters, long enough not to guess.
@@ -244,6 +280,8 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     purgeInterval: positiveInt(env.LATCHKEY_PURGE_INTERVAL ?? 300, 'LATCHKEY_PURGE_INTERVAL', { min: 0 }),
     purgeMargin: positiveInt(env.LATCHKEY_PURGE_MARGIN ?? 3600, 'LATCHKEY_PURGE_MARGIN', { min: 0 }),
     keyPublishLead: positiveInt(env.LATCHKEY_KEY_PUBLISH_LEAD ?? DEFAULT_KEY_PUBLISH_LEAD, 'LATCHKEY_KEY_PUBLISH_LEAD', { min: 0, max: MAX_KEY_PUBLISH_LEAD }),
+    // An empty LATCHKEY_WORKERS is unset (as REDIS_URL); an empty --workers is a mistake.
+    workers: parseWorkers(flags.workers ?? (env.LATCHKEY_WORKERS === '' ? undefined : env.LATCHKEY_WORKERS)),
   };
 
   const configPath = flags.config ?? env.LATCHKEY_CONFIG;

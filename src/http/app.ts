@@ -3,6 +3,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import formbody from '@fastify/formbody';
 import cookie from '@fastify/cookie';
+import type { Link } from '../cluster/ipc.js';
 import type { Services } from '../services.js';
 import { registerErrorHandler } from './plugins/errors.js';
 import { registerMetrics } from './plugins/metrics.js';
@@ -28,7 +29,15 @@ function trustProxyOption(setting: boolean | number | string[]): boolean | strin
   return typeof setting === 'number' ? (_address: string, hop: number) => hop < setting : setting;
 }
 
-export async function buildApp(services: Services): Promise<FastifyInstance> {
+export interface AppOptions {
+  /**
+   * A worker of `serve --workers N`: its channel to the primary, which keeps the rate-limit
+   * windows (without Redis) and sums the workers' metrics.
+   */
+  cluster?: Link;
+}
+
+export async function buildApp(services: Services, options: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: services.logger as FastifyBaseLogger,
     // Per-request access lines are off: at thousands of requests a second they would dominate
@@ -79,8 +88,8 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   registerErrorHandler(app, { tokenErrorStatus: services.config.tokenErrorStatus });
 
   // Before the routes: both hook every route as it is added.
-  registerMetrics(app);
-  await registerRateLimits(app);
+  registerMetrics(app, undefined, options.cluster);
+  await registerRateLimits(app, options.cluster);
   registerPurgeTimer(app);
 
   for (const route of ROUTES) await app.register(route);

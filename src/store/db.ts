@@ -66,8 +66,19 @@ export interface OpenOptions {
   schema?: string;
   /** PostgreSQL only: the pool size (postgres/pool.ts DEFAULT_POOL_SIZE when not given). */
   poolSize?: number;
-  /** SQLite file only: WAL checkpoints in a worker thread (sqlite/checkpointer.ts); `serve` turns it on. */
-  backgroundCheckpoint?: boolean;
+  /**
+   * SQLite file only: who checkpoints the WAL. `thread`: a worker thread of this process
+   * (sqlite/checkpointer.ts; `serve` turns it on). `elsewhere`: another process on the same file
+   * runs that thread (the primary of `serve --workers`), so this connection only keeps the
+   * backstop and there is one checkpointer however many workers. Unset: SQLite's own
+   * automatic checkpoint, in the commit that crosses its threshold.
+   */
+  checkpoint?: 'thread' | 'elsewhere';
+  /**
+   * SQLite only: other processes write to the file at the same time (the workers of `serve
+   * --workers`), so every transaction begins IMMEDIATE (sqlite/statement-cache.ts says why).
+   */
+  beginImmediate?: boolean;
 }
 
 export function openDatabase(url: string, options: OpenOptions = {}): Store {
@@ -107,9 +118,10 @@ function openSqlite(path: string, options: OpenOptions): Store {
     throw new DatabaseOpenError(`cannot open SQLite database ${path}: ${(err as Error).message}`);
   }
   let checkpointer: Checkpointer | undefined;
-  if (options.backgroundCheckpoint && !memory) {
+  const checkpoint = options.checkpoint;
+  if (checkpoint !== undefined && !memory) {
     native.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
-    checkpointer = startCheckpointer(path);
+    if (checkpoint === 'thread') checkpointer = startCheckpointer(path);
   }
   // Prepared once: native.pragma() prepares its statement anew on every call.
   const dataVersion = native.prepare('PRAGMA data_version').pluck();
@@ -119,7 +131,7 @@ function openSqlite(path: string, options: OpenOptions): Store {
     },
     dataVersion: () => dataVersion.get() as number,
   });
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(native, changes) }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(native, changes, { beginImmediate: options.beginImmediate ?? false }) }) });
   return {
     db,
     dialect: 'sqlite',

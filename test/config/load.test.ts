@@ -190,3 +190,30 @@ describe('loadConfig: session and metrics settings', () => {
     assert.equal(refusal({ env: { LATCHKEY_KEY_PUBLISH_LEAD: '1h' } }), 'LATCHKEY_KEY_PUBLISH_LEAD must be a whole number, got "1h"');
   });
 });
+
+describe('LATCHKEY_WORKERS / --workers', () => {
+  test('default 1 (no cluster); a whole number; auto is the cores, at most 64; an empty variable is unset; the flag beats the variable', async () => {
+    const { parseWorkers, MAX_WORKERS } = await import('../../src/config/load.js');
+    assert.equal(loadConfig({ env: {} }).workers, 1);
+    assert.equal(loadConfig({ env: { LATCHKEY_WORKERS: '' } }).workers, 1);
+    assert.equal(loadConfig({ env: { LATCHKEY_WORKERS: '3' } }).workers, 3);
+    assert.equal(loadConfig({ env: { LATCHKEY_WORKERS: '3' }, flags: { workers: '2' } }).workers, 2);
+    assert.equal(loadConfig({ env: { LATCHKEY_WORKERS: 'auto' } }).workers >= 1, true);
+    assert.equal(parseWorkers('auto', 2), 2);
+    assert.equal(parseWorkers('auto', 1), 1);
+    assert.equal(parseWorkers('auto', 128), MAX_WORKERS);
+    assert.equal(parseWorkers(String(MAX_WORKERS)), MAX_WORKERS);
+    assert.equal(parseWorkers('1'), 1);
+  });
+
+  test('anything else is one clear line naming the variable and showing the value with its control characters escaped', () => {
+    for (const value of ['0', '-1', 'abc', '65', '99999999999999999999', '1e1', '0x2', '2.0', ' 2', '2\n', 'Auto', '\u0000', '\u001b[2J', '2\u007f', '2\u0085', '\u2028', '\u202e2', '２', 'a'.repeat(10_000)]) {
+      const message = refusal({ env: { LATCHKEY_WORKERS: value } });
+      assert.match(message, /^LATCHKEY_WORKERS \(--workers\) must be auto or a whole number from 1 to 64, got "/, JSON.stringify(value));
+      // eslint-disable-next-line no-control-regex -- what must not reach the terminal
+      assert.doesNotMatch(message, /[\u0000-\u001f\u007f-\u009f\u2028-\u202e]/, JSON.stringify(value));
+      assert.ok(message.length < 300, `short: ${message.length}`);
+    }
+    assert.match(refusal({ flags: { workers: '1000' } }), /each worker is a process of its own with its own database connections/);
+  });
+});

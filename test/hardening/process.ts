@@ -76,7 +76,7 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
 
 function cleanEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
-  for (const k of ['PORT', 'HOST', 'DATABASE_URL', 'LATCHKEY_ISSUER', 'LATCHKEY_PROFILE', 'LATCHKEY_CONFIG', 'REDIS_URL', 'NODE_OPTIONS', 'NODE_TEST_CONTEXT']) delete env[k];
+  for (const k of ['PORT', 'HOST', 'DATABASE_URL', 'LATCHKEY_ISSUER', 'LATCHKEY_PROFILE', 'LATCHKEY_CONFIG', 'LATCHKEY_WORKERS', 'REDIS_URL', 'NODE_OPTIONS', 'NODE_TEST_CONTEXT']) delete env[k];
   return env;
 }
 
@@ -105,8 +105,12 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Starts `latchkey serve` on a free port with `env`; resolves once /readyz answers 200. */
-export async function startServerProcess(env: Record<string, string>, options: { timeoutMs?: number } = {}): Promise<ServerProcess> {
+/**
+ * Starts `latchkey serve` on a free port with `env`; resolves once /readyz answers 200 (and,
+ * with `untilLogged`, once a log line has that `event`: `server.started`, which the primary of
+ * `--workers N` writes when every worker listens).
+ */
+export async function startServerProcess(env: Record<string, string>, options: { timeoutMs?: number; untilLogged?: string } = {}): Promise<ServerProcess> {
   ensureBuilt();
   const port = await freePort();
   const child = spawn(process.execPath, [BIN, 'serve'], {
@@ -141,7 +145,8 @@ export async function startServerProcess(env: Record<string, string>, options: {
       throw new Error(`latchkey serve did not answer /readyz in time; stderr: ${stderr}`);
     }
     try {
-      if ((await fetch(`${url}/readyz`)).status === 200) break;
+      const logged = options.untilLogged === undefined || logs.some((l) => l.includes(`"event":"${options.untilLogged}"`));
+      if (logged && (await fetch(`${url}/readyz`)).status === 200) break;
     } catch {
       // not listening yet
     }

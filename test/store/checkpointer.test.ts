@@ -95,3 +95,37 @@ test('a checkpointer whose worker could not start (the sources under tsx) still 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('`latchkey serve --workers 2` checkpoints a SQLite file once, in its primary; a worker\'s connection starts no checkpointer', async () => {
+  const { dir, path, writer } = walOnlyDatabase();
+  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: `sqlite:${path}`, PORT: '0', LATCHKEY_WORKERS: '2' };
+  const child = spawn(process.execPath, [new URL('bin/latchkey.js', ROOT).pathname, 'serve', '--port', '0'], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    await untilCheckpointed(path, `latchkey serve --workers 2 (stderr: ${stderr})`);
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+    writer.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a connection opened with checkpoint "elsewhere" (a worker of serve --workers) keeps the backstop and checkpoints nothing itself', async () => {
+  const built = (await import(new URL('dist/store/db.js', ROOT).href)) as typeof import('../../src/store/db.js');
+  const { dir, path, writer } = walOnlyDatabase();
+  const store = built.openDatabase(`sqlite:${path}`, { checkpoint: 'elsewhere' });
+  try {
+    const { sql } = await import('kysely');
+    const pages = await sql<{ wal_autocheckpoint: number }>`pragma wal_autocheckpoint`.execute(store.db);
+    assert.equal(pages.rows[0]?.wal_autocheckpoint, 4000, 'the backstop');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.ok(statSync(path).size < 100_000, 'no checkpointer thread of its own copied the WAL');
+  } finally {
+    await store.close();
+    writer.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -8,11 +8,15 @@
 //   latchkey_token_request_duration_seconds{grant_type}        token endpoint latency (histogram)
 //   process_* and nodejs_*                                     prom-client's default process metrics
 //
+// With `serve --workers N` every figure is the sum over the workers (cluster/metrics.ts).
+//
 // Who may read it (SPEC.md): without LATCHKEY_METRICS_TOKEN loopback peers only (404 to anyone
 // else); with it, `Authorization: Bearer <token>` from anywhere (401 otherwise). See
 // client-address.ts metricsAccess.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Link } from '../../cluster/ipc.js';
+import { METRICS_COLLECT, METRICS_SUM, type MetricsJson } from '../../cluster/metrics.js';
 import { OAuthError } from '../../oauth/errors.js';
 import { metricsAccess } from '../client-address.js';
 import { GRANT_TYPES } from '../../oauth/grant-types.js';
@@ -79,7 +83,17 @@ function errorCode(request: FastifyRequest, status: number): string {
   return request.latchkeyErrorCode ?? (status === 404 ? 'not_found' : status === 429 ? 'slow_down' : status >= 500 ? 'server_error' : 'none');
 }
 
-export function registerMetrics(app: FastifyInstance, metrics: Metrics = createMetrics()): Metrics {
+/**
+ * `shared`: the cluster channel of a worker of `serve --workers N`. The worker then answers the
+ * primary's requests for its own figures, and /metrics answers the sum over every process
+ * (cluster/metrics.ts), whichever worker the scrape reaches.
+ */
+export function registerMetrics(app: FastifyInstance, metrics: Metrics = createMetrics(), shared?: Link): Metrics {
+  shared?.handle(METRICS_COLLECT, async (): Promise<MetricsJson> => {
+    const [own, proc] = await Promise.all([metrics.registry.getMetricsAsJSON(), processMetrics().getMetricsAsJSON()]);
+    return [...own, ...proc] as MetricsJson;
+  });
+
   app.addHook('onError', async (request, _reply, error) => {
     // The same mapping as the error handler: Fastify's own 4xx become invalid_request.
     const status = (error as { statusCode?: number }).statusCode;
@@ -114,7 +128,18 @@ export function registerMetrics(app: FastifyInstance, metrics: Metrics = createM
       return reply.code(401).header('WWW-Authenticate', 'Bearer realm="metrics"').header('Cache-Control', 'no-store')
         .send({ error: 'invalid_token', error_description: 'GET /metrics needs the metrics bearer token' });
     }
-    const text = await Registry.merge([processMetrics(), metrics.registry]).metrics();
+    let text: string;
+    if (shared) {
+      try {
+        text = await shared.call<string>(METRICS_SUM);
+      } catch (err) {
+        request.log.warn({ err, event: 'metrics.sum_failed' }, 'the workers\' metrics could not be summed');
+        return reply.code(503).header('Cache-Control', 'no-store').header('Retry-After', '1')
+          .send({ error: 'temporarily_unavailable', error_description: 'the workers\' metrics could not be gathered; try again' });
+      }
+    } else {
+      text = await Registry.merge([processMetrics(), metrics.registry]).metrics();
+    }
     return reply.header('Cache-Control', 'no-store').type(metrics.registry.contentType).send(text);
   });
   return metrics;

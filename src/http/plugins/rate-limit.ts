@@ -5,10 +5,13 @@
 // (accounts/backoff.ts, used by oauth/client-auth.ts and accounts/password-check.ts) is what
 // slows guessing. Addresses are keyed by client-address.ts addressKey (an IPv6 client by its /64).
 // Counters are in Redis when REDIS_URL is set (one limit across every process), else in
-// process memory (an LRU of at most 10,000 addresses per limit).
+// process memory (an LRU of at most 10,000 addresses per limit) — with `serve --workers N`,
+// the primary's memory, which every worker asks over the cluster channel (sharedStore below).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import rateLimit from '@fastify/rate-limit';
+import rateLimit, { type FastifyRateLimitStore } from '@fastify/rate-limit';
 import { RedisCounters } from '../../accounts/backoff.js';
+import type { Link } from '../../cluster/ipc.js';
+import { ADDRESSES_PER_LIMIT, RATE_INCR } from '../../cluster/rate-windows.js';
 import { tooManyRequests } from '../../oauth/lockout.js';
 import { addressKey } from '../client-address.js';
 import { TOKEN_ROUTES } from '../token-routes.js';
@@ -23,14 +26,35 @@ export const PAGE_LIMITED_ROUTES = new Set(['GET /login', 'GET /signup']);
 
 const WINDOW_MS = 60_000;
 
-/** Registers the coarse per-address limits. Call before the routes are registered (it hooks onRoute). */
-export async function registerRateLimits(app: FastifyInstance): Promise<void> {
+/**
+ * A @fastify/rate-limit store whose windows are the primary's (cluster/rate-windows.ts): every
+ * count is one call over the cluster channel, atomic in the primary. The keys carry their
+ * limit ("token:…", "login:…"), so one store serves every limit and a child is itself.
+ */
+function sharedStore(link: Link): new () => FastifyRateLimitStore {
+  return class SharedRateLimitStore implements FastifyRateLimitStore {
+    incr(key: string, callback: (error: Error | null, result?: { current: number; ttl: number }) => void, timeWindow?: number): void {
+      link.call<{ current: number; ttl: number }>(RATE_INCR, key, timeWindow ?? WINDOW_MS).then((result) => callback(null, result), (err: Error) => callback(err));
+    }
+
+    child(): FastifyRateLimitStore {
+      return this;
+    }
+  };
+}
+
+/**
+ * Registers the coarse per-address limits. Call before the routes are registered (it hooks
+ * onRoute). `shared`: the cluster channel of a worker of `serve --workers N` (used when there
+ * is no Redis).
+ */
+export async function registerRateLimits(app: FastifyInstance, shared?: Link): Promise<void> {
   const { config, guard } = app.services;
   const redis = guard.counters instanceof RedisCounters ? guard.counters.redis : undefined;
   await app.register(rateLimit, {
     global: false,
-    ...(redis ? { redis, nameSpace: `${config.redisPrefix}rl:` } : {}),
-    cache: 10_000,
+    ...(redis ? { redis, nameSpace: `${config.redisPrefix}rl:` } : shared ? { store: sharedStore(shared) } : {}),
+    cache: ADDRESSES_PER_LIMIT,
     // An unreachable Redis must not take the token endpoint down with it.
     skipOnError: true,
   });

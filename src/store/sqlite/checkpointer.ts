@@ -40,6 +40,9 @@ export function startCheckpointer(path: string, intervalMs = 250): Checkpointer 
     stop() {
       stopped ??= new Promise<void>((resolve) => {
         if (exited) return resolve();
+        // Held from here on: a process with nothing else left to do would otherwise end
+        // before the last checkpoint, and before whatever awaits this.
+        worker.ref();
         worker.once('exit', () => resolve());
         worker.postMessage('stop');
         setTimeout(() => void worker.terminate().then(() => resolve()), 2000).unref();

@@ -14,7 +14,21 @@ import { writesOf, type SqliteChangeWatch, type Writes } from './changes.js';
  * told to the change watch (changes.ts): what a statement may change is worked out once, when
  * it is first prepared. `exec` (several statements in one string) may change anything.
  */
-export function withStatementCache(native: SqliteDatabase.Database, changes: SqliteChangeWatch): SqliteDatabase.Database {
+/**
+ * What Kysely's `begin` runs instead when other processes write to the file at the same time
+ * (`beginImmediate`: the workers of `serve --workers`). A deferred BEGIN takes the write lock
+ * only at the first write, and when another process committed after this transaction's first
+ * read, that upgrade fails at once with SQLITE_BUSY (the snapshot is stale): busy_timeout
+ * cannot help. BEGIN IMMEDIATE takes the write lock first, waiting under busy_timeout, so
+ * writers queue instead of failing; the token transactions write at once anyway, so nothing
+ * that ran side by side is serialised. One process alone keeps the deferred BEGIN: a
+ * transaction of its own left open across turns (a JWT signed inside it) must not hold off a
+ * writer it cannot wait for on the same thread.
+ */
+const BEGIN_IMMEDIATE = 'begin immediate';
+
+export function withStatementCache(native: SqliteDatabase.Database, changes: SqliteChangeWatch, options: { beginImmediate?: boolean } = {}): SqliteDatabase.Database {
+  const begin = options.beginImmediate ? BEGIN_IMMEDIATE : 'begin';
   const cache = new Map<string, { statement: SqliteDatabase.Statement; writes: Writes }>();
   const MAX_STATEMENTS = 500;
   return new Proxy(native, {
@@ -23,7 +37,7 @@ export function withStatementCache(native: SqliteDatabase.Database, changes: Sql
         return (source: string) => {
           let entry = cache.get(source);
           if (entry === undefined) {
-            const statement = target.prepare(source);
+            const statement = target.prepare(source === 'begin' ? begin : source);
             entry = { statement, writes: writesOf(source, statement.readonly) };
             if (cache.size < MAX_STATEMENTS) cache.set(source, entry);
           }
