@@ -18,7 +18,8 @@ import { sessionActivity } from './migrations/006-session-activity.js';
 import { userSubjects } from './migrations/007-user-subjects.js';
 import { openidConnect } from './migrations/008-openid-connect.js';
 import { BACKSTOP_PAGES, startCheckpointer, type Checkpointer } from './sqlite/checkpointer.js';
-import { SqliteChangeWatch, type ChangeWatch } from './sqlite/changes.js';
+import { SqliteChangeWatch } from './sqlite/changes.js';
+import type { ChangeWatch } from './kept-rows.js';
 import { withStatementCache } from './sqlite/statement-cache.js';
 
 export type { Dialect } from './dialect.js';
@@ -29,7 +30,7 @@ export interface Store {
   /** PostgreSQL: the schema in use when one was named (else the server's default search_path). */
   schema: string | undefined;
   /**
-   * SQLite only: tells a cache of rows (ClientStore, AccessTokenStore, through sqlite/kept-rows.ts)
+   * SQLite only: tells a cache of rows (ClientStore, AccessTokenStore, through kept-rows.ts)
    * when the tables it read may have changed — through this connection's own statements, each
    * classified as it runs, or by another connection's commit (PRAGMA data_version). Undefined
    * on PostgreSQL, where other servers' changes cannot be seen and nothing is cached.
