@@ -17,6 +17,7 @@ import { refreshReuse } from './migrations/005-refresh-reuse.js';
 import { sessionActivity } from './migrations/006-session-activity.js';
 import { userSubjects } from './migrations/007-user-subjects.js';
 import { openidConnect } from './migrations/008-openid-connect.js';
+import { changeNotifications } from './migrations/009-change-notifications.js';
 import { BACKSTOP_PAGES, startCheckpointer, type Checkpointer } from './sqlite/checkpointer.js';
 import { SqliteChangeWatch } from './sqlite/changes.js';
 import type { ChangeWatch } from './kept-rows.js';
@@ -186,6 +187,7 @@ function migrations(dialect: Dialect): Array<[string, Migration]> {
     ['006-session-activity', sessionActivity(dialect)],
     ['007-user-subjects', userSubjects(dialect)],
     ['008-openid-connect', openidConnect(dialect)],
+    ['009-change-notifications', changeNotifications(dialect)],
   ];
 }
 
