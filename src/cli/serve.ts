@@ -29,6 +29,9 @@ export async function startServer(
     store = openDatabase(config.databaseUrl, {
       ...(options.schema ? { schema: options.schema } : {}),
       backgroundCheckpoint: options.backgroundCheckpoint ?? false,
+      // PostgreSQL: keep clients and token contexts, invalidated through LISTEN/NOTIFY (store/postgres/changes.ts).
+      watchChanges: true,
+      warn: (event, details) => logger.warn({ event, ...details }, 'change watch'),
     });
     await migrate(store);
   } catch (err) {

@@ -18,6 +18,8 @@ import { sessionActivity } from './migrations/006-session-activity.js';
 import { userSubjects } from './migrations/007-user-subjects.js';
 import { openidConnect } from './migrations/008-openid-connect.js';
 import { changeNotifications } from './migrations/009-change-notifications.js';
+import { PgChangeWatch, type WatchTiming, type WatchWarning } from './postgres/changes.js';
+import { withOwnWrites } from './postgres/own-writes.js';
 import { BACKSTOP_PAGES, startCheckpointer, type Checkpointer } from './sqlite/checkpointer.js';
 import { SqliteChangeWatch } from './sqlite/changes.js';
 import type { ChangeWatch } from './kept-rows.js';
@@ -31,10 +33,11 @@ export interface Store {
   /** PostgreSQL: the schema in use when one was named (else the server's default search_path). */
   schema: string | undefined;
   /**
-   * SQLite only: tells a cache of rows (ClientStore, AccessTokenStore, through kept-rows.ts)
-   * when the tables it read may have changed — through this connection's own statements, each
-   * classified as it runs, or by another connection's commit (PRAGMA data_version). Undefined
-   * on PostgreSQL, where other servers' changes cannot be seen and nothing is cached.
+   * Tells a cache of rows (ClientStore, AccessTokenStore, through kept-rows.ts) when the tables
+   * it read may have changed. SQLite: this connection's own statements, each classified as it
+   * runs, or another connection's commit (PRAGMA data_version). PostgreSQL, when opened with
+   * `watchChanges`: LISTEN/NOTIFY fed by triggers (postgres/changes.ts). Else undefined, and
+   * nothing is kept.
    */
   changes?: ChangeWatch;
   /** Resolves when the database answers a trivial query. */
@@ -67,6 +70,16 @@ export interface OpenOptions {
   poolSize?: number;
   /** SQLite file only: WAL checkpoints in a worker thread (sqlite/checkpointer.ts); `serve` turns it on. */
   backgroundCheckpoint?: boolean;
+  /**
+   * PostgreSQL only: keep clients and access-token contexts, invalidated through LISTEN/NOTIFY
+   * on a connection of its own, and answer a change to them only once every other server has
+   * dropped its copies (postgres/changes.ts). `serve` and the admin commands turn it on.
+   */
+  watchChanges?: boolean;
+  /** Where the change watch reports what an operator should see. */
+  warn?: WatchWarning;
+  /** The change watch's timings (tests shorten them). */
+  watchTiming?: Partial<WatchTiming>;
 }
 
 export function openDatabase(url: string, options: OpenOptions = {}): Store {
@@ -147,23 +160,25 @@ function schemaFromUrl(url: string): string | undefined {
 function openPostgres(url: string, options: OpenOptions): Store {
   const schema = options.schema ?? schemaFromUrl(url);
   if (schema !== undefined && !/^[a-z_][a-z0-9_]*$/.test(schema)) throw new DatabaseOpenError(`invalid schema name ${schema}`);
-  const pool = new (loadPg().Pool)({
-    connectionString: url,
-    max: options.poolSize ?? 10,
-    connectionTimeoutMillis: 5000,
-    ...(schema ? { options: `-c search_path=${schema}` } : {}),
-  });
+  const pg = loadPg();
+  const connection = { connectionString: url, connectionTimeoutMillis: 5000, ...(schema ? { options: `-c search_path=${schema}` } : {}) };
+  const pool = new pg.Pool({ ...connection, max: options.poolSize ?? 10 });
   // An idle client that loses its connection must not crash the process.
   pool.on('error', () => undefined);
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const changes = options.watchChanges
+    ? new PgChangeWatch({ Client: pg.Client, connection, ...(options.warn ? { warn: options.warn } : {}), ...(options.watchTiming ? { timing: options.watchTiming } : {}) })
+    : undefined;
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: changes ? withOwnWrites(pool, changes) : pool }) });
   return {
     db,
     dialect: 'postgres',
     schema,
+    ...(changes ? { changes } : {}),
     async ping() {
       await sql`select 1`.execute(db);
     },
     async close() {
+      await changes?.close();
       await db.destroy();
     },
   };
