@@ -18,7 +18,7 @@ import { sessionActivity } from './migrations/006-session-activity.js';
 import { userSubjects } from './migrations/007-user-subjects.js';
 import { openidConnect } from './migrations/008-openid-connect.js';
 import { changeNotifications } from './migrations/009-change-notifications.js';
-import { PgChangeWatch, type WatchTiming, type WatchWarning } from './postgres/changes.js';
+import { PgChangeWatch, type WatchWarning } from './postgres/changes.js';
 import { withOwnWrites } from './postgres/own-writes.js';
 import { BACKSTOP_PAGES, startCheckpointer, type Checkpointer } from './sqlite/checkpointer.js';
 import { SqliteChangeWatch } from './sqlite/changes.js';
@@ -78,8 +78,6 @@ export interface OpenOptions {
   watchChanges?: boolean;
   /** Where the change watch reports what an operator should see. */
   warn?: WatchWarning;
-  /** The change watch's timings (tests shorten them). */
-  watchTiming?: Partial<WatchTiming>;
 }
 
 export function openDatabase(url: string, options: OpenOptions = {}): Store {
@@ -166,7 +164,7 @@ function openPostgres(url: string, options: OpenOptions): Store {
   // An idle client that loses its connection must not crash the process.
   pool.on('error', () => undefined);
   const changes = options.watchChanges
-    ? new PgChangeWatch({ Client: pg.Client, connection, ...(options.warn ? { warn: options.warn } : {}), ...(options.watchTiming ? { timing: options.watchTiming } : {}) })
+    ? new PgChangeWatch({ Client: pg.Client, connection, ...(options.warn ? { warn: options.warn } : {}) })
     : undefined;
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: changes ? withOwnWrites(pool, changes) : pool }) });
   return {
