@@ -211,6 +211,22 @@ describe('the PostgreSQL change watch, two peers in one process', { skip: TEST_D
     a.warnings.length = 0;
   });
 
+  test('a change missed while A\'s listener was down (psql, no wait): once A trusts again, its first lookup does not answer from before', async () => {
+    const { hashes } = await tokens(a.services, client, user, 1);
+    const hash = hashes[0]!;
+    const kept = await a.services.accessTokens.find(hash);
+    assert.equal(await a.services.accessTokens.find(hash), kept);
+    const pid = await listenerPid(a.watch);
+    // Two psql runs, back to back: the event loop is blocked throughout, so the revocation commits
+    // while A's listener is dead and before A can even notice.
+    psql(db, `select pg_terminate_backend(${pid})`);
+    psql(db, `select pg_sleep(0.05); update access_tokens set revoked_at = 77 where token_hash = '${hash}'`);
+    await until('A notices', () => !a.watch.live);
+    await until('A trusts again', () => a.watch.live);
+    assert.equal((await a.services.accessTokens.find(hash))?.revokedAt, 77);
+    a.warnings.length = 0;
+  });
+
   test('a transaction that changes a kept table returns only after the peer dropped it', async () => {
     const { hashes } = await tokens(a.services, client, user, 1);
     const hash = hashes[0]!;

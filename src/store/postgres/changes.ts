@@ -302,6 +302,8 @@ export class PgChangeWatch implements ChangeWatch {
     const was = this.phase;
     this.generation++;
     this.phase = 'down';
+    // Nothing heard through the old connection counts any more: trust starts again with the new one's first echo.
+    this.trustedUntil = 0;
     this.lapsed = true;
     const listener = this.listener;
     this.listener = undefined;
