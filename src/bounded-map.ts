@@ -1,5 +1,5 @@
 // A Map that holds at most `capacity` entries: the one bounded map of the server (the kept rows
-// of store/sqlite/kept-rows.ts, the verified JWTs of oauth/signing-keys.ts, the brute-force
+// of store/kept-rows.ts, the verified JWTs of oauth/signing-keys.ts, the brute-force
 // counters and known-good pairs of accounts/backoff.ts). No imports, so any layer may use it.
 
 /**

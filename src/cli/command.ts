@@ -25,7 +25,9 @@ export async function withServices<T>(values: Record<string, string | boolean | 
     if (err instanceof ConfigError) throw new CommandError(err.message);
     throw err;
   }
-  const store = openDatabase(url);
+  // PostgreSQL: a change made here is answered only once every running server has dropped
+  // what it kept of the rows changed (store/postgres/changes.ts).
+  const store = openDatabase(url, { watchChanges: true, warn: (event, details) => process.stderr.write(`warning: ${event} ${JSON.stringify(details)}\n`) });
   try {
     try {
       await migrate(store);

@@ -48,13 +48,16 @@ export interface StartOptions {
 }
 
 /** Opens the database and (unless told not to) migrates it; a failure is one line for the operator. */
-async function openStore(config: Config, options: Pick<StartOptions, 'schema' | 'checkpoint' | 'beginImmediate' | 'migrate'>): Promise<Store> {
+async function openStore(config: Config, options: Pick<StartOptions, 'schema' | 'checkpoint' | 'beginImmediate' | 'migrate'> & Pick<OpenOptions, 'warn'>): Promise<Store> {
   let store: Store | undefined;
   try {
     store = openDatabase(config.databaseUrl, {
       ...(options.schema ? { schema: options.schema } : {}),
       ...(options.checkpoint ? { checkpoint: options.checkpoint } : {}),
       ...(options.beginImmediate ? { beginImmediate: true } : {}),
+      // PostgreSQL: a server keeps clients and token contexts, invalidated through LISTEN/NOTIFY
+      // (store/postgres/changes.ts); the primary of `serve --workers` serves nothing and keeps nothing.
+      ...(options.warn ? { watchChanges: true, warn: options.warn } : {}),
     });
     if (options.migrate !== false) await migrate(store);
     return store;
@@ -67,7 +70,7 @@ async function openStore(config: Config, options: Pick<StartOptions, 'schema' | 
 /** Opens the database, migrates it, builds the app and listens. Used by `serve` and by tests. */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const logger = createLogger(config.logLevel, options.logDestination, options.logBase);
-  const store = await openStore(config, options);
+  const store = await openStore(config, { ...options, warn: (event, details) => logger.warn({ event, ...details }, 'change watch') });
   // A worker without Redis counts brute-force failures in the primary.
   const counters: FailureCounters | undefined = options.cluster && !config.redisUrl ? new SharedCounters(options.cluster) : undefined;
   const services = createServices(config, store, { logger, ...(options.clock ? { clock: options.clock } : {}), ...(counters ? { counters } : {}) });

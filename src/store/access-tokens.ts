@@ -3,8 +3,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.js';
 import { precompiled } from './sqlite/precompiled.js';
-import type { ChangeWatch } from './sqlite/changes.js';
-import { KeptRows } from './sqlite/kept-rows.js';
+import { KeptRows, type ChangeWatch } from './kept-rows.js';
 import { parseStoredClaims } from './grants.js';
 import type { AccessTokenContext, NewAccessToken } from '../oauth/model.js';
 import type { AccessTokenPort, TransactionAccessTokenMethods } from '../oauth/ports.js';
@@ -12,7 +11,7 @@ import type { AccessTokenPort, TransactionAccessTokenMethods } from '../oauth/po
 /** Access tokens kept by each of find and findByJti at most. */
 const ACCESS_TOKENS_KEPT = 5000;
 /** The tables an AccessTokenContext is read from. */
-const ACCESS_CONTEXT_TABLES = ['access_tokens', 'grants', 'clients', 'organizations', 'users'] as const;
+export const ACCESS_CONTEXT_TABLES = ['access_tokens', 'grants', 'clients', 'organizations', 'users'] as const;
 
 export class AccessTokenStore implements AccessTokenPort, TransactionAccessTokenMethods {
   /**

@@ -2,8 +2,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { ClientsTable, Database } from './schema.js';
 import { precompiled } from './sqlite/precompiled.js';
-import type { ChangeWatch } from './sqlite/changes.js';
-import { KeptRows } from './sqlite/kept-rows.js';
+import { KeptRows, type ChangeWatch } from './kept-rows.js';
 import type { GrantType } from '../oauth/grant-types.js';
 import type { Client, IdTokenAlg, NewClient } from '../oauth/model.js';
 import type { ClientPort } from '../oauth/ports.js';
@@ -41,6 +40,8 @@ const MAX_CLIENT_ID_LENGTH = 200;
 
 /** Clients kept by findByClientId at most (made-up ids are never kept). */
 const CLIENTS_KEPT = 1000;
+/** The tables a kept client is read from. */
+export const CLIENT_TABLES = ['clients'] as const;
 
 export class ClientStore implements ClientPort {
   /**
@@ -56,7 +57,7 @@ export class ClientStore implements ClientPort {
   private readonly kept: KeptRows<Client>;
 
   constructor(private readonly db: Kysely<Database>, changes?: ChangeWatch) {
-    this.kept = new KeptRows(changes, ['clients'], CLIENTS_KEPT);
+    this.kept = new KeptRows(changes, CLIENT_TABLES, CLIENTS_KEPT);
   }
 
   async insert(input: NewClient): Promise<Client> {

@@ -17,10 +17,13 @@ import { refreshReuse } from './migrations/005-refresh-reuse.js';
 import { sessionActivity } from './migrations/006-session-activity.js';
 import { userSubjects } from './migrations/007-user-subjects.js';
 import { openidConnect } from './migrations/008-openid-connect.js';
+import { changeNotifications } from './migrations/009-change-notifications.js';
+import { PgChangeWatch, type WatchWarning } from './postgres/changes.js';
 import { BACKSTOP_PAGES, startCheckpointer, type Checkpointer } from './sqlite/checkpointer.js';
-import { SqliteChangeWatch, type ChangeWatch } from './sqlite/changes.js';
+import { SqliteChangeWatch } from './sqlite/changes.js';
+import type { ChangeWatch } from './kept-rows.js';
 import { withStatementCache } from './sqlite/statement-cache.js';
-import { openPgPool, type PgConnection } from './postgres/pool.js';
+import { openPgPool, pgConnectionConfig, type PgConnection } from './postgres/pool.js';
 
 export type { Dialect } from './dialect.js';
 
@@ -30,10 +33,11 @@ export interface Store {
   /** PostgreSQL: the schema in use when one was named (else the server's default search_path). */
   schema: string | undefined;
   /**
-   * SQLite only: tells a cache of rows (ClientStore, AccessTokenStore, through sqlite/kept-rows.ts)
-   * when the tables it read may have changed — through this connection's own statements, each
-   * classified as it runs, or by another connection's commit (PRAGMA data_version). Undefined
-   * on PostgreSQL, where other servers' changes cannot be seen and nothing is cached.
+   * Tells a cache of rows (ClientStore, AccessTokenStore, through kept-rows.ts) when the tables
+   * it read may have changed. SQLite: this connection's own statements, each classified as it
+   * runs, or another connection's commit (PRAGMA data_version). PostgreSQL, when opened with
+   * `watchChanges`: LISTEN/NOTIFY fed by triggers (postgres/changes.ts). Else undefined, and
+   * nothing is kept.
    */
   changes?: ChangeWatch;
   /** PostgreSQL only: a connection of the pool for the group commit (postgres/group-commit.ts). */
@@ -79,6 +83,14 @@ export interface OpenOptions {
    * --workers`), so every transaction begins IMMEDIATE (sqlite/statement-cache.ts says why).
    */
   beginImmediate?: boolean;
+  /**
+   * PostgreSQL only: keep clients and access-token contexts, invalidated through LISTEN/NOTIFY
+   * on a connection of its own, and answer a change to them only once every other server has
+   * dropped its copies (postgres/changes.ts). `serve` and the admin commands turn it on.
+   */
+  watchChanges?: boolean;
+  /** Where the change watch reports what an operator should see. */
+  warn?: WatchWarning;
 }
 
 export function openDatabase(url: string, options: OpenOptions = {}): Store {
@@ -160,17 +172,22 @@ function schemaFromUrl(url: string): string | undefined {
 function openPostgres(url: string, options: OpenOptions): Store {
   const schema = options.schema ?? schemaFromUrl(url);
   if (schema !== undefined && !/^[a-z_][a-z0-9_]*$/.test(schema)) throw new DatabaseOpenError(`invalid schema name ${schema}`);
-  const pool = openPgPool(loadPg(), { url, schema, size: options.poolSize });
+  const changes = options.watchChanges
+    ? new PgChangeWatch({ Client: loadPg().Client, connection: pgConnectionConfig(url, schema), ...(options.warn ? { warn: options.warn } : {}) })
+    : undefined;
+  const pool = openPgPool(loadPg(), { url, schema, size: options.poolSize, ...(changes ? { ownWrites: changes } : {}) });
   const db = pool.db;
   return {
     db,
     dialect: 'postgres',
     schema,
     connect: () => pool.connect(),
+    ...(changes ? { changes } : {}),
     async ping() {
       await sql`select 1`.execute(db);
     },
     async close() {
+      await changes?.close();
       await db.destroy();
     },
   };
@@ -194,6 +211,7 @@ function migrations(dialect: Dialect): Array<[string, Migration]> {
     ['006-session-activity', sessionActivity(dialect)],
     ['007-user-subjects', userSubjects(dialect)],
     ['008-openid-connect', openidConnect(dialect)],
+    ['009-change-notifications', changeNotifications(dialect)],
   ];
 }
 

@@ -11,8 +11,8 @@ import { registerClient } from '../../src/accounts/client-registration.js';
 import { newSecret, sha256Hex } from '../../src/oauth/crypto.js';
 import { nowSeconds } from '../../src/oauth/clock.js';
 import type { Services } from '../../src/services.js';
-import { writesOf, type ChangeWatch } from '../../src/store/sqlite/changes.js';
-import { KeptRows } from '../../src/store/sqlite/kept-rows.js';
+import { writesOf } from '../../src/store/sqlite/changes.js';
+import { KeptRows, type ChangeWatch } from '../../src/store/kept-rows.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { asOtherProcess, holdTransactionOpen, withStore } from '../helpers/store.js';
 

@@ -1,6 +1,7 @@
-// The schema contract that src/store/sqlite/changes.ts rests on, checked on the fully migrated
-// schema of both databases, so that a migration that breaks it fails here rather than serving stale
-// kept rows (ClientStore, AccessTokenStore) in production.
+// The schema contract that the change watches rest on (src/store/sqlite/changes.ts,
+// src/store/postgres/changes.ts), checked on the fully migrated schema of both databases, so that
+// a migration that breaks it fails here rather than serving stale kept rows (ClientStore,
+// AccessTokenStore) in production.
 //
 // changes.ts classifies each SQLite statement by its text alone (writesOf):
 //   - read-only statements, and plain INSERTs (`insert into t (…)` without ON CONFLICT): change
@@ -20,12 +21,19 @@
 //      rows under a plain INSERT or UPDATE only through a constraint declared ON CONFLICT REPLACE
 //      in a table's definition, so no table may declare one (it would also let a plain INSERT,
 //      classified 'none', replace a kept row of its own table).
-// PostgreSQL keeps no rows (changes.ts), but it runs the same migrations, so it is held to the
-// same rules: a migration that broke them there would break them on SQLite too.
+// PostgreSQL runs the same migrations, so it is held to the same rules (a migration that broke
+// them there would break them on SQLite too), with one addition of its own: migration 009's
+// notify triggers (PostgreSQL's change watch hears every writer through them). So on PostgreSQL
+//   4. every table rows are kept from carries `latchkey_changes`: FOR EACH STATEMENT, AFTER
+//      UPDATE OR DELETE OR TRUNCATE (not INSERT), enabled, running latchkey_notify_change, whose
+//      body only notifies (a trigger that wrote rows would break rule 1). Those are the only
+//      user triggers allowed.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
 import { writesOf } from '../../src/store/sqlite/changes.js';
+import { ACCESS_CONTEXT_TABLES } from '../../src/store/access-tokens.js';
+import { CLIENT_TABLES } from '../../src/store/clients.js';
 import { migrate, openDatabase, type Store } from '../../src/store/db.js';
 import { databaseKinds, freshDatabase, type DbKind } from '../helpers/databases.js';
 
@@ -41,8 +49,10 @@ interface ForeignKey {
 }
 
 interface SchemaFacts {
-  /** Each trigger (and PostgreSQL rewrite rule) as "<kind> <name> on <table>". */
+  /** Each trigger (and PostgreSQL rewrite rule) as "<kind> <name> on <table>", the notify triggers of rule 4 excepted. */
   triggers: string[];
+  /** PostgreSQL: the tables that carry a notify trigger as rule 4 states it. */
+  notified: string[];
   foreignKeys: ForeignKey[];
   /** SQLite tables whose definition declares ON CONFLICT REPLACE. */
   replacingTables: string[];
@@ -62,17 +72,26 @@ async function sqliteFacts(store: Store): Promise<SchemaFacts> {
       foreignKeys.push({ name: `${table.name}.${fk.from}`, child: table.name, parent: fk.table, onUpdate: fk.on_update.toUpperCase(), onDelete: fk.on_delete.toUpperCase() });
     }
   }
-  return { triggers, foreignKeys, replacingTables };
+  return { triggers, notified: [], foreignKeys, replacingTables };
 }
 
 const PG_ACTIONS: Record<string, string> = { a: 'NO ACTION', r: 'RESTRICT', c: 'CASCADE', n: 'SET NULL', d: 'SET DEFAULT' };
 
+/** pg_trigger.tgtype bits (PostgreSQL's trigger.h): ROW 1, BEFORE 2, INSERT 4, DELETE 8, UPDATE 16, TRUNCATE 32. */
+const STATEMENT_AFTER_DELETE_UPDATE_TRUNCATE = 8 | 16 | 32;
+/** What a statement that writes rows starts with, in a trigger function's body. */
+const WRITING = /\b(insert|update|delete|truncate|merge|copy|execute|call)\b/i;
+
 async function postgresFacts(store: Store): Promise<SchemaFacts> {
-  const triggers = await sql<{ tgname: string; relname: string }>`
-    select t.tgname, c.relname from pg_trigger t
+  const all = await sql<{ tgname: string; relname: string; tgtype: number; tgenabled: string; proname: string; prosrc: string }>`
+    select t.tgname, c.relname, t.tgtype, t.tgenabled, p.proname, p.prosrc from pg_trigger t
       join pg_class c on c.oid = t.tgrelid
       join pg_namespace n on n.oid = c.relnamespace
+      join pg_proc p on p.oid = t.tgfoid
      where n.nspname = current_schema() and not t.tgisinternal`.execute(store.db);
+  const isNotify = (t: (typeof all.rows)[number]) => t.tgname === 'latchkey_changes' && t.tgtype === STATEMENT_AFTER_DELETE_UPDATE_TRUNCATE
+    && t.tgenabled !== 'D' && t.proname === 'latchkey_notify_change' && t.prosrc.includes('pg_notify') && !WRITING.test(t.prosrc);
+  const triggers = { rows: all.rows.filter((t) => !isNotify(t)) };
   const rules = await sql<{ rulename: string; tablename: string }>`
     select rulename, tablename from pg_rules where schemaname = current_schema()`.execute(store.db);
   const fks = await sql<{ conname: string; child: string; parent: string; confupdtype: string; confdeltype: string }>`
@@ -87,6 +106,7 @@ async function postgresFacts(store: Store): Promise<SchemaFacts> {
       ...triggers.rows.map((t) => `trigger ${t.tgname} on ${t.relname}`),
       ...rules.rows.map((r) => `rule ${r.rulename} on ${r.tablename}`),
     ],
+    notified: all.rows.filter(isNotify).map((t) => t.relname),
     foreignKeys: fks.rows.map((k) => ({
       name: `${k.child}.${k.conname}`, child: k.child, parent: k.parent,
       onUpdate: PG_ACTIONS[k.confupdtype] ?? k.confupdtype, onDelete: PG_ACTIONS[k.confdeltype] ?? k.confdeltype,
@@ -112,6 +132,11 @@ async function contractViolations(store: Store): Promise<string[]> {
   }
   for (const table of facts.replacingTables) {
     violations.push(`table ${table}: declares ON CONFLICT REPLACE (a plain INSERT or UPDATE could delete rows)`);
+  }
+  if (store.dialect === 'postgres') {
+    for (const table of new Set<string>([...ACCESS_CONTEXT_TABLES, ...CLIENT_TABLES])) {
+      if (!facts.notified.includes(table)) violations.push(`table ${table}: rows are kept from it, but it has no notify trigger (its changes would go unheard)`);
+    }
   }
   return violations;
 }
@@ -180,5 +205,29 @@ for (const kind of databaseKinds()) {
         assert.deepEqual([...violations].sort(), [...expected].sort());
       });
     });
+
+    if (kind === 'postgres') {
+      test('self-test: a notify trigger dropped, disabled, made row-level or on insert, or whose function writes, is named', async () => {
+        await withMigrated(kind, async (store) => {
+          await sql`drop trigger latchkey_changes on organizations`.execute(store.db);
+          await sql`alter table users disable trigger latchkey_changes`.execute(store.db);
+          await sql`drop trigger latchkey_changes on grants`.execute(store.db);
+          await sql`create trigger latchkey_changes after update or delete on grants for each row execute function latchkey_notify_change()`.execute(store.db);
+          await sql`drop trigger latchkey_changes on clients`.execute(store.db);
+          await sql`create trigger latchkey_changes after insert or update or delete on clients for each statement execute function latchkey_notify_change()`.execute(store.db);
+          await sql.raw(`create or replace function latchkey_notify_change() returns trigger language plpgsql as $$
+            begin perform pg_notify('x', tg_table_name); update sessions set last_seen_at = 0 where false; return null; end $$`).execute(store.db);
+          const violations = await contractViolations(store);
+          const unheard = (table: string) => `table ${table}: rows are kept from it, but it has no notify trigger (its changes would go unheard)`;
+          assert.deepEqual([...violations].sort(), [
+            'trigger latchkey_changes on access_tokens: a write to its table changes rows behind the change watch',
+            'trigger latchkey_changes on clients: a write to its table changes rows behind the change watch',
+            'trigger latchkey_changes on grants: a write to its table changes rows behind the change watch',
+            'trigger latchkey_changes on users: a write to its table changes rows behind the change watch',
+            unheard('access_tokens'), unheard('clients'), unheard('grants'), unheard('organizations'), unheard('users'),
+          ].sort());
+        });
+      });
+    }
   });
 }

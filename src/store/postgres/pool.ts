@@ -5,6 +5,7 @@ import type { CompiledQuery, DatabaseConnection, Dialect, Driver, PostgresPool, 
 import type PgModule from 'pg';
 import type { Database } from '../schema.js';
 import { NamedStatements, type PgClient } from './named-statements.js';
+import { OwnWrites, type OwnWriteHooks } from './own-writes.js';
 
 /** The pool size when none is given (see docs/PERFORMANCE.md, pg-pool-size). */
 export const DEFAULT_POOL_SIZE = 10;
@@ -41,6 +42,13 @@ export interface PgPoolOptions {
   /** search_path for every connection. */
   schema: string | undefined;
   size: number | undefined;
+  /** The change watch (changes.ts), when rows are kept: each connection tells it of its own commits (own-writes.ts). */
+  ownWrites?: OwnWriteHooks;
+}
+
+/** How every connection of a process connects: the pool's, and the change watch's listener. */
+export function pgConnectionConfig(url: string, schema: string | undefined): PgModule.ClientConfig {
+  return { connectionString: url, connectionTimeoutMillis: 5000, ...(schema ? { options: `-c search_path=${schema}` } : {}) };
 }
 
 /** What this module keeps per node-postgres client. */
@@ -61,21 +69,19 @@ interface Wrapped {
  * side by side on one connection, gain from it (see docs/PERFORMANCE.md, pg-pipeline).
  */
 export function openPgPool(pg: typeof PgModule, options: PgPoolOptions): PgPool {
-  const pool = new pg.Pool({
-    connectionString: options.url,
-    max: options.size ?? DEFAULT_POOL_SIZE,
-    connectionTimeoutMillis: 5000,
-    pipeline: true,
-    ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
-  });
+  const pool = new pg.Pool({ ...pgConnectionConfig(options.url, options.schema), max: options.size ?? DEFAULT_POOL_SIZE, pipeline: true });
   // An idle client that loses its connection must not crash the process.
   pool.on('error', () => undefined);
+  const ownWrites = options.ownWrites ? new OwnWrites(options.ownWrites) : undefined;
+  if (ownWrites) pool.on('connect', (client) => ownWrites.attach(client));
+  // A connection that could not LISTEN for its own changes is closed rather than handed out again.
+  const release = (client: PgModule.PoolClient, error?: Error) => client.release(error ?? ownWrites?.failureOf(client) ?? false);
 
   const wrapped = new WeakMap<PgModule.PoolClient, Wrapped>();
   function wrap(client: PgModule.PoolClient): Wrapped {
     let w = wrapped.get(client);
     if (w === undefined) {
-      const batched = batchWrites(client);
+      const batched = batchWrites(client, ownWrites);
       const named = new NamedStatements({
         query: (config: PgModule.QueryConfig) => batched.query(config),
         getTransactionStatus: () => client.getTransactionStatus(),
@@ -83,7 +89,7 @@ export function openPgPool(pg: typeof PgModule, options: PgPoolOptions): PgPool 
       w = { poolClient: undefined as unknown as PostgresPoolClient, named, batched };
       w.poolClient = {
         query: (sql: string, parameters: readonly unknown[]) => named.query(sql, parameters),
-        release: () => client.release(),
+        release: () => release(client),
       } as unknown as PostgresPoolClient; // the cursor overload is never used (no `cursor` in the dialect config)
       wrapped.set(client, w);
     }
@@ -114,7 +120,7 @@ export function openPgPool(pg: typeof PgModule, options: PgPoolOptions): PgPool 
           return w.named.query(compiled.sql, compiled.parameters);
         },
         release(error) {
-          client.release(error ?? false);
+          release(client, error);
         },
       };
     },
@@ -134,7 +140,7 @@ interface BatchedClient {
  * it), so they leave in one write and PostgreSQL reads them in one (see docs/PERFORMANCE.md,
  * pg-batched-writes).
  */
-function batchWrites(client: PgModule.PoolClient): BatchedClient {
+function batchWrites(client: PgModule.PoolClient, ownWrites: OwnWrites | undefined): BatchedClient {
   // The stream is read on each use: with TLS it is replaced once the handshake is done.
   let corked: PgModule.Connection['stream'] | undefined;
   const uncork = () => {
@@ -148,7 +154,8 @@ function batchWrites(client: PgModule.PoolClient): BatchedClient {
         corked.cork();
         process.nextTick(uncork);
       }
-      return typeof config === 'string' ? client.query(config) : client.query(config);
+      const send = () => (typeof config === 'string' ? client.query(config) : client.query(config));
+      return ownWrites ? ownWrites.run(client, send) : send();
     },
   };
 }

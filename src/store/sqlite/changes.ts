@@ -7,10 +7,8 @@
 // read at most once per turn of the event loop. KeptRows (kept-rows.ts) builds on that: a map
 // of rows that empties itself whenever one of the tables they were read from may have changed.
 //
-// PostgreSQL has neither signal for other servers' changes, so nothing is kept there.
-import type { Database } from '../schema.js';
-
-export type Table = keyof Database & string;
+// (PostgreSQL has its own watch: postgres/changes.ts.)
+import type { ChangeWatch, Table } from '../kept-rows.js';
 
 /** What one statement can change: nothing, one table's existing rows, or anything. */
 export type Writes = 'none' | 'all' | { table: string };
@@ -35,16 +33,6 @@ export function writesOf(sql: string, readonly: boolean): Writes {
   const update = /^\s*update\s+(?:"([A-Za-z_]\w*)"|([A-Za-z_]\w*))\s+set\b/i.exec(sql);
   if (update) return { table: (update[1] ?? update[2]!).toLowerCase() };
   return 'all';
-}
-
-export interface ChangeWatch {
-  /**
-   * A number that moves whenever a row of one of `tables` may have changed: a write through
-   * this connection (as it runs) or a commit by another connection (seen at most one turn of
-   * the event loop late). undefined while this connection is inside a transaction: its
-   * uncommitted writes may still roll back, and SQLite's data_version stands still there.
-   */
-  version(tables: readonly Table[]): number | undefined;
 }
 
 /** The SQLite connection's watch; statement-cache.ts calls `noted` for every statement it runs. */

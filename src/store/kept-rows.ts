@@ -1,15 +1,29 @@
-// Rows kept in memory while the tables they were read from stand still (SQLite only; the change
-// watch of changes.ts says when they may have moved).
-import { BoundedMap } from '../../bounded-map.js';
-import type { ChangeWatch, Table } from './changes.js';
+// Rows kept in memory while the tables they were read from stand still. A change watch says
+// when they may have moved: on SQLite sqlite/changes.ts (our own statements, PRAGMA
+// data_version), on PostgreSQL postgres/changes.ts (LISTEN/NOTIFY fed by triggers).
+import { BoundedMap } from '../bounded-map.js';
+import type { Database } from './schema.js';
+
+export type Table = keyof Database & string;
+
+export interface ChangeWatch {
+  /**
+   * A number that moves whenever a row of one of `tables` may have changed; undefined while
+   * that cannot be known (SQLite: inside this connection's transaction; PostgreSQL: while the
+   * listener is not connected or not sure it has heard every change). A number is never
+   * reused: rows kept under one are dropped when it moves or comes back from undefined.
+   */
+  version(tables: readonly Table[]): number | undefined;
+}
 
 /**
  * Rows read from `tables`, kept by key while none of those tables may have changed; shared by
  * every caller, so `keep` must make them immutable (freeze). At most `capacity` are kept, the
- * oldest forgotten first. Without a watch (PostgreSQL, a transaction's stores) every call reads.
+ * oldest forgotten first. Without a watch (a transaction's stores, a PostgreSQL store opened
+ * without `watchChanges`) every call reads.
  */
 export class KeptRows<V> {
-  /** None without a watch: a transaction's stores and PostgreSQL's never keep, so build no map for them. */
+  /** None without a watch: a transaction's stores never keep, so build no map for them. */
   private readonly rows: BoundedMap<string, V> | undefined;
   private keptAt: number | undefined;
 
