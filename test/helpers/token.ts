@@ -68,6 +68,19 @@ export async function getUser(server: TestServer, token: string, options: { sche
   return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
 }
 
+/** Answers to racing uses of one code or token: the successes, the invalid_grant refusals, and anything else. */
+export function tally(responses: JsonResponse[]): { ok: number; invalidGrant: number; other: string[] } {
+  const other: string[] = [];
+  let ok = 0;
+  let invalidGrant = 0;
+  for (const r of responses) {
+    if (r.status === 200) ok += 1;
+    else if (r.status === 400 && r.body.error === 'invalid_grant') invalidGrant += 1;
+    else other.push(`${r.status} ${JSON.stringify(r.body)}`);
+  }
+  return { ok, invalidGrant, other };
+}
+
 /** The token pair of a successful response, typed. */
 export function tokensOf(res: JsonResponse): { accessToken: string; refreshToken: string } {
   if (res.status !== 200) throw new Error(`expected 200, got ${res.status}: ${JSON.stringify(res.body)}`);

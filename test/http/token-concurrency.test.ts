@@ -7,21 +7,9 @@ import assert from 'node:assert/strict';
 import { databaseKinds } from '../helpers/databases.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createClient, createUser, mintCode } from '../helpers/fixtures.js';
-import { exchangeCode, refresh, tokensOf, type JsonResponse } from '../helpers/token.js';
+import { exchangeCode, refresh, tally, tokensOf } from '../helpers/token.js';
 
 const CONCURRENCY = 50;
-
-function tally(responses: JsonResponse[]): { ok: number; invalidGrant: number; other: string[] } {
-  const other: string[] = [];
-  let ok = 0;
-  let invalidGrant = 0;
-  for (const r of responses) {
-    if (r.status === 200) ok += 1;
-    else if (r.status === 400 && r.body.error === 'invalid_grant') invalidGrant += 1;
-    else other.push(`${r.status} ${JSON.stringify(r.body)}`);
-  }
-  return { ok, invalidGrant, other };
-}
 
 for (const kind of databaseKinds()) {
   test(`[${kind}] ${CONCURRENCY} concurrent uses of one code or one refresh token: exactly one succeeds`, async () => {
