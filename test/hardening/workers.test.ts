@@ -232,7 +232,11 @@ for (const kind of databaseKinds()) {
       await until('a new worker', () => workerPids(server).length === 3);
       const exited = lines(server).find((l) => l.event === 'worker.exited' && l.worker_pid === victim);
       assert.equal(exited?.signal, 'SIGKILL');
-      assert.ok(Number(exited?.restart_in_ms) > 0, 'a worker that died young waits before its restart');
+      // A worker that died young (under 30 s) waits before its restart; one that lived longer is
+      // restarted at once (a slow machine can get this far past 30 s). The delays themselves are
+      // test/cluster/shared-state.test.ts's "restarting a worker that died".
+      if (Number(exited?.lived_ms) < 30_000) assert.ok(Number(exited?.restart_in_ms) > 0, 'a worker that died young waits before its restart');
+      else assert.equal(Number(exited?.restart_in_ms), 0, 'a worker that lived long is restarted at once');
       const replacement = workerPids(server)[2]!;
       assert.ok(![victim, survivor].includes(replacement));
       const afterwards = await Promise.all(Array.from({ length: 20 }, () => fresh(server.url, 'GET', '/healthz')));
