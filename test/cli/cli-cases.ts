@@ -8,7 +8,7 @@ import { secretMatchesHash } from '../../src/oauth/crypto.js';
 import { verifyPassword } from '../../src/accounts/passwords.js';
 import { createServices } from '../../src/services.js';
 import { openDatabase } from '../../src/store/db.js';
-import { databaseKinds, freshDatabase, type FreshDatabase } from '../helpers/databases.js';
+import { freshDatabase, type DbKind, type FreshDatabase } from '../helpers/databases.js';
 
 const BIN = new URL('../../bin/latchkey.js', import.meta.url).pathname;
 
@@ -53,7 +53,8 @@ async function counts(db: FreshDatabase): Promise<Record<string, number>> {
   }
 }
 
-for (const kind of databaseKinds()) {
+/** The CLI's tests on one database; cli-sqlite.test.ts and cli-postgres.test.ts run them, each a file (and a time budget) of its own. */
+export function cliTests(kind: DbKind): void {
   describe(`latchkey CLI [${kind}]`, () => {
     test('user, org and client commands as SPEC.md lists them', async () => {
       const db = await freshDatabase(kind);
