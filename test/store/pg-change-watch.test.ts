@@ -272,6 +272,29 @@ describe('the PostgreSQL change watch, two peers in one process', { skip: TEST_D
     await until('B forgets it', () => !b.watch.peerIds.includes(fake.id), 10_000);
   });
 
+  test('A\'s listener and a peer\'s killed together: A, back first, does not forget the peer (which may not know yet and still trust), so A\'s next revocation waits for its lease', async () => {
+    const fake = await fakePeer(db);
+    await until('A knows the newcomer', () => a.watch.peerIds.includes(fake.id));
+    const { hashes } = await tokens(a.services, client, user, 1);
+    const pid = await listenerPid(a.watch);
+    // The peer's connection stays open to us but its backend is gone: a server whose socket has
+    // not told it yet, still answering from what it kept until its lease ends.
+    psql(db, `select pg_terminate_backend(pid) from pg_stat_activity where pid = ${pid} or application_name like '%:${fake.id}'`);
+    await until('A notices', () => !a.watch.live);
+    await until('A trusts again', () => a.watch.live);
+    assert.ok(a.watch.peerIds.includes(fake.id), 'still counted until its lease has certainly ended');
+    const started = performance.now();
+    await a.services.accessTokens.revoke(hashes[0]!, 13);
+    const waited = performance.now() - started;
+    assert.ok(waited >= 500, `answered after ${waited} ms, while the peer could still trust what it kept`);
+    await until('A forgets it', () => !a.watch.peerIds.includes(fake.id), 5000);
+    const again = performance.now();
+    await a.services.accessTokens.revoke(hashes[0]!, 14);
+    assert.ok(performance.now() - again < 900);
+    a.warnings.length = 0;
+    b.warnings.length = 0;
+  });
+
   test('a peer that never acks: the writer answers after the ack timeout, says so, and cuts the peer\'s listener off', async () => {
     const fake = await fakePeer(db);
     const ended = new Promise<void>((resolve) => fake.client.once('end', resolve));

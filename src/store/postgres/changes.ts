@@ -283,8 +283,11 @@ export class PgChangeWatch implements ChangeWatch {
       [channels.peers, `hello ${this.id}`, channels.appPrefix]);
     const joining = this.joining;
     if (generation !== this.generation || joining === undefined) return;
-    for (const name of rows[0]?.names ?? []) {
-      const id = name.slice(channels.appPrefix.length);
+    const present = new Set((rows[0]?.names ?? []).map((name) => name.slice(channels.appPrefix.length)));
+    // Gone before the snapshot was read, so trusting nothing 1.1 leases from now.
+    const readAt = performance.now();
+    for (const [id, peer] of this.peers) if (!present.has(id) && peer.goneSince === undefined) peer.goneSince = readAt;
+    for (const id of present) {
       // A welcome may already have come in. Every listener seen waits for ours (even one that is
       // joining too: it must know us before it writes).
       if (ID.test(id) && !joining.welcomed.has(id)) joining.expected.add(id);
@@ -317,7 +320,10 @@ export class PgChangeWatch implements ChangeWatch {
     for (const sync of this.syncs) for (const waiter of sync.waiters) if (!waiter.released) this.waiting.push(waiter);
     this.syncs = [];
     this.sending = false;
-    this.peers.clear();
+    // The peers are kept: one whose listener died with ours may not know it yet (its socket may
+    // be slow to say so) and trust what it kept until its lease ends. Forgetting it here would
+    // let our next join, not seeing its listener, answer a change before that. Peers whose
+    // listener is gone are forgotten 1.1 leases after we find it gone (join, lookAround).
     this.outbox.clear();
     this.replying = false;
     this.echoes.clear();
