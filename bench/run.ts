@@ -284,6 +284,12 @@ async function main(): Promise<number> {
       workers = await startLatchkey({ name: `latchkey-${o.workers}-workers`, main, db: newDb('workers'), tmpDir, workers: o.workers });
       servers.push(workers.server);
     }
+    // --beside-sqlite: the same build on a fresh SQLite file, measured in the same rounds.
+    let sqlite: LatchkeyInstance | undefined;
+    if (o.besideSqlite && needMain) {
+      sqlite = await startLatchkey({ name: 'latchkey-sqlite', main, db: freshDatabase(undefined, tmpDir, 'beside-sqlite'), tmpDir });
+      servers.push(sqlite.server);
+    }
     startup.peerMs = peer.server.startMs;
     startup.ceilingMs = ceiling.startMs;
 
@@ -299,6 +305,7 @@ async function main(): Promise<number> {
       let latchkey: OAuthTarget | undefined = ours?.target;
       let other: OAuthTarget | undefined = compare?.target;
       let several: OAuthTarget | undefined = workers?.target;
+      let onSqlite: OAuthTarget | undefined = sqlite?.target;
       let jwtError: string | undefined;
       if (op === 'user_jwt') {
         const configFile = join(tmpDir, 'jwt.json');
@@ -322,11 +329,17 @@ async function main(): Promise<number> {
           servers.push(jwt.server);
           several = jwt.target;
         }
+        if (o.besideSqlite) {
+          const jwt = await startLatchkey({ name: 'latchkey-jwt-sqlite', main, db: freshDatabase(undefined, tmpDir, 'beside-sqlite-jwt'), tmpDir, configFile });
+          servers.push(jwt.server);
+          onSqlite = jwt.target;
+        }
       }
       if (latchkey) participants.push(targetParticipant('latchkey', latchkey, op, true));
       else ctx.summaries.push(unavailable('latchkey', op, jwtError ?? oursError ?? 'server not started', 'failed'));
       if (other) participants.push(targetParticipant('compare', other, op, true));
       if (several) participants.push(targetParticipant('workers', several, op, true));
+      if (onSqlite) participants.push(targetParticipant('sqlite', onSqlite, op, true));
       if (op !== 'user_jwt' && op !== 'password') {
         // A fresh peer for every operation: its in-memory store keeps every token it ever
         // issued, and a heap of hundreds of megabytes would slow its later operations (GC).
@@ -392,7 +405,7 @@ async function main(): Promise<number> {
     const report: BenchReport = {
       startedAt: started.toISOString(),
       finishedAt: new Date().toISOString(),
-      options: { ...(o.compare ? { compare: o.compare } : {}), ...(o.workers ? { workers: o.workers } : {}), quick: o.quick, database: o.databaseUrl ? 'postgresql' : 'sqlite', connections: o.connections, durationSeconds: o.duration, runs: o.runs, warmupSeconds: o.warmup, ops: o.ops, sections: o.sections },
+      options: { ...(o.compare ? { compare: o.compare } : {}), ...(o.workers ? { workers: o.workers } : {}), ...(o.besideSqlite ? { besideSqlite: true } : {}), quick: o.quick, database: o.databaseUrl ? 'postgresql' : 'sqlite', connections: o.connections, durationSeconds: o.duration, runs: o.runs, warmupSeconds: o.warmup, ops: o.ops, sections: o.sections },
       machine: { ...machine, loadAverage: { start: loadAtStart, end: loadavg()[0] ?? 0 } },
       summaries: ctx.summaries,
       runs: ctx.records.map((r) => ({

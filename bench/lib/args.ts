@@ -35,6 +35,11 @@ export interface BenchOptions {
    * (its CPU summed over the primary and every worker).
    */
   workers: number | undefined;
+  /**
+   * With --database-url: also measure the same build on a fresh SQLite file, interleaved, so
+   * that PostgreSQL's figures are judged against SQLite's from the same runs.
+   */
+  besideSqlite: boolean;
 }
 
 export const USAGE = `usage: npm run bench -- [flags]
@@ -49,6 +54,7 @@ export const USAGE = `usage: npm run bench -- [flags]
   --dist DIR              measure the build in DIR (e.g. an experiment's patched copy)
   --compare DIR           also measure the build in DIR, interleaved with Latchkey's (before/after a change)
   --profile OP            run OP against Latchkey under node --cpu-prof and print the hottest frames
+  --beside-sqlite         with --database-url: also measure the same build on SQLite, interleaved, and judge PostgreSQL against it
   --workers N             also measure Latchkey with serve --workers N (N ≥ 2), interleaved with the one-process server`;
 
 export class ArgsError extends Error {
@@ -80,6 +86,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
         compare: { type: 'string' },
         profile: { type: 'string' },
         workers: { type: 'string' },
+        'beside-sqlite': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -105,6 +112,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
   if (profile !== undefined && !(OPS as readonly string[]).includes(profile)) throw new ArgsError(`--profile: unknown operation ${profile}`);
   const workers = values.workers === undefined ? undefined : positive(values.workers, 'workers', 2);
   if (workers !== undefined && (workers < 2 || workers > 64)) throw new ArgsError(`--workers must be from 2 to 64 (the one-process server is always measured beside it), got ${JSON.stringify(values.workers)}`);
+  const besideSqlite = values['beside-sqlite'] === true;
+  if (besideSqlite && databaseUrl === undefined) throw new ArgsError('--beside-sqlite needs --database-url (SQLite is then measured beside PostgreSQL)');
   return {
     quick,
     databaseUrl,
@@ -121,5 +130,6 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     profile: profile as OpName | undefined,
     argon2Rate: 1000,
     workers,
+    besideSqlite,
   };
 }

@@ -50,7 +50,7 @@ export interface RunJson {
 export interface BenchReport {
   startedAt: string;
   finishedAt: string;
-  options: { compare?: string; workers?: number; quick: boolean; database: string; connections: number; durationSeconds: number; runs: number; warmupSeconds: number; ops: string[]; sections: string[] };
+  options: { compare?: string; workers?: number; besideSqlite?: boolean; quick: boolean; database: string; connections: number; durationSeconds: number; runs: number; warmupSeconds: number; ops: string[]; sections: string[] };
   machine: MachineInfo;
   summaries: Summary[];
   runs: RunJson[];
@@ -268,6 +268,22 @@ export function renderTable(report: BenchReport, targets: TargetResult[]): strin
       lines.push(`  ${padEnd(OP_TITLES[op], 34)} 1 process ${pad(ok(one) ? num(one.rate) : one?.status ?? '–', 7)}/s p99 ${pad(ok(one) ? ms(one.p99) : '–', 6)} ms ${pad(ok(one) ? num(one.cpuMsPerOp, 3) : '–', 6)} CPU ms/op · ${n} workers ${pad(ok(several) ? num(several.rate) : several.status, 7)}/s p99 ${pad(ok(several) ? ms(several.p99) : '–', 6)} ms ${pad(ok(several) ? num(several.cpuMsPerOp, 3) : '–', 6)} CPU ms/op ${pad(ok(several) ? num(several.cpuPercent) : '–', 4)}% CPU · rate ×${ratio}, CPU/op ×${cpu}`);
     }
   }
+  if (report.options.besideSqlite) {
+    lines.push('', 'PostgreSQL beside SQLite, the same build (interleaved, same runs); targets: rate ≥ 0.5× SQLite\'s, CPU per request ≤ 1.5× SQLite\'s, p50 ≤ 3 ms:');
+    for (const op of OPS) {
+      const pg = find(report, 'latchkey', op);
+      const lite = find(report, 'sqlite', op);
+      if (!lite) continue;
+      if (!ok(pg) || !ok(lite)) {
+        lines.push(`  ${padEnd(OP_TITLES[op], 34)} PostgreSQL ${pg?.status ?? '–'} · SQLite ${lite.status}`);
+        continue;
+      }
+      const rate = pg.rate / lite.rate;
+      const cpu = pg.cpuMsPerOp / lite.cpuMsPerOp;
+      const verdict = rate >= 0.5 && cpu <= 1.5 && pg.p50 <= 3 ? 'PASS' : 'MISS';
+      lines.push(`  ${padEnd(OP_TITLES[op], 34)} PostgreSQL ${pad(num(pg.rate), 7)}/s p50 ${pad(ms(pg.p50), 5)} ms ${pad(num(pg.cpuMsPerOp, 3), 6)} CPU ms/op · SQLite ${pad(num(lite.rate), 7)}/s p50 ${pad(ms(lite.p50), 5)} ms ${pad(num(lite.cpuMsPerOp, 3), 6)} CPU ms/op · rate ×${rate.toFixed(2)}, CPU/op ×${cpu.toFixed(2)} ${verdict}`);
+    }
+  }
   const failures = report.summaries.filter((s) => s.participant === 'latchkey' && s.status !== 'ok');
   for (const f of failures) lines.push(`  ${OP_TITLES[f.op as OpName] ?? f.op}: ${f.status === 'n/a' ? 'n/a' : 'FAILED'} — ${f.reason ?? ''}`);
   lines.push('  Latchkey/s and peer/s: successful requests a second (a flow = authorize + token); latency per request (a flow: both steps);');
@@ -389,7 +405,7 @@ export function writeReport(report: BenchReport, dir: string): string {
   // --compare build) replaces latest.json/svg, which README shows; --quick (CI) and any
   // partial run (--only, shorter runs, a patched build) write latest-quick / latest-partial.
   const o = report.options;
-  const full = !o.quick && o.ops.length === OPS.length && o.sections.length === SECTIONS.length && o.runs >= 3 && o.durationSeconds >= 10 && o.compare === undefined && o.workers === undefined;
+  const full = !o.quick && o.ops.length === OPS.length && o.sections.length === SECTIONS.length && o.runs >= 3 && o.durationSeconds >= 10 && o.compare === undefined && o.workers === undefined && o.besideSqlite !== true;
   const suffix = o.quick ? '-quick' : full ? '' : '-partial';
   const files = [`${stamp}${suffix}.json`, `latest${suffix}.json`, `latest${suffix}.svg`];
   writeFileSync(join(dir, files[0] ?? ''), json);
