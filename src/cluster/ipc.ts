@@ -7,6 +7,12 @@
 // of every request read in that turn, the answers to every call received in it): at thousands
 // of requests a second, a message per call would be a write and a read of the pipe each.
 
+/**
+ * How long a stop waits for requests under way before closing regardless (each process's
+ * drain, src/http/drain.ts); the primary gives its workers this long and a margin.
+ */
+export const DRAIN_MS = 10_000;
+
 /** A call: its number (for the answer), the method, its arguments (JSON-serialisable). */
 type Call = [id: number, method: string, args: unknown[]];
 /** An answer: the call's number, whether it succeeded, its value or the error's message. */

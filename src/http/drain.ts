@@ -3,9 +3,7 @@
 // answered finishes — its answer says `Connection: close` — before the server closes.
 // (Fastify's own close, with forceCloseConnections, would cut those requests off.)
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-
-/** How long a stop waits for requests under way before closing regardless. */
-export const DRAIN_MS = 10_000;
+import { DRAIN_MS } from '../cluster/ipc.js';
 
 export class InFlight {
   private readonly open = new Set<ServerResponse>();
