@@ -1,0 +1,61 @@
+// The language of a page (SPEC.md "Accounts…"): the signed-in account's `locale`, else the
+// authorization request's `ui_locales`, else the browser's Accept-Language; English otherwise.
+// The authorization request reaches the login and sign-up pages inside `next` (the whole
+// /oauth/authorize URL, routes/authorize.ts returnAfterLogin), so its ui_locales is read there.
+import type { FastifyRequest } from 'fastify';
+import { AccountError } from '../accounts/users.js';
+import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from '../accounts/passwords.js';
+import { pickLocale, translator, type Translator } from '../i18n/index.js';
+import type { User } from '../oauth/model.js';
+
+export interface PageLanguageHints {
+  /** The account the page is for; by default the session's user, when the session was loaded. */
+  user?: User | null | undefined;
+  /** OpenID Connect `ui_locales` of the authorization request behind the page. */
+  uiLocales?: string | null | undefined;
+  /** A local path the page returns to; its `ui_locales` counts when `uiLocales` is not given. */
+  next?: string | null | undefined;
+}
+
+/** `ui_locales` in the query of a local path such as `/oauth/authorize?…&ui_locales=nl`, or null. */
+export function uiLocalesOfNext(next: string | null | undefined): string | null {
+  if (typeof next !== 'string') return null;
+  const q = next.indexOf('?');
+  if (q === -1) return null;
+  try {
+    const value = new URLSearchParams(next.slice(q + 1).split('#', 1)[0] ?? '').get('ui_locales');
+    return value === null || value.length > 200 ? null : value;
+  } catch {
+    return null;
+  }
+}
+
+/** The translator for a page answering `request`. */
+export function pageTranslator(request: FastifyRequest, hints: PageLanguageHints = {}): Translator {
+  const user = hints.user !== undefined ? hints.user : (request.latchkeySession?.user ?? null);
+  const uiLocales = hints.uiLocales ?? uiLocalesOfNext(hints.next);
+  return translator(pickLocale({ accountLocale: user?.locale ?? null, uiLocales, acceptLanguage: request.headers['accept-language'] }));
+}
+
+/**
+ * An account field's problem (accounts/users.ts) as a sentence in the page's language;
+ * undefined for an error without a known reason (say its English message then).
+ */
+export function accountErrorText({ t }: Translator, err: AccountError): string | undefined {
+  const value = (): string => {
+    // The validators quote the refused value first (JSON), e.g. "\"x\" is not an e-mail address".
+    const quoted = /^("(?:[^"\\]|\\.)*")/.exec(err.message)?.[1];
+    return quoted ?? '';
+  };
+  switch (err.reason) {
+    case 'email_control': return t('validation.email.control');
+    case 'email_invalid': return t('validation.email.invalid', { value: value() });
+    case 'name_empty': return t('validation.name.empty');
+    case 'name_too_long': return t('validation.name.tooLong', { max: 200 });
+    case 'locale_invalid': return t('validation.locale.invalid', { value: value() });
+    case 'password_space': return t('validation.password.space');
+    case 'password_too_short': return t('validation.password.tooShort', { min: MIN_PASSWORD_LENGTH });
+    case 'password_too_long': return t('validation.password.tooLong', { max: MAX_PASSWORD_LENGTH });
+    default: return undefined;
+  }
+}
