@@ -21,6 +21,9 @@ export const de: Catalogue = {
   'common.copy': 'Kopieren',
   'common.copied': 'Kopiert',
   'common.copySelected': 'Markiert: Strg+C drücken',
+  'time.oneSecond': '1 Sekunde',
+  'time.seconds': '{count} Sekunden',
+  'time.minutes': '{count} Minuten',
 
   'validation.email.control': 'Die E-Mail-Adresse darf keine Steuerzeichen oder Zeilenumbrüche enthalten',
   'validation.email.invalid': '{value} ist keine E-Mail-Adresse',
@@ -234,6 +237,10 @@ export const de: Catalogue = {
   'login.failed': 'Die E-Mail-Adresse oder das Passwort ist nicht korrekt.',
   'login.forgotPassword': 'Passwort vergessen?',
   'login.passkey': 'Mit einem Passkey anmelden',
+  'login.error.tooManyFailed': 'Zu viele fehlgeschlagene Anmeldeversuche. Versuchen Sie es in {wait} erneut.',
+  'login.error.tooManyAtOnce': 'Zu viele gleichzeitige Anmeldeversuche. Versuchen Sie es in {wait} erneut.',
+  'login.error.busy': 'Zu viele gleichzeitige Passwortprüfungen für dieses Konto. Versuchen Sie es gleich noch einmal.',
+  'login.error.overloaded': 'Der Server ist mit der Prüfung von Passwörtern ausgelastet. Versuchen Sie es gleich noch einmal.',
 
   'account.title': 'Ihr Konto',
   'account.noScopes': 'Keine Scopes: nur, dass Sie ein Konto haben.',
@@ -266,4 +273,5 @@ export const de: Catalogue = {
   'account.error.wrongPassword': 'Das ist nicht Ihr aktuelles Passwort',
   'account.error.tooManyEmailChanges': 'Zu viele Änderungen der E-Mail-Adresse. Versuchen Sie es in {minutes} Minuten erneut.',
   'account.error.passwordMismatch': 'Die beiden Passwörter stimmen nicht überein',
+  'account.error.tooManyPasswordChanges': 'Zu viele Passwortänderungen. Versuchen Sie es in {wait} erneut.',
 };

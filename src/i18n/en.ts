@@ -25,6 +25,9 @@ export const en = {
   'common.copy': 'Copy',
   'common.copied': 'Copied',
   'common.copySelected': 'Selected: press Ctrl+C',
+  'time.oneSecond': '1 second',
+  'time.seconds': '{count} seconds',
+  'time.minutes': '{count} minutes',
 
   // Form validation of account fields (accounts/users.ts AccountError reasons).
   'validation.email.control': 'The e-mail address must not contain control characters or line breaks',
@@ -249,6 +252,10 @@ export const en = {
   'login.failed': 'The e-mail address or password is not correct.',
   'login.forgotPassword': 'Forgot password?',
   'login.passkey': 'Sign in with a passkey',
+  'login.error.tooManyFailed': 'Too many failed sign-in attempts. Try again in {wait}.',
+  'login.error.tooManyAtOnce': 'Too many sign-in attempts at once. Try again in {wait}.',
+  'login.error.busy': 'Too many password checks at once for this account. Try again in a moment.',
+  'login.error.overloaded': 'The server is busy checking passwords. Try again in a moment.',
 
   // The account page (views/account.ts, http/routes/account.ts): for the lead to swap in.
   'account.title': 'Your account',
@@ -282,6 +289,7 @@ export const en = {
   'account.error.wrongPassword': 'This is not your current password',
   'account.error.tooManyEmailChanges': 'Too many e-mail address changes. Try again in {minutes} minutes.',
   'account.error.passwordMismatch': 'The two passwords are not the same',
+  'account.error.tooManyPasswordChanges': 'Too many password changes. Try again in {wait}.',
 } as const;
 
 export type MessageKey = keyof typeof en;

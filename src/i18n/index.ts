@@ -217,3 +217,9 @@ export const ENGLISH: Translator = TRANSLATORS.en;
 export function translatorFor(sources: LocaleSources): Translator {
   return TRANSLATORS[pickLocale(sources)];
 }
+
+/** A wait as people say it: "1 second", "45 seconds", "3 minutes" (as oauth/lockout.ts words it in English). */
+export function waitText({ t }: Translator, seconds: number): string {
+  const s = Math.max(1, Math.ceil(seconds));
+  return s === 1 ? t('time.oneSecond') : s < 120 ? t('time.seconds', { count: s }) : t('time.minutes', { count: Math.ceil(s / 60) });
+}

@@ -21,6 +21,9 @@ export const nl: Catalogue = {
   'common.copy': 'Kopiëren',
   'common.copied': 'Gekopieerd',
   'common.copySelected': 'Geselecteerd: druk op Ctrl+C',
+  'time.oneSecond': '1 seconde',
+  'time.seconds': '{count} seconden',
+  'time.minutes': '{count} minuten',
 
   'validation.email.control': 'Het e-mailadres mag geen stuurtekens of regeleinden bevatten',
   'validation.email.invalid': '{value} is geen e-mailadres',
@@ -234,6 +237,10 @@ export const nl: Catalogue = {
   'login.failed': 'Het e-mailadres of wachtwoord is niet juist.',
   'login.forgotPassword': 'Wachtwoord vergeten?',
   'login.passkey': 'Inloggen met een passkey',
+  'login.error.tooManyFailed': 'Te veel mislukte inlogpogingen. Probeer het over {wait} opnieuw.',
+  'login.error.tooManyAtOnce': 'Te veel inlogpogingen tegelijk. Probeer het over {wait} opnieuw.',
+  'login.error.busy': 'Te veel wachtwoordcontroles tegelijk voor dit account. Probeer het zo meteen opnieuw.',
+  'login.error.overloaded': 'De server is druk met het controleren van wachtwoorden. Probeer het zo meteen opnieuw.',
 
   'account.title': 'Je account',
   'account.noScopes': 'Geen scopes: alleen dat je een account hebt.',
@@ -266,4 +273,5 @@ export const nl: Catalogue = {
   'account.error.wrongPassword': 'Dit is niet je huidige wachtwoord',
   'account.error.tooManyEmailChanges': 'Te vaak een ander e-mailadres ingesteld. Probeer het over {minutes} minuten opnieuw.',
   'account.error.passwordMismatch': 'De twee wachtwoorden zijn niet gelijk',
+  'account.error.tooManyPasswordChanges': 'Te vaak het wachtwoord gewijzigd. Probeer het over {wait} opnieuw.',
 };

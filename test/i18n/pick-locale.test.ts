@@ -5,7 +5,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { catalogue, ENGLISH, fromAcceptLanguage, LOCALES, pickLocale, supportedLocale, translator, translatorFor, type MessageKey } from '../../src/i18n/index.js';
+import { catalogue, ENGLISH, fromAcceptLanguage, LOCALES, pickLocale, supportedLocale, translator, translatorFor, waitText, type MessageKey } from '../../src/i18n/index.js';
+import { lockoutMessage } from '../../src/oauth/lockout.js';
 import { en } from '../../src/i18n/en.js';
 import { html } from '../../src/views/html.js';
 import { HOSTILE, HOSTILE_ESCAPED } from '../helpers/markup.js';
@@ -116,6 +117,15 @@ describe('catalogues', () => {
     assert.equal(ENGLISH.th('developer.delete.text', { name: 'A&B' }).toString().slice(0, 40), '<strong>A&amp;B</strong> is deleted for ');
     // A value that looks like a placeholder is not filled again.
     assert.equal(ENGLISH.t('common.signedInAs', { name: '{email}', email: 'a@example.com' }), 'Signed in as {email} (a@example.com).');
+  });
+
+  test('waits are worded as the English lockout message words them, in every language', () => {
+    for (const seconds of [1, 45, 119, 120, 901]) {
+      const english = lockoutMessage({ subject: 'account', retryAfter: seconds });
+      assert.equal(ENGLISH.t('login.error.tooManyFailed', { wait: waitText(ENGLISH, seconds) }), english);
+    }
+    assert.equal(waitText(translator('nl'), 300), '5 minuten');
+    assert.equal(waitText(translator('de'), 1), '1 Sekunde');
   });
 
   test('mails get the same translators, by the recipient\'s account locale', () => {
