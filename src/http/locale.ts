@@ -5,6 +5,7 @@
 import type { FastifyRequest } from 'fastify';
 import { AccountError } from '../accounts/users.js';
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from '../accounts/passwords.js';
+import { INVITATIONS_PER_INVITER, INVITATIONS_PER_ORGANIZATION, MAX_ORG_NAME_LENGTH, OrganizationError } from '../accounts/organizations.js';
 import { pickLocale, translator, type Translator } from '../i18n/index.js';
 import type { User } from '../oauth/model.js';
 
@@ -56,6 +57,36 @@ export function accountErrorText({ t }: Translator, err: AccountError): string |
     case 'password_space': return t('validation.password.space');
     case 'password_too_short': return t('validation.password.tooShort', { min: MIN_PASSWORD_LENGTH });
     case 'password_too_long': return t('validation.password.tooLong', { max: MAX_PASSWORD_LENGTH });
+    default: return undefined;
+  }
+}
+
+/** "a minute" or "N minutes", as accounts/organizations.ts words an invitation wait in English. */
+function minutesText({ t }: Translator, seconds: number): string {
+  const n = Math.max(1, Math.ceil(seconds / 60));
+  return n === 1 ? t('time.aMinute') : t('time.minutes', { count: n });
+}
+
+/**
+ * An organization rule's refusal (accounts/organizations.ts) in the page's language;
+ * undefined for one without a known reason (say its English message then).
+ */
+export function organizationErrorText(tr: Translator, err: OrganizationError): string | undefined {
+  const { t } = tr;
+  const wait = minutesText(tr, err.options.retryAfter ?? 60);
+  switch (err.options.reason) {
+    case 'role_invalid': return t('orgs.error.roleInvalid');
+    case 'name_empty': return t('orgs.error.nameEmpty');
+    case 'name_too_long': return t('orgs.error.nameTooLong', { max: MAX_ORG_NAME_LENGTH });
+    case 'email_invalid': return t('orgs.error.emailInvalid');
+    case 'already_member': return err.options.email === undefined ? undefined : t('orgs.error.alreadyMember', { email: err.options.email });
+    case 'last_admin': return t('orgs.error.lastAdmin');
+    case 'organization_rate_limited': return t('orgs.error.organizationRateLimited', { max: INVITATIONS_PER_ORGANIZATION, wait });
+    case 'inviter_rate_limited': return t('orgs.error.inviterRateLimited', { max: INVITATIONS_PER_INVITER, wait });
+    case 'admin_only_invite': return t('orgs.error.onlyAdminInvite');
+    case 'admin_only_cancel': return t('orgs.error.onlyAdminCancel');
+    case 'admin_only_roles': return t('orgs.error.onlyAdminRoles');
+    case 'admin_only_remove': return t('orgs.error.onlyAdminRemove');
     default: return undefined;
   }
 }

@@ -239,6 +239,17 @@ export const en = {
   'orgs.notice.invited': 'Invitation sent to {email}. It is valid for 7 days; they will see it when they sign in.',
   'orgs.error.onlyAdminRoles': 'Only an admin of this organization can change roles.',
   'orgs.error.onlyAdminRemove': 'Only an admin of this organization can remove members.',
+  'orgs.error.onlyAdminInvite': 'Only an admin of this organization can invite members.',
+  'orgs.error.onlyAdminCancel': 'Only an admin of this organization can cancel invitations.',
+  'orgs.error.roleInvalid': 'Choose a role: admin or member',
+  'orgs.error.nameEmpty': 'An organization needs a name',
+  'orgs.error.nameTooLong': 'The name must be at most {max} characters',
+  'orgs.error.emailInvalid': 'Enter an e-mail address such as name@example.com',
+  'orgs.error.alreadyMember': '{email} is already a member.',
+  'orgs.error.lastAdmin': 'An organization needs at least one admin: make someone else admin first.',
+  'orgs.error.organizationRateLimited': 'Too many invitations: an organization may send at most {max} an hour. Try again in {wait}.',
+  'orgs.error.inviterRateLimited': 'Too many invitations: you may send at most {max} an hour. Try again in {wait}.',
+  'time.aMinute': 'a minute',
 
   // The login page (views/login.ts, http/routes/login.ts): for the lead to swap in.
   'login.title': 'Sign in',

@@ -167,6 +167,23 @@ for (const kind of databaseKinds()) {
       const hers = await get(server, '/developer/clients', anoukJar, 'de');
       assert.equal(langOf(hers), 'nl');
       assert.match(hers.body, /<h1>Je API-clients<\/h1>/);
+      // Organizations: the page and the rules' refusals (accounts/organizations.ts) in Dutch.
+      const orgs = await get(server, '/orgs', anoukJar, 'de');
+      assert.match(orgs.body, /<h1>Organisaties<\/h1>/);
+      assert.match(orgs.body, /<button type="submit">Organisatie aanmaken<\/button>/);
+      const unnamed = await httpRequest(server, 'POST', '/orgs', { jar: anoukJar, form: { ...hiddenFields(orgs.body, '/orgs'), name: ' ' } });
+      assert.equal(unnamed.status, 400);
+      assert.deepEqual(fieldErrors(unnamed.body), ['Een organisatie heeft een naam nodig']);
+      const created = await httpRequest(server, 'POST', '/orgs', { jar: anoukJar, form: { ...hiddenFields(orgs.body, '/orgs'), name: 'Woningcheck BV' } });
+      assert.equal(created.status, 303);
+      const org = await get(server, created.location ?? '', anoukJar, 'de');
+      assert.match(org.body, /De organisatie is aangemaakt\. Je bent de beheerder\./);
+      assert.match(org.body, /Rol wijzigen<span class="visually-hidden"> van /);
+      const orgPath = (created.location ?? '').split('?')[0] ?? '';
+      const selfInvite = await httpRequest(server, 'POST', `${orgPath}/members`, { jar: anoukJar, form: { ...hiddenFields(org.body, `${orgPath}/members`), email: anouk.email, role: 'member' } });
+      assert.equal(selfInvite.status, 400);
+      assert.deepEqual(fieldErrors(selfInvite.body), [`${anouk.email} is al lid.`]);
+
       const missing = await get(server, '/developer/clients/no-such-client', anoukJar, 'de');
       assert.equal(missing.status, 404);
       assert.match(missing.body, /<h1>Niet gevonden<\/h1>/);

@@ -26,7 +26,7 @@ import type { FormErrors } from '../../views/forms.js';
 import { orgListPage, orgPage, type OrgPageOptions } from '../../views/orgs.js';
 import { formValue, idParam, PAGE_ROUTE, sendForbidden, sendNotFound, sendPage, sessionUser } from '../pages.js';
 import { requireCsrf, requireUser, type Session } from '../session.js';
-import { pageTranslator } from '../locale.js';
+import { organizationErrorText, pageTranslator } from '../locale.js';
 import type { Translator } from '../../i18n/index.js';
 
 type UserSession = Session & { user: User };
@@ -90,16 +90,17 @@ export async function orgRoutes(app: FastifyInstance): Promise<void> {
   /** A refusal from the rules as a page: 403, 404, or the form again with the message (400, 429). */
   async function refusal(reply: FastifyReply, session: UserSession, err: unknown, form: (errors: FormErrors, status: number) => Promise<FastifyReply>): Promise<FastifyReply> {
     if (!(err instanceof OrganizationError)) throw err;
+    const message = organizationErrorText(translatorOf(reply.request, session), err) ?? err.message;
     switch (err.kind) {
       case 'forbidden':
-        return sendForbidden(reply, err.message, session);
+        return sendForbidden(reply, message, session);
       case 'not_found':
         return sendNotFound(reply, session);
       case 'rate_limited':
         reply.header('Retry-After', String(err.options.retryAfter ?? 60));
-        return form({ form: err.message }, 429);
+        return form({ form: message }, 429);
       default:
-        return form({ [err.options.field ?? 'form']: err.message }, 400);
+        return form({ [err.options.field ?? 'form']: message }, 400);
     }
   }
 
