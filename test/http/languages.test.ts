@@ -10,6 +10,7 @@ import { CookieJar, httpRequest, type HttpResult } from '../helpers/browser.js';
 import { authorizePath, DECISION_PATH, signIn } from '../helpers/authorize.js';
 import { hiddenFields } from '../helpers/html.js';
 import { createClient, createUser, type TestClient } from '../helpers/fixtures.js';
+import { httpLines, rawRequest } from '../helpers/raw-http.js';
 
 function langOf(page: HttpResult): string | undefined {
   return /<html lang="([^"]*)">/.exec(page.body)?.[1];
@@ -199,6 +200,34 @@ for (const kind of databaseKinds()) {
       assert.match(home.body, /<h1>Welkom bij Latchkey<\/h1>/);
       assert.match(home.body, /<a class="button" href="\/login">Inloggen<\/a>/);
       assert.equal(langOf(await get(server, '/', new CookieJar())), 'en');
+    } finally {
+      await server.close();
+    }
+  });
+
+  test(`[${kind}] hostile Accept-Language headers (tabs, bytes above ASCII, a huge header, a flood of ranges, sent at once) get English pages, never a 5xx`, async () => {
+    const server = await startTestServer(kind);
+    try {
+      const host = new URL(server.url).host;
+      const headers = [
+        'nl\t;q=1',
+        'nl-\xff\xfe, de',
+        `${'de;q=0.5,'.repeat(2000)}nl`,
+        'nl;q=0.5;q=abc, ' + 'x-'.repeat(3000),
+        '=;=;=,,,;;;q=1',
+        '\xc3\xa9\xe2\x80\xae, nl',
+      ];
+      const answers = await Promise.all(headers.map((h) => rawRequest(server.url, httpLines([
+        'GET /signup HTTP/1.1', `Host: ${host}`, 'Accept: text/html', `Accept-Language: ${h}`, 'Connection: close',
+      ]))));
+      answers.forEach((res, i) => {
+        assert.ok(res.status === 200 || res.status === 400 || res.status === 431, `header ${i}: ${res.status}`);
+        if (res.status === 200) assert.match(res.body, /<html lang="(en|nl|de)">/);
+      });
+      assert.equal(answers[0]?.status, 200);
+      assert.match(answers[0]?.body ?? '', /<html lang="en">/, 'a TAB is a control character: the header is not read');
+      assert.match(answers[2]?.body ?? '', /<html lang="en">/, 'a header over 1000 characters is not read');
+      assert.match(answers[5]?.body ?? '', /<html lang="en">/, 'C1 controls (as Latin-1 bytes) are control characters too');
     } finally {
       await server.close();
     }
