@@ -56,7 +56,7 @@ export const de: Catalogue = {
   'signup.locale': 'Sprache',
   'signup.localeHint': 'Ein Sprachkürzel wie de, en oder de-CH. Diese Seiten und die Apps, die Sie verbinden, verwenden es.',
   'signup.submit': 'Konto erstellen',
-  'signup.haveAccount': 'Sie haben schon ein Konto?',
+  'signup.haveAccount': 'Haben Sie bereits ein Konto?',
   'signup.signIn': 'Anmelden',
   'signup.error.duplicate': 'Es gibt bereits ein Konto mit dieser E-Mail-Adresse. Möchten Sie sich stattdessen anmelden?',
 
