@@ -5,6 +5,8 @@
 import type { FastifyRequest } from 'fastify';
 import { AccountError } from '../accounts/users.js';
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from '../accounts/passwords.js';
+import { ClientRegistrationError, MAX_CLIENT_NAME_LENGTH, MAX_URIS } from '../accounts/client-registration.js';
+import { MAX_URI_LENGTH, type RedirectUriError } from '../oauth/redirect-uri.js';
 import { INVITATIONS_PER_INVITER, INVITATIONS_PER_ORGANIZATION, MAX_ORG_NAME_LENGTH, OrganizationError } from '../accounts/organizations.js';
 import { pickLocale, translator, type Translator } from '../i18n/index.js';
 import type { User } from '../oauth/model.js';
@@ -87,6 +89,42 @@ export function organizationErrorText(tr: Translator, err: OrganizationError): s
     case 'admin_only_cancel': return t('orgs.error.onlyAdminCancel');
     case 'admin_only_roles': return t('orgs.error.onlyAdminRoles');
     case 'admin_only_remove': return t('orgs.error.onlyAdminRemove');
+    default: return undefined;
+  }
+}
+
+/** A redirect URI's refusal (oauth/redirect-uri.ts) in the page's language; undefined when its reason is unknown. */
+function redirectUriText({ t }: Translator, err: RedirectUriError, postLogout: boolean): string | undefined {
+  const value = err.shown ?? '';
+  let problem: string;
+  switch (err.problem) {
+    case 'empty': return postLogout ? t('uri.postLogout.empty') : t('uri.empty');
+    case 'too_long': return postLogout ? t('uri.postLogout.tooLong', { max: MAX_URI_LENGTH }) : t('uri.tooLong', { max: MAX_URI_LENGTH });
+    case 'unsafe': problem = t('uri.unsafe', { value }); break;
+    case 'not_absolute': problem = t('uri.notAbsolute', { value }); break;
+    case 'fragment': problem = t('uri.fragment', { value }); break;
+    case 'scheme': problem = t('uri.scheme', { value }); break;
+    case 'userinfo': problem = t('uri.userinfo', { value }); break;
+    case 'no_host': problem = t('uri.noHost', { value }); break;
+    case 'https': problem = t('uri.https', { value }); break;
+    default: return undefined;
+  }
+  return postLogout ? t('uri.postLogout.about', { problem }) : problem;
+}
+
+/**
+ * A client registration's refusal (accounts/client-registration.ts) in the page's language;
+ * undefined for one without a known reason (say its English message then).
+ */
+export function clientRegistrationErrorText(tr: Translator, err: ClientRegistrationError): string | undefined {
+  const { t } = tr;
+  const postLogout = err.field === 'post_logout_redirect_uris';
+  switch (err.reason) {
+    case 'name_empty': return t('developer.error.nameEmpty');
+    case 'name_too_long': return t('developer.error.nameTooLong', { max: MAX_CLIENT_NAME_LENGTH });
+    case 'no_redirect_uri': return t('developer.error.noRedirectUri');
+    case 'too_many_uris': return postLogout ? t('developer.error.tooManyPostLogoutUris', { max: MAX_URIS }) : t('developer.error.tooManyRedirectUris', { max: MAX_URIS });
+    case 'uri': return err.uriError === undefined ? undefined : redirectUriText(tr, err.uriError, postLogout);
     default: return undefined;
   }
 }

@@ -17,7 +17,7 @@ import {
 } from '../../views/developer.js';
 import { capitalize, formChecked, formValue, PAGE_ROUTE, sendNotFound, sendPage, sessionUser, stringParam } from '../pages.js';
 import { requireCsrf, requireUser, type Session } from '../session.js';
-import { pageTranslator } from '../locale.js';
+import { clientRegistrationErrorText, pageTranslator } from '../locale.js';
 import type { Translator } from '../../i18n/index.js';
 
 const PORTAL_POLICY = { requireHttps: true } as const;
@@ -47,7 +47,7 @@ interface CheckedClientForm {
 }
 
 /** One typed list of URIs, validated by `validate`; its error goes under `field`. */
-function checkUriList(errors: FormErrors, field: string, text: string, tooLong: string, validate: (uris: string[]) => string[]): string[] {
+function checkUriList(tr: Translator, errors: FormErrors, field: string, text: string, tooLong: string, validate: (uris: string[]) => string[]): string[] {
   if (text.length > MAX_REDIRECT_URIS_TEXT) {
     errors[field] = tooLong;
     return [];
@@ -56,7 +56,7 @@ function checkUriList(errors: FormErrors, field: string, text: string, tooLong: 
     return validate(splitRedirectUris(text));
   } catch (err) {
     if (!(err instanceof ClientRegistrationError)) throw err;
-    errors[field] = capitalize(err.message);
+    errors[field] = clientRegistrationErrorText(tr, err) ?? capitalize(err.message);
     return [];
   }
 }
@@ -65,17 +65,18 @@ function checkUriList(errors: FormErrors, field: string, text: string, tooLong: 
  * Validates the form's name, typed lists of URIs and ID token algorithm, collecting an error
  * per field. An algorithm left out (a form from before the field existed) keeps `currentAlg`.
  */
-function validateClientForm({ t }: Translator, values: ClientEditValues, currentAlg: IdTokenAlg = 'RS256'): CheckedClientForm {
+function validateClientForm(tr: Translator, values: ClientEditValues, currentAlg: IdTokenAlg = 'RS256'): CheckedClientForm {
+  const { t } = tr;
   const errors: FormErrors = {};
   let cleanName = '';
   try {
     cleanName = validateClientName(values.name);
   } catch (err) {
     if (!(err instanceof ClientRegistrationError)) throw err;
-    errors.name = capitalize(err.message);
+    errors.name = clientRegistrationErrorText(tr, err) ?? capitalize(err.message);
   }
-  const redirectUris = checkUriList(errors, 'redirect_uris', values.redirectUris, t('developer.error.redirectListTooLong'), (uris) => validateRedirectUris(uris, PORTAL_POLICY));
-  const postLogoutRedirectUris = checkUriList(errors, 'post_logout_redirect_uris', values.postLogoutRedirectUris, t('developer.error.postLogoutListTooLong'),
+  const redirectUris = checkUriList(tr, errors, 'redirect_uris', values.redirectUris, t('developer.error.redirectListTooLong'), (uris) => validateRedirectUris(uris, PORTAL_POLICY));
+  const postLogoutRedirectUris = checkUriList(tr, errors, 'post_logout_redirect_uris', values.postLogoutRedirectUris, t('developer.error.postLogoutListTooLong'),
     (uris) => validatePostLogoutRedirectUris(uris, PORTAL_POLICY));
   const alg = values.idTokenAlg === '' ? currentAlg : values.idTokenAlg;
   if (!isSigningAlg(alg)) errors.id_token_signed_response_alg = t('developer.error.alg');
