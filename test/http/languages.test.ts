@@ -8,7 +8,7 @@ import { databaseKinds } from '../helpers/databases.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { CookieJar, httpRequest, type HttpResult } from '../helpers/browser.js';
 import { authorizePath, DECISION_PATH, signIn } from '../helpers/authorize.js';
-import { hiddenFields } from '../helpers/html.js';
+import { hiddenFields, unescapeHtml } from '../helpers/html.js';
 import { createClient, createUser, type TestClient } from '../helpers/fixtures.js';
 import { httpLines, rawRequest } from '../helpers/raw-http.js';
 
@@ -17,7 +17,7 @@ function langOf(page: HttpResult): string | undefined {
 }
 
 function fieldErrors(body: string): string[] {
-  return [...body.matchAll(/class="field-error" id="[^"]+">([^<]*)</g)].map((m) => m[1] ?? '');
+  return [...body.matchAll(/class="field-error" id="[^"]+">([^<]*)</g)].map((m) => unescapeHtml(m[1] ?? ''));
 }
 
 /** GET with the browser's languages. */
@@ -212,7 +212,7 @@ for (const kind of databaseKinds()) {
       const headers = [
         'nl\t;q=1',
         'nl-\xff\xfe, de',
-        `${'de;q=0.5,'.repeat(2000)}nl`,
+        `${'de;q=0.5,'.repeat(150)}nl`,
         'nl;q=0.5;q=abc, ' + 'x-'.repeat(3000),
         '=;=;=,,,;;;q=1',
         '\xc3\xa9\xe2\x80\xae, nl',
