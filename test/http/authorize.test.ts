@@ -39,7 +39,7 @@ for (const kind of databaseKinds()) {
     });
 
     test('login, consent, allow: 302 to the redirect URI with the code and the state unchanged', async () => {
-      const user = await createUser(server);
+      const user = await createUser(server, { locale: 'en' });
       const { client, clientId } = await createClient(server, { name: 'Photo <Printer> & Co' });
       const { challenge } = pkcePair();
       const state = 'a b&c=d+e%20/?#é😀"\'<>\\';
