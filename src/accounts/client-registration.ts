@@ -1,17 +1,23 @@
 // Registering API clients and resetting their secrets: shared by the admin CLI and the
 // developer portal. A secret is 256-bit random, shown once, stored as SHA-256.
 import { newClientId, newSecret, sha256Hex } from '../oauth/crypto.js';
-import { validateRedirectUri, type RedirectUriPolicy } from '../oauth/redirect-uri.js';
+import { RedirectUriError, validateRedirectUri, type RedirectUriPolicy } from '../oauth/redirect-uri.js';
 import { nowSeconds } from '../oauth/clock.js';
 import type { Client, IdTokenAlg } from '../oauth/model.js';
 import { GRANT_TYPES, type GrantType } from '../oauth/grant-types.js';
 import type { AccountServices } from './services.js';
+
+/** Why a registration was refused, for pages that say it in the reader's language (http/locale.ts). */
+export type ClientRegistrationReason = 'name_empty' | 'name_too_long' | 'no_redirect_uri' | 'too_many_uris' | 'uri';
 
 export class ClientRegistrationError extends Error {
   override name = 'ClientRegistrationError';
   constructor(
     message: string,
     readonly field: 'name' | 'redirect_uris' | 'post_logout_redirect_uris' | 'grant_types' | 'scopes' | 'owner' = 'name',
+    readonly reason?: ClientRegistrationReason,
+    /** For reason `uri`: the URI's own refusal. */
+    readonly uriError?: RedirectUriError,
   ) {
     super(message);
   }
@@ -43,16 +49,16 @@ export const MAX_CLIENT_NAME_LENGTH = 200;
 
 export function validateClientName(name: string): string {
   const value = name.trim();
-  if (value === '') throw new ClientRegistrationError('a client needs a name', 'name');
-  if (value.length > MAX_CLIENT_NAME_LENGTH) throw new ClientRegistrationError(`a client name must be at most ${MAX_CLIENT_NAME_LENGTH} characters`, 'name');
+  if (value === '') throw new ClientRegistrationError('a client needs a name', 'name', 'name_empty');
+  if (value.length > MAX_CLIENT_NAME_LENGTH) throw new ClientRegistrationError(`a client name must be at most ${MAX_CLIENT_NAME_LENGTH} characters`, 'name', 'name_too_long');
   return value;
 }
 
-const MAX_URIS = 20;
+export const MAX_URIS = 20;
 
 /** Validates each URI; throws ClientRegistrationError naming the first bad one. */
 export function validateRedirectUris(uris: string[], policy?: RedirectUriPolicy): string[] {
-  if (uris.length === 0) throw new ClientRegistrationError('a client needs at least one redirect URI', 'redirect_uris');
+  if (uris.length === 0) throw new ClientRegistrationError('a client needs at least one redirect URI', 'redirect_uris', 'no_redirect_uri');
   return validateUriList(uris, policy, 'redirect_uris', 'redirect URIs');
 }
 
@@ -65,12 +71,13 @@ export function validatePostLogoutRedirectUris(uris: string[], policy?: Redirect
 }
 
 function validateUriList(uris: string[], policy: RedirectUriPolicy | undefined, field: 'redirect_uris' | 'post_logout_redirect_uris', what: string): string[] {
-  if (uris.length > MAX_URIS) throw new ClientRegistrationError(`a client may have at most ${MAX_URIS} ${what}`, field);
+  if (uris.length > MAX_URIS) throw new ClientRegistrationError(`a client may have at most ${MAX_URIS} ${what}`, field, 'too_many_uris');
   try {
     return [...new Set(uris.map((u) => validateRedirectUri(u, policy)))];
   } catch (err) {
     const message = (err as Error).message;
-    throw new ClientRegistrationError(field === 'redirect_uris' ? message : `Post-logout redirect URI ${message.replace(/^a redirect URI /, '')}`, field);
+    throw new ClientRegistrationError(field === 'redirect_uris' ? message : `Post-logout redirect URI ${message.replace(/^a redirect URI /, '')}`, field,
+      'uri', err instanceof RedirectUriError ? err : undefined);
   }
 }
 

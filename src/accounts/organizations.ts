@@ -28,13 +28,19 @@ export const MAX_ORG_NAME_LENGTH = 200;
 
 export type OrganizationErrorKind = 'forbidden' | 'not_found' | 'invalid' | 'already_member' | 'last_admin' | 'rate_limited';
 
-/** A refusal, with a message for the page. */
+/** Which refusal it is, for pages that say it in the reader's language (http/locale.ts). */
+export type OrganizationErrorReason =
+  | 'role_invalid' | 'name_empty' | 'name_too_long' | 'email_invalid' | 'already_member' | 'last_admin'
+  | 'organization_rate_limited' | 'inviter_rate_limited'
+  | 'admin_only_invite' | 'admin_only_cancel' | 'admin_only_roles' | 'admin_only_remove';
+
+/** A refusal, with a message for the page (English; `reason` and `email` let a page translate it). */
 export class OrganizationError extends Error {
   override name = 'OrganizationError';
   constructor(
     readonly kind: OrganizationErrorKind,
     message: string,
-    readonly options: { field?: 'name' | 'email' | 'form'; retryAfter?: number } = {},
+    readonly options: { field?: 'name' | 'email' | 'form'; retryAfter?: number; reason?: OrganizationErrorReason; email?: string } = {},
   ) {
     super(message);
   }
@@ -56,23 +62,30 @@ export function parseRole(value: string): Role | null {
 
 function requireRole(value: string): Role {
   const role = parseRole(value);
-  if (!role) throw new OrganizationError('invalid', 'Choose a role: admin or member', { field: 'form' });
+  if (!role) throw new OrganizationError('invalid', 'Choose a role: admin or member', { field: 'form', reason: 'role_invalid' });
   return role;
 }
 
-function requireAdmin(membership: Membership, message: string): void {
-  if (membership.role !== 'admin') throw new OrganizationError('forbidden', message);
+const ADMIN_ONLY = {
+  admin_only_invite: 'Only an admin of this organization can invite members.',
+  admin_only_cancel: 'Only an admin of this organization can cancel invitations.',
+  admin_only_roles: 'Only an admin of this organization can change roles.',
+  admin_only_remove: 'Only an admin of this organization can remove members.',
+} as const;
+
+function requireAdmin(membership: Membership, reason: keyof typeof ADMIN_ONLY): void {
+  if (membership.role !== 'admin') throw new OrganizationError('forbidden', ADMIN_ONLY[reason], { reason });
 }
 
 /** The same check again under the organization's lock: an admin demoted meanwhile acts no more. */
-async function stillAdmin(tx: LockedOrganization, organizationId: number, userId: number, message: string): Promise<void> {
-  if ((await tx.orgs.findMembership(organizationId, userId))?.role !== 'admin') throw new OrganizationError('forbidden', message);
+async function stillAdmin(tx: LockedOrganization, organizationId: number, userId: number, reason: keyof typeof ADMIN_ONLY): Promise<void> {
+  if ((await tx.orgs.findMembership(organizationId, userId))?.role !== 'admin') throw new OrganizationError('forbidden', ADMIN_ONLY[reason], { reason });
 }
 
 export async function createOrganization(actor: Actor, nameInput: string): Promise<Organization> {
   const name = nameInput.trim();
-  if (name === '') throw new OrganizationError('invalid', 'An organization needs a name', { field: 'name' });
-  if (name.length > MAX_ORG_NAME_LENGTH) throw new OrganizationError('invalid', `The name must be at most ${MAX_ORG_NAME_LENGTH} characters`, { field: 'name' });
+  if (name === '') throw new OrganizationError('invalid', 'An organization needs a name', { field: 'name', reason: 'name_empty' });
+  if (name.length > MAX_ORG_NAME_LENGTH) throw new OrganizationError('invalid', `The name must be at most ${MAX_ORG_NAME_LENGTH} characters`, { field: 'name', reason: 'name_too_long' });
   const { services } = actor;
   const now = nowSeconds(services.clock);
   // Integrations start on, as with `latchkey org create`; the operator may switch them off.
@@ -102,31 +115,31 @@ function waitFor(times: number[], limit: number, now: number): number {
  * address (no account is looked up); "already a member" only for an address of a listed member.
  */
 export async function inviteMember(actor: Actor, membership: Membership, emailInput: string, roleInput: string): Promise<Invitation> {
-  requireAdmin(membership, 'Only an admin of this organization can invite members.');
+  requireAdmin(membership, 'admin_only_invite');
   let email: string;
   try {
     email = validateEmail(emailInput);
   } catch (err) {
     if (!(err instanceof AccountError)) throw err;
-    throw new OrganizationError('invalid', 'Enter an e-mail address such as name@example.com', { field: 'email' });
+    throw new OrganizationError('invalid', 'Enter an e-mail address such as name@example.com', { field: 'email', reason: 'email_invalid' });
   }
   const role = requireRole(roleInput);
   const { services } = actor;
   const org = membership.organization;
   const now = nowSeconds(services.clock);
   const invitation = await services.orgs.locked(org.id, async (tx) => {
-    await stillAdmin(tx, org.id, actor.user.id, 'Only an admin of this organization can invite members.');
-    if (await tx.orgs.hasMemberWithEmail(org.id, email)) throw new OrganizationError('already_member', `${email} is already a member.`, { field: 'email' });
+    await stillAdmin(tx, org.id, actor.user.id, 'admin_only_invite');
+    if (await tx.orgs.hasMemberWithEmail(org.id, email)) throw new OrganizationError('already_member', `${email} is already a member.`, { field: 'email', reason: 'already_member', email });
     await tx.invitations.lockInviter(actor.user.id);
     const created = await tx.invitations.upsert({ organizationId: org.id, email, role, invitedBy: actor.user.id, now, expiresAt: now + INVITATION_TTL });
     const since = now - INVITATION_WINDOW;
     const orgWait = waitFor(await tx.invitations.createdSinceForOrganization(org.id, since, created.id), INVITATIONS_PER_ORGANIZATION, now);
     if (orgWait > 0) {
-      throw new OrganizationError('rate_limited', `Too many invitations: an organization may send at most ${INVITATIONS_PER_ORGANIZATION} an hour. Try again in ${minutes(orgWait)}.`, { field: 'form', retryAfter: orgWait });
+      throw new OrganizationError('rate_limited', `Too many invitations: an organization may send at most ${INVITATIONS_PER_ORGANIZATION} an hour. Try again in ${minutes(orgWait)}.`, { field: 'form', retryAfter: orgWait, reason: 'organization_rate_limited' });
     }
     const inviterWait = waitFor(await tx.invitations.createdSinceByInviter(actor.user.id, since, created.id), INVITATIONS_PER_INVITER, now);
     if (inviterWait > 0) {
-      throw new OrganizationError('rate_limited', `Too many invitations: you may send at most ${INVITATIONS_PER_INVITER} an hour. Try again in ${minutes(inviterWait)}.`, { field: 'form', retryAfter: inviterWait });
+      throw new OrganizationError('rate_limited', `Too many invitations: you may send at most ${INVITATIONS_PER_INVITER} an hour. Try again in ${minutes(inviterWait)}.`, { field: 'form', retryAfter: inviterWait, reason: 'inviter_rate_limited' });
     }
     return created;
   });
@@ -167,7 +180,7 @@ export async function declineInvitation(actor: Actor, invitationId: number): Pro
 
 /** An admin cancels (deletes) one of the organization's invitations. */
 export async function cancelInvitation(actor: Actor, membership: Membership, invitationId: number): Promise<Invitation> {
-  requireAdmin(membership, 'Only an admin of this organization can cancel invitations.');
+  requireAdmin(membership, 'admin_only_cancel');
   const org = membership.organization;
   const invitation = await actor.services.invitations.cancel(org.id, invitationId);
   if (!invitation) throw new OrganizationError('not_found', NO_INVITATION);
@@ -177,16 +190,16 @@ export async function cancelInvitation(actor: Actor, membership: Membership, inv
 
 /** An admin changes a member's role; the last admin cannot be made a member. */
 export async function changeRole(actor: Actor, membership: Membership, memberId: number, roleInput: string): Promise<void> {
-  requireAdmin(membership, 'Only an admin of this organization can change roles.');
+  requireAdmin(membership, 'admin_only_roles');
   const org = membership.organization;
   const { services } = actor;
   const role = requireRole(roleInput);
   const done = await services.orgs.locked(org.id, async (tx) => {
-    await stillAdmin(tx, org.id, actor.user.id, 'Only an admin of this organization can change roles.');
+    await stillAdmin(tx, org.id, actor.user.id, 'admin_only_roles');
     const target = await tx.orgs.findMembership(org.id, memberId);
     if (!target) throw new OrganizationError('not_found', 'There is no such member.');
     if (role === 'member' && target.role === 'admin' && (await tx.orgs.countAdmins(org.id)) <= 1) {
-      throw new OrganizationError('last_admin', LAST_ADMIN, { field: 'form' });
+      throw new OrganizationError('last_admin', LAST_ADMIN, { field: 'form', reason: 'last_admin' });
     }
     await tx.orgs.upsertMember(org.id, memberId, role, nowSeconds(services.clock));
     return true;
@@ -202,14 +215,14 @@ export async function changeRole(actor: Actor, membership: Membership, memberId:
  */
 export async function removeMember(actor: Actor, membership: Membership, memberId: number): Promise<{ self: boolean }> {
   const self = memberId === actor.user.id;
-  if (!self) requireAdmin(membership, 'Only an admin of this organization can remove members.');
+  if (!self) requireAdmin(membership, 'admin_only_remove');
   const org = membership.organization;
   const { services } = actor;
   const done = await services.orgs.locked(org.id, async (tx) => {
-    if (!self) await stillAdmin(tx, org.id, actor.user.id, 'Only an admin of this organization can remove members.');
+    if (!self) await stillAdmin(tx, org.id, actor.user.id, 'admin_only_remove');
     const target = await tx.orgs.findMembership(org.id, memberId);
     if (!target) throw new OrganizationError('not_found', 'There is no such member.');
-    if (target.role === 'admin' && (await tx.orgs.countAdmins(org.id)) <= 1) throw new OrganizationError('last_admin', LAST_ADMIN, { field: 'form' });
+    if (target.role === 'admin' && (await tx.orgs.countAdmins(org.id)) <= 1) throw new OrganizationError('last_admin', LAST_ADMIN, { field: 'form', reason: 'last_admin' });
     await tx.orgs.removeMember(org.id, memberId);
     return true;
   });

@@ -6,6 +6,8 @@ import { html, type Html } from '../views/html.js';
 import { errorPage, layout } from '../views/layout.js';
 import type { Session } from './session.js';
 import type { User } from '../oauth/model.js';
+import { pageTranslator } from './locale.js';
+import type { Translator } from '../i18n/index.js';
 
 /** Route options of every page: errors render as an HTML page, never JSON. */
 export const PAGE_ROUTE = { config: { errorFormat: 'html' as const } };
@@ -32,10 +34,11 @@ export function sendPage(reply: FastifyReply, page: Html, status = 200): Fastify
 }
 
 /** An error page; with the signed-in session, its header keeps the account navigation. */
-function messagePage(title: string, message: string, session?: Session | null): Html {
-  if (!session?.user) return errorPage(title, message);
+function messagePage(t: Translator, title: string, message: string, session?: Session | null): Html {
+  if (!session?.user) return errorPage(title, message, t);
   return layout({
     title,
+    t,
     userName: session.user.name,
     csrfToken: session.csrfToken,
     body: html`<section class="card narrow"><h1>${title}</h1><p>${message}</p></section>`,
@@ -43,11 +46,14 @@ function messagePage(title: string, message: string, session?: Session | null): 
 }
 
 export function sendNotFound(reply: FastifyReply, session?: Session | null): FastifyReply {
-  return sendPage(reply, messagePage('Not found', 'There is no page at this address.', session), 404);
+  const tr = pageTranslator(reply.request, { user: session?.user ?? null });
+  return sendPage(reply, messagePage(tr, tr.t('error.notFound.title'), tr.t('error.notFound.message'), session), 404);
 }
 
+/** 403 with `message`, already in the page's language (pageTranslator with the same session). */
 export function sendForbidden(reply: FastifyReply, message: string, session?: Session | null): FastifyReply {
-  return sendPage(reply, messagePage('Not allowed', message, session), 403);
+  const tr = pageTranslator(reply.request, { user: session?.user ?? null });
+  return sendPage(reply, messagePage(tr, tr.t('error.forbidden.title'), message, session), 403);
 }
 
 /**

@@ -14,6 +14,7 @@ import { constantTimeEqual, newSecret, sha256Base64url, sha256Hex } from '../oau
 import { nowSeconds } from '../oauth/clock.js';
 import type { User } from '../oauth/model.js';
 import { errorPage } from '../views/layout.js';
+import { pageTranslator } from './locale.js';
 
 /** The cookie names on plain http; on an https issuer they carry the __Host- prefix. */
 export const SESSION_COOKIE = 'lk_session';
@@ -162,8 +163,9 @@ export async function requireCsrf(request: FastifyRequest, reply: FastifyReply):
   const session: Session | null = stored ?? (cookieToken === undefined ? null : { idHash: null, user: null, csrfToken: cookieToken, authTime: null });
   const body = request.body as Record<string, unknown> | undefined;
   if (!csrfValid(session, body?.csrf_token)) {
+    const tr = pageTranslator(request, { user: stored?.user ?? null });
     await reply.code(403).type('text/html; charset=utf-8').send(
-      errorPage('Form expired', 'This form was not sent from this site or has expired. Go back, reload the page and try again.').toString(),
+      errorPage(tr.t('error.formExpired.title'), tr.t('error.formExpired.message'), tr).toString(),
     );
     return null;
   }

@@ -32,7 +32,7 @@ export interface LogoutRequest {
   state?: string;
 }
 
-/** The parameters read; `ui_locales` and `logout_hint` are accepted too and change nothing (pages are English). */
+/** The parameters read; `ui_locales` (the pages' language, read by http/routes/logout.ts) and `logout_hint` are accepted too. */
 const PARAMETERS = { id_token_hint: 'idTokenHint', client_id: 'clientId', post_logout_redirect_uri: 'postLogoutRedirectUri', state: 'state' } as const;
 const ACCEPTED = new Set<string>([...Object.keys(PARAMETERS), 'ui_locales', 'logout_hint']);
 

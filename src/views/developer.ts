@@ -4,25 +4,24 @@ import { html, type Html } from './html.js';
 import { layout } from './layout.js';
 import { checkbox, csrfInput, field, formAlert, notice, select, textarea, timeOf, type FormErrors } from './forms.js';
 import type { Client, User } from '../oauth/model.js';
+import { ENGLISH, type Translator } from '../i18n/index.js';
 
 interface PageBase {
   user: User;
   csrfToken: string;
+  /** The page's language; English when omitted. */
+  t?: Translator | undefined;
 }
 
-const REDIRECT_HINT = html`Separate several with commas or put one per line. Each must be an absolute URI without a
-<code>#</code> fragment, using <code>https</code> (plain <code>http</code> only for <code>localhost</code> or
-<code>127.0.0.1</code>). The app may only be sent back to exactly one of these.`;
-
-const POST_LOGOUT_HINT = html`Optional. The exact addresses your app may ask to send people back to after they sign out here
-(<code>post_logout_redirect_uri</code>), by the same rules as the redirect URIs; leave empty if it never does.`;
-
-const ID_TOKEN_ALGS: ReadonlyArray<readonly [string, string]> = [['RS256', 'RS256 (RSA, the default)'], ['ES256', 'ES256 (elliptic curve P-256)']];
+function trOf(o: PageBase): Translator {
+  return o.t ?? ENGLISH;
+}
 
 /** The OpenID Connect settings both client forms share: post-logout redirect URIs and the ID token algorithm. */
-function openIdFields(values: ClientFormValues | ClientEditValues, errors: FormErrors): Html {
-  return html`${textarea({ name: 'post_logout_redirect_uris', label: 'Post-logout URIs', value: values.postLogoutRedirectUris, error: errors.post_logout_redirect_uris, hint: POST_LOGOUT_HINT, rows: 2 })}
-${select({ name: 'id_token_signed_response_alg', label: 'ID token signing algorithm', value: values.idTokenAlg, error: errors.id_token_signed_response_alg, options: ID_TOKEN_ALGS, hint: 'How the ID tokens your app receives are signed (OpenID Connect).' })}`;
+function openIdFields(values: ClientFormValues | ClientEditValues, errors: FormErrors, { t, th }: Translator): Html {
+  const algs: ReadonlyArray<readonly [string, string]> = [['RS256', t('developer.alg.rs256')], ['ES256', t('developer.alg.es256')]];
+  return html`${textarea({ name: 'post_logout_redirect_uris', label: t('developer.postLogoutUris'), value: values.postLogoutRedirectUris, error: errors.post_logout_redirect_uris, hint: th('developer.postLogoutHint'), rows: 2 })}
+${select({ name: 'id_token_signed_response_alg', label: t('developer.idTokenAlg'), value: values.idTokenAlg, error: errors.id_token_signed_response_alg, options: algs, hint: t('developer.idTokenAlgHint') })}`;
 }
 
 function clientPath(client: Client, suffix = ''): string {
@@ -30,24 +29,26 @@ function clientPath(client: Client, suffix = ''): string {
 }
 
 function page(o: PageBase, title: string, body: Html): Html {
-  return layout({ title, userName: o.user.name, csrfToken: o.csrfToken, body });
+  return layout({ title, t: trOf(o), userName: o.user.name, csrfToken: o.csrfToken, body });
 }
 
-function kind(client: Client): string {
-  return client.isPublic ? 'Public (no secret, PKCE)' : 'Confidential (with secret)';
+function kind(client: Client, { t }: Translator): string {
+  return client.isPublic ? t('developer.kind.public') : t('developer.kind.confidential');
 }
 
 export function clientListPage(o: PageBase & { clients: Client[]; notice?: string | undefined }): Html {
-  return page(o, 'Your API clients', html`<div class="page-head"><h1>Your API clients</h1><a class="button" href="/developer/clients/new">New client</a></div>
+  const tr = trOf(o);
+  const { t, th } = tr;
+  return page(o, t('developer.list.title'), html`<div class="page-head"><h1>${t('developer.list.title')}</h1><a class="button" href="/developer/clients/new">${t('developer.list.new')}</a></div>
 ${notice(o.notice)}
 ${o.clients.length === 0
-  ? html`<section class="card"><p>You have not registered any API clients yet. A client lets your app ask people for access to their Latchkey account.</p>
-<p><a href="/developer/clients/new">Register your first client</a>.</p></section>`
+  ? html`<section class="card"><p>${t('developer.list.empty')}</p>
+<p><a href="/developer/clients/new">${t('developer.list.registerFirst')}</a>.</p></section>`
   : html`<ul class="items card">${o.clients.map((c) => html`<li class="item">
 <div class="item-main">
 <h2 class="item-title"><a href="${clientPath(c)}">${c.name}</a></h2>
-<p class="muted">Client id <code>${c.clientId}</code></p>
-<p class="muted">${kind(c)} · ${c.redirectUris.length} redirect URI${c.redirectUris.length === 1 ? '' : 's'} · created ${timeOf(c.createdAt)}</p>
+<p class="muted">${th('developer.list.clientId', { id: c.clientId })}</p>
+<p class="muted">${kind(c, tr)} · ${t(c.redirectUris.length === 1 ? 'developer.list.redirectCount.one' : 'developer.list.redirectCount.other', { count: c.redirectUris.length })} · ${th('developer.list.created', { time: timeOf(c.createdAt) })}</p>
 </div>
 </li>`)}</ul>`}`);
 }
@@ -66,114 +67,122 @@ export interface ClientFormValues extends ClientEditValues {
 
 export function newClientPage(o: PageBase & { values: ClientFormValues; errors: FormErrors }): Html {
   const { values, errors } = o;
-  return page(o, 'New API client', html`<p class="crumbs"><a href="/developer/clients">Your API clients</a></p>
+  const tr = trOf(o);
+  const { t, th } = tr;
+  return page(o, t('developer.new.title'), html`<p class="crumbs"><a href="/developer/clients">${t('developer.list.title')}</a></p>
 <section class="card">
-<h1>Register an API client</h1>
+<h1>${t('developer.new.heading')}</h1>
 ${formAlert(errors.form)}
 <form method="post" action="/developer/clients/new" novalidate>
 ${csrfInput(o.csrfToken)}
-${field({ name: 'name', label: 'Name', value: values.name, error: errors.name, required: true, maxlength: 200, hint: 'People see this name when your app asks for access.' })}
-${textarea({ name: 'redirect_uris', label: 'Redirect URIs', value: values.redirectUris, error: errors.redirect_uris, required: true, hint: REDIRECT_HINT })}
-${openIdFields(values, errors)}
-${checkbox({ name: 'public', label: 'Public client (a mobile, desktop or single-page app)', checked: values.isPublic, hint: 'A public client cannot keep a secret: it gets none and must use PKCE. Leave this off for an app that runs on your server.' })}
-<div class="actions"><button type="submit">Register client</button><a href="/developer/clients">Cancel</a></div>
+${field({ name: 'name', label: t('developer.name'), value: values.name, error: errors.name, required: true, maxlength: 200, hint: t('developer.nameHint') })}
+${textarea({ name: 'redirect_uris', label: t('developer.redirectUris'), value: values.redirectUris, error: errors.redirect_uris, required: true, hint: th('developer.redirectHint') })}
+${openIdFields(values, errors, tr)}
+${checkbox({ name: 'public', label: t('developer.public'), checked: values.isPublic, hint: t('developer.publicHint') })}
+<div class="actions"><button type="submit">${t('developer.new.submit')}</button><a href="/developer/clients">${t('common.cancel')}</a></div>
 </form>
 </section>`);
 }
 
-function copyable(id: string, label: string, value: string): Html {
+function copyable(id: string, label: string, value: string, { t }: Translator): Html {
   return html`<div class="field">
 <p class="label" id="${id}-label">${label}</p>
 <div class="copy-row"><code class="secret" id="${id}">${value}</code>
-<button type="button" class="secondary copy" data-copy="${id}" hidden>Copy<span class="visually-hidden"> ${label}</span></button></div>
+<button type="button" class="secondary copy" data-copy="${id}" data-copied="${t('common.copied')}" data-selected="${t('common.copySelected')}" hidden>${t('common.copy')}<span class="visually-hidden"> ${label}</span></button></div>
 </div>`;
 }
 
 /** Shown once, right after registration or a secret reset; the secret is never shown again. */
 export function clientSecretPage(o: PageBase & { client: Client; secret: string | null; reset: boolean }): Html {
   const { client } = o;
-  const title = o.reset ? 'New client secret' : 'Client registered';
+  const tr = trOf(o);
+  const { t, th } = tr;
+  const title = o.reset ? t('developer.secret.resetTitle') : t('developer.secret.registeredTitle');
   return page(o, title, html`<section class="card">
 <h1>${title}</h1>
-<p><strong>${client.name}</strong> ${o.reset ? 'has a new secret. The old secret no longer works.' : 'is registered.'}</p>
+<p>${o.reset ? th('developer.secret.hasNew', { name: client.name }) : th('developer.secret.registered', { name: client.name })}</p>
 ${o.secret !== null
-  ? html`<div class="alert alert-warn" role="note"><strong>Copy the client secret now: it is shown only this once.</strong>
-We store only a fingerprint of it and cannot show it again; if you lose it, reset it.
-Keep it on your server: never put it in client-side code (a browser app, a mobile app) or in a public repository.</div>`
-  : html`<p>This is a public client: it has no secret and must use PKCE (<code>code_challenge</code> with <code>S256</code>).</p>`}
-${copyable('client-id', 'Client id', client.clientId)}
-${o.secret !== null ? copyable('client-secret', 'Client secret', o.secret) : html``}
-<div class="actions"><a class="button" href="${clientPath(client)}">Done</a></div>
+  ? html`<div class="alert alert-warn" role="note"><strong>${t('developer.secret.copyNow')}</strong>
+${t('developer.secret.warning')}</div>`
+  : html`<p>${th('developer.secret.public')}</p>`}
+${copyable('client-id', t('developer.clientId'), client.clientId, tr)}
+${o.secret !== null ? copyable('client-secret', t('developer.clientSecret'), o.secret, tr) : html``}
+<div class="actions"><a class="button" href="${clientPath(client)}">${t('developer.done')}</a></div>
 </section>
 <script src="/assets/copy.js" defer></script>`);
 }
 
 export function clientEditPage(o: PageBase & { client: Client; values: ClientEditValues; errors: FormErrors; notice?: string | undefined }): Html {
   const { client, values, errors } = o;
-  return page(o, client.name, html`<p class="crumbs"><a href="/developer/clients">Your API clients</a></p>
+  const tr = trOf(o);
+  const { t, th } = tr;
+  const none = t('developer.edit.none');
+  return page(o, client.name, html`<p class="crumbs"><a href="/developer/clients">${t('developer.list.title')}</a></p>
 <h1>${client.name}</h1>
 ${notice(o.notice)}
 <section class="card" aria-labelledby="details-heading">
-<h2 id="details-heading">Details</h2>
+<h2 id="details-heading">${t('developer.edit.details')}</h2>
 <dl class="details">
-<dt>Client id</dt><dd><code>${client.clientId}</code></dd>
-<dt>Type</dt><dd>${kind(client)}</dd>
-<dt>Grant types</dt><dd>${client.grantTypes.join(', ')}</dd>
-<dt>Scopes</dt><dd>${client.scopes.join(' ') || 'none'}</dd>
-<dt>Post-logout redirect URIs</dt><dd>${client.postLogoutRedirectUris.length === 0 ? 'none' : html`<ul class="plain">${client.postLogoutRedirectUris.map((u) => html`<li><code>${u}</code></li>`)}</ul>`}</dd>
-<dt>ID token algorithm</dt><dd>${client.idTokenSignedResponseAlg}</dd>
-<dt>Created</dt><dd>${timeOf(client.createdAt)}</dd>
+<dt>${t('developer.clientId')}</dt><dd><code>${client.clientId}</code></dd>
+<dt>${t('developer.edit.type')}</dt><dd>${kind(client, tr)}</dd>
+<dt>${t('developer.edit.grantTypes')}</dt><dd>${client.grantTypes.join(', ')}</dd>
+<dt>${t('developer.edit.scopes')}</dt><dd>${client.scopes.join(' ') || none}</dd>
+<dt>${t('developer.edit.postLogoutUris')}</dt><dd>${client.postLogoutRedirectUris.length === 0 ? none : html`<ul class="plain">${client.postLogoutRedirectUris.map((u) => html`<li><code>${u}</code></li>`)}</ul>`}</dd>
+<dt>${t('developer.edit.idTokenAlg')}</dt><dd>${client.idTokenSignedResponseAlg}</dd>
+<dt>${t('developer.edit.created')}</dt><dd>${timeOf(client.createdAt)}</dd>
 </dl>
 </section>
 <section class="card" aria-labelledby="settings-heading">
-<h2 id="settings-heading">Settings</h2>
+<h2 id="settings-heading">${t('developer.edit.settings')}</h2>
 ${formAlert(errors.form)}
 <form method="post" action="${clientPath(client)}" novalidate>
 ${csrfInput(o.csrfToken)}
-${field({ name: 'name', label: 'Name', value: values.name, error: errors.name, required: true, maxlength: 200 })}
-${textarea({ name: 'redirect_uris', label: 'Redirect URIs', value: values.redirectUris, error: errors.redirect_uris, required: true, hint: REDIRECT_HINT })}
-${openIdFields(values, errors)}
-<div class="actions"><button type="submit">Save changes</button></div>
+${field({ name: 'name', label: t('developer.name'), value: values.name, error: errors.name, required: true, maxlength: 200 })}
+${textarea({ name: 'redirect_uris', label: t('developer.redirectUris'), value: values.redirectUris, error: errors.redirect_uris, required: true, hint: th('developer.redirectHint') })}
+${openIdFields(values, errors, tr)}
+<div class="actions"><button type="submit">${t('developer.edit.save')}</button></div>
 </form>
 </section>
 ${client.isPublic
   ? html``
   : html`<section class="card" aria-labelledby="secret-heading">
-<h2 id="secret-heading">Client secret</h2>
-<p>The secret was shown once when it was issued. If it is lost or may have leaked, reset it: the old secret stops working at once.</p>
-<div class="actions"><a class="button secondary" href="${clientPath(client, '/reset-secret')}">Reset secret…</a></div>
+<h2 id="secret-heading">${t('developer.edit.secretHeading')}</h2>
+<p>${t('developer.edit.secretText')}</p>
+<div class="actions"><a class="button secondary" href="${clientPath(client, '/reset-secret')}">${t('developer.edit.resetLink')}</a></div>
 </section>`}
 <section class="card danger-zone" aria-labelledby="delete-heading">
-<h2 id="delete-heading">Delete this client</h2>
-<p>Deleting it revokes every token it holds; apps using it stop working.</p>
-<div class="actions"><a class="button danger" href="${clientPath(client, '/delete')}">Delete client…</a></div>
+<h2 id="delete-heading">${t('developer.edit.deleteHeading')}</h2>
+<p>${t('developer.edit.deleteText')}</p>
+<div class="actions"><a class="button danger" href="${clientPath(client, '/delete')}">${t('developer.edit.deleteLink')}</a></div>
 </section>`);
 }
 
 export function confirmResetPage(o: PageBase & { client: Client; error?: string | undefined }): Html {
   const { client } = o;
-  return page(o, `Reset the secret of ${client.name}`, html`<p class="crumbs narrow"><a href="${clientPath(client)}">${client.name}</a></p>
+  const { t, th } = trOf(o);
+  return page(o, t('developer.reset.title', { name: client.name }), html`<p class="crumbs narrow"><a href="${clientPath(client)}">${client.name}</a></p>
 <section class="card narrow">
-<h1>Reset the client secret?</h1>
-<p>A new secret is issued for <strong>${client.name}</strong> and shown once. The current secret stops working <strong>at once</strong>: every server that uses it fails until you give it the new one. Tokens already issued keep working.</p>
+<h1>${t('developer.reset.heading')}</h1>
+<p>${th('developer.reset.text', { name: client.name })}</p>
 <form method="post" action="${clientPath(client, '/reset-secret')}">
 ${csrfInput(o.csrfToken)}
-${checkbox({ name: 'confirm', label: 'I understand that the current secret stops working at once', required: true, error: o.error })}
-<div class="actions"><button type="submit" class="danger">Reset secret</button><a href="${clientPath(client)}">Cancel</a></div>
+${checkbox({ name: 'confirm', label: t('developer.reset.confirm'), required: true, error: o.error })}
+<div class="actions"><button type="submit" class="danger">${t('developer.reset.submit')}</button><a href="${clientPath(client)}">${t('common.cancel')}</a></div>
 </form>
 </section>`);
 }
 
 export function confirmDeletePage(o: PageBase & { client: Client; error?: string | undefined }): Html {
   const { client } = o;
-  return page(o, `Delete ${client.name}`, html`<p class="crumbs narrow"><a href="${clientPath(client)}">${client.name}</a></p>
+  const { t, th } = trOf(o);
+  return page(o, t('developer.delete.title', { name: client.name }), html`<p class="crumbs narrow"><a href="${clientPath(client)}">${client.name}</a></p>
 <section class="card narrow">
-<h1>Delete this client?</h1>
-<p><strong>${client.name}</strong> is deleted for good. Every access and refresh token it holds is revoked, people's consent to it is forgotten, and sign-ins through it fail.</p>
+<h1>${t('developer.delete.heading')}</h1>
+<p>${th('developer.delete.text', { name: client.name })}</p>
 <form method="post" action="${clientPath(client, '/delete')}">
 ${csrfInput(o.csrfToken)}
-${checkbox({ name: 'confirm', label: 'I understand that this cannot be undone', required: true, error: o.error })}
-<div class="actions"><button type="submit" class="danger">Delete client</button><a href="${clientPath(client)}">Cancel</a></div>
+${checkbox({ name: 'confirm', label: t('developer.delete.confirm'), required: true, error: o.error })}
+<div class="actions"><button type="submit" class="danger">${t('developer.delete.submit')}</button><a href="${clientPath(client)}">${t('common.cancel')}</a></div>
 </form>
 </section>`);
 }

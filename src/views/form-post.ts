@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { withoutLoneSurrogates } from '../oauth/authorize.js';
 import { html, raw, type Html } from './html.js';
+import { ENGLISH, type Translator } from '../i18n/index.js';
 
 /** The whole script: submit the one form. Its hash is what the CSP allows. */
 const SUBMIT_SCRIPT = 'document.forms[0].submit();';
@@ -33,21 +34,21 @@ export function formPostPolicy(redirectUri: string): string {
   return `default-src 'none'; script-src ${SUBMIT_SCRIPT_HASH}; form-action ${formActionSource(redirectUri)}; frame-ancestors 'none'; base-uri 'none'`;
 }
 
-export function formPostPage(redirectUri: string, parameters: Record<string, string | undefined>): Html {
+export function formPostPage(redirectUri: string, parameters: Record<string, string | undefined>, { t, locale }: Translator = ENGLISH): Html {
   const fields = Object.entries(parameters)
     .filter((entry): entry is [string, string] => entry[1] !== undefined)
     .map(([name, value]) => html`<input type="hidden" name="${name}" value="${withoutLoneSurrogates(value)}">`);
   return html`<!doctype html>
-<html lang="en">
+<html lang="${locale}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Returning to the application · Latchkey</title>
+<title>${t('formPost.title')} · Latchkey</title>
 </head>
 <body>
 <form method="post" action="${redirectUri}">
 ${fields}
-<noscript><p>JavaScript is off in this browser. Press the button to return to the application.</p><button type="submit">Continue</button></noscript>
+<noscript><p>${t('formPost.noscript')}</p><button type="submit">${t('formPost.continue')}</button></noscript>
 </form>
 <script>${raw(SUBMIT_SCRIPT)}</script>
 </body>

@@ -5,6 +5,7 @@ import { html, type Html } from './html.js';
 import { layout } from './layout.js';
 import { csrfInput } from './forms.js';
 import { destination } from './consent.js';
+import { ENGLISH, type Translator } from '../i18n/index.js';
 
 export const LOGOUT_CONFIRM_PATH = '/oauth/logout/confirm';
 
@@ -20,39 +21,45 @@ export interface ConfirmLogoutPageOptions {
   clientId: string | null;
   postLogoutRedirectUri: string | null;
   state: string | null;
+  /** The page's language; English when omitted. */
+  t?: Translator | undefined;
 }
 
-function why(o: ConfirmLogoutPageOptions): Html {
+function why(o: ConfirmLogoutPageOptions, { t, th }: Translator): Html {
+  const client = o.clientName ?? t('logout.anApplication');
   switch (o.reason) {
     case 'invalid_hint':
-      return html`<p>An application asked to sign you out, but its request could not be verified as coming from an application you use.</p>`;
+      return html`<p>${t('logout.why.invalidHint')}</p>`;
     case 'other_user':
-      return html`<p><strong>${o.clientName ?? 'An application'}</strong> asked to sign out someone else than the account you are signed in with.</p>`;
+      return html`<p>${th('logout.why.otherUser', { client })}</p>`;
     case 'other_session':
-      return html`<p><strong>${o.clientName ?? 'An application'}</strong> asks to sign you out, but from an earlier sign-in than this one.</p>`;
+      return html`<p>${th('logout.why.otherSession', { client })}</p>`;
     case 'no_hint':
-      return o.clientName === null ? html`` : html`<p><strong>${o.clientName}</strong> asks to sign you out.</p>`;
+      return o.clientName === null ? html`` : html`<p>${th('logout.why.noHint', { client: o.clientName })}</p>`;
   }
 }
 
 export function confirmLogoutPage(o: ConfirmLogoutPageOptions): Html {
   const goBack = o.postLogoutRedirectUri !== null && o.clientId !== null;
+  const tr = o.t ?? ENGLISH;
+  const { t, th } = tr;
   return layout({
-    title: 'Sign out?',
+    title: t('logout.confirm.title'),
+    t: tr,
     userName: o.userName,
     csrfToken: o.csrfToken,
     body: html`<section class="card narrow">
-<h1>Sign out of Latchkey?</h1>
-<p class="muted">Signed in as ${o.userName} (${o.userEmail}).</p>
-${why(o)}
-<p>Signing out ends your Latchkey session in this browser: the next time an app asks who you are, you sign in again.</p>
+<h1>${t('logout.confirm.heading')}</h1>
+<p class="muted">${t('common.signedInAs', { name: o.userName, email: o.userEmail })}</p>
+${why(o, tr)}
+<p>${t('logout.explain')}</p>
 <form method="post" action="${LOGOUT_CONFIRM_PATH}">
 ${csrfInput(o.csrfToken)}
 ${goBack ? html`<input type="hidden" name="client_id" value="${o.clientId ?? ''}">
 <input type="hidden" name="post_logout_redirect_uri" value="${o.postLogoutRedirectUri ?? ''}">
 ${o.state !== null ? html`<input type="hidden" name="state" value="${o.state}">` : html``}` : html``}
-${goBack ? html`<p class="hint">Afterwards you go back to <code>${destination(o.postLogoutRedirectUri ?? '')}</code>.</p>` : html``}
-<div class="actions"><button type="submit">Sign out</button><a href="/account">Stay signed in</a></div>
+${goBack ? html`<p class="hint">${th('logout.afterwards', { destination: destination(o.postLogoutRedirectUri ?? '') })}</p>` : html``}
+<div class="actions"><button type="submit">${t('logout.signOut')}</button><a href="/account">${t('logout.stay')}</a></div>
 </form>
 </section>`,
   });
@@ -62,14 +69,16 @@ ${goBack ? html`<p class="hint">Afterwards you go back to <code>${destination(o.
  * "You are signed out"; with `offer`, a link back to the application that asked (not followed
  * by itself: oauth/logout.ts withoutBlindRedirect), naming where it leads.
  */
-export function signedOutPage(offer?: { clientName: string; location: string }): Html {
+export function signedOutPage(offer?: { clientName: string; location: string }, tr: Translator = ENGLISH): Html {
+  const { t, th } = tr;
   return layout({
-    title: 'Signed out',
+    title: t('logout.done.title'),
+    t: tr,
     body: html`<section class="card narrow">
-<h1>You are signed out</h1>
-<p>You have signed out of Latchkey in this browser. You can close this page.</p>
-${offer ? html`<p><strong>${offer.clientName}</strong> asked to send you back to <code>${destination(offer.location)}</code>. Follow the link only if you trust that address.</p>` : html``}
-<div class="actions">${offer ? html`<a class="button" href="${offer.location}">Go back to ${offer.clientName}</a>` : html``}<a class="button${offer ? ' secondary' : ''}" href="/login">Sign in again</a></div>
+<h1>${t('logout.done.heading')}</h1>
+<p>${t('logout.done.message')}</p>
+${offer ? html`<p>${th('logout.done.offer', { client: offer.clientName, destination: destination(offer.location) })}</p>` : html``}
+<div class="actions">${offer ? html`<a class="button" href="${offer.location}">${t('logout.done.goBack', { client: offer.clientName })}</a>` : html``}<a class="button${offer ? ' secondary' : ''}" href="/login">${t('logout.done.signInAgain')}</a></div>
 </section>`,
   });
 }

@@ -6,13 +6,22 @@ import { html, type Html } from './html.js';
 import { layout } from './layout.js';
 import { csrfInput, field, formAlert, notice, timeOf, type FormErrors } from './forms.js';
 import type { Invitation, Member, Membership, Organization, PendingInvitation, Role, User } from '../oauth/model.js';
+import { ENGLISH, type Translator } from '../i18n/index.js';
 
 interface PageBase {
   user: User;
   csrfToken: string;
+  /** The page's language; English when omitted. */
+  t?: Translator | undefined;
 }
 
-const ROLE_LABEL: Record<Role, string> = { admin: 'Admin', member: 'Member' };
+function trOf(o: PageBase): Translator {
+  return o.t ?? ENGLISH;
+}
+
+function roleLabel({ t }: Translator, role: Role): string {
+  return role === 'admin' ? t('orgs.role.admin') : t('orgs.role.member');
+}
 
 function orgPath(org: Organization, suffix = ''): string {
   return `/orgs/${org.id}${suffix}`;
@@ -20,46 +29,51 @@ function orgPath(org: Organization, suffix = ''): string {
 
 function pendingItem(o: PageBase, i: PendingInvitation): Html {
   const base = `/orgs/invitations/${i.id}`;
+  const { t, th } = trOf(o);
+  const org = i.organizationName;
   return html`<li class="item">
 <div class="item-main"><h3 class="item-title">${i.organizationName}</h3>
-<p class="muted">You are invited as ${i.role === 'admin' ? 'an admin' : 'a member'} · until ${timeOf(i.expiresAt)}</p></div>
+<p class="muted">${i.role === 'admin' ? t('orgs.invitations.asAdmin') : t('orgs.invitations.asMember')} · ${th('orgs.invitations.until', { time: timeOf(i.expiresAt) })}</p></div>
 <div class="item-action">
-<form method="post" action="${base}/accept">${csrfInput(o.csrfToken)}<button type="submit">Accept<span class="visually-hidden"> the invitation to ${i.organizationName}</span></button></form>
-<form method="post" action="${base}/decline">${csrfInput(o.csrfToken)}<button type="submit" class="secondary">Decline<span class="visually-hidden"> the invitation to ${i.organizationName}</span></button></form>
+<form method="post" action="${base}/accept">${csrfInput(o.csrfToken)}<button type="submit">${th('orgs.invitations.accept', { org })}</button></form>
+<form method="post" action="${base}/decline">${csrfInput(o.csrfToken)}<button type="submit" class="secondary">${th('orgs.invitations.decline', { org })}</button></form>
 </div>
 </li>`;
 }
 
 export function orgListPage(o: PageBase & { memberships: Membership[]; invitations: PendingInvitation[]; name: string; errors: FormErrors; notice?: string | undefined }): Html {
+  const tr = trOf(o);
+  const { t } = tr;
   return layout({
-    title: 'Organizations',
+    title: t('orgs.title'),
+    t: tr,
     userName: o.user.name,
     csrfToken: o.csrfToken,
-    body: html`<h1>Organizations</h1>
+    body: html`<h1>${t('orgs.title')}</h1>
 ${notice(o.notice)}
 ${o.invitations.length === 0
   ? html``
   : html`<section class="card" aria-labelledby="invitations-heading">
-<h2 id="invitations-heading">Invitations</h2>
-<p class="muted">You become a member only if you accept. An organization you join can see your name and e-mail address, and apps you connect may act for it.</p>
+<h2 id="invitations-heading">${t('orgs.invitations.heading')}</h2>
+<p class="muted">${t('orgs.invitations.explain')}</p>
 <ul class="items">${o.invitations.map((i) => pendingItem(o, i))}</ul>
 </section>`}
 <section class="card" aria-labelledby="mine-heading">
-<h2 id="mine-heading">Your organizations</h2>
+<h2 id="mine-heading">${t('orgs.mine.heading')}</h2>
 ${o.memberships.length === 0
-  ? html`<p class="muted">You do not belong to any organization yet. Create one, or ask an admin of one to invite you.</p>`
+  ? html`<p class="muted">${t('orgs.mine.empty')}</p>`
   : html`<ul class="items">${o.memberships.map((m) => html`<li class="item">
 <div class="item-main"><h3 class="item-title"><a href="${orgPath(m.organization)}">${m.organization.name}</a></h3>
-<p class="muted">You are ${m.role === 'admin' ? 'an admin' : 'a member'} · integrations ${m.organization.integrationsEnabled ? 'on' : 'off'}</p></div>
+<p class="muted">${m.role === 'admin' ? t('orgs.mine.youAreAdmin') : t('orgs.mine.youAreMember')} · ${m.organization.integrationsEnabled ? t('orgs.mine.integrationsOn') : t('orgs.mine.integrationsOff')}</p></div>
 </li>`)}</ul>`}
 </section>
 <section class="card" aria-labelledby="create-heading">
-<h2 id="create-heading">Create an organization</h2>
+<h2 id="create-heading">${t('orgs.create.heading')}</h2>
 ${formAlert(o.errors.form)}
 <form method="post" action="/orgs" novalidate>
 ${csrfInput(o.csrfToken)}
-${field({ idPrefix: 'org', name: 'name', label: 'Organization name', value: o.name, error: o.errors.name, required: true, maxlength: 200, hint: 'You become its first admin.' })}
-<div class="actions"><button type="submit">Create organization</button></div>
+${field({ idPrefix: 'org', name: 'name', label: t('orgs.create.name'), value: o.name, error: o.errors.name, required: true, maxlength: 200, hint: t('orgs.create.hint') })}
+<div class="actions"><button type="submit">${t('orgs.create.submit')}</button></div>
 </form>
 </section>`,
   });
@@ -77,47 +91,50 @@ export interface OrgPageOptions extends PageBase {
   notice?: string | undefined;
 }
 
-function roleSelect(id: string, selected: Role): Html {
-  return html`<select id="${id}" name="role">${(['member', 'admin'] as const).map((r) => html`<option value="${r}"${r === selected ? html` selected` : html``}>${ROLE_LABEL[r]}</option>`)}</select>`;
+function roleSelect(id: string, selected: Role, tr: Translator): Html {
+  return html`<select id="${id}" name="role">${(['member', 'admin'] as const).map((r) => html`<option value="${r}"${r === selected ? html` selected` : html``}>${roleLabel(tr, r)}</option>`)}</select>`;
 }
 
 function memberItem(o: OrgPageOptions, m: Member): Html {
   const isAdmin = o.role === 'admin';
   const self = m.userId === o.user.id;
   const base = orgPath(o.organization, `/members/${m.userId}`);
+  const tr = trOf(o);
+  const { t, th } = tr;
   return html`<li class="item">
 <div class="item-main">
-<h3 class="item-title">${m.name}${self ? html` <span class="muted">(you)</span>` : html``}</h3>
+<h3 class="item-title">${m.name}${self ? html` <span class="muted">${t('orgs.member.you')}</span>` : html``}</h3>
 <p class="muted">${m.email}</p>
-${isAdmin ? html`` : html`<p><span class="badge">${ROLE_LABEL[m.role]}</span></p>`}
+${isAdmin ? html`` : html`<p><span class="badge">${roleLabel(tr, m.role)}</span></p>`}
 </div>
 ${isAdmin
   ? html`<div class="item-action">
 <form method="post" action="${base}/role" class="role-form">
 ${csrfInput(o.csrfToken)}
-<label for="role-${m.userId}" class="visually-hidden">Role of ${m.name}</label>
-${roleSelect(`role-${m.userId}`, m.role)}
-<button type="submit" class="secondary">Change role<span class="visually-hidden"> of ${m.name}</span></button>
+<label for="role-${m.userId}" class="visually-hidden">${t('orgs.member.roleOf', { name: m.name })}</label>
+${roleSelect(`role-${m.userId}`, m.role, tr)}
+<button type="submit" class="secondary">${th('orgs.member.changeRole', { name: m.name })}</button>
 </form>
 <form method="post" action="${base}/remove">
 ${csrfInput(o.csrfToken)}
-<button type="submit" class="link danger-link">${self ? 'Leave' : html`Remove<span class="visually-hidden"> ${m.name}</span>`}</button>
+<button type="submit" class="link danger-link">${self ? t('orgs.member.leave') : th('orgs.member.remove', { name: m.name })}</button>
 </form>
 </div>`
   : self
-    ? html`<div class="item-action"><form method="post" action="${base}/remove">${csrfInput(o.csrfToken)}<button type="submit" class="link danger-link">Leave</button></form></div>`
+    ? html`<div class="item-action"><form method="post" action="${base}/remove">${csrfInput(o.csrfToken)}<button type="submit" class="link danger-link">${t('orgs.member.leave')}</button></form></div>`
     : html``}
 </li>`;
 }
 
 function invitationItem(o: OrgPageOptions, i: Invitation): Html {
   const expired = i.expiresAt <= o.now;
+  const { t, th } = trOf(o);
   return html`<li class="item">
 <div class="item-main"><h3 class="item-title">${i.email}</h3>
-<p class="muted">Invited as ${ROLE_LABEL[i.role].toLowerCase()} · ${expired ? html`expired` : html`valid until ${timeOf(i.expiresAt)}`}</p></div>
+<p class="muted">${i.role === 'admin' ? t('orgs.invitation.asAdmin') : t('orgs.invitation.asMember')} · ${expired ? t('orgs.invitation.expired') : th('orgs.invitation.validUntil', { time: timeOf(i.expiresAt) })}</p></div>
 <div class="item-action"><form method="post" action="${orgPath(o.organization, `/invitations/${i.id}/cancel`)}">
 ${csrfInput(o.csrfToken)}
-<button type="submit" class="link danger-link">Cancel<span class="visually-hidden"> the invitation of ${i.email}</span></button>
+<button type="submit" class="link danger-link">${th('orgs.invitation.cancel', { email: i.email })}</button>
 </form></div>
 </li>`;
 }
@@ -125,44 +142,44 @@ ${csrfInput(o.csrfToken)}
 export function orgPage(o: OrgPageOptions): Html {
   const org = o.organization;
   const isAdmin = o.role === 'admin';
+  const tr = trOf(o);
+  const { t, th } = tr;
   return layout({
     title: org.name,
+    t: tr,
     userName: o.user.name,
     csrfToken: o.csrfToken,
-    body: html`<p class="crumbs"><a href="/orgs">Organizations</a></p>
+    body: html`<p class="crumbs"><a href="/orgs">${t('orgs.title')}</a></p>
 <h1>${org.name}</h1>
 ${notice(o.notice)}
 ${formAlert(o.errors.form)}
 ${isAdmin
   ? html`<section class="card" aria-labelledby="plan-heading">
-<h2 id="plan-heading">Plan</h2>
-<p>Third-party integrations: <span class="badge ${org.integrationsEnabled ? 'badge-on' : 'badge-off'}">${org.integrationsEnabled ? 'On' : 'Off'}</span></p>
-<p class="muted">${org.integrationsEnabled
-    ? 'Members may connect apps to this organization.'
-    : 'Members cannot connect apps to this organization, and tokens already issued for it do not work.'}
-The plan is managed by the operator of this server: a server administrator switches integrations on or off with
-<code>latchkey org set-integrations --org ${org.id} --enabled true|false</code>.</p>
+<h2 id="plan-heading">${t('orgs.plan.heading')}</h2>
+<p>${t('orgs.plan.integrations')} <span class="badge ${org.integrationsEnabled ? 'badge-on' : 'badge-off'}">${org.integrationsEnabled ? t('orgs.plan.on') : t('orgs.plan.off')}</span></p>
+<p class="muted">${org.integrationsEnabled ? t('orgs.plan.onText') : t('orgs.plan.offText')}
+${th('orgs.plan.managed', { command: `latchkey org set-integrations --org ${org.id} --enabled true|false` })}</p>
 </section>`
   : html``}
 <section class="card" aria-labelledby="members-heading">
-<h2 id="members-heading">Members</h2>
-<p class="muted">You are ${isAdmin ? 'an admin: you can invite people and change roles' : 'a member'}.</p>
+<h2 id="members-heading">${t('orgs.members.heading')}</h2>
+<p class="muted">${isAdmin ? t('orgs.members.youAreAdmin') : t('orgs.members.youAreMember')}</p>
 <ul class="items">${o.members.map((m) => memberItem(o, m))}</ul>
 </section>
 ${isAdmin
   ? html`<section class="card" aria-labelledby="invite-heading">
-<h2 id="invite-heading">Invite someone</h2>
+<h2 id="invite-heading">${t('orgs.invite.heading')}</h2>
 <form method="post" action="${orgPath(org, '/members')}" novalidate>
 ${csrfInput(o.csrfToken)}
-${field({ idPrefix: 'invite', name: 'email', label: 'E-mail address', type: 'email', value: o.invite.email, error: o.errors.email, required: true, hint: 'They see the invitation when they sign in with this address, and become a member only if they accept. It is valid for 7 days.' })}
-<div class="field"><label for="invite-role">Role</label>${roleSelect('invite-role', o.invite.role)}</div>
-<div class="actions"><button type="submit">Send invitation</button></div>
+${field({ idPrefix: 'invite', name: 'email', label: t('orgs.invite.email'), type: 'email', value: o.invite.email, error: o.errors.email, required: true, hint: t('orgs.invite.hint') })}
+<div class="field"><label for="invite-role">${t('orgs.invite.role')}</label>${roleSelect('invite-role', o.invite.role, tr)}</div>
+<div class="actions"><button type="submit">${t('orgs.invite.submit')}</button></div>
 </form>
 </section>
 ${o.invitations.length === 0
   ? html``
   : html`<section class="card" aria-labelledby="pending-heading">
-<h2 id="pending-heading">Pending invitations</h2>
+<h2 id="pending-heading">${t('orgs.pending.heading')}</h2>
 <ul class="items">${o.invitations.map((i) => invitationItem(o, i))}</ul>
 </section>`}`
   : html``}`,

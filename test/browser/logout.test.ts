@@ -35,7 +35,7 @@ test('[sqlite] in Chromium: logout with a hint redirects back at once; the confi
   try {
     const bye = `${app.base}/bye`;
     const rp = await createClient(server, { name: 'Browser RP', redirectUris: [`${app.base}/cb`], postLogoutRedirectUris: [bye] });
-    const user = await createUser(server) as Awaited<ReturnType<typeof createUser>> & { subject: string };
+    const user = await createUser(server, { locale: 'en' }) as Awaited<ReturnType<typeof createUser>> & { subject: string };
     const context = await browser.newContext();
     const page = await context.newPage();
     page.on('console', (msg) => {

@@ -114,7 +114,9 @@ test('[sqlite] in Chromium: sign up, register a client, authorize it, revoke it,
     await page.getByLabel('E-mail address').fill('dana@example.com');
     await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
     await page.getByLabel('Password again').fill(PASSWORD);
-    await page.getByLabel('Language').fill('nl');
+    // English: the pages speak the account's language, and this test reads them in English
+    // (test/browser/languages.test.ts has the Dutch account).
+    await page.getByLabel('Language').fill('en-GB');
     await page.getByRole('button', { name: 'Create account' }).click();
     await page.waitForURL(`${server.url}/account`);
     assert.equal(await page.getByLabel('Name').inputValue(), 'Dana Developer');
@@ -192,7 +194,7 @@ test('[sqlite] in Chromium: sign up, register a client, authorize it, revoke it,
     const refreshToken = String(exchanged.body.refresh_token);
     const me = await apiUser(server, accessToken);
     assert.equal(me.status, 200);
-    assert.deepEqual(await me.json(), { id: 1, name: 'Dana Developer', email: 'dana@example.com', locale: 'nl' });
+    assert.deepEqual(await me.json(), { id: 1, name: 'Dana Developer', email: 'dana@example.com', locale: 'en-GB' });
 
     // ---- connected apps: listed, then revoked; the token stops working at once --------------
     await page.goto(`${server.url}/account`);

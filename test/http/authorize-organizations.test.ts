@@ -27,7 +27,7 @@ for (const kind of databaseKinds()) {
       server.services.store.db.selectFrom('authorization_codes').selectAll().where('client_id', '=', clientId).orderBy('created_at').execute();
 
     test('the picker lists every organization; one with integrations off says so and cannot be chosen', async () => {
-      const user = await createUser(server);
+      const user = await createUser(server, { locale: 'en' });
       const on = await createOrganization(server, { name: 'Roofing <Co>', memberIds: [user.id] });
       const off = await createOrganization(server, { name: 'Free Plan Ltd', integrationsEnabled: false, memberIds: [user.id] });
       const { clientId } = await createClient(server, { redirectUris: [REDIRECT] });
@@ -49,7 +49,7 @@ for (const kind of databaseKinds()) {
     });
 
     test('a hand-made POST allowing an organization with integrations off is refused and issues nothing', async () => {
-      const user = await createUser(server);
+      const user = await createUser(server, { locale: 'en' });
       const off = await createOrganization(server, { integrationsEnabled: false, memberIds: [user.id] });
       const { client, clientId } = await createClient(server, { redirectUris: [REDIRECT] });
       const cookies = await signIn(server, user.email, user.password);
@@ -73,7 +73,7 @@ for (const kind of databaseKinds()) {
     });
 
     test('an organization the user is not a member of, or none at all, cannot be allowed', async () => {
-      const user = await createUser(server);
+      const user = await createUser(server, { locale: 'en' });
       await createOrganization(server, { memberIds: [user.id] });
       const stranger = await createOrganization(server, { name: 'Not mine' });
       const { client, clientId } = await createClient(server, { redirectUris: [REDIRECT] });
@@ -121,7 +121,7 @@ for (const kind of databaseKinds()) {
     });
 
     test('one organization: consent is remembered for it, and no longer once its plan turns integrations off', async () => {
-      const user = await createUser(server);
+      const user = await createUser(server, { locale: 'en' });
       const org = await createOrganization(server, { memberIds: [user.id] });
       const { clientId } = await createClient(server, { redirectUris: [REDIRECT] });
       const first = await authorize(server, { clientId, login: { email: user.email, password: user.password } });

@@ -39,7 +39,7 @@ for (const kind of databaseKinds()) {
     });
 
     test('login, consent, allow: 302 to the redirect URI with the code and the state unchanged', async () => {
-      const user = await createUser(server);
+      const user = await createUser(server, { locale: 'en' });
       const { client, clientId } = await createClient(server, { name: 'Photo <Printer> & Co' });
       const { challenge } = pkcePair();
       const state = 'a b&c=d+e%20/?#é😀"\'<>\\';
@@ -270,7 +270,7 @@ for (const kind of databaseKinds()) {
     });
 
     test('a decision that is neither allow nor deny shows the page again and issues nothing', async () => {
-      const user = await createUser(server);
+      const user = await createUser(server, { locale: 'en' });
       const { client, clientId } = await createClient(server);
       const stopped = await authorize(server, { clientId, redirectUri: REDIRECT, decision: 'stop', login: { email: user.email, password: user.password } });
       const fields = hiddenFields(stopped.consentPage ?? '', DECISION_PATH);

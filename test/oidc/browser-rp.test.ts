@@ -74,8 +74,8 @@ for (const kind of databaseKinds()) {
       rp = await startRelyingParty();
       redirectUri = `${rp.base}/cb`;
       browser = await launchChromium();
-      ida = await createUser(server, { email: 'ida@example.com', name: 'Ida Jansen' });
-      olaf = await createUser(server, { email: 'olaf@example.com', name: 'Olaf Berg' });
+      ida = await createUser(server, { email: 'ida@example.com', name: 'Ida Jansen', locale: 'en' });
+      olaf = await createUser(server, { email: 'olaf@example.com', name: 'Olaf Berg', locale: 'en' });
     });
     after(async () => {
       await browser?.close();

@@ -122,7 +122,8 @@ for (const kind of databaseKinds()) {
 
     /** A user signed in through the login page, with a hint from that login. */
     async function signedInUser(o: HintOptions = {}, client = rp): Promise<{ user: TestUser & { subject: string }; jar: CookieJar; hint: string }> {
-      const user = await createUser(server) as TestUser & { subject: string };
+      // English pages: the fixture's default account is Dutch, and the pages speak the account's language.
+      const user = await createUser(server, { locale: 'en' }) as TestUser & { subject: string };
       const jar = await signIn(server, user.email, user.password);
       return { user, jar, hint: await mintHint(server, user, client, jar, o) };
     }

@@ -46,7 +46,7 @@ for (const kind of databaseKinds()) {
 
     test('remembered consent for profile does not silently grant the e-mail address through claims', async () => {
       const wide = await createClient(server, { name: 'Wide', redirectUris: ['https://wide.example/cb'], scopes: ['openid', 'profile', 'email'] });
-      const user = await createUser(server);
+      const user = await createUser(server, { locale: 'en' });
       const jar = await signIn(server, user.email, user.password);
       const first = await authorize(server, { clientId: wide.clientId, redirectUri: wide.redirectUri, scope: 'openid profile', state: 's', cookies: jar });
       assert.ok(first.code, 'the first request is consented');

@@ -54,8 +54,8 @@ for (const kind of databaseKinds()) {
     const server = await startTestServer(kind);
     try {
       const { services } = server;
-      const admin = await createUser(server, { name: 'Mallory Admin' });
-      const victim = await createUser(server, { name: 'Victim Person' });
+      const admin = await createUser(server, { locale: 'en', name: 'Mallory Admin' });
+      const victim = await createUser(server, { locale: 'en', name: 'Victim Person' });
       const app = await createClient(server, { redirectUris: ['https://app.example/cb'] });
       const adminJar = await signIn(server, admin.email, admin.password);
       const orgId = await createOrg(server, adminJar, 'Shady Org');
@@ -108,8 +108,8 @@ for (const kind of databaseKinds()) {
   test(`[${kind}] the invite answer is the same whether or not an account uses the address`, async () => {
     const server = await startTestServer(kind);
     try {
-      const admin = await createUser(server, { name: 'Ann Admin' });
-      const existing = await createUser(server, { email: 'existing@example.com', name: 'Existing Person' });
+      const admin = await createUser(server, { locale: 'en', name: 'Ann Admin' });
+      const existing = await createUser(server, { locale: 'en', email: 'existing@example.com', name: 'Existing Person' });
       const adminJar = await signIn(server, admin.email, admin.password);
       const orgA = await createOrg(server, adminJar, 'Acme');
       const orgB = await createOrg(server, adminJar, 'Acme');
@@ -147,9 +147,9 @@ for (const kind of databaseKinds()) {
     const server = await startTestServer(kind);
     try {
       const { services } = server;
-      const admin = await createUser(server, { name: 'Ann Admin' });
-      const invitee = await createUser(server, { name: 'Ivy Invitee' });
-      const intruder = await createUser(server, { name: 'Ian Intruder' });
+      const admin = await createUser(server, { locale: 'en', name: 'Ann Admin' });
+      const invitee = await createUser(server, { locale: 'en', name: 'Ivy Invitee' });
+      const intruder = await createUser(server, { locale: 'en', name: 'Ian Intruder' });
       const app = await createClient(server, { redirectUris: ['https://app.example/cb'] });
       const adminJar = await signIn(server, admin.email, admin.password);
       const orgId = await createOrg(server, adminJar, 'Good Org');
@@ -190,7 +190,7 @@ for (const kind of databaseKinds()) {
       assert.deepEqual(radioOptions(consent.consentPage ?? '', 'organization_id').map((o) => o.value), [String(orgId)], 'now a real membership');
 
       // Decline deletes the invitation and makes nothing.
-      const decliner = await createUser(server, { name: 'Dan Decliner' });
+      const decliner = await createUser(server, { locale: 'en', name: 'Dan Decliner' });
       assert.equal((await invite(server, adminJar, orgId, decliner.email)).status, 200);
       const declinerJar = await signIn(server, decliner.email, decliner.password);
       const toDecline = await offeredInvitations(server, declinerJar);
@@ -202,7 +202,7 @@ for (const kind of databaseKinds()) {
       assert.equal((await httpRequest(server, 'POST', `/orgs/invitations/${declineId}/accept`, { jar: declinerJar, form: hiddenFields(toDecline.html, `/orgs/invitations/${declineId}/decline`) })).status, 404);
 
       // An admin cancels; the invitee no longer sees it and cannot accept it.
-      const late = await createUser(server, { name: 'Lee Late' });
+      const late = await createUser(server, { locale: 'en', name: 'Lee Late' });
       const sent = await invite(server, adminJar, orgId, late.email);
       const cancelAction = /action="(\/orgs\/\d+\/invitations\/(\d+)\/cancel)"/.exec(sent.body);
       assert.ok(cancelAction?.[1]);
@@ -233,8 +233,8 @@ for (const kind of databaseKinds()) {
   test(`[${kind}] an invitation 8 days old cannot be accepted`, async () => {
     const server = await startTestServer(kind);
     try {
-      const admin = await createUser(server);
-      const invitee = await createUser(server);
+      const admin = await createUser(server, { locale: 'en' });
+      const invitee = await createUser(server, { locale: 'en' });
       const adminJar = await signIn(server, admin.email, admin.password);
       const orgId = await createOrg(server, adminJar, 'Old Org');
       assert.equal((await invite(server, adminJar, orgId, invitee.email)).status, 200);
@@ -264,7 +264,7 @@ for (const kind of databaseKinds()) {
   test(`[${kind}] a burst of invitations sent at once is capped per organization and per admin (429, Retry-After)`, async () => {
     const server = await startTestServer(kind);
     try {
-      const admin = await createUser(server);
+      const admin = await createUser(server, { locale: 'en' });
       const adminJar = await signIn(server, admin.email, admin.password);
       const orgA = await createOrg(server, adminJar, 'Spam A');
       const orgB = await createOrg(server, adminJar, 'Spam B');
@@ -303,8 +303,8 @@ for (const kind of databaseKinds()) {
     const server = await startTestServer(kind);
     try {
       const { services } = server;
-      const ann = await createUser(server, { name: 'Ann' });
-      const bob = await createUser(server, { name: 'Bob' });
+      const ann = await createUser(server, { locale: 'en', name: 'Ann' });
+      const bob = await createUser(server, { locale: 'en', name: 'Bob' });
       const annJar = await signIn(server, ann.email, ann.password);
       const orgId = await createOrg(server, annJar, 'Pair');
       assert.equal((await invite(server, annJar, orgId, bob.email, 'admin')).status, 200);

@@ -7,6 +7,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { OAuthError } from '../../oauth/errors.js';
 import { HashingRefused } from '../../accounts/passwords.js';
 import { errorPage } from '../../views/layout.js';
+import { pageTranslator } from '../locale.js';
 
 export type ErrorFormat = 'json' | 'html';
 
@@ -57,7 +58,9 @@ export function sendOAuthError(request: FastifyRequest, reply: FastifyReply, err
   if (error.code === 'invalid_client' && error.basicAuthAttempted) reply.header('WWW-Authenticate', 'Basic realm="latchkey", charset="UTF-8"');
   if (error.retryAfter !== undefined) reply.header('Retry-After', String(error.retryAfter));
   if (config.errorFormat === 'html') {
-    return reply.code(status).type('text/html; charset=utf-8').send(errorPage('Something is not right', error.description).toString());
+    // The description comes from the core, in English; the frame speaks the page's language.
+    const tr = pageTranslator(request);
+    return reply.code(status).type('text/html; charset=utf-8').send(errorPage(tr.t('error.generic.title'), error.description, tr).toString());
   }
   reply.code(status).header('Cache-Control', 'no-store').header('Pragma', 'no-cache');
   // RFC 6750 §3: a protected resource (/api/user) answers with its Bearer challenge.
@@ -84,7 +87,10 @@ export function registerErrorHandler(app: FastifyInstance, options: ErrorHandler
 
   app.setNotFoundHandler((request, reply) => {
     const wantsHtml = (request.headers.accept ?? '').includes('text/html');
-    if (wantsHtml) return reply.code(404).type('text/html; charset=utf-8').send(errorPage('Not found', 'There is no page at this address.').toString());
+    if (wantsHtml) {
+      const tr = pageTranslator(request);
+      return reply.code(404).type('text/html; charset=utf-8').send(errorPage(tr.t('error.notFound.title'), tr.t('error.notFound.message'), tr).toString());
+    }
     return reply.code(404).send({ error: 'not_found', error_description: `no route for ${request.method} ${request.url.split('?')[0] ?? ''}` });
   });
 }

@@ -34,12 +34,14 @@ import { nowSeconds } from '../../oauth/clock.js';
 import { OAuthError } from '../../oauth/errors.js';
 import { audit } from '../../audit.js';
 import type { Organization, User } from '../../oauth/model.js';
-import { consentPage, INTEGRATIONS_OFF_MESSAGE } from '../../views/consent.js';
+import { consentPage } from '../../views/consent.js';
 import { formPostPage, formPostPolicy } from '../../views/form-post.js';
 import { selectAccountPage } from '../../views/select-account.js';
 import { parseFormBody, parseFormBodyLenient } from '../plugins/params.js';
 import { percentEncodeUnsafe } from '../plugins/security-headers.js';
 import { loadSession, requireCsrf, sessionSid, type Session } from '../session.js';
+import { pageTranslator } from '../locale.js';
+import type { Translator } from '../../i18n/index.js';
 
 export const AUTHORIZE_PATH = '/oauth/authorize';
 export const DECISION_PATH = '/oauth/authorize/decision';
@@ -122,7 +124,7 @@ function deliver(reply: FastifyReply, response: AuthorizationResponse): FastifyR
   if (response.responseMode === 'form_post') {
     return reply.code(200).type('text/html; charset=utf-8').header('Cache-Control', 'no-store').header('Pragma', 'no-cache')
       .header('Content-Security-Policy', formPostPolicy(response.redirectUri))
-      .send(formPostPage(response.redirectUri, response.parameters).toString());
+      .send(formPostPage(response.redirectUri, response.parameters, pageTranslator(reply.request)).toString());
   }
   return redirectToClient(reply, responseLocation(response));
 }
@@ -177,6 +179,11 @@ interface ConsentView {
   status?: number;
 }
 
+/** The language of the pages of an authorization request: the account's, else its ui_locales, else the browser's. */
+function requestTranslator(request: FastifyRequest, authz: AuthorizationRequest, user: User): Translator {
+  return pageTranslator(request, { user, uiLocales: authz.oidc?.uiLocales ?? null });
+}
+
 function sendConsentPage(reply: FastifyReply, view: ConsentView): FastifyReply {
   const enabled = view.organizations.filter((o) => o.integrationsEnabled);
   // With exactly one organization that can be chosen, choose it for the user.
@@ -192,6 +199,7 @@ function sendConsentPage(reply: FastifyReply, view: ConsentView): FastifyReply {
     userName: view.session.user.name,
     userEmail: view.session.user.email,
     error: view.error ?? null,
+    t: requestTranslator(reply.request, view.request, view.session.user),
   });
   return reply.code(view.status ?? 200).type('text/html; charset=utf-8').header('Cache-Control', 'no-store').send(page.toString());
 }
@@ -245,6 +253,7 @@ export async function authorizeRoutes(app: FastifyInstance): Promise<void> {
         const page = selectAccountPage({
           clientName: authz.client.name, userName: user.name, userEmail: user.email, csrfToken: userSession.csrfToken,
           continueUrl: back, otherAccountUrl: loginLocation(back, { otherAccount: true }),
+          t: requestTranslator(request, authz, user),
         });
         return reply.type('text/html; charset=utf-8').header('Cache-Control', 'no-store').send(page.toString());
       }
@@ -313,15 +322,16 @@ export async function authorizeRoutes(app: FastifyInstance): Promise<void> {
 
       const organizations = await organizationsOf(request, user.id);
       const userSession = session as Session & { user: User };
+      const { t } = requestTranslator(request, authz, user);
       if (decision !== 'allow') {
-        return sendConsentPage(reply, { request: authz, session: userSession, organizations, error: 'Choose Allow or Deny.', status: 400 });
+        return sendConsentPage(reply, { request: authz, session: userSession, organizations, error: t('consent.error.chooseDecision'), status: 400 });
       }
       const choice = chooseOrganization(organizations, formField(request.body, 'organization_id'));
       if (!choice.ok) {
         // Membership and the plan are checked here, not only on the page (a hand-made POST).
         const error = choice.reason === 'integrations_off'
-          ? INTEGRATIONS_OFF_MESSAGE
-          : choice.reason === 'missing' ? 'Choose the organization this access is for.' : 'You are not a member of that organization.';
+          ? t('consent.integrationsOff')
+          : choice.reason === 'missing' ? t('consent.error.chooseOrganization') : t('consent.error.notMember');
         return sendConsentPage(reply, { request: authz, session: userSession, organizations, error, status: choice.reason === 'integrations_off' ? 403 : 400 });
       }
 

@@ -17,20 +17,25 @@ import {
 } from '../../views/developer.js';
 import { capitalize, formChecked, formValue, PAGE_ROUTE, sendNotFound, sendPage, sessionUser, stringParam } from '../pages.js';
 import { requireCsrf, requireUser, type Session } from '../session.js';
+import { clientRegistrationErrorText, pageTranslator } from '../locale.js';
+import type { Translator } from '../../i18n/index.js';
 
 const PORTAL_POLICY = { requireHttps: true } as const;
 const MAX_REDIRECT_URIS_TEXT = 40_000;
 
-const NOTICES: Readonly<Record<string, string>> = {
-  saved: 'Your changes are saved.',
-  deleted: 'The client is deleted and its tokens are revoked.',
-};
+const NOTICES = { saved: 'developer.notice.saved', deleted: 'developer.notice.deleted' } as const;
 
 type UserSession = Session & { user: User };
 
-function notice(request: FastifyRequest): string | undefined {
+/** What every portal page gets: the user, the CSRF token and the page's language (the account's). */
+function pageBase(request: FastifyRequest, session: UserSession): { user: User; csrfToken: string; t: Translator } {
+  return { user: session.user, csrfToken: session.csrfToken, t: pageTranslator(request, { user: session.user }) };
+}
+
+function notice(request: FastifyRequest, session: UserSession): string | undefined {
   const done = (request.query as Record<string, unknown>).done;
-  return typeof done === 'string' ? NOTICES[done] : undefined;
+  if (typeof done !== 'string' || !Object.hasOwn(NOTICES, done)) return undefined;
+  return pageBase(request, session).t.t(NOTICES[done as keyof typeof NOTICES]);
 }
 
 interface CheckedClientForm {
@@ -42,16 +47,16 @@ interface CheckedClientForm {
 }
 
 /** One typed list of URIs, validated by `validate`; its error goes under `field`. */
-function checkUriList(errors: FormErrors, field: string, text: string, what: string, validate: (uris: string[]) => string[]): string[] {
+function checkUriList(tr: Translator, errors: FormErrors, field: string, text: string, tooLong: string, validate: (uris: string[]) => string[]): string[] {
   if (text.length > MAX_REDIRECT_URIS_TEXT) {
-    errors[field] = `The list of ${what} is too long`;
+    errors[field] = tooLong;
     return [];
   }
   try {
     return validate(splitRedirectUris(text));
   } catch (err) {
     if (!(err instanceof ClientRegistrationError)) throw err;
-    errors[field] = capitalize(err.message);
+    errors[field] = clientRegistrationErrorText(tr, err) ?? capitalize(err.message);
     return [];
   }
 }
@@ -60,20 +65,21 @@ function checkUriList(errors: FormErrors, field: string, text: string, what: str
  * Validates the form's name, typed lists of URIs and ID token algorithm, collecting an error
  * per field. An algorithm left out (a form from before the field existed) keeps `currentAlg`.
  */
-function validateClientForm(values: ClientEditValues, currentAlg: IdTokenAlg = 'RS256'): CheckedClientForm {
+function validateClientForm(tr: Translator, values: ClientEditValues, currentAlg: IdTokenAlg = 'RS256'): CheckedClientForm {
+  const { t } = tr;
   const errors: FormErrors = {};
   let cleanName = '';
   try {
     cleanName = validateClientName(values.name);
   } catch (err) {
     if (!(err instanceof ClientRegistrationError)) throw err;
-    errors.name = capitalize(err.message);
+    errors.name = clientRegistrationErrorText(tr, err) ?? capitalize(err.message);
   }
-  const redirectUris = checkUriList(errors, 'redirect_uris', values.redirectUris, 'redirect URIs', (uris) => validateRedirectUris(uris, PORTAL_POLICY));
-  const postLogoutRedirectUris = checkUriList(errors, 'post_logout_redirect_uris', values.postLogoutRedirectUris, 'post-logout redirect URIs',
+  const redirectUris = checkUriList(tr, errors, 'redirect_uris', values.redirectUris, t('developer.error.redirectListTooLong'), (uris) => validateRedirectUris(uris, PORTAL_POLICY));
+  const postLogoutRedirectUris = checkUriList(tr, errors, 'post_logout_redirect_uris', values.postLogoutRedirectUris, t('developer.error.postLogoutListTooLong'),
     (uris) => validatePostLogoutRedirectUris(uris, PORTAL_POLICY));
   const alg = values.idTokenAlg === '' ? currentAlg : values.idTokenAlg;
-  if (!isSigningAlg(alg)) errors.id_token_signed_response_alg = 'Choose RS256 or ES256';
+  if (!isSigningAlg(alg)) errors.id_token_signed_response_alg = t('developer.error.alg');
   return { errors, name: cleanName, redirectUris, postLogoutRedirectUris, idTokenAlg: isSigningAlg(alg) ? alg : currentAlg };
 }
 
@@ -114,14 +120,14 @@ export async function developerRoutes(app: FastifyInstance): Promise<void> {
     const session = await requireUser(request, reply);
     if (!session) return reply;
     const clients = await services.clients.listByOwner(session.user.id);
-    return sendPage(reply, clientListPage({ user: session.user, csrfToken: session.csrfToken, clients, notice: notice(request) }));
+    return sendPage(reply, clientListPage({ ...pageBase(request, session), clients, notice: notice(request, session) }));
   });
 
   app.get('/developer/clients/new', PAGE_ROUTE, async (request, reply) => {
     const session = await requireUser(request, reply);
     if (!session) return reply;
     return sendPage(reply, newClientPage({
-      user: session.user, csrfToken: session.csrfToken, values: { name: '', redirectUris: '', postLogoutRedirectUris: '', idTokenAlg: 'RS256', isPublic: false }, errors: {},
+      ...pageBase(request, session), values: { name: '', redirectUris: '', postLogoutRedirectUris: '', idTokenAlg: 'RS256', isPublic: false }, errors: {},
     }));
   });
 
@@ -130,9 +136,9 @@ export async function developerRoutes(app: FastifyInstance): Promise<void> {
     if (!session) return reply;
     const body = request.body;
     const values: ClientFormValues = { ...submittedValues(body), isPublic: formChecked(body, 'public') };
-    const checked = validateClientForm(values);
+    const checked = validateClientForm(pageBase(request, session).t, values);
     if (Object.keys(checked.errors).length > 0) {
-      return sendPage(reply, newClientPage({ user: session.user, csrfToken: session.csrfToken, values, errors: checked.errors }), 400);
+      return sendPage(reply, newClientPage({ ...pageBase(request, session), values, errors: checked.errors }), 400);
     }
     const { client, clientSecret } = await registerClient(services, {
       name: checked.name,
@@ -147,7 +153,7 @@ export async function developerRoutes(app: FastifyInstance): Promise<void> {
     });
     audit(request.log, 'client.created', { user_id: session.user.id, client_id: client.clientId, address: request.ip });
     // The secret is in this response only (no-store): it is never stored in clear or shown again.
-    return sendPage(reply, clientSecretPage({ user: session.user, csrfToken: session.csrfToken, client, secret: clientSecret, reset: false }), 201);
+    return sendPage(reply, clientSecretPage({ ...pageBase(request, session), client, secret: clientSecret, reset: false }), 201);
   });
 
   app.get('/developer/clients/:clientId', PAGE_ROUTE, async (request, reply) => {
@@ -156,7 +162,7 @@ export async function developerRoutes(app: FastifyInstance): Promise<void> {
     const client = await ownedClient(request, reply, session);
     if (!client) return reply;
     return sendPage(reply, clientEditPage({
-      user: session.user, csrfToken: session.csrfToken, client, notice: notice(request),
+      ...pageBase(request, session), client, notice: notice(request, session),
       values: {
         name: client.name,
         redirectUris: client.redirectUris.join('\n'),
@@ -173,9 +179,9 @@ export async function developerRoutes(app: FastifyInstance): Promise<void> {
     const client = await ownedClient(request, reply, session);
     if (!client) return reply;
     const values = submittedValues(request.body);
-    const checked = validateClientForm(values, client.idTokenSignedResponseAlg);
+    const checked = validateClientForm(pageBase(request, session).t, values, client.idTokenSignedResponseAlg);
     if (Object.keys(checked.errors).length > 0) {
-      return sendPage(reply, clientEditPage({ user: session.user, csrfToken: session.csrfToken, client, values, errors: checked.errors }), 400);
+      return sendPage(reply, clientEditPage({ ...pageBase(request, session), client, values, errors: checked.errors }), 400);
     }
     await services.clients.update(client.id, {
       name: checked.name,
@@ -193,7 +199,7 @@ export async function developerRoutes(app: FastifyInstance): Promise<void> {
     const client = await ownedClient(request, reply, session);
     if (!client) return reply;
     if (client.isPublic) return sendNotFound(reply, session);
-    return sendPage(reply, confirmResetPage({ user: session.user, csrfToken: session.csrfToken, client }));
+    return sendPage(reply, confirmResetPage({ ...pageBase(request, session), client }));
   });
 
   app.post('/developer/clients/:clientId/reset-secret', PAGE_ROUTE, async (request, reply) => {
@@ -203,12 +209,12 @@ export async function developerRoutes(app: FastifyInstance): Promise<void> {
     if (!client) return reply;
     if (client.isPublic) return sendNotFound(reply, session);
     if (!formChecked(request.body, 'confirm')) {
-      return sendPage(reply, confirmResetPage({ user: session.user, csrfToken: session.csrfToken, client, error: 'Tick the box to confirm' }), 400);
+      return sendPage(reply, confirmResetPage({ ...pageBase(request, session), client, error: pageBase(request, session).t.t('developer.error.tickBox') }), 400);
     }
     const secret = await resetClientSecret(services, client.clientId);
     if (secret === undefined) return sendNotFound(reply, session);
     audit(request.log, 'client.secret_reset', { user_id: session.user.id, client_id: client.clientId, address: request.ip });
-    return sendPage(reply, clientSecretPage({ user: session.user, csrfToken: session.csrfToken, client, secret, reset: true }));
+    return sendPage(reply, clientSecretPage({ ...pageBase(request, session), client, secret, reset: true }));
   });
 
   app.get('/developer/clients/:clientId/delete', PAGE_ROUTE, async (request, reply) => {
@@ -216,7 +222,7 @@ export async function developerRoutes(app: FastifyInstance): Promise<void> {
     if (!session) return reply;
     const client = await ownedClient(request, reply, session);
     if (!client) return reply;
-    return sendPage(reply, confirmDeletePage({ user: session.user, csrfToken: session.csrfToken, client }));
+    return sendPage(reply, confirmDeletePage({ ...pageBase(request, session), client }));
   });
 
   app.post('/developer/clients/:clientId/delete', PAGE_ROUTE, async (request, reply) => {
@@ -225,7 +231,7 @@ export async function developerRoutes(app: FastifyInstance): Promise<void> {
     const client = await ownedClient(request, reply, session);
     if (!client) return reply;
     if (!formChecked(request.body, 'confirm')) {
-      return sendPage(reply, confirmDeletePage({ user: session.user, csrfToken: session.csrfToken, client, error: 'Tick the box to confirm' }), 400);
+      return sendPage(reply, confirmDeletePage({ ...pageBase(request, session), client, error: pageBase(request, session).t.t('developer.error.tickBox') }), 400);
     }
     // ON DELETE CASCADE takes its grants, consents, codes and tokens with it.
     await services.clients.delete(client.id);

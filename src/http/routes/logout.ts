@@ -9,6 +9,7 @@ import { confirmLogoutPage, LOGOUT_CONFIRM_PATH, signedOutPage } from '../../vie
 import { PAGE_ROUTE, sendPage } from '../pages.js';
 import { formActionPolicy, percentEncodeUnsafe } from '../plugins/security-headers.js';
 import { endSession, loadSession, requireCsrf, sessionSid } from '../session.js';
+import { pageTranslator } from '../locale.js';
 
 export const LOGOUT_PATH = '/oauth/logout';
 
@@ -17,14 +18,25 @@ function logoutDeps(request: FastifyRequest): LogoutDeps {
   return { clients: services.clients, signingKeys: services.signingKeys, issuer: services.config.issuer };
 }
 
+/** The request's `ui_locales` (accepted by logoutRequest, which has already refused a repeated one). */
+function uiLocalesOf(sources: unknown[]): string | null {
+  for (const source of sources) {
+    const value = source !== null && typeof source === 'object' ? (source as Record<string, unknown>).ui_locales : undefined;
+    if (typeof value === 'string') return value;
+  }
+  return null;
+}
+
 /** Ends the browser session (if any), then goes back to the client or shows the signed-out page. */
 async function signOut(
   request: FastifyRequest, reply: FastifyReply, user: User | null, clientId: string | null, location: string | null,
-  offer?: { clientName: string; location: string },
+  offer?: { clientName: string; location: string }, uiLocales: string | null = null,
 ): Promise<FastifyReply> {
+  // The signed-out page still speaks the language of the account that just signed out.
+  const t = pageTranslator(request, { user, uiLocales });
   await endSession(request, reply);
   if (user) audit(request.log, 'logout.rp_initiated', { user_id: user.id, client_id: clientId, address: request.ip });
-  if (location === null) return sendPage(reply, signedOutPage(offer));
+  if (location === null) return sendPage(reply, signedOutPage(offer, t));
   return reply.header('Cache-Control', 'no-store').redirect(percentEncodeUnsafe(location), 303);
 }
 
@@ -40,7 +52,7 @@ async function logout(request: FastifyRequest, reply: FastifyReply, sources: unk
     const location = decision.action === 'end' ? decision.location : null;
     const offer = decision.action === 'end' && decision.offer !== undefined && decision.client !== null
       ? { clientName: decision.client.name, location: decision.offer } : undefined;
-    return signOut(request, reply, user, decision.client?.clientId ?? null, location, offer);
+    return signOut(request, reply, user, decision.client?.clientId ?? null, location, offer, uiLocalesOf(sources));
   }
   const goBack = decision.client !== null && decision.postLogoutRedirectUri !== null;
   const page = confirmLogoutPage({
@@ -52,6 +64,7 @@ async function logout(request: FastifyRequest, reply: FastifyReply, sources: unk
     clientId: goBack ? (decision.client?.clientId ?? null) : null,
     postLogoutRedirectUri: goBack ? decision.postLogoutRedirectUri : null,
     state: goBack ? decision.state : null,
+    t: pageTranslator(request, { user, uiLocales: uiLocalesOf(sources) }),
   });
   // The form's answer redirects to the client: its origin must be a form-action source (Chromium checks redirects).
   reply.header('Content-Security-Policy', formActionPolicy(goBack && decision.postLogoutRedirectUri !== null ? [decision.postLogoutRedirectUri] : []));

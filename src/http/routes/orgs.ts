@@ -26,26 +26,30 @@ import type { FormErrors } from '../../views/forms.js';
 import { orgListPage, orgPage, type OrgPageOptions } from '../../views/orgs.js';
 import { formValue, idParam, PAGE_ROUTE, sendForbidden, sendNotFound, sendPage, sessionUser } from '../pages.js';
 import { requireCsrf, requireUser, type Session } from '../session.js';
+import { organizationErrorText, pageTranslator } from '../locale.js';
+import type { Translator } from '../../i18n/index.js';
 
 type UserSession = Session & { user: User };
 
-const NOTICES: Readonly<Record<string, string>> = {
-  created: 'The organization is created. You are its admin.',
-  joined: 'You accepted the invitation: you are now a member.',
-  declined: 'You declined the invitation.',
-  cancelled: 'The invitation is cancelled.',
-  role: 'The role is changed.',
-  removed: 'The member is removed.',
-  left: 'You left the organization.',
-};
+const NOTICES = {
+  created: 'orgs.notice.created',
+  joined: 'orgs.notice.joined',
+  declined: 'orgs.notice.declined',
+  cancelled: 'orgs.notice.cancelled',
+  role: 'orgs.notice.role',
+  removed: 'orgs.notice.removed',
+  left: 'orgs.notice.left',
+} as const;
 
-function noticeOf(request: FastifyRequest): string | undefined {
-  const done = (request.query as Record<string, unknown>).done;
-  return typeof done === 'string' ? NOTICES[done] : undefined;
+/** The page's language: the signed-in account's. */
+function translatorOf(request: FastifyRequest, session: UserSession): Translator {
+  return pageTranslator(request, { user: session.user });
 }
 
-function invitedNotice(email: string): string {
-  return `Invitation sent to ${email}. It is valid for 7 days; they will see it when they sign in.`;
+function noticeOf(request: FastifyRequest, session: UserSession): string | undefined {
+  const done = (request.query as Record<string, unknown>).done;
+  if (typeof done !== 'string' || !Object.hasOwn(NOTICES, done)) return undefined;
+  return translatorOf(request, session).t(NOTICES[done as keyof typeof NOTICES]);
 }
 
 export async function orgRoutes(app: FastifyInstance): Promise<void> {
@@ -73,36 +77,37 @@ export async function orgRoutes(app: FastifyInstance): Promise<void> {
   async function renderOrg(reply: FastifyReply, session: UserSession, membership: Membership, extra: Partial<OrgPageOptions>, status = 200) {
     const [members, invitations] = await Promise.all([services.orgs.listMembers(membership.organization.id), invitationsOf(services, membership)]);
     return sendPage(reply, orgPage({
-      user: session.user, csrfToken: session.csrfToken, organization: membership.organization, role: membership.role, members, invitations,
+      user: session.user, csrfToken: session.csrfToken, t: translatorOf(reply.request, session), organization: membership.organization, role: membership.role, members, invitations,
       now: nowSeconds(services.clock), invite: { email: '', role: 'member' }, errors: {}, ...extra,
     }), status);
   }
 
   async function renderList(reply: FastifyReply, session: UserSession, extra: { name?: string; errors?: FormErrors; notice?: string | undefined }, status = 200) {
     const [memberships, invitations] = await Promise.all([services.orgs.listForUser(session.user.id), pendingInvitations(services, session.user)]);
-    return sendPage(reply, orgListPage({ user: session.user, csrfToken: session.csrfToken, memberships, invitations, name: '', errors: {}, ...extra }), status);
+    return sendPage(reply, orgListPage({ user: session.user, csrfToken: session.csrfToken, t: translatorOf(reply.request, session), memberships, invitations, name: '', errors: {}, ...extra }), status);
   }
 
   /** A refusal from the rules as a page: 403, 404, or the form again with the message (400, 429). */
   async function refusal(reply: FastifyReply, session: UserSession, err: unknown, form: (errors: FormErrors, status: number) => Promise<FastifyReply>): Promise<FastifyReply> {
     if (!(err instanceof OrganizationError)) throw err;
+    const message = organizationErrorText(translatorOf(reply.request, session), err) ?? err.message;
     switch (err.kind) {
       case 'forbidden':
-        return sendForbidden(reply, err.message, session);
+        return sendForbidden(reply, message, session);
       case 'not_found':
         return sendNotFound(reply, session);
       case 'rate_limited':
         reply.header('Retry-After', String(err.options.retryAfter ?? 60));
-        return form({ form: err.message }, 429);
+        return form({ form: message }, 429);
       default:
-        return form({ [err.options.field ?? 'form']: err.message }, 400);
+        return form({ [err.options.field ?? 'form']: message }, 400);
     }
   }
 
   app.get('/orgs', PAGE_ROUTE, async (request, reply) => {
     const session = await requireUser(request, reply);
     if (!session) return reply;
-    return renderList(reply, session, { notice: noticeOf(request) });
+    return renderList(reply, session, { notice: noticeOf(request, session) });
   });
 
   app.post('/orgs', PAGE_ROUTE, async (request, reply) => {
@@ -123,7 +128,7 @@ export async function orgRoutes(app: FastifyInstance): Promise<void> {
     if (!session) return reply;
     const membership = await membershipOf(request, reply, session);
     if (!membership) return reply;
-    return renderOrg(reply, session, membership, { notice: noticeOf(request) });
+    return renderOrg(reply, session, membership, { notice: noticeOf(request, session) });
   });
 
   // The invite form. It makes no membership: it sends an invitation the invitee may accept.
@@ -138,7 +143,7 @@ export async function orgRoutes(app: FastifyInstance): Promise<void> {
       const invitation = await inviteMember(actorOf(request, session), membership, email, roleInput);
       // Answered here rather than by a redirect, to name the address; the same page whether or
       // not an account uses it.
-      return await renderOrg(reply, session, membership, { notice: invitedNotice(invitation.email) });
+      return await renderOrg(reply, session, membership, { notice: translatorOf(request, session).t('orgs.notice.invited', { email: invitation.email }) });
     } catch (err) {
       return refusal(reply, session, err, (errors, status) => renderOrg(reply, session, membership, { invite: { email, role: parseRole(roleInput) ?? 'member' }, errors }, status));
     }
@@ -186,7 +191,7 @@ export async function orgRoutes(app: FastifyInstance): Promise<void> {
     const membership = await membershipOf(request, reply, session);
     if (!membership) return reply;
     const memberId = idParam(request, 'userId');
-    if (memberId === null) return membership.role === 'admin' ? sendNotFound(reply, session) : sendForbidden(reply, 'Only an admin of this organization can change roles.', session);
+    if (memberId === null) return membership.role === 'admin' ? sendNotFound(reply, session) : sendForbidden(reply, translatorOf(request, session).t('orgs.error.onlyAdminRoles'), session);
     try {
       await changeRole(actorOf(request, session), membership, memberId, formValue(request.body, 'role'));
       return reply.redirect(`/orgs/${membership.organization.id}?done=role`, 303);
@@ -201,7 +206,7 @@ export async function orgRoutes(app: FastifyInstance): Promise<void> {
     const membership = await membershipOf(request, reply, session);
     if (!membership) return reply;
     const memberId = idParam(request, 'userId');
-    if (memberId === null) return membership.role === 'admin' ? sendNotFound(reply, session) : sendForbidden(reply, 'Only an admin of this organization can remove members.', session);
+    if (memberId === null) return membership.role === 'admin' ? sendNotFound(reply, session) : sendForbidden(reply, translatorOf(request, session).t('orgs.error.onlyAdminRemove'), session);
     try {
       const { self } = await removeMember(actorOf(request, session), membership, memberId);
       return reply.redirect(self ? '/orgs?done=left' : `/orgs/${membership.organization.id}?done=removed`, 303);

@@ -7,6 +7,8 @@ import { signupPage, type SignupValues } from '../../views/signup.js';
 import type { FormErrors } from '../../views/forms.js';
 import { capitalize, formValue, PAGE_ROUTE, sendNotFound, sendPage } from '../pages.js';
 import { formCsrfToken, loadSession, requireCsrf, safeNext, startUserSession } from '../session.js';
+import { accountErrorText, pageTranslator } from '../locale.js';
+import type { Translator } from '../../i18n/index.js';
 
 function nextParam(value: unknown, issuer: string): string | null {
   const next = safeNext(value, issuer, '');
@@ -14,21 +16,21 @@ function nextParam(value: unknown, issuer: string): string | null {
 }
 
 /** Every field's problem at once, so the person fixes them in one go. */
-function validateSignup(values: SignupValues, password: string, confirm: string): FormErrors {
+function validateSignup(tr: Translator, values: SignupValues, password: string, confirm: string): FormErrors {
   const errors: FormErrors = {};
   const check = (fn: () => unknown) => {
     try {
       fn();
     } catch (err) {
       if (!(err instanceof AccountError)) throw err;
-      errors[err.field] = capitalize(err.message);
+      errors[err.field] = accountErrorText(tr, err) ?? capitalize(err.message);
     }
   };
   check(() => validateName(values.name));
   check(() => validateEmail(values.email));
   check(() => validatePassword(password));
   check(() => validateLocale(values.locale));
-  if (!errors.password && password !== confirm) errors.password_confirm = 'The two passwords are not the same';
+  if (!errors.password && password !== confirm) errors.password_confirm = tr.t('validation.password.mismatch');
   return errors;
 }
 
@@ -40,7 +42,10 @@ export async function signupRoutes(app: FastifyInstance): Promise<void> {
     const existing = await loadSession(request);
     if (existing?.user) return reply.redirect(next ?? '/account', 303);
     const csrfToken = await formCsrfToken(request, reply);
-    return sendPage(reply, signupPage({ csrfToken, values: { name: '', email: '', locale: 'en' }, errors: {}, next }));
+    // The page's language (ui_locales of the authorization request in `next`, else the
+    // browser's) is what the language field offers first.
+    const t = pageTranslator(request, { next });
+    return sendPage(reply, signupPage({ csrfToken, values: { name: '', email: '', locale: t.locale }, errors: {}, next, t }));
   });
 
   app.post('/signup', PAGE_ROUTE, async (request, reply) => {
@@ -51,7 +56,8 @@ export async function signupRoutes(app: FastifyInstance): Promise<void> {
     const next = nextParam(formValue(body, 'next'), app.services.config.issuer);
     const values: SignupValues = { name: formValue(body, 'name'), email: formValue(body, 'email'), locale: formValue(body, 'locale') };
     const password = formValue(body, 'password');
-    const errors = validateSignup(values, password, formValue(body, 'password_confirm'));
+    const t = pageTranslator(request, { next });
+    const errors = validateSignup(t, values, password, formValue(body, 'password_confirm'));
     if (Object.keys(errors).length === 0) {
       try {
         const user = await createUser(app.services, { ...values, password, share: { address: request.ip } });
@@ -59,11 +65,11 @@ export async function signupRoutes(app: FastifyInstance): Promise<void> {
         await startUserSession(request, reply, user);
         return reply.redirect(next ?? '/account', 303);
       } catch (err) {
-        if (err instanceof DuplicateEmailError) errors.email = 'An account with this e-mail address already exists. Sign in instead?';
-        else if (err instanceof AccountError) errors[err.field] = capitalize(err.message);
+        if (err instanceof DuplicateEmailError) errors.email = t.t('signup.error.duplicate');
+        else if (err instanceof AccountError) errors[err.field] = accountErrorText(t, err) ?? capitalize(err.message);
         else throw err;
       }
     }
-    return sendPage(reply, signupPage({ csrfToken: session.csrfToken, values, errors, next }), 400);
+    return sendPage(reply, signupPage({ csrfToken: session.csrfToken, values, errors, next, t }), 400);
   });
 }
