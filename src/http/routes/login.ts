@@ -6,6 +6,7 @@ import { audit } from '../../audit.js';
 import { passwordChecker } from '../../accounts/password-check.js';
 import { endSession, formCsrfToken, loadSession, requireCsrf, safeNext, startUserSession } from '../session.js';
 import { LOGIN_FAILED_MESSAGE, loginPage, type LoginPageOptions } from '../../views/login.js';
+import { startPendingLogin } from './factors.js';
 
 /** One text field of a form or query; repeated or non-text values count as missing. */
 function textField(source: unknown, name: string): string {
@@ -72,7 +73,9 @@ export async function loginRoutes(app: FastifyInstance): Promise<void> {
       return sendRefusal(request, reply, checked, checked.refusal === 'overloaded' ? 503 : 429, email, next);
     }
     const account = checked.user;
-    await startUserSession(request, reply, account);
+    // An account with an authenticator app or a passkey: no session yet, the second step first.
+    if (await startPendingLogin(request, reply, account, next)) return reply.redirect('/login/factor', 303);
+    await startUserSession(request, reply, account, ['pwd']);
     audit(request.log, 'login.succeeded', { user_id: account.id, address: request.ip });
     return reply.redirect(next, 303);
   });
