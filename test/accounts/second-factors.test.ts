@@ -286,6 +286,44 @@ for (const kind of databaseKinds()) {
       });
     });
 
+    test('passkey challenges are single use and short-lived', async () => {
+      await withServer(kind, async (server) => {
+        server.clock.freeze();
+        const jar = new CookieJar();
+        const login = await httpRequest(server, 'GET', '/login', { jar });
+        const csrf = hiddenFields(login.body, '/login').csrf_token ?? '';
+        const call = async (path: string, body: Record<string, unknown>) => {
+          const res = await fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', cookie: jar.header() ?? '' }, body: JSON.stringify({ csrf_token: csrf, ...body }) });
+          return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+        };
+        const answer = (challenge: string) => ({
+          id: 'bm8tc3VjaC1rZXk', rawId: 'bm8tc3VjaC1rZXk', type: 'public-key',
+          response: { clientDataJSON: Buffer.from(JSON.stringify({ type: 'webauthn.get', challenge, origin: server.config.issuer })).toString('base64url'), authenticatorData: 'AA', signature: 'AA' },
+        });
+        const options = await call('/login/passkey/options', {});
+        assert.equal(options.status, 200);
+        const challenge = String(options.json.challenge);
+        assert.match(challenge, /^[A-Za-z0-9_-]{43}$/);
+        assert.equal(options.json.rpId, '127.0.0.1');
+        assert.deepEqual(options.json.allowCredentials ?? [], [], 'usernameless: no credentials named');
+        // The first answer uses the challenge up (the key is unknown, so it fails after that) …
+        const first = await call('/login/passkey/verify', { response: answer(challenge) });
+        assert.equal(first.status, 400);
+        assert.match(String(first.json.error), /not registered/);
+        // … and a second answer to it is refused as used, as are concurrent ones to a new challenge but one.
+        const second = await call('/login/passkey/verify', { response: answer(challenge) });
+        assert.match(String(second.json.error), /expired or was already used/);
+        const fresh = String((await call('/login/passkey/options', {})).json.challenge);
+        const burst = await Promise.all(Array.from({ length: 6 }, () => call('/login/passkey/verify', { response: answer(fresh) })));
+        assert.equal(burst.filter((r) => /not registered/.test(String(r.json.error))).length, 1, 'one request got past the challenge');
+        // Two minutes later a challenge is no longer answerable.
+        const old = String((await call('/login/passkey/options', {})).json.challenge);
+        server.clock.advance(121);
+        const late = await call('/login/passkey/verify', { response: answer(old) });
+        assert.match(String(late.json.error), /expired or was already used/);
+      });
+    });
+
     test('bad input on the factor pages: a page with a message, never a 5xx', async () => {
       await withServer(kind, async (server) => {
         const { user } = await enrolTotp(server);

@@ -17,6 +17,7 @@ import type { FormErrors } from '../../views/forms.js';
 import { capitalize, formValue, PAGE_ROUTE, sendPage, sessionUser } from '../pages.js';
 import { requireCsrf, requireUser } from '../session.js';
 import { securityFor } from './factors.js';
+import { PASSKEY_PAGE_POLICY } from '../plugins/security-headers.js';
 
 const NOTICES: Readonly<Record<string, string>> = {
   profile: 'Your profile is saved.',
@@ -57,6 +58,7 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
   async function render(request: FastifyRequest, reply: FastifyReply, user: User, csrfToken: string, extra: Partial<AccountPageOptions>, status = 200) {
     const apps = await services.grants.listConnectedApps(user.id);
     const security = await securityFor(services, user.id, csrfToken);
+    reply.header('Content-Security-Policy', PASSKEY_PAGE_POLICY);
     return sendPage(reply, accountPage({ user, csrfToken, apps, security, ...extra }), status);
   }
 

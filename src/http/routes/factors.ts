@@ -28,6 +28,7 @@ import { factorPage, recoveryCodesPage, securitySection, totpSetupPage, type Sec
 import type { Html } from '../../views/html.js';
 import { loginPage } from '../../views/login.js';
 import { formValue, PAGE_ROUTE, sendPage, sessionUser } from '../pages.js';
+import { PASSKEY_PAGE_POLICY } from '../plugins/security-headers.js';
 import { cookieName, formCsrfToken, requireCsrf, requireUser, safeNext, startUserSession } from '../session.js';
 
 export const PENDING_COOKIE = 'lk_pending';
@@ -116,6 +117,7 @@ export async function factorRoutes(app: FastifyInstance): Promise<void> {
   /** The pending login is gone (ran out, or used by another request): start again. */
   async function sendExpired(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const csrfToken = await formCsrfToken(request, reply);
+    reply.header('Content-Security-Policy', PASSKEY_PAGE_POLICY);
     return sendPage(reply, loginPage({ csrfToken, next: '/account', error: EXPIRED_MESSAGE, signupOpen: services.config.signup }), 400);
   }
 
@@ -123,6 +125,7 @@ export async function factorRoutes(app: FastifyInstance): Promise<void> {
     const csrfToken = await formCsrfToken(request, reply);
     const totp = await services.factors.findTotp(pending.record.userId);
     const passkeys = await services.factors.listPasskeys(pending.record.userId);
+    reply.header('Content-Security-Policy', PASSKEY_PAGE_POLICY);
     return sendPage(reply, factorPage({ csrfToken, hasTotp: totp?.confirmedAt != null, hasPasskey: passkeys.length > 0, error }), status);
   }
 
