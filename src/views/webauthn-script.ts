@@ -52,6 +52,7 @@ export const WEBAUTHN_SCRIPT = `'use strict';
     return fetch(url, { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(body) })
       .then(function (res) {
         return res.json().catch(function () { return { error: 'Something went wrong. Reload the page and try again.' }; }).then(function (json) {
+          if (json.redirect && json.error) { window.location.assign(json.redirect); throw new Error(json.error); }
           if (!res.ok || json.error) throw new Error(json.error || 'Something went wrong. Reload the page and try again.');
           return json;
         });

@@ -286,6 +286,29 @@ for (const kind of databaseKinds()) {
       });
     });
 
+    test('changing factors needs a recent login: after five minutes the session confirms it is them first', async () => {
+      await withServer(kind, async (server) => {
+        server.clock.freeze();
+        const user = await createUser(server);
+        const jar = await passwordLogin(server, user, '/account');
+        const account = await httpRequest(server, 'GET', '/account', { jar });
+        server.clock.advance(301);
+        const start = await httpRequest(server, 'POST', '/account/totp/start', { jar, form: hiddenFields(account.body, '/account/totp/start') });
+        assert.equal(start.status, 303);
+        assert.equal(start.location, '/login?next=%2Faccount%23security');
+        assert.equal(await server.services.factors.findTotp(user.id), undefined, 'nothing started');
+        const options = await fetch(`${server.url}/account/passkeys/options`, {
+          method: 'POST', headers: { 'content-type': 'application/json', cookie: jar.header() ?? '' }, body: JSON.stringify({ csrf_token: hiddenFields(account.body, '/account/totp/start').csrf_token }),
+        });
+        assert.equal(options.status, 401);
+        // Signing in again (the login page, as "Confirm it is you") opens it again.
+        const again = await submit(server, jar, '/login?next=%2Faccount%23security', '/login', { email: user.email, password: user.password });
+        assert.equal(again.status, 303);
+        const restarted = await submit(server, jar, '/account', '/account/totp/start');
+        assert.equal(restarted.location, '/account/totp');
+      });
+    });
+
     test('passkey challenges are single use and short-lived', async () => {
       await withServer(kind, async (server) => {
         server.clock.freeze();

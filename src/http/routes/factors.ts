@@ -38,6 +38,14 @@ export const WRONG_CODE_MESSAGE = 'That code is not right. Check your authentica
 export const REPLAYED_CODE_MESSAGE = 'That code was used already. Wait for the next code in your authenticator app.';
 export const WRONG_RECOVERY_MESSAGE = 'That recovery code is not right or was used already.';
 const EXPIRED_MESSAGE = 'Your sign-in took too long. Enter your e-mail address and password again.';
+const STALE_LOGIN_MESSAGE = 'For your security, sign in again before you change how you sign in.';
+/**
+ * Seconds after a login in which its session may change the account's factors (Keycloak's
+ * "maximum authentication age" for the same actions): later, the person signs in again first,
+ * so a session left open (or stolen) cannot quietly add its own passkey or remove the app.
+ */
+export const RECENT_LOGIN_SECONDS = 300;
+const REAUTH_PATH = `/login?next=${encodeURIComponent('/account#security')}`;
 
 /** The account page's "Sign-in security" section, for the account route. */
 export async function securityFor(services: Services, userId: number, csrfToken: string, errors?: SecuritySummary['errors']): Promise<Html> {
@@ -247,12 +255,39 @@ export async function factorRoutes(app: FastifyInstance): Promise<void> {
 
   // --- the account page ----------------------------------------------------------------------
 
-  /** The signed-in user of a form POST after its CSRF check, or null (answered). */
+  function recentLogin(session: { authTime: number | null }): boolean {
+    return session.authTime !== null && nowSeconds(services.clock) - session.authTime <= RECENT_LOGIN_SECONDS;
+  }
+
+  /**
+   * The signed-in user of a form POST after its CSRF check, or null (answered). A login older
+   * than RECENT_LOGIN_SECONDS is sent to confirm it is them (the login page) first.
+   */
   async function formUser(request: FastifyRequest, reply: FastifyReply): Promise<{ user: User; csrfToken: string } | null> {
     const csrf = await requireCsrf(request, reply);
     if (!csrf) return null;
     const session = await sessionUser(csrf, reply, '/account');
-    return session ? { user: session.user, csrfToken: session.csrfToken } : null;
+    if (!session) return null;
+    if (!recentLogin(session)) {
+      await reply.redirect(REAUTH_PATH, 303);
+      return null;
+    }
+    return { user: session.user, csrfToken: session.csrfToken };
+  }
+
+  /** The signed-in, recently logged-in user of a JSON call, or null (answered). */
+  async function jsonUser(request: FastifyRequest, reply: FastifyReply): Promise<User | null> {
+    const csrf = await requireCsrf(request, reply);
+    if (!csrf) return null;
+    if (!csrf.user) {
+      await sendJson(reply, 401, { error: 'Sign in again to add a passkey.' });
+      return null;
+    }
+    if (!recentLogin(csrf)) {
+      await sendJson(reply, 401, { error: STALE_LOGIN_MESSAGE, redirect: REAUTH_PATH });
+      return null;
+    }
+    return csrf.user;
   }
 
   /** After a factor is removed: without any factor left, the recovery codes go too. */
@@ -284,6 +319,7 @@ export async function factorRoutes(app: FastifyInstance): Promise<void> {
   app.get('/account/totp', PAGE_ROUTE, async (request, reply) => {
     const session = await requireUser(request, reply);
     if (!session) return reply;
+    if (!recentLogin(session)) return reply.redirect(REAUTH_PATH, 303);
     const secret = await pendingTotpSecret(services, session.user.id);
     if (secret === null) return reply.redirect('/account#security', 303);
     return showTotpSetup(reply, session.user, session.csrfToken, secret);
@@ -334,11 +370,10 @@ export async function factorRoutes(app: FastifyInstance): Promise<void> {
   });
 
   app.post('/account/passkeys/options', JSON_ROUTE, async (request, reply) => {
-    const csrf = await requireCsrf(request, reply);
-    if (!csrf) return reply;
-    if (!csrf.user) return sendJson(reply, 401, { error: 'Sign in again to add a passkey.' });
+    const user = await jsonUser(request, reply);
+    if (!user) return reply;
     try {
-      return sendJson(reply, 200, { ...(await registrationOptions(services, csrf.user)) });
+      return sendJson(reply, 200, { ...(await registrationOptions(services, user)) });
     } catch (err) {
       if (!(err instanceof PasskeyError)) throw err;
       return sendJson(reply, 400, { error: capitalizeFirst(err.message) });
@@ -346,10 +381,8 @@ export async function factorRoutes(app: FastifyInstance): Promise<void> {
   });
 
   app.post('/account/passkeys/verify', JSON_ROUTE, async (request, reply) => {
-    const csrf = await requireCsrf(request, reply);
-    if (!csrf) return reply;
-    const user = csrf.user;
-    if (!user) return sendJson(reply, 401, { error: 'Sign in again to add a passkey.' });
+    const user = await jsonUser(request, reply);
+    if (!user) return reply;
     const name = jsonField(request.body, 'name');
     try {
       await finishRegistration(services, user, jsonField(request.body, 'response'), typeof name === 'string' && !name.includes('\0') ? name : '');
