@@ -3,8 +3,10 @@
 // The store sees only sealed secrets and hashes; accounts/factors.ts holds the rules.
 // Single use is one statement each: a code's time step is taken by an UPDATE that succeeds
 // only while the step is newer than the last one taken; a recovery code by an UPDATE … WHERE
-// used_at IS NULL; a challenge by DELETE … RETURNING. Two requests (or two servers on one
-// PostgreSQL) can therefore never both win.
+// used_at IS NULL; a challenge by an UPDATE … RETURNING that ends its life (expires_at = 0)
+// while it is still live. Two requests (or two servers on one PostgreSQL) can therefore never
+// both win. (An UPDATE rather than a DELETE: on SQLite a DELETE makes every row kept in memory
+// be read again, sqlite/changes.ts; the dead rows are cleared at most once a minute.)
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.js';
 
@@ -49,7 +51,12 @@ function parseList(value: string | null): string[] {
   }
 }
 
+/** Seconds between two clearings of dead login_challenges rows (per process). */
+const CLEAR_EVERY_SECONDS = 60;
+
 export class FactorStore {
+  private lastClearedAt = 0;
+
   constructor(private readonly db: Kysely<Database>) {}
 
   // --- authenticator app -------------------------------------------------------------------
@@ -182,8 +189,11 @@ export class FactorStore {
   // --- logins in progress ------------------------------------------------------------------
 
   async insertChallenge(idHash: string, c: ChallengeRecord): Promise<void> {
-    // Rows that ran out are cleared on the way (they are short-lived and few).
-    await this.db.deleteFrom('login_challenges').where('expires_at', '<', c.createdAt).execute();
+    // Rows that ran out or were used are cleared on the way, at most once a minute.
+    if (c.createdAt - this.lastClearedAt >= CLEAR_EVERY_SECONDS) {
+      this.lastClearedAt = c.createdAt;
+      await this.db.deleteFrom('login_challenges').where('expires_at', '<', c.createdAt).execute();
+    }
     await this.db.insertInto('login_challenges').values({
       id_hash: idHash, kind: c.kind, user_id: c.userId, challenge: c.challenge, amr: JSON.stringify(c.amr), next: c.next, created_at: c.createdAt, expires_at: c.expiresAt,
     }).execute();
@@ -197,14 +207,13 @@ export class FactorStore {
     };
   }
 
-  /** Uses a challenge up: the row for exactly one caller (DELETE … RETURNING), if still live. */
+  /** Uses a challenge up: the row for exactly one caller (UPDATE … RETURNING), if still live. */
   async consumeChallenge(idHash: string, kind: ChallengeKind, now: number): Promise<ChallengeRecord | undefined> {
-    const row = await this.db.deleteFrom('login_challenges').where('id_hash', '=', idHash).where('kind', '=', kind)
-      .returningAll().executeTakeFirst();
-    if (!row || Number(row.expires_at) <= now) return undefined;
-    return {
-      kind, userId: row.user_id, challenge: row.challenge, amr: parseList(row.amr), next: row.next, createdAt: Number(row.created_at), expiresAt: Number(row.expires_at),
-    };
+    const row = await this.db.updateTable('login_challenges').set({ expires_at: 0 })
+      .where('id_hash', '=', idHash).where('kind', '=', kind).where('expires_at', '>', now)
+      .returning(['user_id', 'challenge', 'amr', 'next', 'created_at']).executeTakeFirst();
+    if (!row) return undefined;
+    return { kind, userId: row.user_id, challenge: row.challenge, amr: parseList(row.amr), next: row.next, createdAt: Number(row.created_at), expiresAt: now };
   }
 
   async deleteChallengesForUser(userId: number): Promise<void> {

@@ -9,8 +9,8 @@
 //   second factor and, being discoverable, as a first factor.
 // - login_challenges: short-lived, single-use server state of a login or ceremony in progress:
 //   a pending login (password right, second factor still owed) and WebAuthn challenges. Only
-//   the SHA-256 of the cookie or handle that names a row is stored; a row is consumed by
-//   deleting it.
+//   the SHA-256 of the cookie or handle that names a row is stored; a row is consumed by one
+//   UPDATE that ends it (expires_at = 0).
 // - sessions.amr: the RFC 8176 methods of the login that made the session (JSON array; NULL on
 //   sessions made before this migration, which were password logins).
 import type { Kysely } from 'kysely';
