@@ -6,7 +6,7 @@
 // The relying party is the issuer: RP ID its host name, origin its origin. Every ceremony's
 // challenge is 256 random bits, stored (login_challenges) under the SHA-256 of the challenge
 // itself, bound to its purpose and (for registration and second factors) its user, for two
-// minutes, and consumed by one DELETE … RETURNING before the response is verified: a
+// minutes, and consumed by one UPDATE … RETURNING before the response is verified: a
 // challenge answers at most one ceremony. The user handle is the account's OpenID subject
 // (random, no personal data). Attestation is not asked for ('none').
 import { generateAuthenticationOptions, generateRegistrationOptions, verifyAuthenticationResponse, verifyRegistrationResponse } from '@simplewebauthn/server';

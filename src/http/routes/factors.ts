@@ -6,7 +6,7 @@
 // opens no page but /login/factor. There the person gives an authenticator code, a recovery
 // code or a passkey; each attempt goes through the brute-force guard like a password
 // (reserveFactor: counted before it is checked, bounded in flight, refunded when right), and
-// the pending login is consumed (DELETE … RETURNING) by the one attempt that succeeds.
+// the pending login is consumed (one UPDATE … RETURNING) by the one attempt that succeeds.
 // "Sign in with a passkey" skips the password altogether (a discoverable credential).
 //
 // Account page: set up or remove the authenticator app (a QR code and the key as text; the
