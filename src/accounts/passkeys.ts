@@ -11,7 +11,8 @@
 // (random, no personal data). Attestation is not asked for ('none').
 import { generateAuthenticationOptions, generateRegistrationOptions, verifyAuthenticationResponse, verifyRegistrationResponse } from '@simplewebauthn/server';
 import type { AuthenticationResponseJSON, AuthenticatorTransportFuture, PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
-import { newSecret, sha256Hex } from '../oauth/crypto.js';
+import { randomBytes } from 'node:crypto';
+import { sha256Hex } from '../oauth/crypto.js';
 import { nowSeconds } from '../oauth/clock.js';
 import type { User } from '../oauth/model.js';
 import type { ChallengeKind, PasskeyRecord } from '../store/factors.js';
@@ -34,11 +35,17 @@ function relyingParty(issuer: string): { rpID: string; origin: string } {
   return { rpID: url.hostname, origin: url.origin };
 }
 
-async function storeChallenge(s: PasskeyServices, kind: ChallengeKind, userId: number | null): Promise<string> {
-  const challenge = newSecret();
+/**
+ * A new challenge, stored: its 32 bytes for the library (which sends them base64url-encoded:
+ * a string would be taken as UTF-8 text and encoded again), and that encoding, which the
+ * browser's clientDataJSON carries back.
+ */
+async function storeChallenge(s: PasskeyServices, kind: ChallengeKind, userId: number | null): Promise<{ bytes: Uint8Array<ArrayBuffer>; text: string }> {
+  const bytes = new Uint8Array(randomBytes(32));
+  const text = Buffer.from(bytes).toString('base64url');
   const now = nowSeconds(s.clock);
-  await s.factors.insertChallenge(sha256Hex(`webauthn:${challenge}`), { kind, userId, challenge, amr: [], next: null, createdAt: now, expiresAt: now + CHALLENGE_SECONDS });
-  return challenge;
+  await s.factors.insertChallenge(sha256Hex(`webauthn:${text}`), { kind, userId, challenge: text, amr: [], next: null, createdAt: now, expiresAt: now + CHALLENGE_SECONDS });
+  return { bytes, text };
 }
 
 /** The challenge a response answers (from its clientDataJSON), or null when unreadable. */
@@ -87,7 +94,7 @@ export async function registrationOptions(s: PasskeyServices, user: User): Promi
     userName: user.email,
     userDisplayName: user.name,
     userID: new TextEncoder().encode(user.subject),
-    challenge,
+    challenge: challenge.bytes,
     timeout: CHALLENGE_SECONDS * 1000,
     attestationType: 'none',
     excludeCredentials: existing.map((p) => ({ id: p.credentialId, transports: transportsOf(p.transports) })),
@@ -136,7 +143,7 @@ export async function authenticationOptions(s: PasskeyServices, userId: number |
   const challenge = await storeChallenge(s, userId === null ? 'passkey_login' : 'passkey_factor', userId);
   return generateAuthenticationOptions({
     rpID,
-    challenge,
+    challenge: challenge.bytes,
     timeout: CHALLENGE_SECONDS * 1000,
     userVerification: userId === null ? 'required' : 'preferred',
     ...(userId === null ? {} : { allowCredentials: allow.map((p) => ({ id: p.credentialId, transports: transportsOf(p.transports) })) }),
