@@ -138,7 +138,7 @@ ${s.passkeys.length > 0 ? html`<ul class="items">${s.passkeys.map((p) => html`<l
 </li>`)}</ul>` : ''}
 ${passkeyForm({
   mode: 'create', options: '/account/passkeys/options', verify: '/account/passkeys/verify', csrfToken, label: 'Add a passkey', id: 'passkey-add',
-  extra: field({ idPrefix: 'passkey', name: 'name', label: 'Passkey name', maxlength: 100, hint: 'So you can tell your passkeys apart, e.g. “Work laptop”.', error: s.errors?.passkey }),
+  extra: field({ idPrefix: 'passkey', name: 'name', label: 'Passkey label', maxlength: 100, hint: 'So you can tell your passkeys apart, e.g. “Work laptop”.', error: s.errors?.passkey }),
 })}
 <noscript><p class="muted">Adding a passkey needs JavaScript.</p></noscript>
 <h3>Recovery codes</h3>

@@ -150,7 +150,7 @@ test('[sqlite] in Chromium: a passkey added on the account page signs in alone, 
 
     await passwordSignIn(page, base, user.email, user.password);
     await page.waitForURL(`${base}/account`);
-    await page.getByLabel('Passkey name').fill('Test laptop');
+    await page.getByLabel('Passkey label').fill('Test laptop');
     await page.getByRole('button', { name: 'Add a passkey' }).click();
     // The first factor of the account: its recovery codes are made and shown once.
     await page.waitForURL(`${base}/account/recovery-codes`);
