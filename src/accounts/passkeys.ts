@@ -79,8 +79,14 @@ function asResponse<T>(value: unknown): T {
   return value as T;
 }
 
-function transportsOf(list: readonly string[]): AuthenticatorTransportFuture[] {
-  return list.filter((t) => TRANSPORTS.has(t)) as AuthenticatorTransportFuture[];
+/** A library error's message, short (never a stack). */
+function reason(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).slice(0, 200);
+}
+
+/** The transports we know, from whatever the browser (or anyone) sent. */
+function transportsOf(list: unknown): AuthenticatorTransportFuture[] {
+  return Array.isArray(list) ? list.filter((t): t is AuthenticatorTransportFuture => typeof t === 'string' && TRANSPORTS.has(t)) : [];
 }
 
 export async function registrationOptions(s: PasskeyServices, user: User): Promise<PublicKeyCredentialCreationOptionsJSON> {
@@ -114,7 +120,7 @@ export async function finishRegistration(s: PasskeyServices, user: User, body: u
   try {
     verified = await verifyRegistrationResponse({ response, expectedChallenge: challenge, expectedOrigin: origin, expectedRPID: rpID, requireUserVerification: true });
   } catch (err) {
-    throw new PasskeyError(`the passkey could not be verified (${(err as Error).message.slice(0, 200)})`);
+    throw new PasskeyError(`the passkey could not be verified (${reason(err)})`);
   }
   if (!verified.verified) throw new PasskeyError('the passkey could not be verified');
   const info = verified.registrationInfo;
@@ -124,7 +130,7 @@ export async function finishRegistration(s: PasskeyServices, user: User, body: u
     userId: user.id,
     publicKey: Buffer.from(info.credential.publicKey).toString('base64url'),
     counter: info.credential.counter,
-    transports: transportsOf(response.response.transports ?? []),
+    transports: transportsOf(response.response.transports),
     backedUp: info.credentialBackedUp,
     name: name.trim().slice(0, 100) || 'Passkey',
     createdAt: nowSeconds(s.clock),
@@ -185,7 +191,7 @@ export async function finishAuthentication(s: PasskeyServices, body: unknown, ex
       requireUserVerification: expectedUserId === null,
     });
   } catch (err) {
-    throw new PasskeyError(`the passkey could not be verified (${(err as Error).message.slice(0, 200)})`);
+    throw new PasskeyError(`the passkey could not be verified (${reason(err)})`);
   }
   if (!verified.verified) throw new PasskeyError('the passkey could not be verified');
   const info = verified.authenticationInfo;
