@@ -132,7 +132,8 @@ export async function finishRegistration(s: PasskeyServices, user: User, body: u
     counter: info.credential.counter,
     transports: transportsOf(response.response.transports),
     backedUp: info.credentialBackedUp,
-    name: name.trim().slice(0, 100) || 'Passkey',
+    // eslint-disable-next-line no-control-regex -- control characters have no place in a label
+    name: name.replace(/[\u0000-\u001f\u007f-\u009f]/g, '').trim().slice(0, 100) || 'Passkey',
     createdAt: nowSeconds(s.clock),
   };
   await s.factors.insertPasskey(record);
