@@ -17,6 +17,10 @@
 //   email.changed                                      the account page (never the address itself)
 //   org.invitation.created / .accepted / .declined / .cancelled   organization invitations
 //   org.member.removed / org.role.changed              an admin (or the member leaving)
+//   factor.enrolled / factor.removed                   the account page: an authenticator app, a passkey or
+//                                                      new recovery codes (`reason` says which)
+//   factor.used / factor.failed                        a second factor (or a passkey sign-in) at login
+//   factor.reset                                       `latchkey user reset-factors` (address "cli")
 
 export type AuditEvent =
   | 'login.succeeded'
@@ -44,7 +48,12 @@ export type AuditEvent =
   | 'org.invitation.declined'
   | 'org.invitation.cancelled'
   | 'org.member.removed'
-  | 'org.role.changed';
+  | 'org.role.changed'
+  | 'factor.enrolled'
+  | 'factor.removed'
+  | 'factor.used'
+  | 'factor.failed'
+  | 'factor.reset';
 
 /** What an audit line may carry: identifiers and outcomes, never a secret. */
 export interface AuditFields {

@@ -11,6 +11,7 @@ const USAGE = `usage: latchkey <command> [flags]
   purge                      delete expired codes, tokens, sessions and dead grants now
   user create --email E --name N (--password P | --password-stdin) [--locale nl]
                              (--password-stdin: the first line of standard input)
+  user reset-factors --user USER_ID   remove a user's authenticator app, passkeys and recovery codes
   org create --name N [--no-integrations]
   org add-member --org ORG_ID --user USER_ID [--role admin|member]
   org set-integrations --org ORG_ID --enabled true|false

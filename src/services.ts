@@ -8,6 +8,7 @@ import { systemClock, type Clock } from './oauth/clock.js';
 import type { Store } from './store/db.js';
 import { ClientStore } from './store/clients.js';
 import { GrantStore } from './store/grants.js';
+import { FactorStore } from './store/factors.js';
 import { SigningKeyStore } from './store/keys.js';
 import { SigningKeys } from './oauth/signing-keys.js';
 import { ID_TOKEN_TTL } from './oauth/id-token.js';
@@ -62,6 +63,7 @@ export function createServices(config: Config, store: Store, options: ServiceOpt
     invitations: root(new InvitationStore(db), 'services.invitations'),
     clients: root(new ClientStore(db, store.changes), 'services.clients'),
     grants: root(new GrantStore(db), 'services.grants'),
+    factors: root(new FactorStore(db), 'services.factors'),
     codes: root(new CodeStore(db), 'services.codes'),
     accessTokens: root(new AccessTokenStore(db, store.changes), 'services.accessTokens'),
     refreshTokens: root(new RefreshTokenStore(db), 'services.refreshTokens'),

@@ -597,7 +597,22 @@ export class BruteForceGuard {
    */
   async reservePassword(email: string, rawAddress: string): Promise<PasswordReservation> {
     const address = addressKey(rawAddress);
-    const keys = passwordKeys(email, address);
+    return this.reserve(passwordKeys(email, address));
+  }
+
+  /**
+   * A second-factor attempt (an authenticator code, a recovery code, a passkey) of `userId`
+   * from `rawAddress`, reserved exactly like a password attempt: counted before it is checked,
+   * bounded in flight, refunded when right. The account's factor count is its own (a right
+   * password must not clear it), the address's count is the one passwords use.
+   */
+  async reserveFactor(userId: number, rawAddress: string): Promise<PasswordReservation> {
+    const address = addressKey(rawAddress);
+    const account = `bf:factor:${userId}`;
+    return this.reserve({ address: addressCounterKey(address), account, pair: goodKey(account, address), accountFlights: `${account}:fly`, addressFlights: `bf:fly:addr:${address}` });
+  }
+
+  private async reserve(keys: PasswordKeys): Promise<PasswordReservation> {
     const policies = this.passwordPolicies;
     const ticket = randomUUID();
     const result = await this.safe<ReservationResult | null>(null, () => this.counters.reserve(keys, {

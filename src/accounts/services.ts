@@ -6,6 +6,7 @@ import type { Config } from '../config/load.js';
 import type { Clock } from '../oauth/clock.js';
 import type { ClientStore } from '../store/clients.js';
 import type { Store } from '../store/db.js';
+import type { FactorStore } from '../store/factors.js';
 import type { GrantStore } from '../store/grants.js';
 import type { InvitationStore } from '../store/invitations.js';
 import type { OrganizationStore } from '../store/orgs.js';
@@ -23,6 +24,8 @@ export interface AccountServices {
   invitations: InvitationStore;
   clients: ClientStore;
   grants: GrantStore;
+  /** Second factors and passkeys (accounts/factors.ts has the rules). */
+  factors: FactorStore;
   /** Brute-force backoff for passwords and client authentication (accounts/backoff.ts). */
   guard: BruteForceGuard;
 }

@@ -2,6 +2,7 @@
 // thing in one transaction where it writes more than one row, and returns one JSON object.
 import pino from 'pino';
 import { createUser, AccountError } from '../accounts/users.js';
+import { resetFactors } from '../accounts/factors.js';
 import { ClientRegistrationError, describeClient, registerClient, resetClientSecret } from '../accounts/client-registration.js';
 import { validateDatabaseUrl, DEFAULT_DATABASE_URL } from '../config/load.js';
 import { nowSeconds } from '../oauth/clock.js';
@@ -40,6 +41,22 @@ const userCreate: Command = async (argv) => {
   return withServices(v, async (s) => {
     const user = await createUser(s, { email, name, password, ...(locale !== undefined ? { locale } : {}) }).catch(translate);
     return { id: user.id, email: user.email, name: user.name, locale: user.locale };
+  });
+};
+
+/**
+ * `user reset-factors --user USER_ID`: removes the user's authenticator app, passkeys and
+ * recovery codes (someone who lost them all); they sign in with their password alone again.
+ */
+const userResetFactors: Command = async (argv) => {
+  const v = parseFlags(argv, { ...DB_FLAG, user: { type: 'string' } });
+  const userId = requireId(v, 'user');
+  return withServices(v, async (s) => {
+    const user = await s.users.findById(userId);
+    if (!user) throw new CommandError(`no user with id ${userId}`);
+    const removed = await resetFactors(s, userId);
+    audit(cliAudit(), 'factor.reset', { user_id: userId, address: 'cli', count: removed });
+    return { id: userId, factors_removed: removed };
   });
 };
 
@@ -157,6 +174,7 @@ const migrateCommand: Command = async (argv) => {
 /** Two-word commands ("user create") and one-word ones ("migrate"). `serve` lives in serve.ts. */
 export const COMMANDS: Record<string, Command> = {
   'user create': userCreate,
+  'user reset-factors': userResetFactors,
   'org create': orgCreate,
   'org add-member': orgAddMember,
   'org set-integrations': orgSetIntegrations,

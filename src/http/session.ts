@@ -30,6 +30,8 @@ export interface Session {
   csrfToken: string;
   /** Epoch seconds of the last password check, for prompt=login and max_age. */
   authTime: number | null;
+  /** RFC 8176 methods of the login that made the session (`pwd`, `otp`, `hwk`, `mfa`…). */
+  amr: readonly string[];
 }
 
 declare module 'fastify' {
@@ -88,22 +90,22 @@ export async function loadSession(request: FastifyRequest): Promise<Session | nu
         await services.sessions.touch(record.idHash, now, Math.min(record.createdAt + config.sessionTtl, now + config.sessionIdleTimeout));
       }
       const user = record.userId === null ? null : (await services.users.findById(record.userId)) ?? null;
-      session = { idHash: record.idHash, user, csrfToken: record.csrfToken, authTime: record.authTime };
+      session = { idHash: record.idHash, user, csrfToken: record.csrfToken, authTime: record.authTime, amr: record.amr ?? ['pwd'] };
     }
   }
   request.latchkeySession = session;
   return session;
 }
 
-async function createSession(request: FastifyRequest, reply: FastifyReply, user: User): Promise<Session> {
+async function createSession(request: FastifyRequest, reply: FastifyReply, user: User, amr: readonly string[]): Promise<Session> {
   const { services } = request.server;
   const { config } = services;
   const now = nowSeconds(services.clock);
   const id = newSecret();
   const idHash = sha256Hex(id);
-  const session: Session = { idHash, user, csrfToken: newSecret(), authTime: now };
+  const session: Session = { idHash, user, csrfToken: newSecret(), authTime: now, amr };
   const expiresAt = now + Math.min(config.sessionTtl, config.sessionIdleTimeout);
-  await services.sessions.insert({ idHash, userId: user.id, csrfToken: session.csrfToken, authTime: now, expiresAt, now });
+  await services.sessions.insert({ idHash, userId: user.id, csrfToken: session.csrfToken, authTime: now, expiresAt, now, amr });
   reply.setCookie(cookieName(config, SESSION_COOKIE), id, cookieOptions(request, config.sessionTtl));
   request.latchkeySession = session;
   return session;
@@ -132,11 +134,14 @@ export async function formCsrfToken(request: FastifyRequest, reply: FastifyReply
   return token;
 }
 
-/** Signs the user in: the old session (anonymous or not) is replaced by a new one. */
-export async function startUserSession(request: FastifyRequest, reply: FastifyReply, user: User): Promise<Session> {
+/**
+ * Signs the user in: the old session (anonymous or not) is replaced by a new one. `amr`: the
+ * RFC 8176 methods of this login (a password alone: `pwd`).
+ */
+export async function startUserSession(request: FastifyRequest, reply: FastifyReply, user: User, amr: readonly string[] = ['pwd']): Promise<Session> {
   const old = await loadSession(request);
   if (old?.idHash) await request.server.services.sessions.delete(old.idHash);
-  return createSession(request, reply, user);
+  return createSession(request, reply, user, amr);
 }
 
 export async function endSession(request: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -160,7 +165,7 @@ export function csrfValid(session: Session | null, submitted: unknown): boolean 
 export async function requireCsrf(request: FastifyRequest, reply: FastifyReply): Promise<Session | null> {
   const stored = await loadSession(request);
   const cookieToken = stored ? undefined : anonymousToken(request);
-  const session: Session | null = stored ?? (cookieToken === undefined ? null : { idHash: null, user: null, csrfToken: cookieToken, authTime: null });
+  const session: Session | null = stored ?? (cookieToken === undefined ? null : { idHash: null, user: null, csrfToken: cookieToken, authTime: null, amr: [] });
   const body = request.body as Record<string, unknown> | undefined;
   if (!csrfValid(session, body?.csrf_token)) {
     const tr = pageTranslator(request, { user: stored?.user ?? null });

@@ -175,6 +175,59 @@ export interface SessionsTable {
   expires_at: number;
   /** Epoch seconds of the last request seen (written at most once a minute); migration 006. */
   last_seen_at: number;
+  /** RFC 8176 methods of the login (JSON array); NULL: a password login (migration 012). */
+  amr: Generated<string | null>;
+}
+
+/** An authenticator app (RFC 6238); migration 012. */
+export interface TotpCredentialsTable {
+  user_id: number;
+  /** The secret sealed like a signing key ("enc:…", or "plain:…" without LATCHKEY_ENCRYPTION_KEY). */
+  secret: string;
+  /** NULL while the enrolment waits for its first code. */
+  confirmed_at: number | null;
+  /** The time step of the last code accepted (no code is accepted twice). */
+  last_used_step: Generated<number>;
+  created_at: number;
+}
+
+/** Single-use recovery codes, SHA-256 (hex) only; migration 012. */
+export interface RecoveryCodesTable {
+  id: Generated<number>;
+  user_id: number;
+  code_hash: string;
+  used_at: number | null;
+  created_at: number;
+}
+
+/** WebAuthn credentials (passkeys); migration 012. */
+export interface PasskeysTable {
+  /** base64url credential id. */
+  credential_id: string;
+  user_id: number;
+  /** base64url COSE public key. */
+  public_key: string;
+  counter: Generated<number>;
+  /** JSON array of transports. */
+  transports: Generated<string>;
+  backed_up: Generated<number>;
+  name: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+/** A pending login or a WebAuthn challenge: single use, short-lived; migration 012. */
+export interface LoginChallengesTable {
+  /** SHA-256 (hex) of the cookie or handle naming the row. */
+  id_hash: string;
+  kind: string;
+  user_id: number | null;
+  challenge: string | null;
+  /** JSON array of RFC 8176 methods done so far (a pending login). */
+  amr: string | null;
+  next: string | null;
+  created_at: number;
+  expires_at: number;
 }
 
 export interface SigningKeysTable {
@@ -211,6 +264,10 @@ export interface Database {
   refresh_tokens: RefreshTokensTable;
   consumed_refresh_tokens: ConsumedRefreshTokensTable;
   sessions: SessionsTable;
+  totp_credentials: TotpCredentialsTable;
+  recovery_codes: RecoveryCodesTable;
+  passkeys: PasskeysTable;
+  login_challenges: LoginChallengesTable;
   signing_keys: SigningKeysTable;
   settings: SettingsTable;
 }

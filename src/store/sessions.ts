@@ -11,6 +11,8 @@ export interface SessionRecord {
   csrfToken: string;
   authTime: number | null;
   expiresAt: number;
+  /** RFC 8176 methods of the login (migration 012); a session from before it was a password login. */
+  amr?: readonly string[];
 }
 
 export interface StoredSession extends SessionRecord {
@@ -25,12 +27,25 @@ export interface SessionLimits {
   lifetime: number;
 }
 
+/** The stored methods, or `pwd` for a session from before they were recorded. */
+function parseAmr(value: string | null): string[] {
+  if (value === null) return ['pwd'];
+  try {
+    const parsed: unknown = JSON.parse(value);
+    if (Array.isArray(parsed) && parsed.every((x) => typeof x === 'string')) return parsed as string[];
+  } catch {
+    // fall through
+  }
+  return ['pwd'];
+}
+
 export class SessionStore {
   constructor(private readonly db: Kysely<Database>) {}
 
   async insert(s: SessionRecord & { now: number }): Promise<void> {
     await this.db.insertInto('sessions').values({
       id_hash: s.idHash, user_id: s.userId, csrf_token: s.csrfToken, auth_time: s.authTime, created_at: s.now, expires_at: s.expiresAt, last_seen_at: s.now,
+      ...(s.amr !== undefined ? { amr: JSON.stringify(s.amr) } : {}),
     }).execute();
   }
 
@@ -47,7 +62,7 @@ export class SessionStore {
     }
     return {
       idHash: row.id_hash, userId: row.user_id, csrfToken: row.csrf_token, authTime: row.auth_time, expiresAt: row.expires_at,
-      createdAt: row.created_at, lastSeenAt: row.last_seen_at,
+      createdAt: row.created_at, lastSeenAt: row.last_seen_at, amr: parseAmr(row.amr),
     };
   }
 

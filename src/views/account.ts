@@ -16,6 +16,8 @@ export interface AccountPageOptions {
   profileErrors?: FormErrors;
   passwordErrors?: FormErrors;
   notice?: string | undefined;
+  /** The "Sign-in security" section (second factors and passkeys: views/factors.ts). */
+  security?: Html | undefined;
 }
 
 function scopeList(scope: string): Html {
@@ -76,6 +78,7 @@ ${field({ idPrefix: 'pw', name: 'password_confirm', label: 'New password again',
 <div class="actions"><button type="submit">Change password</button></div>
 </form>
 </section>
+${o.security ?? ''}
 <section class="card" id="connected-apps" aria-labelledby="apps-heading">
 <h2 id="apps-heading">Connected apps</h2>
 ${o.apps.length === 0

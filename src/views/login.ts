@@ -2,6 +2,7 @@
 // One message for every failure, so the page never tells which of the two was wrong.
 import { html, type Html } from './html.js';
 import { layout } from './layout.js';
+import { passkeySignInForm } from './factors.js';
 
 export interface LoginPageOptions {
   csrfToken: string;
@@ -42,6 +43,7 @@ ${options.error ? html`<div class="alert alert-error" role="alert" id="login-err
     ${options.signupOpen && !options.reauthenticate ? html`<a href="/signup?next=${encodeURIComponent(options.next)}">Create an account</a>` : ''}
   </div>
 </form>
+${passkeySignInForm(options.csrfToken, options.next)}
 </section>`,
   });
 }

@@ -22,7 +22,7 @@ async function signInThroughPage(page: Page, server: TestServer, email: string, 
   await page.goto(`${server.url}/login`);
   await page.getByLabel('E-mail address').fill(email);
   await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await page.waitForURL(`${server.url}/account`);
 }
 

@@ -176,7 +176,7 @@ test('[sqlite] in Chromium: sign up, register a client, authorize it, revoke it,
     await shoot(page, '11-login');
     await page.getByLabel('E-mail address').fill('dana@example.com');
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('button', { name: 'Allow' }).waitFor();
     assert.match((await page.getByRole('heading', { level: 1 }).textContent()) ?? '', /Dana’s <Dashboard>/);
     await shoot(page, '12-consent');
@@ -259,7 +259,7 @@ test('[sqlite] in Chromium: sign up, register a client, authorize it, revoke it,
       await evePage.goto(`${server.url}/login`);
       await evePage.getByLabel('E-mail address').fill('eve@example.com');
       await evePage.getByLabel('Password').fill(PASSWORD);
-      await evePage.getByRole('button', { name: 'Sign in' }).click();
+      await evePage.getByRole('button', { name: 'Sign in', exact: true }).click();
       await evePage.waitForURL(`${server.url}/account`);
       await evePage.goto(`${server.url}/orgs`);
       await evePage.getByRole('heading', { name: 'Invitations' }).waitFor();

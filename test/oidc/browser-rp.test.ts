@@ -126,7 +126,7 @@ for (const kind of databaseKinds()) {
       await page.waitForURL(/\/login\?/);
       await page.getByLabel('E-mail address').fill(user.email);
       await page.getByLabel('Password').fill(user.password);
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     }
 
     async function jwks(): Promise<JSONWebKeySet> {

@@ -18,7 +18,13 @@ import { TOKEN_ROUTES } from '../token-routes.js';
 
 /** The routes each coarse limit covers (method and path as registered). */
 export const TOKEN_LIMITED_ROUTES: ReadonlySet<string> = new Set(TOKEN_ROUTES.map((r) => `${r.method} ${r.path}`));
-export const LOGIN_LIMITED_ROUTES = new Set(['POST /login']);
+/**
+ * Posting the login form; second factors and passkey sign-ins share its budget (each passkey
+ * options call stores a challenge row, so anonymous callers must not make them unbounded).
+ */
+export const LOGIN_LIMITED_ROUTES = new Set([
+  'POST /login', 'POST /login/factor', 'POST /login/factor/passkey/options', 'POST /login/factor/passkey/verify', 'POST /login/passkey/options', 'POST /login/passkey/verify',
+]);
 /** Posting the sign-up form hashes a password (argon2) for anyone who asks: the login limit, in a budget of its own. */
 export const SIGNUP_LIMITED_ROUTES = new Set(['POST /signup']);
 /** Showing the login and sign-up forms: cheap (no database write) but still limited, in a budget of their own. */

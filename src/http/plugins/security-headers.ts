@@ -8,6 +8,12 @@ import { formActionSource } from '../../views/form-post.js';
 export const CONTENT_SECURITY_POLICY =
   "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/**
+ * Pages with a passkey button (login, its second step, the account page): /assets/webauthn.js
+ * fetches the ceremony's options from our own origin, which `default-src 'none'` would refuse.
+ */
+export const PASSKEY_PAGE_POLICY = `${CONTENT_SECURITY_POLICY}; connect-src 'self'`;
+
 /** What a CSP source may hold here: no space, `;` or `,`, which would end it, its directive or the policy. */
 const PLAIN_SOURCE = /^(?:https?:\/\/(?:[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?|[a-z][a-z0-9+.-]*:)$/;
 

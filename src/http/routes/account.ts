@@ -16,11 +16,17 @@ import { accountPage, type AccountPageOptions } from '../../views/account.js';
 import type { FormErrors } from '../../views/forms.js';
 import { capitalize, formValue, PAGE_ROUTE, sendPage, sessionUser } from '../pages.js';
 import { requireCsrf, requireUser } from '../session.js';
+import { securityFor } from './factors.js';
+import { PASSKEY_PAGE_POLICY } from '../plugins/security-headers.js';
 
 const NOTICES: Readonly<Record<string, string>> = {
   profile: 'Your profile is saved.',
   password: 'Your password is changed. Your other sessions and your connected apps were signed out: each app must be approved again the next time it asks.',
   revoked: 'Access revoked. The app can no longer use your account.',
+  totp: 'Your authenticator app is set up. Signing in now asks for a code from it.',
+  totp_removed: 'Your authenticator app is removed.',
+  passkey: 'Your passkey is added. You can sign in with it, without a password.',
+  passkey_removed: 'The passkey is removed.',
 };
 
 function collect(errors: FormErrors, fn: () => unknown): void {
@@ -51,7 +57,9 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
 
   async function render(request: FastifyRequest, reply: FastifyReply, user: User, csrfToken: string, extra: Partial<AccountPageOptions>, status = 200) {
     const apps = await services.grants.listConnectedApps(user.id);
-    return sendPage(reply, accountPage({ user, csrfToken, apps, ...extra }), status);
+    const security = await securityFor(services, user.id, csrfToken);
+    reply.header('Content-Security-Policy', PASSKEY_PAGE_POLICY);
+    return sendPage(reply, accountPage({ user, csrfToken, apps, security, ...extra }), status);
   }
 
   app.get('/account', PAGE_ROUTE, async (request, reply) => {

@@ -129,9 +129,9 @@ function deliver(reply: FastifyReply, response: AuthorizationResponse): FastifyR
   return redirectToClient(reply, responseLocation(response));
 }
 
-/** The session's login as the code and its ID tokens record it. Passwords are the only way in today (RFC 8176 `pwd`). */
+/** The session's login as the code and its ID tokens record it, with the RFC 8176 methods the login used. */
 function loginFacts(session: Session): LoginFacts {
-  return { authTime: session.authTime, sid: sessionSid(session) ?? '', amr: ['pwd'] };
+  return { authTime: session.authTime, sid: sessionSid(session) ?? '', amr: session.amr.length > 0 ? session.amr : ['pwd'] };
 }
 
 /**

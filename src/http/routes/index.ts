@@ -4,6 +4,7 @@ import { accountRoutes } from './account.js';
 import { assetRoutes } from './assets.js';
 import { authorizeRoutes } from './authorize.js';
 import { developerRoutes } from './developer.js';
+import { factorRoutes } from './factors.js';
 import { healthRoutes } from './health.js';
 import { homeRoutes } from './home.js';
 import { introspectRoutes } from './introspect.js';
@@ -21,6 +22,7 @@ export const ROUTES: Array<(app: FastifyInstance) => Promise<void>> = [
   healthRoutes,
   assetRoutes,
   loginRoutes,
+  factorRoutes,
   authorizeRoutes,
   logoutRoutes,
   homeRoutes,

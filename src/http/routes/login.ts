@@ -6,6 +6,8 @@ import { audit } from '../../audit.js';
 import { passwordChecker } from '../../accounts/password-check.js';
 import { endSession, formCsrfToken, loadSession, requireCsrf, safeNext, startUserSession } from '../session.js';
 import { LOGIN_FAILED_MESSAGE, loginPage, type LoginPageOptions } from '../../views/login.js';
+import { startPendingLogin } from './factors.js';
+import { PASSKEY_PAGE_POLICY } from '../plugins/security-headers.js';
 
 /** One text field of a form or query; repeated or non-text values count as missing. */
 function textField(source: unknown, name: string): string {
@@ -23,7 +25,8 @@ async function sendLoginPage(
   const csrfToken = await formCsrfToken(request, reply);
   const page = loginPage({ ...options, csrfToken, signupOpen: request.server.services.config.signup });
   // The page carries a CSRF token: never cached.
-  return reply.code(status).type('text/html; charset=utf-8').header('Cache-Control', 'no-store').send(page.toString());
+  return reply.code(status).type('text/html; charset=utf-8').header('Cache-Control', 'no-store')
+    .header('Content-Security-Policy', PASSKEY_PAGE_POLICY).send(page.toString());
 }
 
 /** A refusal before or instead of verification: 429 (lockout, too many at once) or 503 (hashing full), with Retry-After. */
@@ -72,7 +75,9 @@ export async function loginRoutes(app: FastifyInstance): Promise<void> {
       return sendRefusal(request, reply, checked, checked.refusal === 'overloaded' ? 503 : 429, email, next);
     }
     const account = checked.user;
-    await startUserSession(request, reply, account);
+    // An account with an authenticator app or a passkey: no session yet, the second step first.
+    if (await startPendingLogin(request, reply, account, next)) return reply.redirect('/login/factor', 303);
+    await startUserSession(request, reply, account, ['pwd']);
     audit(request.log, 'login.succeeded', { user_id: account.id, address: request.ip });
     return reply.redirect(next, 303);
   });

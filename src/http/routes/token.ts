@@ -16,6 +16,7 @@ import { TOKEN_ROUTES } from '../token-routes.js';
 export async function tokenRoutes(app: FastifyInstance): Promise<void> {
   const services = app.services;
   // SPEC.md `access_token_format`: opaque, or JWT (RFC 9068) signed with services.signingKeys.
+  const checkPassword = passwordChecker({ guard: services.guard, users: services.users, logger: app.log });
   const issuer = new TokenIssuer(services.config, accessTokenFormatter(services.config, services.signingKeys));
   const tokenEndpoint = createTokenEndpoint({
     clients: services.clients,
@@ -28,7 +29,17 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
       codes: services.codes,
       refreshTokens: services.refreshTokens,
       grants: services.grants,
-      checkPassword: passwordChecker({ guard: services.guard, users: services.users, logger: app.log }),
+      // An account with a second factor cannot be reached by its password alone: the password
+      // grant answers as for a wrong password (no hint that the password was right), and the
+      // person signs in through the browser (authorization code), where the factor is asked.
+      checkPassword: async (request) => {
+        const checked = await checkPassword(request);
+        if (checked.ok && (await services.factors.hasSecondFactor(checked.user.id))) {
+          audit(app.log, 'factor.failed', { user_id: checked.user.id, client_id: request.clientId, grant_type: 'password', address: request.address, reason: 'password_grant_needs_second_factor' });
+          return { ok: false, refusal: 'wrong' };
+        }
+        return checked;
+      },
       audit: app.log,
       idTokens: { keys: services.signingKeys, config: services.config },
     }),
