@@ -15,6 +15,9 @@
 //   client_auth.failed / client_auth.locked            failed client authentication, backoff
 //   password.changed                                   the account page; every grant revoked
 //   email.changed                                      the account page (never the address itself)
+//   password.reset_requested / .reset_limited           "Forgot password?" (user_id null: no such account)
+//   password.reset / password.reset_refused             a reset link used (every session and grant ended) / refused
+//   session.ended_others                               "Sign out everywhere else" on the account page
 //   org.invitation.created / .accepted / .declined / .cancelled   organization invitations
 //   org.member.removed / org.role.changed              an admin (or the member leaving)
 
@@ -39,6 +42,11 @@ export type AuditEvent =
   | 'client_auth.locked'
   | 'password.changed'
   | 'email.changed'
+  | 'password.reset_requested'
+  | 'password.reset_limited'
+  | 'password.reset'
+  | 'password.reset_refused'
+  | 'session.ended_others'
   | 'org.invitation.created'
   | 'org.invitation.accepted'
   | 'org.invitation.declined'
@@ -68,6 +76,8 @@ export interface AuditFields {
   count?: number;
   /** How many grants a password change revoked. */
   grants_revoked?: number;
+  /** How many browser sessions an action ended. */
+  sessions_ended?: number;
   /** Organization events: the member acted on, the invitation, the role given. */
   member_id?: number;
   invitation_id?: number;
@@ -81,7 +91,7 @@ export interface AuditLogger {
 }
 
 // Replays and lockouts are signs of an attack: logged as warnings so they stand out.
-const WARN: ReadonlySet<AuditEvent> = new Set<AuditEvent>(['code.reuse_detected', 'refresh.reuse_detected', 'login.locked', 'client_auth.locked']);
+const WARN: ReadonlySet<AuditEvent> = new Set<AuditEvent>(['code.reuse_detected', 'refresh.reuse_detected', 'login.locked', 'client_auth.locked', 'password.reset_limited']);
 
 export function audit(logger: AuditLogger, event: AuditEvent, fields: AuditFields): void {
   const line = { audit: true, event, ...fields };

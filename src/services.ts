@@ -13,6 +13,7 @@ import { SigningKeys } from './oauth/signing-keys.js';
 import { ID_TOKEN_TTL } from './oauth/id-token.js';
 import { OrganizationStore } from './store/orgs.js';
 import { InvitationStore } from './store/invitations.js';
+import { PasswordResetStore } from './store/password-resets.js';
 import { SessionStore } from './store/sessions.js';
 import { AccessTokenStore } from './store/access-tokens.js';
 import { CodeStore } from './store/codes.js';
@@ -62,6 +63,7 @@ export function createServices(config: Config, store: Store, options: ServiceOpt
     invitations: root(new InvitationStore(db), 'services.invitations'),
     clients: root(new ClientStore(db, store.changes), 'services.clients'),
     grants: root(new GrantStore(db), 'services.grants'),
+    passwordResets: root(new PasswordResetStore(db), 'services.passwordResets'),
     codes: root(new CodeStore(db), 'services.codes'),
     accessTokens: root(new AccessTokenStore(db, store.changes), 'services.accessTokens'),
     refreshTokens: root(new RefreshTokenStore(db), 'services.refreshTokens'),

@@ -9,6 +9,7 @@ import type { Store } from '../store/db.js';
 import type { GrantStore } from '../store/grants.js';
 import type { InvitationStore } from '../store/invitations.js';
 import type { OrganizationStore } from '../store/orgs.js';
+import type { PasswordResetStore } from '../store/password-resets.js';
 import type { UserStore } from '../store/users.js';
 import type { BruteForceGuard } from './backoff.js';
 
@@ -23,6 +24,8 @@ export interface AccountServices {
   invitations: InvitationStore;
   clients: ClientStore;
   grants: GrantStore;
+  /** "Forgot password?" links, by hash (accounts/password-reset.ts has the rules). */
+  passwordResets: PasswordResetStore;
   /** Brute-force backoff for passwords and client authentication (accounts/backoff.ts). */
   guard: BruteForceGuard;
 }

@@ -84,7 +84,7 @@ export async function loadSession(request: FastifyRequest): Promise<Session | nu
     const record = await services.sessions.find(sha256Hex(raw), now, { idleTimeout: config.sessionIdleTimeout, lifetime: config.sessionTtl });
     if (record) {
       if (now - record.lastSeenAt >= SESSION_TOUCH_INTERVAL) {
-        await services.sessions.touch(record.idHash, now, Math.min(record.createdAt + config.sessionTtl, now + config.sessionIdleTimeout));
+        await services.sessions.touch(record.idHash, now, Math.min(record.createdAt + config.sessionTtl, now + config.sessionIdleTimeout), request.ip);
       }
       const user = record.userId === null ? null : (await services.users.findById(record.userId)) ?? null;
       session = { idHash: record.idHash, user, csrfToken: record.csrfToken, authTime: record.authTime };
@@ -92,6 +92,15 @@ export async function loadSession(request: FastifyRequest): Promise<Session | nu
   }
   request.latchkeySession = session;
   return session;
+}
+
+/** The User-Agent to remember for the account page's session list: printable text, at most 400 characters. */
+function userAgentOf(request: FastifyRequest): string | null {
+  const value = request.headers['user-agent'];
+  if (typeof value !== 'string') return null;
+  // eslint-disable-next-line no-control-regex -- control characters are what is removed
+  const clean = value.replace(/[\u0000-\u001f\u007f-\u009f]/g, '').trim().slice(0, 400);
+  return clean === '' ? null : clean;
 }
 
 async function createSession(request: FastifyRequest, reply: FastifyReply, user: User): Promise<Session> {
@@ -102,7 +111,7 @@ async function createSession(request: FastifyRequest, reply: FastifyReply, user:
   const idHash = sha256Hex(id);
   const session: Session = { idHash, user, csrfToken: newSecret(), authTime: now };
   const expiresAt = now + Math.min(config.sessionTtl, config.sessionIdleTimeout);
-  await services.sessions.insert({ idHash, userId: user.id, csrfToken: session.csrfToken, authTime: now, expiresAt, now });
+  await services.sessions.insert({ idHash, userId: user.id, csrfToken: session.csrfToken, authTime: now, expiresAt, now, userAgent: userAgentOf(request), address: request.ip });
   reply.setCookie(cookieName(config, SESSION_COOKIE), id, cookieOptions(request, config.sessionTtl));
   request.latchkeySession = session;
   return session;

@@ -175,6 +175,22 @@ export interface SessionsTable {
   expires_at: number;
   /** Epoch seconds of the last request seen (written at most once a minute); migration 006. */
   last_seen_at: number;
+  /** The browser's User-Agent at sign-in (at most 400 characters); migration 011. */
+  user_agent: Generated<string | null>;
+  /** The address the session was last seen from; migration 011. */
+  address: Generated<string | null>;
+}
+
+/** "Forgot password?" requests (migration 011): the link's token and the address asked for, as SHA-256 hex only. */
+export interface PasswordResetsTable {
+  id: Generated<number>;
+  token_hash: string;
+  /** null: the address asked for has no account (the row is written all the same). */
+  user_id: number | null;
+  email_hash: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
 }
 
 export interface SigningKeysTable {
@@ -211,6 +227,7 @@ export interface Database {
   refresh_tokens: RefreshTokensTable;
   consumed_refresh_tokens: ConsumedRefreshTokensTable;
   sessions: SessionsTable;
+  password_resets: PasswordResetsTable;
   signing_keys: SigningKeysTable;
   settings: SettingsTable;
 }

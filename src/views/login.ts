@@ -37,6 +37,7 @@ ${options.error ? html`<div class="alert alert-error" role="alert" id="login-err
   <input type="email" id="email" name="email" value="${options.email ?? ''}" autocomplete="username" required maxlength="254"${options.email ? '' : html` autofocus`}${options.error ? html` aria-describedby="login-error"` : ''}>
   <label for="password">Password</label>
   <input type="password" id="password" name="password" autocomplete="current-password" required maxlength="1024"${options.email ? html` autofocus` : ''}>
+  ${options.reauthenticate ? '' : html`<p class="hint"><a href="/forgot-password">Forgot password?</a></p>`}
   <div class="actions">
     <button type="submit">${options.reauthenticate ? 'Continue' : 'Sign in'}</button>
     ${options.signupOpen && !options.reauthenticate ? html`<a href="/signup?next=${encodeURIComponent(options.next)}">Create an account</a>` : ''}

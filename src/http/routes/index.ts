@@ -12,6 +12,7 @@ import { loginRoutes } from './login.js';
 import { logoutRoutes } from './logout.js';
 import { metadataRoutes } from './metadata.js';
 import { orgRoutes } from './orgs.js';
+import { passwordResetRoutes } from './password-reset.js';
 import { revokeRoutes } from './revoke.js';
 import { signupRoutes } from './signup.js';
 import { tokenRoutes } from './token.js';
@@ -25,6 +26,7 @@ export const ROUTES: Array<(app: FastifyInstance) => Promise<void>> = [
   logoutRoutes,
   homeRoutes,
   signupRoutes,
+  passwordResetRoutes,
   accountRoutes,
   developerRoutes,
   orgRoutes,
