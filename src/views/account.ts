@@ -6,11 +6,14 @@ import { csrfInput, field, formAlert, localeDatalist, notice, timeOf, type FormE
 import { MIN_PASSWORD_LENGTH } from '../accounts/passwords.js';
 import { SCOPE_DESCRIPTIONS } from '../oauth/scope.js';
 import type { ConnectedApp, User } from '../oauth/model.js';
+import { sessionsSection, type SessionView } from './account-sessions.js';
 
 export interface AccountPageOptions {
   user: User;
   csrfToken: string;
   apps: ConnectedApp[];
+  /** The account's signed-in sessions (this browser's marked `current`). */
+  sessions?: readonly SessionView[];
   /** What the profile form shows (the submitted values after a failed save). */
   profile?: { name: string; email: string; locale: string };
   profileErrors?: FormErrors;
@@ -76,6 +79,7 @@ ${field({ idPrefix: 'pw', name: 'password_confirm', label: 'New password again',
 <div class="actions"><button type="submit">Change password</button></div>
 </form>
 </section>
+${o.sessions ? sessionsSection(o.sessions, o.csrfToken) : ''}
 <section class="card" id="connected-apps" aria-labelledby="apps-heading">
 <h2 id="apps-heading">Connected apps</h2>
 ${o.apps.length === 0

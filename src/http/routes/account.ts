@@ -2,7 +2,9 @@
 // accounts/email-change.ts), a password change (the current password required; it ends every
 // grant and consent of the account: accounts/password-change.ts), and the connected apps with
 // "Revoke access", which deletes the remembered consent and revokes every grant of that user,
-// client and organization, so all their tokens fail at once.
+// client and organization, so all their tokens fail at once; apps holding a grant without a
+// remembered consent (the password grant) are listed too. And the signed-in sessions (device,
+// address, last seen) with "Sign out everywhere else", which ends every other session.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AccountError, validateEmail, validateLocale, validateName, validatePassword } from '../../accounts/users.js';
 import { changePassword } from '../../accounts/password-change.js';
@@ -15,13 +17,20 @@ import { changeEmail, countEmailChangeAttempt, UNUSABLE_EMAIL_MESSAGE } from '..
 import { accountPage, type AccountPageOptions } from '../../views/account.js';
 import type { FormErrors } from '../../views/forms.js';
 import { capitalize, formValue, PAGE_ROUTE, sendPage, sessionUser } from '../pages.js';
-import { requireCsrf, requireUser } from '../session.js';
+import { loadSession, requireCsrf, requireUser } from '../session.js';
 
 const NOTICES: Readonly<Record<string, string>> = {
   profile: 'Your profile is saved.',
   password: 'Your password is changed. Your other sessions and your connected apps were signed out: each app must be approved again the next time it asks.',
   revoked: 'Access revoked. The app can no longer use your account.',
 };
+
+/** The notice after "Sign out everywhere else", with how many sessions it ended. */
+function signedOutOthersNotice(ended: unknown): string {
+  const n = typeof ended === 'string' && /^[0-9]{1,6}$/.test(ended) ? Number(ended) : null;
+  if (n === null) return 'You are signed out everywhere else. Only this browser is still signed in.';
+  return `You are signed out everywhere else: ${n === 1 ? '1 other session' : `${n} other sessions`} ended. Only this browser is still signed in.`;
+}
 
 function collect(errors: FormErrors, fn: () => unknown): void {
   try {
@@ -50,15 +59,24 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
   const checkPassword = passwordChecker({ guard: services.guard, users: services.users, logger: app.log });
 
   async function render(request: FastifyRequest, reply: FastifyReply, user: User, csrfToken: string, extra: Partial<AccountPageOptions>, status = 200) {
-    const apps = await services.grants.listConnectedApps(user.id);
-    return sendPage(reply, accountPage({ user, csrfToken, apps, ...extra }), status);
+    const now = nowSeconds(services.clock);
+    const [consented, grantOnly, sessions, current] = await Promise.all([
+      services.grants.listConnectedApps(user.id),
+      services.grants.listGrantOnlyApps(user.id),
+      services.sessions.listForUser(user.id, now, { idleTimeout: services.config.sessionIdleTimeout, lifetime: services.config.sessionTtl }),
+      loadSession(request),
+    ]);
+    const sessionViews = sessions.map((s) => ({ current: s.idHash === current?.idHash, userAgent: s.userAgent, address: s.address, createdAt: s.createdAt, lastSeenAt: s.lastSeenAt }));
+    return sendPage(reply, accountPage({ user, csrfToken, apps: [...consented, ...grantOnly], sessions: sessionViews, ...extra }), status);
   }
 
   app.get('/account', PAGE_ROUTE, async (request, reply) => {
     const session = await requireUser(request, reply);
     if (!session) return reply;
-    const done = (request.query as Record<string, unknown>).done;
-    return render(request, reply, session.user, session.csrfToken, { notice: typeof done === 'string' ? NOTICES[done] : undefined });
+    const query = request.query as Record<string, unknown>;
+    const done = query.done;
+    const notice = done === 'signed-out-others' ? signedOutOthersNotice(query.ended) : typeof done === 'string' ? NOTICES[done] : undefined;
+    return render(request, reply, session.user, session.csrfToken, { notice });
   });
 
   app.post('/account/profile', PAGE_ROUTE, async (request, reply) => {
@@ -139,6 +157,17 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
       userId: session.user.id, newPassword: password, keepSessionIdHash: session.idHash, address: request.ip, share: { account: accountShare(session.user.email) },
     });
     return reply.redirect('/account?done=password', 303);
+  });
+
+  // "Sign out everywhere else": every other session of the account ends (this one stays).
+  app.post('/account/sessions/sign-out-others', PAGE_ROUTE, async (request, reply) => {
+    const csrf = await requireCsrf(request, reply);
+    if (!csrf) return reply;
+    const session = await sessionUser(csrf, reply, '/account');
+    if (!session) return reply;
+    const ended = await services.sessions.deleteForUser(session.user.id, session.idHash);
+    audit(request.log, 'session.ended_others', { user_id: session.user.id, address: request.ip, sessions_ended: ended });
+    return reply.redirect(`/account?done=signed-out-others&ended=${ended}#sessions`, 303);
   });
 
   app.post('/account/apps/revoke', PAGE_ROUTE, async (request, reply) => {
