@@ -20,6 +20,9 @@
 //   session.ended_others                               "Sign out everywhere else" on the account page
 //   org.invitation.created / .accepted / .declined / .cancelled   organization invitations
 //   org.member.removed / org.role.changed              an admin (or the member leaving)
+//   mail.sent / mail.deferred / mail.failed            the mail sender (accounts/mail/sender.ts): never the address or the body
+//   email.verification_sent / email.verified          e-mail verification (accounts/email-verification.ts)
+//   email.change_requested                             a new address waits for its confirmation link
 
 export type AuditEvent =
   | 'login.succeeded'
@@ -52,7 +55,13 @@ export type AuditEvent =
   | 'org.invitation.declined'
   | 'org.invitation.cancelled'
   | 'org.member.removed'
-  | 'org.role.changed';
+  | 'org.role.changed'
+  | 'mail.sent'
+  | 'mail.deferred'
+  | 'mail.failed'
+  | 'email.verification_sent'
+  | 'email.verified'
+  | 'email.change_requested';
 
 /** What an audit line may carry: identifiers and outcomes, never a secret. */
 export interface AuditFields {
@@ -82,6 +91,10 @@ export interface AuditFields {
   member_id?: number;
   invitation_id?: number;
   role?: string;
+  /** Mail events: the queued message's id, what it is for, attempts made so far. */
+  mail_id?: number;
+  kind?: string;
+  attempts?: number;
 }
 
 /** The slice of a pino (or Fastify) logger the audit trail uses. */
@@ -91,7 +104,7 @@ export interface AuditLogger {
 }
 
 // Replays and lockouts are signs of an attack: logged as warnings so they stand out.
-const WARN: ReadonlySet<AuditEvent> = new Set<AuditEvent>(['code.reuse_detected', 'refresh.reuse_detected', 'login.locked', 'client_auth.locked', 'password.reset_limited']);
+const WARN: ReadonlySet<AuditEvent> = new Set<AuditEvent>(['code.reuse_detected', 'refresh.reuse_detected', 'login.locked', 'client_auth.locked', 'mail.failed', 'password.reset_limited']);
 
 export function audit(logger: AuditLogger, event: AuditEvent, fields: AuditFields): void {
   const line = { audit: true, event, ...fields };

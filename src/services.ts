@@ -20,6 +20,9 @@ import { CodeStore } from './store/codes.js';
 import { RefreshTokenStore } from './store/refresh-tokens.js';
 import { UserStore } from './store/users.js';
 import { transactionRunner, type RunInTransaction } from './store/transaction.js';
+import { MailQueueStore } from './store/mail-queue.js';
+import { EmailTokenStore } from './store/email-tokens.js';
+import { MailQueue } from './accounts/mail/queue.js';
 import { devChecksEnabled, guardRootStore, markWorks } from './store/dev-checks.js';
 
 /** Everything a server needs: the slice the account rules use (accounts/services.ts) and the rest. */
@@ -53,6 +56,7 @@ export function createServices(config: Config, store: Store, options: ServiceOpt
   const checks = devChecksEnabled();
   const root = checks ? guardRootStore : <T extends object>(s: T, _name: string): T => s;
   const transaction = transactionRunner(store);
+  const mailQueue = new MailQueueStore(db, store.dialect);
   return {
     config,
     clock,
@@ -72,6 +76,9 @@ export function createServices(config: Config, store: Store, options: ServiceOpt
     signingKeys: new SigningKeys(root(new SigningKeyStore(db), 'signing keys'), {
       encryptionKey: config.encryptionKey, clock, accessTokenTtl: config.accessTokenTtl, idTokenTtl: ID_TOKEN_TTL, publishLead: config.keyPublishLead,
     }),
+    mail: new MailQueue(mailQueue, clock, config.encryptionKey),
+    mailQueue,
+    emailTokens: new EmailTokenStore(db),
     guard: createBruteForceGuard(config, clock, (err) => logger.warn({ err }, 'brute-force counters unreachable; not limiting'), options.counters),
   };
 }

@@ -214,6 +214,41 @@ export interface SettingsTable {
   updated_at: number;
 }
 
+/** A message to send (migration 010; accounts/mail/). */
+export interface MailQueueTable {
+  id: Generated<number>;
+  /** What the message is for (verify_email, email_change, …): metrics and audit label. */
+  kind: string;
+  recipient: string;
+  subject: string;
+  /** JSON {text, html}, `enc:`-sealed under LATCHKEY_ENCRYPTION_KEY when set (else `plain:`); '' once sent or given up. */
+  content: string;
+  user_id: number | null;
+  status: 'pending' | 'sent' | 'failed';
+  attempts: Generated<number>;
+  next_attempt_at: number;
+  /** The sender holding the message while it sends, and until when. */
+  lease_owner: string | null;
+  lease_until: number | null;
+  /** After this the message is not sent any more (its link would have expired). */
+  expires_at: number | null;
+  last_error: string | null;
+  created_at: number;
+  finished_at: number | null;
+}
+
+/** A single-use e-mail link (verification, change of address): only its SHA-256 is stored (migration 010). */
+export interface EmailTokensTable {
+  token_hash: string;
+  user_id: number;
+  purpose: 'verify' | 'change';
+  /** The address the link proves (for a change: the new address). */
+  email: string;
+  created_at: number;
+  expires_at: number;
+  consumed_at: number | null;
+}
+
 export interface Database {
   users: UsersTable;
   organizations: OrganizationsTable;
@@ -230,4 +265,6 @@ export interface Database {
   password_resets: PasswordResetsTable;
   signing_keys: SigningKeysTable;
   settings: SettingsTable;
+  mail_queue: MailQueueTable;
+  email_tokens: EmailTokensTable;
 }
