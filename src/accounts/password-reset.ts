@@ -19,12 +19,14 @@
 //   - After a reset, as after a password change and more: every session of the account ends
 //     (this browser's too), every grant is revoked (so every access and refresh token dies),
 //     every consent is forgotten, every other reset link of the account stops working, and the
-//     owner is told by mail.
+//     owner is told by mail (queued in the same transaction, so sent exactly when it happened).
+import type { Kysely } from 'kysely';
 import { audit, type AuditLogger } from '../audit.js';
 import { nowSeconds } from '../oauth/clock.js';
 import { newSecret, sha256Hex } from '../oauth/crypto.js';
 import { normalizeEmail, type User } from '../oauth/model.js';
 import { GrantStore } from '../store/grants.js';
+import type { Database } from '../store/schema.js';
 import { PasswordResetStore } from '../store/password-resets.js';
 import { SessionStore } from '../store/sessions.js';
 import { UserStore } from '../store/users.js';
@@ -50,7 +52,7 @@ const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
 
 const policy = (limit: number): BackoffPolicy => ({ threshold: limit + 1, baseSeconds: WINDOW_SECONDS, maxSeconds: WINDOW_SECONDS, forgetAfterSeconds: WINDOW_SECONDS });
 
-export type ResetServices = Pick<AccountServices, 'config' | 'clock' | 'store' | 'logger' | 'users' | 'guard' | 'passwordResets'>;
+export type ResetServices = Pick<AccountServices, 'config' | 'clock' | 'store' | 'logger' | 'users' | 'guard' | 'passwordResets' | 'mail'>;
 
 /** The one page a reset request answers with, whatever the address. */
 export const RESET_REQUESTED_MESSAGE = 'If an account has this e-mail address, we have sent it a link to choose a new password. The link works once, for 30 minutes. Check your inbox (and your spam folder).';
@@ -101,7 +103,9 @@ export async function carryOutResetRequest(services: ResetServices, logger: Audi
   await services.passwordResets.insert({ tokenHash: sha256Hex(token), userId: user?.id ?? null, emailHash: hashOfEmail, now, expiresAt: now + RESET_LINK_TTL_SECONDS });
   await services.passwordResets.deleteExpired(now - KEEP_ENDED_SECONDS);
   audit(logger, 'password.reset_requested', { user_id: user?.id ?? null, address: request.address, ...(user ? {} : { reason: 'unknown_email' }) });
-  if (user) await sendAccountMail(services, passwordResetMail(user, resetLink(services.config.issuer, token), RESET_LINK_TTL_SECONDS / 60));
+  if (user) {
+    await sendAccountMail(services, passwordResetMail(user, resetLink(services.config.issuer, token), RESET_LINK_TTL_SECONDS / 60), { expiresAt: now + RESET_LINK_TTL_SECONDS });
+  }
 }
 
 /** The link in the mail: the reset page with the token. */
@@ -149,6 +153,8 @@ export async function resetPassword(services: ResetServices, logger: AuditLogger
     const grants = new GrantStore(trx);
     const grantsRevoked = await grants.revokeAllForUser(userId, now);
     await grants.deleteConsentsForUser(userId);
+    // The notice is queued with the change: sent if and only if the password changed.
+    await sendAccountMail(services, passwordChangedMail(user, new URL('/login', services.config.issuer).toString()), { tx: trx });
     return { grantsRevoked, sessionsEnded };
   });
   if (!result) {
@@ -156,21 +162,17 @@ export async function resetPassword(services: ResetServices, logger: AuditLogger
     return { ok: false };
   }
   audit(logger, 'password.reset', { user_id: user.id, address: reset.address, grants_revoked: result.grantsRevoked, sessions_ended: result.sessionsEnded });
-  try {
-    await sendAccountMail(services, passwordChangedMail(user, new URL('/login', services.config.issuer).toString()));
-  } catch (err) {
-    // The password is changed either way; the notice is what failed.
-    services.logger.error({ err, user_id: user.id }, 'could not queue the password-changed notice');
-  }
   return { ok: true, user, ...result };
 }
 
 /**
- * Hands a message to the mail queue (SMTP_URL, else the outbox folder). The queue is durable
- * and sends in the background, so this returns once the message is stored, never after an
+ * Hands a message to the mail queue (accounts/mail/queue.ts: SMTP_URL, else the outbox folder),
+ * inside `tx` when given (then it is sent only if that commits). The queue is durable and its
+ * sender works in the background, so this returns once the message is stored, never after an
  * SMTP conversation. The one place password reset sends mail from.
  */
-export async function sendAccountMail(services: Pick<AccountServices, 'logger'>, mail: AccountMail): Promise<void> {
-  // Until the mail queue (branch `mail`) is merged there is nothing to hand it to.
-  services.logger.warn({ kind: mail.kind, user_id: mail.userId }, 'no mail queue yet: message not sent');
+export async function sendAccountMail(services: Pick<AccountServices, 'mail'>, mail: AccountMail, options: { expiresAt?: number; tx?: Kysely<Database> } = {}): Promise<void> {
+  await services.mail.enqueue({
+    to: mail.to, subject: mail.subject, text: mail.text, html: mail.html, kind: mail.kind, userId: mail.userId, expiresAt: options.expiresAt ?? null,
+  }, options.tx);
 }
