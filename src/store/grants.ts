@@ -97,9 +97,9 @@ export class GrantStore implements GrantPort, ConsentPort, TransactionGrantMetho
       .leftJoin('organizations as o', 'o.id', 'g.organization_id')
       .select(['c.id as client_id', 'c.client_id as client_public_id', 'c.name as client_name', 'g.organization_id', 'o.name as organization_name', 'g.scope', 'g.created_at'])
       .where('g.user_id', '=', userId).where('g.revoked_at', 'is', null)
-      .where(({ not, exists, selectFrom }) => not(exists(selectFrom('consents as k').select('k.user_id')
+      .where((eb) => eb.not(eb.exists(eb.selectFrom('consents as k').select('k.user_id')
         .whereRef('k.user_id', '=', 'g.user_id').whereRef('k.client_id', '=', 'g.client_id')
-        .where(({ eb, ref, fn }) => eb('k.organization_id', '=', fn.coalesce(ref('g.organization_id'), eb.val(NO_ORG)))))))
+        .where((inner) => inner('k.organization_id', '=', inner.fn.coalesce('g.organization_id', inner.val(NO_ORG)))))))
       .orderBy('g.created_at', 'desc').orderBy('g.id', 'desc')
       .limit(500)
       .execute();
