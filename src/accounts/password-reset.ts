@@ -110,9 +110,14 @@ export async function carryOutResetRequest(services: ResetServices, logger: Audi
 
 /** The link in the mail: the reset page with the token. */
 export function resetLink(issuer: string, token: string): string {
-  const url = new URL('/reset-password', issuer.endsWith('/') ? issuer : `${issuer}/`);
+  const url = pageUrl(issuer, 'reset-password');
   url.searchParams.set('token', token);
   return url.toString();
+}
+
+/** A page of this server by its path under the issuer (which may have a path of its own). */
+function pageUrl(issuer: string, page: string): URL {
+  return new URL(page, issuer.endsWith('/') ? issuer : `${issuer}/`);
 }
 
 /** The account a link would reset now (unused, unexpired), or undefined; malformed tokens are not looked up. */
@@ -154,7 +159,7 @@ export async function resetPassword(services: ResetServices, logger: AuditLogger
     const grantsRevoked = await grants.revokeAllForUser(userId, now);
     await grants.deleteConsentsForUser(userId);
     // The notice is queued with the change: sent if and only if the password changed.
-    await sendAccountMail(services, passwordChangedMail(user, new URL('/login', services.config.issuer).toString()), { tx: trx });
+    await sendAccountMail(services, passwordChangedMail(user, pageUrl(services.config.issuer, 'login').toString()), { tx: trx });
     return { grantsRevoked, sessionsEnded };
   });
   if (!result) {
