@@ -1,5 +1,6 @@
-// /account: the profile (a new e-mail address needs the current password:
-// accounts/email-change.ts), a password change (the current password required; it ends every
+// /account: the profile (a new e-mail address needs the current password and is confirmed by
+// a link sent to it: accounts/email-change.ts; an unverified address can ask for a new
+// verification link), a password change (the current password required; it ends every
 // grant and consent of the account: accounts/password-change.ts), and the connected apps with
 // "Revoke access", which deletes the remembered consent and revokes every grant of that user,
 // client and organization, so all their tokens fail at once.
@@ -11,8 +12,9 @@ import { nowSeconds } from '../../oauth/clock.js';
 import { audit } from '../../audit.js';
 import type { User } from '../../oauth/model.js';
 import { lockoutMessage } from '../../oauth/lockout.js';
-import { changeEmail, countEmailChangeAttempt, UNUSABLE_EMAIL_MESSAGE } from '../../accounts/email-change.js';
+import { startEmailChange, countEmailChangeAttempt, UNUSABLE_EMAIL_MESSAGE } from '../../accounts/email-change.js';
 import { accountPage, type AccountPageOptions } from '../../views/account.js';
+import { resendVerification } from '../../accounts/email-verification.js';
 import type { FormErrors } from '../../views/forms.js';
 import { capitalize, formValue, PAGE_ROUTE, sendPage, sessionUser } from '../pages.js';
 import { requireCsrf, requireUser } from '../session.js';
@@ -21,6 +23,8 @@ const NOTICES: Readonly<Record<string, string>> = {
   profile: 'Your profile is saved.',
   password: 'Your password is changed. Your other sessions and your connected apps were signed out: each app must be approved again the next time it asks.',
   revoked: 'Access revoked. The app can no longer use your account.',
+  email_pending: 'Your profile is saved. We sent a link to your new e-mail address: your account uses it once you follow the link. Until then it keeps the current one.',
+  verification_sent: 'We sent a verification link to your e-mail address.',
 };
 
 function collect(errors: FormErrors, fn: () => unknown): void {
@@ -50,8 +54,11 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
   const checkPassword = passwordChecker({ guard: services.guard, users: services.users, logger: app.log });
 
   async function render(request: FastifyRequest, reply: FastifyReply, user: User, csrfToken: string, extra: Partial<AccountPageOptions>, status = 200) {
-    const apps = await services.grants.listConnectedApps(user.id);
-    return sendPage(reply, accountPage({ user, csrfToken, apps, ...extra }), status);
+    const [apps, pending] = await Promise.all([
+      services.grants.listConnectedApps(user.id),
+      services.emailTokens.findPending(user.id, 'change', nowSeconds(services.clock)),
+    ]);
+    return sendPage(reply, accountPage({ user, csrfToken, apps, pendingEmail: pending?.email ?? null, ...extra }), status);
   }
 
   app.get('/account', PAGE_ROUTE, async (request, reply) => {
@@ -96,11 +103,25 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
       reply.header('Retry-After', String(refusal.retryAfter));
       return refuse(refusal.status);
     }
-    if ((await changeEmail(services, request.log, { userId: user.id, email, address: request.ip, profile })) === 'unusable') {
+    if ((await startEmailChange(services, request.log, { user, email, address: request.ip, profile })) === 'unusable') {
       errors.email = UNUSABLE_EMAIL_MESSAGE;
       return refuse();
     }
-    return reply.redirect('/account?done=profile', 303);
+    return reply.redirect('/account?done=email_pending', 303);
+  });
+
+  // "Send verification link" for a signed-in account whose address is not verified yet.
+  app.post('/account/verify-email', PAGE_ROUTE, async (request, reply) => {
+    const csrf = await requireCsrf(request, reply);
+    if (!csrf) return reply;
+    const session = await sessionUser(csrf, reply, '/account');
+    if (!session) return reply;
+    const limited = await resendVerification(services, request.log, session.user.email, request.ip);
+    if (limited) {
+      reply.header('Retry-After', String(limited.retryAfter));
+      return render(request, reply, session.user, session.csrfToken, { notice: `Too many links asked for. Try again in ${Math.ceil(limited.retryAfter / 60)} minutes.` }, 429);
+    }
+    return reply.redirect('/account?done=verification_sent', 303);
   });
 
   app.post('/account/password', PAGE_ROUTE, async (request, reply) => {
