@@ -86,7 +86,10 @@ export async function loadSession(request: FastifyRequest): Promise<Session | nu
       if (now - record.lastSeenAt >= SESSION_TOUCH_INTERVAL) {
         await services.sessions.touch(record.idHash, now, Math.min(record.createdAt + config.sessionTtl, now + config.sessionIdleTimeout), request.ip);
       }
-      const user = record.userId === null ? null : (await services.users.findById(record.userId)) ?? null;
+      const found = record.userId === null ? null : (await services.users.findById(record.userId)) ?? null;
+      // email_verification "required": an account whose address is not verified is not signed
+      // in (a session from before the setting was turned on included).
+      const user = found && config.emailVerification === 'required' && !found.emailVerified ? null : found;
       session = { idHash: record.idHash, user, csrfToken: record.csrfToken, authTime: record.authTime };
     }
   }

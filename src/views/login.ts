@@ -2,6 +2,7 @@
 // One message for every failure, so the page never tells which of the two was wrong.
 import { html, type Html } from './html.js';
 import { layout } from './layout.js';
+import { resendForm } from './email-verification.js';
 
 export interface LoginPageOptions {
   csrfToken: string;
@@ -18,9 +19,12 @@ export interface LoginPageOptions {
    * endpoint sent here who creates an account lands back in the authorization.
    */
   signupOpen?: boolean;
+  /** The account's address is not verified (email_verification "required"): offer to send the link again. */
+  resendVerification?: boolean;
 }
 
 export const LOGIN_FAILED_MESSAGE = 'The e-mail address or password is not correct.';
+export const EMAIL_UNVERIFIED_MESSAGE = 'Verify your e-mail address before you sign in: follow the link in the message we sent you.';
 
 export function loginPage(options: LoginPageOptions): Html {
   const title = options.reauthenticate ? 'Confirm it is you' : 'Sign in';
@@ -43,6 +47,10 @@ ${options.error ? html`<div class="alert alert-error" role="alert" id="login-err
     ${options.signupOpen && !options.reauthenticate ? html`<a href="/signup?next=${encodeURIComponent(options.next)}">Create an account</a>` : ''}
   </div>
 </form>
+${options.resendVerification ? html`<section aria-labelledby="resend-heading">
+<h2 id="resend-heading">No link in your inbox?</h2>
+${resendForm({ csrfToken: options.csrfToken, email: options.email ?? '' })}
+</section>` : ''}
 </section>`,
   });
 }

@@ -44,6 +44,8 @@ export interface MailSenderOptions {
   metrics?: MailMetrics;
   /** Milliseconds between looks at the queue. */
   pollMs?: number;
+  /** Run with the hourly deletion of finished messages (the plugin deletes ended e-mail links there too). */
+  alsoCleanup?: (now: number) => Promise<unknown>;
 }
 
 /** Seconds to wait after the `attempts`-th failed attempt. */
@@ -175,5 +177,6 @@ export class MailSender {
     if (now - this.lastCleanup < 3600) return;
     this.lastCleanup = now;
     await this.options.store.deleteFinished(now - KEEP_FINISHED_SECONDS);
+    await this.options.alsoCleanup?.(now);
   }
 }

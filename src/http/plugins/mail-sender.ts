@@ -18,6 +18,8 @@ export function registerMailSender(app: FastifyInstance, metrics: MailMetrics): 
     encryptionKey: config.encryptionKey,
     retryBase: config.mailRetryBase,
     metrics,
+    // Used or expired e-mail links are of no use a day later.
+    alsoCleanup: (now) => services.emailTokens.deleteEnded(now - 86_400),
   });
   app.addHook('onReady', async () => {
     if (services.mail instanceof MailQueue) services.mail.onEnqueued = () => sender.wake();

@@ -1,5 +1,6 @@
-// /account: the profile (a new e-mail address needs the current password:
-// accounts/email-change.ts), a password change (the current password required; it ends every
+// /account: the profile (a new e-mail address needs the current password and is confirmed by
+// a link sent to it: accounts/email-change.ts; an unverified address can ask for a new
+// verification link), a password change (the current password required; it ends every
 // grant and consent of the account: accounts/password-change.ts), and the connected apps with
 // "Revoke access", which deletes the remembered consent and revokes every grant of that user,
 // client and organization, so all their tokens fail at once; apps holding a grant without a
@@ -13,8 +14,9 @@ import { nowSeconds } from '../../oauth/clock.js';
 import { audit } from '../../audit.js';
 import type { User } from '../../oauth/model.js';
 import { lockoutMessage } from '../../oauth/lockout.js';
-import { changeEmail, countEmailChangeAttempt, UNUSABLE_EMAIL_MESSAGE } from '../../accounts/email-change.js';
+import { startEmailChange, countEmailChangeAttempt, UNUSABLE_EMAIL_MESSAGE } from '../../accounts/email-change.js';
 import { accountPage, type AccountPageOptions } from '../../views/account.js';
+import { resendVerification } from '../../accounts/email-verification.js';
 import type { FormErrors } from '../../views/forms.js';
 import { capitalize, formValue, PAGE_ROUTE, sendPage, sessionUser } from '../pages.js';
 import { loadSession, requireCsrf, requireUser } from '../session.js';
@@ -23,6 +25,8 @@ const NOTICES: Readonly<Record<string, string>> = {
   profile: 'Your profile is saved.',
   password: 'Your password is changed. Your other sessions and your connected apps were signed out: each app must be approved again the next time it asks.',
   revoked: 'Access revoked. The app can no longer use your account.',
+  email_pending: 'Your profile is saved. We sent a link to your new e-mail address: your account uses it once you follow the link. Until then it keeps the current one.',
+  verification_sent: 'We sent a verification link to your e-mail address.',
 };
 
 /** The notice after "Sign out everywhere else", with how many sessions it ended. */
@@ -60,14 +64,15 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
 
   async function render(request: FastifyRequest, reply: FastifyReply, user: User, csrfToken: string, extra: Partial<AccountPageOptions>, status = 200) {
     const now = nowSeconds(services.clock);
-    const [consented, grantOnly, sessions, current] = await Promise.all([
+    const [consented, grantOnly, pending, sessions, current] = await Promise.all([
       services.grants.listConnectedApps(user.id),
       services.grants.listGrantOnlyApps(user.id),
+      services.emailTokens.findPending(user.id, 'change', now),
       services.sessions.listForUser(user.id, now, { idleTimeout: services.config.sessionIdleTimeout, lifetime: services.config.sessionTtl }),
       loadSession(request),
     ]);
     const sessionViews = sessions.map((s) => ({ current: s.idHash === current?.idHash, userAgent: s.userAgent, address: s.address, createdAt: s.createdAt, lastSeenAt: s.lastSeenAt }));
-    return sendPage(reply, accountPage({ user, csrfToken, apps: [...consented, ...grantOnly], sessions: sessionViews, ...extra }), status);
+    return sendPage(reply, accountPage({ user, csrfToken, apps: [...consented, ...grantOnly], pendingEmail: pending?.email ?? null, sessions: sessionViews, ...extra }), status);
   }
 
   app.get('/account', PAGE_ROUTE, async (request, reply) => {
@@ -114,11 +119,25 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
       reply.header('Retry-After', String(refusal.retryAfter));
       return refuse(refusal.status);
     }
-    if ((await changeEmail(services, request.log, { userId: user.id, email, address: request.ip, profile })) === 'unusable') {
+    if ((await startEmailChange(services, request.log, { user, email, address: request.ip, profile })) === 'unusable') {
       errors.email = UNUSABLE_EMAIL_MESSAGE;
       return refuse();
     }
-    return reply.redirect('/account?done=profile', 303);
+    return reply.redirect('/account?done=email_pending', 303);
+  });
+
+  // "Send verification link" for a signed-in account whose address is not verified yet.
+  app.post('/account/verify-email', PAGE_ROUTE, async (request, reply) => {
+    const csrf = await requireCsrf(request, reply);
+    if (!csrf) return reply;
+    const session = await sessionUser(csrf, reply, '/account');
+    if (!session) return reply;
+    const limited = await resendVerification(services, request.log, session.user.email, request.ip);
+    if (limited) {
+      reply.header('Retry-After', String(limited.retryAfter));
+      return render(request, reply, session.user, session.csrfToken, { notice: `Too many links asked for. Try again in ${Math.ceil(limited.retryAfter / 60)} minutes.` }, 429);
+    }
+    return reply.redirect('/account?done=verification_sent', 303);
   });
 
   app.post('/account/password', PAGE_ROUTE, async (request, reply) => {

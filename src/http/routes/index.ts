@@ -4,6 +4,7 @@ import { accountRoutes } from './account.js';
 import { assetRoutes } from './assets.js';
 import { authorizeRoutes } from './authorize.js';
 import { developerRoutes } from './developer.js';
+import { emailVerificationRoutes } from './email-verification.js';
 import { healthRoutes } from './health.js';
 import { homeRoutes } from './home.js';
 import { introspectRoutes } from './introspect.js';
@@ -28,6 +29,7 @@ export const ROUTES: Array<(app: FastifyInstance) => Promise<void>> = [
   signupRoutes,
   passwordResetRoutes,
   accountRoutes,
+  emailVerificationRoutes,
   developerRoutes,
   orgRoutes,
   metadataRoutes,
