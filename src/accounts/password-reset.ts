@@ -153,7 +153,8 @@ export async function resetPassword(services: ResetServices, logger: AuditLogger
     const userId = await resets.consume(tokenHash, now);
     if (userId !== user.id) return null;
     await resets.expireForUser(userId, now);
-    await new UserStore(trx).update(userId, { passwordHash }, now);
+    // Following the link proved the mailbox is the person's: the address is verified too (as Keycloak does).
+    await new UserStore(trx).update(userId, { passwordHash, emailVerified: true }, now);
     const sessionsEnded = await new SessionStore(trx).deleteForUser(userId, null);
     const grants = new GrantStore(trx);
     const grantsRevoked = await grants.revokeAllForUser(userId, now);

@@ -137,6 +137,8 @@ for (const kind of databaseKinds()) {
         const replay = await httpRequest(server, 'POST', '/reset-password', { jar: browser, form: { ...fields, password: 'yet another passphrase', password_confirm: 'yet another passphrase' } });
         assert.equal(replay.status, 400);
 
+        // Following the link proved the address.
+        assert.equal((await server.services.users.findById(user.id))?.emailVerified, true);
         // The new password signs in; the old one does not.
         await signIn(server, user.email, NEW_PASSWORD);
         const loginJar = new CookieJar();
