@@ -12,7 +12,7 @@ import type { Page } from 'playwright-core';
 import { launchChromium } from '../helpers/chromium.js';
 import { createUser } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { startSmtpInbox } from '../helpers/smtp-inbox.js';
+import { MailSink } from '../helpers/mail.js';
 
 const SCREENSHOTS = join(process.cwd(), 'test-output', 'screenshots');
 const NEW_PASSWORD = 'my new browser passphrase';
@@ -36,7 +36,8 @@ async function narrowShot(page: Page, name: string): Promise<void> {
 
 test('[sqlite] in Chromium: forgot password → mailed link → new password → sign in; "Sign out everywhere else"', async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
-  const inbox = await startSmtpInbox();
+  const inbox = new MailSink();
+  await inbox.start();
   const server = await startTestServer('sqlite', { overrides: { loginRateLimit: 0 }, env: { SMTP_URL: inbox.url } });
   const browser = await launchChromium();
   const consoleErrors: string[] = [];
@@ -101,6 +102,6 @@ test('[sqlite] in Chromium: forgot password → mailed link → new password →
   } finally {
     await browser.close();
     await server.close();
-    await inbox.close();
+    await inbox.stop();
   }
 });

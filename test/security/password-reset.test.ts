@@ -21,7 +21,7 @@ import { CookieJar, httpRequest, type HttpResult } from '../helpers/browser.js';
 import { signIn } from '../helpers/authorize.js';
 import { hiddenFields } from '../helpers/html.js';
 import { getUser, postToken, refresh, secretPost, tokensOf } from '../helpers/token.js';
-import { startSmtpInbox, type ReceivedMail, type SmtpInbox } from '../helpers/smtp-inbox.js';
+import { MailSink, type ReceivedMail } from '../helpers/mail.js';
 import { sha256Hex } from '../../src/oauth/crypto.js';
 import { RESET_MAILS_PER_ACCOUNT, RESET_REQUESTS_PER_ADDRESS, RESET_REQUESTED_MESSAGE } from '../../src/accounts/password-reset.js';
 
@@ -29,12 +29,12 @@ const NEW_PASSWORD = 'a fresh and long passphrase';
 const RESET_SUBJECT = 'Reset your Latchkey password';
 const CHANGED_SUBJECT = 'Your Latchkey password was changed';
 
-let inbox: SmtpInbox;
+const inbox = new MailSink();
 before(async () => {
-  inbox = await startSmtpInbox();
+  await inbox.start();
 });
 after(async () => {
-  await inbox.close();
+  await inbox.stop();
 });
 
 async function startServer(kind: DbKind, env: Record<string, string> = {}): Promise<TestServer> {
