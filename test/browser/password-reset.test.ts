@@ -42,7 +42,7 @@ test('[sqlite] in Chromium: forgot password → mailed link → new password →
   const browser = await launchChromium();
   const consoleErrors: string[] = [];
   try {
-    const user = await createUser(server);
+    const user = await createUser(server, { locale: 'en' });
     const context = await browser.newContext();
     const page = await context.newPage();
     page.on('console', (msg) => {

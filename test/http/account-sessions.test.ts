@@ -49,8 +49,8 @@ for (const kind of databaseKinds()) {
     test('lists the sessions; "Sign out everywhere else" ends the others and keeps this one', async () => {
       const server = await startTestServer(kind, { env: { LATCHKEY_TRUST_PROXY: '127.0.0.1' } });
       try {
-        const user = await createUser(server);
-        const someoneElse = await createUser(server);
+        const user = await createUser(server, { locale: 'en' });
+        const someoneElse = await createUser(server, { locale: 'en' });
         const laptop = await signInAs(server, user.email, user.password, FIREFOX_WINDOWS, '198.51.100.7');
         const phone = await signInAs(server, user.email, user.password, SAFARI_IPHONE, '203.0.113.9');
         const tablet = await signInAs(server, user.email, user.password, CHROME_ANDROID, '192.0.2.44');
@@ -106,7 +106,7 @@ for (const kind of databaseKinds()) {
     test('an app connected by the password grant alone is listed and can be revoked', async () => {
       const server = await startTestServer(kind);
       try {
-        const user = await createUser(server);
+        const user = await createUser(server, { locale: 'en' });
         const direct = await createClient(server, { name: 'Direct Sync', grantTypes: ['password', 'refresh_token'] });
         const tokens = tokensOf(await postToken(server, { grant_type: 'password', username: user.email, password: user.password, ...secretPost(direct) }));
         assert.equal((await getUser(server, tokens.accessToken)).status, 200);

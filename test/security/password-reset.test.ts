@@ -82,8 +82,8 @@ for (const kind of databaseKinds()) {
     test('the mailed link resets the password once; old password, sessions and tokens die; the owner is told', async () => {
       const server = await startServer(kind);
       try {
-        const user = await createUser(server);
-        const bystander = await createUser(server);
+        const user = await createUser(server, { locale: 'en' });
+        const bystander = await createUser(server, { locale: 'en' });
         const app = await createClient(server, { name: 'Sync', grantTypes: ['password', 'refresh_token'] });
         const tokens = tokensOf(await postToken(server, { grant_type: 'password', username: user.email, password: user.password, ...secretPost(app) }));
         const theirTokens = tokensOf(await postToken(server, { grant_type: 'password', username: bystander.email, password: bystander.password, ...secretPost(app) }));
@@ -178,7 +178,7 @@ for (const kind of databaseKinds()) {
     test('the database holds only the SHA-256 of a reset token', async () => {
       const server = await startServer(kind);
       try {
-        const user = await createUser(server);
+        const user = await createUser(server, { locale: 'en' });
         const since = inbox.messages.length;
         assert.equal((await askForReset(server, user.email)).status, 200);
         const { token } = linkOf(server, await resetMailFor(server, user, since));
@@ -203,7 +203,7 @@ for (const kind of databaseKinds()) {
     test('ten uses of one link at once: exactly one sets the password', async () => {
       const server = await startServer(kind);
       try {
-        const user = await createUser(server);
+        const user = await createUser(server, { locale: 'en' });
         const since = inbox.messages.length;
         await askForReset(server, user.email);
         const { path } = linkOf(server, await resetMailFor(server, user, since));
@@ -230,7 +230,7 @@ for (const kind of databaseKinds()) {
     test('a link dies after 30 minutes', async () => {
       const server = await startServer(kind);
       try {
-        const user = await createUser(server);
+        const user = await createUser(server, { locale: 'en' });
         const since = inbox.messages.length;
         await askForReset(server, user.email);
         const { path } = linkOf(server, await resetMailFor(server, user, since));
@@ -253,7 +253,7 @@ for (const kind of databaseKinds()) {
     test('enumeration: a known and an unknown address get the same answer in the same time', async () => {
       const server = await startServer(kind, { LATCHKEY_TRUST_PROXY: '127.0.0.1' });
       try {
-        const user = await createUser(server);
+        const user = await createUser(server, { locale: 'en' });
         const unknown = `nobody-${randomBytes(4).toString('hex')}@example.com`;
         const jar = new CookieJar();
         const page = await httpRequest(server, 'GET', '/forgot-password', { jar });
