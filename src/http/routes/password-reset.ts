@@ -5,7 +5,8 @@
 // POST /forgot-password answers first and works after: once the caller's address has been
 // counted, the one page is sent, and only then is the address looked at (carryOutResetRequest,
 // the same work for every address). Its status, body and time therefore cannot tell whether an
-// account has the address. The work still under way when the server closes is waited for.
+// account has the address. The work still under way when the server closes is waited for
+// before the database closes.
 import type { FastifyInstance } from 'fastify';
 import { AccountError, validateEmail, validatePassword } from '../../accounts/users.js';
 import { HashingRefused } from '../../accounts/passwords.js';
@@ -28,7 +29,8 @@ export async function passwordResetRoutes(app: FastifyInstance): Promise<void> {
   const { services } = app;
   /** Reset requests still being carried out after their answer. */
   const underWay = new Set<Promise<void>>();
-  app.addHook('onClose', async () => {
+  // preClose: before the database is closed (the store's onClose hook may run before ours).
+  app.addHook('preClose', async () => {
     await Promise.allSettled([...underWay]);
   });
 
