@@ -93,7 +93,12 @@ export async function carryOutResetRequest(services: ResetServices, logger: Audi
   const hashOfEmail = emailHash(email);
   const perEmail = await counted(services, `bf:reset:email:${hashOfEmail}`, RESET_MAILS_PER_ACCOUNT);
   const user = await services.users.findByEmail(email);
-  const perAccount = user ? await counted(services, `bf:reset:user:${user.id}`, RESET_MAILS_PER_ACCOUNT) : await counted(services, `bf:reset:user:none`, Number.MAX_SAFE_INTEGER);
+  // The account is counted only for requests the address's count let through: counting both
+  // always would let two requests at once each be refused by a different count, and the
+  // account would get fewer mails than its share. (An unknown address counts a key of its
+  // own, so both paths do the same work.)
+  const perAccount = perEmail ? null
+    : user ? await counted(services, `bf:reset:user:${user.id}`, RESET_MAILS_PER_ACCOUNT) : await counted(services, 'bf:reset:user:none', Number.MAX_SAFE_INTEGER);
   if (perEmail || perAccount) {
     audit(logger, 'password.reset_limited', { user_id: user?.id ?? null, address: request.address, reason: perAccount ? 'account' : 'email' });
     return;
