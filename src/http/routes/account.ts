@@ -71,7 +71,9 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
       services.sessions.listForUser(user.id, now, { idleTimeout: services.config.sessionIdleTimeout, lifetime: services.config.sessionTtl }),
       loadSession(request),
     ]);
-    const sessionViews = sessions.map((s) => ({ current: s.idHash === current?.idHash, userAgent: s.userAgent, address: s.address, createdAt: s.createdAt, lastSeenAt: s.lastSeenAt }));
+    // This browser first, then the others, most recently seen first.
+    const sessionViews = sessions.map((s) => ({ current: s.idHash === current?.idHash, userAgent: s.userAgent, address: s.address, createdAt: s.createdAt, lastSeenAt: s.lastSeenAt }))
+      .sort((a, b) => Number(b.current) - Number(a.current));
     return sendPage(reply, accountPage({ user, csrfToken, apps: [...consented, ...grantOnly], pendingEmail: pending?.email ?? null, sessions: sessionViews, ...extra }), status);
   }
 
