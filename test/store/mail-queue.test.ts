@@ -37,8 +37,23 @@ for (const kind of databaseKinds()) {
         assert.equal(new Set(ids).size, ids.length, 'no message claimed twice');
         // SKIP LOCKED (PostgreSQL) or one writer (SQLite): between them they took all 25.
         assert.equal(ids.length, 25);
-        for (const [i, claim] of claims.entries()) for (const row of claim) assert.equal(row.lease_owner, `sender-${i}`);
+        for (const [i, claim] of claims.entries()) {
+          assert.ok(claim.length <= 10, `a claim takes at most its limit, got ${claim.length}`);
+          for (const row of claim) assert.equal(row.lease_owner, `sender-${i}`);
+        }
         assert.deepEqual(await rows.claim('late', now, now + 180, 10), [], 'everything is leased');
+      });
+    });
+
+    test('one claim takes at most its limit, oldest first', async () => {
+      await withQueue(kind, async ({ rows, queue, clock }) => {
+        const ids: number[] = [];
+        for (let i = 0; i < 25; i++) ids.push(await queue.enqueue(message(i)));
+        const now = nowSeconds(clock);
+        const first = await rows.claim('a', now, now + 180, 10);
+        assert.deepEqual(first.map((r) => r.id).sort((x, y) => x - y), ids.slice(0, 10));
+        assert.equal((await rows.claim('b', now, now + 180, 10)).length, 10);
+        assert.equal((await rows.claim('c', now, now + 180, 10)).length, 5);
       });
     });
 
