@@ -1,9 +1,9 @@
 // The mail queue (migration 010): messages inserted by requests, claimed and sent by the
 // sender loop of every server (accounts/mail/sender.ts). A claim is one UPDATE … RETURNING
 // that takes due, unleased rows and leases them to one sender: on PostgreSQL the candidate rows
-// are locked with SKIP LOCKED (two senders take different rows) and the lease is checked again
-// on the row as committed, so a row is never held by two senders at once; on SQLite the
-// statement runs alone. Every later step names the lease owner, so a sender whose lease ran out
+// are chosen once and locked with SKIP LOCKED (two senders take different rows) and the lease
+// is checked again on the row as committed, so a row is never held by two senders at once; on
+// SQLite the statement runs alone. Every later step names the lease owner, so a sender whose lease ran out
 // (and whose row another sender took) changes nothing.
 import type { Kysely, Selectable } from 'kysely';
 import type { Database, MailQueueTable } from './schema.js';
@@ -42,7 +42,29 @@ export class MailQueueStore {
 
   /** Leases up to `limit` due messages to `owner` until `leaseUntil`, counting an attempt on each. */
   async claim(owner: string, now: number, leaseUntil: number, limit: number): Promise<MailRow[]> {
-    const postgres = this.dialect === 'postgres';
+    if (this.dialect === 'postgres') {
+      // The candidates in a MATERIALIZED CTE, chosen once: a `WHERE id IN (SELECT … LIMIT n FOR
+      // UPDATE SKIP LOCKED)` may be run again for each row the UPDATE looks at, each run
+      // skipping what the last one locked, and so lease far more than `limit` rows.
+      return this.db.with((cte) => cte('due').materialized(), (db) => db.selectFrom('mail_queue').select('id')
+        .where('status', '=', 'pending')
+        .where('next_attempt_at', '<=', now)
+        .where((w) => w.or([w('lease_until', 'is', null), w('lease_until', '<=', now)]))
+        .orderBy('next_attempt_at').orderBy('id')
+        .limit(limit)
+        .forUpdate().skipLocked())
+        .updateTable('mail_queue')
+        .set((eb) => ({ lease_owner: owner, lease_until: leaseUntil, attempts: eb('mail_queue.attempts', '+', 1) }))
+        .from('due')
+        .whereRef('mail_queue.id', '=', 'due.id')
+        // Again on the row itself: a row another sender leased after this statement's snapshot
+        // is re-read here as committed, and no longer matches.
+        .where('mail_queue.status', '=', 'pending')
+        .where((w) => w.or([w('mail_queue.lease_until', 'is', null), w('mail_queue.lease_until', '<=', now)]))
+        .returningAll('mail_queue')
+        .execute();
+    }
+    // SQLite: one writer at a time, and the uncorrelated subquery is run once.
     return this.db.updateTable('mail_queue')
       .set((eb) => ({ lease_owner: owner, lease_until: leaseUntil, attempts: eb('attempts', '+', 1) }))
       .where('id', 'in', (eb) => eb.selectFrom('mail_queue').select('id')
@@ -50,12 +72,7 @@ export class MailQueueStore {
         .where('next_attempt_at', '<=', now)
         .where((w) => w.or([w('lease_until', 'is', null), w('lease_until', '<=', now)]))
         .orderBy('next_attempt_at').orderBy('id')
-        .limit(limit)
-        .$if(postgres, (q) => q.forUpdate().skipLocked()))
-      // Again on the row itself: on PostgreSQL a row another sender leased after this
-      // statement's snapshot is re-read here as committed, and no longer matches.
-      .where('status', '=', 'pending')
-      .where((w) => w.or([w('lease_until', 'is', null), w('lease_until', '<=', now)]))
+        .limit(limit))
       .returningAll()
       .execute();
   }

@@ -77,6 +77,9 @@ export class MailSink {
   private waiters: Array<() => void> = [];
   port = 0;
 
+  /** `delayMs`: how long the server takes over each message before it answers (a slow SMTP server). */
+  constructor(private readonly options: { delayMs?: number } = {}) {}
+
   /** Starts listening (on `port`, or a free one the first time). */
   async start(port = this.port): Promise<void> {
     const server = new SMTPServer({
@@ -87,7 +90,7 @@ export class MailSink {
       onData: (stream, session, callback) => {
         const chunks: Buffer[] = [];
         stream.on('data', (c: Buffer) => chunks.push(c));
-        stream.on('end', () => {
+        stream.on('end', () => setTimeout(() => {
           const raw = Buffer.concat(chunks).toString('utf8');
           const parsed = parseMail(raw);
           this.messages.push({
@@ -99,7 +102,7 @@ export class MailSink {
           });
           for (const wake of this.waiters.splice(0)) wake();
           callback();
-        });
+        }, this.options.delayMs ?? 0));
       },
     });
     await new Promise<void>((resolve, reject) => {

@@ -120,6 +120,7 @@ export class MailSender {
     const { store, clock } = this.options;
     const now = nowSeconds(clock);
     const rows = await store.claim(this.owner, now, now + LEASE_SECONDS, BATCH);
+    if (rows.length > 0) this.options.logger.debug({ event: 'mail.claimed', count: rows.length }, 'mail claimed');
     for (const row of rows) await this.deliver(row);
     return rows.length;
   }
