@@ -15,12 +15,18 @@
 //   client_auth.failed / client_auth.locked            failed client authentication, backoff
 //   password.changed                                   the account page; every grant revoked
 //   email.changed                                      the account page (never the address itself)
+//   password.reset_requested / .reset_limited           "Forgot password?" (user_id null: no such account)
+//   password.reset / password.reset_refused             a reset link used (every session and grant ended) / refused
+//   session.ended_others                               "Sign out everywhere else" on the account page
 //   org.invitation.created / .accepted / .declined / .cancelled   organization invitations
 //   org.member.removed / org.role.changed              an admin (or the member leaving)
 //   factor.enrolled / factor.removed                   the account page: an authenticator app, a passkey or
 //                                                      new recovery codes (`reason` says which)
 //   factor.used / factor.failed                        a second factor (or a passkey sign-in) at login
 //   factor.reset                                       `latchkey user reset-factors` (address "cli")
+//   mail.sent / mail.deferred / mail.failed            the mail sender (accounts/mail/sender.ts): never the address or the body
+//   email.verification_sent / email.verified          e-mail verification (accounts/email-verification.ts)
+//   email.change_requested                             a new address waits for its confirmation link
 
 export type AuditEvent =
   | 'login.succeeded'
@@ -43,6 +49,11 @@ export type AuditEvent =
   | 'client_auth.locked'
   | 'password.changed'
   | 'email.changed'
+  | 'password.reset_requested'
+  | 'password.reset_limited'
+  | 'password.reset'
+  | 'password.reset_refused'
+  | 'session.ended_others'
   | 'org.invitation.created'
   | 'org.invitation.accepted'
   | 'org.invitation.declined'
@@ -53,7 +64,13 @@ export type AuditEvent =
   | 'factor.removed'
   | 'factor.used'
   | 'factor.failed'
-  | 'factor.reset';
+  | 'factor.reset'
+  | 'mail.sent'
+  | 'mail.deferred'
+  | 'mail.failed'
+  | 'email.verification_sent'
+  | 'email.verified'
+  | 'email.change_requested';
 
 /** What an audit line may carry: identifiers and outcomes, never a secret. */
 export interface AuditFields {
@@ -77,10 +94,16 @@ export interface AuditFields {
   count?: number;
   /** How many grants a password change revoked. */
   grants_revoked?: number;
+  /** How many browser sessions an action ended. */
+  sessions_ended?: number;
   /** Organization events: the member acted on, the invitation, the role given. */
   member_id?: number;
   invitation_id?: number;
   role?: string;
+  /** Mail events: the queued message's id, what it is for, attempts made so far. */
+  mail_id?: number;
+  kind?: string;
+  attempts?: number;
 }
 
 /** The slice of a pino (or Fastify) logger the audit trail uses. */
@@ -90,7 +113,7 @@ export interface AuditLogger {
 }
 
 // Replays and lockouts are signs of an attack: logged as warnings so they stand out.
-const WARN: ReadonlySet<AuditEvent> = new Set<AuditEvent>(['code.reuse_detected', 'refresh.reuse_detected', 'login.locked', 'client_auth.locked']);
+const WARN: ReadonlySet<AuditEvent> = new Set<AuditEvent>(['code.reuse_detected', 'refresh.reuse_detected', 'login.locked', 'client_auth.locked', 'mail.failed', 'password.reset_limited']);
 
 export function audit(logger: AuditLogger, event: AuditEvent, fields: AuditFields): void {
   const line = { audit: true, event, ...fields };

@@ -9,7 +9,7 @@ const USAGE = `usage: latchkey <command> [flags]
                              (--workers: processes serving together, LATCHKEY_WORKERS; default 1)
   migrate
   purge                      delete expired codes, tokens, sessions and dead grants now
-  user create --email E --name N (--password P | --password-stdin) [--locale nl]
+  user create --email E --name N (--password P | --password-stdin) [--locale nl] [--verified]
                              (--password-stdin: the first line of standard input)
   user reset-factors --user USER_ID   remove a user's authenticator app, passkeys and recovery codes
   org create --name N [--no-integrations]

@@ -14,12 +14,16 @@ import { SigningKeys } from './oauth/signing-keys.js';
 import { ID_TOKEN_TTL } from './oauth/id-token.js';
 import { OrganizationStore } from './store/orgs.js';
 import { InvitationStore } from './store/invitations.js';
+import { PasswordResetStore } from './store/password-resets.js';
 import { SessionStore } from './store/sessions.js';
 import { AccessTokenStore } from './store/access-tokens.js';
 import { CodeStore } from './store/codes.js';
 import { RefreshTokenStore } from './store/refresh-tokens.js';
 import { UserStore } from './store/users.js';
 import { transactionRunner, type RunInTransaction } from './store/transaction.js';
+import { MailQueueStore } from './store/mail-queue.js';
+import { EmailTokenStore } from './store/email-tokens.js';
+import { MailQueue } from './accounts/mail/queue.js';
 import { devChecksEnabled, guardRootStore, markWorks } from './store/dev-checks.js';
 
 /** Everything a server needs: the slice the account rules use (accounts/services.ts) and the rest. */
@@ -53,6 +57,7 @@ export function createServices(config: Config, store: Store, options: ServiceOpt
   const checks = devChecksEnabled();
   const root = checks ? guardRootStore : <T extends object>(s: T, _name: string): T => s;
   const transaction = transactionRunner(store);
+  const mailQueue = new MailQueueStore(db, store.dialect);
   return {
     config,
     clock,
@@ -64,6 +69,7 @@ export function createServices(config: Config, store: Store, options: ServiceOpt
     clients: root(new ClientStore(db, store.changes), 'services.clients'),
     grants: root(new GrantStore(db), 'services.grants'),
     factors: root(new FactorStore(db), 'services.factors'),
+    passwordResets: root(new PasswordResetStore(db), 'services.passwordResets'),
     codes: root(new CodeStore(db), 'services.codes'),
     accessTokens: root(new AccessTokenStore(db, store.changes), 'services.accessTokens'),
     refreshTokens: root(new RefreshTokenStore(db), 'services.refreshTokens'),
@@ -72,6 +78,9 @@ export function createServices(config: Config, store: Store, options: ServiceOpt
     signingKeys: new SigningKeys(root(new SigningKeyStore(db), 'signing keys'), {
       encryptionKey: config.encryptionKey, clock, accessTokenTtl: config.accessTokenTtl, idTokenTtl: ID_TOKEN_TTL, publishLead: config.keyPublishLead,
     }),
+    mail: new MailQueue(mailQueue, clock, config.encryptionKey),
+    mailQueue,
+    emailTokens: new EmailTokenStore(db),
     guard: createBruteForceGuard(config, clock, (err) => logger.warn({ err }, 'brute-force counters unreachable; not limiting'), options.counters),
   };
 }

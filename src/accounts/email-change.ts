@@ -1,15 +1,17 @@
-// Changing the e-mail address of an account (issue 18, finding 5). The address is served to
+// Changing the e-mail address of an account (issue 18, finding 5; issue 22: the new address is
+// confirmed by a link before it replaces the old one, and the old address is told). The address is served to
 // apps as `email`, so it is not changed on the strength of a session cookie alone: the account
 // page asks for the current password (the route checks it before calling changeEmail). And
 // the answer must not tell whether another account uses an address, so every refusal of an
 // address that is not about its syntax — taken by another account, or a domain that can never
 // receive mail — gets the one sentence below. What a successful change still tells (that the
 // address was free) is bounded by a limit on attempts per account.
-import { audit, type AuditLogger } from '../audit.js';
+import type { AuditLogger } from '../audit.js';
 import type { BackoffPolicy } from './backoff.js';
 import { nowSeconds } from '../oauth/clock.js';
 import type { AccountServices } from './services.js';
-import { DuplicateEmailError } from '../store/users.js';
+import type { User } from '../oauth/model.js';
+import { requestEmailChange } from './email-verification.js';
 
 /** The one answer for an address that cannot be used, whatever the reason (syntax aside). */
 export const UNUSABLE_EMAIL_MESSAGE = "This e-mail address can't be used for your account. Choose another.";
@@ -58,23 +60,23 @@ export function isUnusableEmail(email: string): boolean {
 }
 
 /**
- * Sets the account's e-mail address (already validated, the current password already
- * checked), with the rest of the profile saved in the same statement, and audits it as
- * `email.changed` — with the user and the address the request came from, never the e-mail
- * address itself. 'unusable' (and nothing saved) when the address cannot be used.
+ * Starts a change of the account's e-mail address (already validated, the current password
+ * already checked): the rest of the profile is saved at once, and a confirmation link goes to
+ * the new address (accounts/email-verification.ts); the address changes only when the link is
+ * followed, and then the old address is told. 'unusable' (nothing sent, the profile not saved)
+ * when the address cannot be used: taken by another account, or at a domain that never
+ * receives mail — one answer for both. Audited as `email.change_requested` (and, once
+ * confirmed, `email.changed`), never with the address itself.
  */
-export async function changeEmail(
-  services: Pick<AccountServices, 'users' | 'clock'>,
+export async function startEmailChange(
+  services: Pick<AccountServices, 'users' | 'clock' | 'config' | 'mail' | 'emailTokens' | 'store'>,
   logger: AuditLogger,
-  change: { userId: number; email: string; address: string; profile?: { name: string; locale: string } },
-): Promise<'changed' | 'unusable'> {
+  change: { user: Pick<User, 'id' | 'name'>; email: string; address: string; profile: { name: string; locale: string } },
+): Promise<'requested' | 'unusable'> {
   if (isUnusableEmail(change.email)) return 'unusable';
-  try {
-    await services.users.update(change.userId, { ...change.profile, email: change.email }, nowSeconds(services.clock));
-  } catch (err) {
-    if (err instanceof DuplicateEmailError) return 'unusable';
-    throw err;
-  }
-  audit(logger, 'email.changed', { user_id: change.userId, address: change.address });
-  return 'changed';
+  const holder = await services.users.findByEmail(change.email);
+  if (holder && holder.id !== change.user.id) return 'unusable';
+  await services.users.update(change.user.id, change.profile, nowSeconds(services.clock));
+  await requestEmailChange(services, logger, { user: { id: change.user.id, name: change.profile.name }, newEmail: change.email, address: change.address });
+  return 'requested';
 }

@@ -10,8 +10,12 @@ import type { FactorStore } from '../store/factors.js';
 import type { GrantStore } from '../store/grants.js';
 import type { InvitationStore } from '../store/invitations.js';
 import type { OrganizationStore } from '../store/orgs.js';
+import type { PasswordResetStore } from '../store/password-resets.js';
 import type { UserStore } from '../store/users.js';
 import type { BruteForceGuard } from './backoff.js';
+import type { MailQueueStore } from '../store/mail-queue.js';
+import type { EmailTokenStore } from '../store/email-tokens.js';
+import type { Mailer } from './mail/queue.js';
 
 export interface AccountServices {
   config: Config;
@@ -26,6 +30,14 @@ export interface AccountServices {
   grants: GrantStore;
   /** Second factors and passkeys (accounts/factors.ts has the rules). */
   factors: FactorStore;
+  /** "Forgot password?" links, by hash (accounts/password-reset.ts has the rules). */
+  passwordResets: PasswordResetStore;
   /** Brute-force backoff for passwords and client authentication (accounts/backoff.ts). */
   guard: BruteForceGuard;
+  /** Queues a message (accounts/mail/queue.ts); the sender loop of a running server sends it. */
+  mail: Mailer;
+  /** The queue's rows, for the sender loop (accounts/mail/sender.ts). */
+  mailQueue: MailQueueStore;
+  /** Single-use e-mail links: verification and change of address (accounts/email-verification.ts). */
+  emailTokens: EmailTokenStore;
 }

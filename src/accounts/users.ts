@@ -60,11 +60,12 @@ export function validatePassword(password: string): string {
 }
 
 /** `share`: whose turn at the password hashing this is (sign-up: the caller's address). */
-export async function createUser(services: AccountServices, input: { email: string; name: string; password: string; locale?: string; share?: HashShare }): Promise<User> {
+/** `emailVerified`: the operator vouches for the address (CLI `user create --verified`). */
+export async function createUser(services: AccountServices, input: { email: string; name: string; password: string; locale?: string; share?: HashShare; emailVerified?: boolean }): Promise<User> {
   const email = validateEmail(input.email);
   const name = validateName(input.name);
   const locale = validateLocale(input.locale ?? 'en');
   const password = validatePassword(input.password);
   const passwordHash = await hashPassword(password, input.share);
-  return services.users.insert({ email, name, locale, passwordHash, now: nowSeconds(services.clock) });
+  return services.users.insert({ email, name, locale, passwordHash, now: nowSeconds(services.clock), emailVerified: input.emailVerified === true });
 }

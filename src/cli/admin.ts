@@ -3,6 +3,7 @@
 import pino from 'pino';
 import { createUser, AccountError } from '../accounts/users.js';
 import { resetFactors } from '../accounts/factors.js';
+import { sendVerification } from '../accounts/email-verification.js';
 import { ClientRegistrationError, describeClient, registerClient, resetClientSecret } from '../accounts/client-registration.js';
 import { validateDatabaseUrl, DEFAULT_DATABASE_URL } from '../config/load.js';
 import { nowSeconds } from '../oauth/clock.js';
@@ -33,13 +34,19 @@ function translate(err: unknown): never {
 const userCreate: Command = async (argv) => {
   const v = parseFlags(argv, {
     ...DB_FLAG, email: { type: 'string' }, name: { type: 'string' }, password: { type: 'string' }, 'password-stdin': { type: 'boolean' }, locale: { type: 'string' },
+    verified: { type: 'boolean' },
   });
   const email = requireString(v, 'email');
   const name = requireString(v, 'name');
   const password = await passwordOption(v);
   const locale = optionalString(v, 'locale');
   return withServices(v, async (s) => {
-    const user = await createUser(s, { email, name, password, ...(locale !== undefined ? { locale } : {}) }).catch(translate);
+    const verified = v.verified === true;
+    const user = await createUser(s, { email, name, password, emailVerified: verified, ...(locale !== undefined ? { locale } : {}) }).catch(translate);
+    // Without --verified the account is sent a verification link, queued for the servers to
+    // send (run the command with their environment: LATCHKEY_ISSUER makes the link, and
+    // LATCHKEY_ENCRYPTION_KEY seals the queued body).
+    if (!verified) await sendVerification(s, s.logger, user, 'cli');
     return { id: user.id, email: user.email, name: user.name, locale: user.locale };
   });
 };

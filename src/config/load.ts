@@ -57,6 +57,16 @@ export interface Config {
    * one process, no cluster at all; more runs a primary that forks this many workers (cli/cluster.ts).
    */
   workers: number;
+  /** `smtp://user:pass@host:port` or `smtps://…` (SMTP_URL); null: mail goes to the outbox folder. */
+  smtpUrl: string | null;
+  /** The From of every mail (LATCHKEY_MAIL_FROM; default `Latchkey <no-reply@ISSUER-HOST>`). */
+  mailFrom: string;
+  /** Folder the .eml files go to without SMTP_URL (LATCHKEY_OUTBOX; default ./var/outbox). */
+  outboxDir: string;
+  /** Seconds before the first retry of a mail that could not be sent; doubled each time (LATCHKEY_MAIL_RETRY_BASE). */
+  mailRetryBase: number;
+  /** Config key `email_verification`: `optional` (default) or `required` (no sign-in or token for an unverified account). */
+  emailVerification: 'optional' | 'required';
 }
 
 export class ConfigError extends Error {
@@ -86,6 +96,7 @@ const FILE_KEYS = {
   signup: 'signup',
   refresh_retry_window: 'refreshRetryWindow',
   scopes: 'scopes',
+  email_verification: 'emailVerification',
 } as const;
 
 export interface ConfigSources {
@@ -182,6 +193,9 @@ export function applyFileSettings(config: Config, settings: Record<string, unkno
         config.scopes = [...new Set(value as string[])];
         break;
       }
+      case 'email_verification':
+        if (value !== 'optional' && value !== 'required') throw new ConfigError(`${what} must be "optional" or "required"`);
+        config.emailVerification = value; break;
     }
   }
 }
@@ -236,6 +250,27 @@ function parseMetricsToken(value: string | undefined): string | null {
   return value;
 }
 
+/** SMTP_URL: smtp:// or smtps:// with a host (credentials in the URL, percent-encoded). */
+function parseSmtpUrl(value: string | undefined): string | null {
+  if (value === undefined || value.trim() === '') return null;
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new ConfigError('SMTP_URL is not a valid URL (use smtp://user:pass@host:587 or smtps://user:pass@host:465)');
+  }
+  if (parsed.protocol !== 'smtp:' && parsed.protocol !== 'smtps:') throw new ConfigError(`SMTP_URL must start with smtp:// or smtps://, got ${shownValue(parsed.protocol)}`);
+  if (parsed.hostname === '') throw new ConfigError('SMTP_URL names no host');
+  return value;
+}
+
+/** LATCHKEY_MAIL_FROM: an address, or `Name <address>`, on one line. */
+function parseMailFrom(value: string | undefined, issuer: string): string {
+  if (value === undefined || value.trim() === '') return `Latchkey <no-reply@${new URL(issuer).hostname.replace(/^\[|\]$/g, '')}>`;
+  if (/[\r\n\0]/.test(value) || !/@/.test(value)) throw new ConfigError(`LATCHKEY_MAIL_FROM must be an e-mail address (or "Name <address>") on one line, got ${shownValue(value)}`);
+  return value.trim();
+}
+
 function parseEncryptionKey(value: string | undefined): Buffer | null {
   if (value === undefined || value === '') return null;
   const key = Buffer.from(value, 'base64');
@@ -282,6 +317,11 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     keyPublishLead: positiveInt(env.LATCHKEY_KEY_PUBLISH_LEAD ?? DEFAULT_KEY_PUBLISH_LEAD, 'LATCHKEY_KEY_PUBLISH_LEAD', { min: 0, max: MAX_KEY_PUBLISH_LEAD }),
     // An empty LATCHKEY_WORKERS is unset (as REDIS_URL); an empty --workers is a mistake.
     workers: parseWorkers(flags.workers ?? (env.LATCHKEY_WORKERS === '' ? undefined : env.LATCHKEY_WORKERS)),
+    smtpUrl: parseSmtpUrl(env.SMTP_URL),
+    mailFrom: parseMailFrom(env.LATCHKEY_MAIL_FROM, issuer),
+    outboxDir: env.LATCHKEY_OUTBOX && env.LATCHKEY_OUTBOX !== '' ? env.LATCHKEY_OUTBOX : './var/outbox',
+    mailRetryBase: positiveInt(env.LATCHKEY_MAIL_RETRY_BASE ?? 30, 'LATCHKEY_MAIL_RETRY_BASE', { min: 1, max: 3600 }),
+    emailVerification: 'optional',
   };
 
   const configPath = flags.config ?? env.LATCHKEY_CONFIG;

@@ -7,6 +7,7 @@ import type { Link } from '../cluster/ipc.js';
 import type { Services } from '../services.js';
 import { registerErrorHandler } from './plugins/errors.js';
 import { registerMetrics } from './plugins/metrics.js';
+import { registerMailSender } from './plugins/mail-sender.js';
 import { registerPurgeTimer } from './plugins/purge-timer.js';
 import { registerRateLimits } from './plugins/rate-limit.js';
 import { lenientHeadClientErrorHandler } from './plugins/lenient-head.js';
@@ -88,9 +89,10 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   registerErrorHandler(app, { tokenErrorStatus: services.config.tokenErrorStatus });
 
   // Before the routes: both hook every route as it is added.
-  registerMetrics(app, undefined, options.cluster);
+  const metrics = registerMetrics(app, undefined, options.cluster);
   await registerRateLimits(app, options.cluster);
   registerPurgeTimer(app);
+  registerMailSender(app, { sent: metrics.mailSent, failed: metrics.mailFailed });
 
   for (const route of ROUTES) await app.register(route);
   return app;

@@ -87,14 +87,26 @@ export async function loadSession(request: FastifyRequest): Promise<Session | nu
     const record = await services.sessions.find(sha256Hex(raw), now, { idleTimeout: config.sessionIdleTimeout, lifetime: config.sessionTtl });
     if (record) {
       if (now - record.lastSeenAt >= SESSION_TOUCH_INTERVAL) {
-        await services.sessions.touch(record.idHash, now, Math.min(record.createdAt + config.sessionTtl, now + config.sessionIdleTimeout));
+        await services.sessions.touch(record.idHash, now, Math.min(record.createdAt + config.sessionTtl, now + config.sessionIdleTimeout), request.ip);
       }
-      const user = record.userId === null ? null : (await services.users.findById(record.userId)) ?? null;
+      const found = record.userId === null ? null : (await services.users.findById(record.userId)) ?? null;
+      // email_verification "required": an account whose address is not verified is not signed
+      // in (a session from before the setting was turned on included).
+      const user = found && config.emailVerification === 'required' && !found.emailVerified ? null : found;
       session = { idHash: record.idHash, user, csrfToken: record.csrfToken, authTime: record.authTime, amr: record.amr ?? ['pwd'] };
     }
   }
   request.latchkeySession = session;
   return session;
+}
+
+/** The User-Agent to remember for the account page's session list: printable text, at most 400 characters. */
+function userAgentOf(request: FastifyRequest): string | null {
+  const value = request.headers['user-agent'];
+  if (typeof value !== 'string') return null;
+  // eslint-disable-next-line no-control-regex -- control characters are what is removed
+  const clean = value.replace(/[\u0000-\u001f\u007f-\u009f]/g, '').trim().slice(0, 400);
+  return clean === '' ? null : clean;
 }
 
 async function createSession(request: FastifyRequest, reply: FastifyReply, user: User, amr: readonly string[]): Promise<Session> {
@@ -105,7 +117,7 @@ async function createSession(request: FastifyRequest, reply: FastifyReply, user:
   const idHash = sha256Hex(id);
   const session: Session = { idHash, user, csrfToken: newSecret(), authTime: now, amr };
   const expiresAt = now + Math.min(config.sessionTtl, config.sessionIdleTimeout);
-  await services.sessions.insert({ idHash, userId: user.id, csrfToken: session.csrfToken, authTime: now, expiresAt, now, amr });
+  await services.sessions.insert({ idHash, userId: user.id, csrfToken: session.csrfToken, authTime: now, expiresAt, now, amr, userAgent: userAgentOf(request), address: request.ip });
   reply.setCookie(cookieName(config, SESSION_COOKIE), id, cookieOptions(request, config.sessionTtl));
   request.latchkeySession = session;
   return session;

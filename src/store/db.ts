@@ -18,6 +18,8 @@ import { sessionActivity } from './migrations/006-session-activity.js';
 import { userSubjects } from './migrations/007-user-subjects.js';
 import { openidConnect } from './migrations/008-openid-connect.js';
 import { changeNotifications } from './migrations/009-change-notifications.js';
+import { mailQueue } from './migrations/010-mail-queue.js';
+import { passwordResets } from './migrations/011-password-resets.js';
 import { secondFactors } from './migrations/012-second-factors.js';
 import { PgChangeWatch, type WatchWarning } from './postgres/changes.js';
 import { BACKSTOP_PAGES, startCheckpointer, type Checkpointer } from './sqlite/checkpointer.js';
@@ -213,6 +215,8 @@ function migrations(dialect: Dialect): Array<[string, Migration]> {
     ['007-user-subjects', userSubjects(dialect)],
     ['008-openid-connect', openidConnect(dialect)],
     ['009-change-notifications', changeNotifications(dialect)],
+    ['010-mail-queue', mailQueue(dialect)],
+    ['011-password-resets', passwordResets(dialect)],
     ['012-second-factors', secondFactors(dialect)],
   ];
 }

@@ -87,6 +87,36 @@ export class GrantStore implements GrantPort, ConsentPort, TransactionGrantMetho
   }
 
   /** Every client the user has consented to, per organization, newest first. */
+  /**
+   * The apps holding a live (unrevoked) grant of the user without a remembered consent (the
+   * password grant, say), one per client and organization, the newest grant's scope and time.
+   */
+  async listGrantOnlyApps(userId: number): Promise<ConnectedApp[]> {
+    const rows = await this.db.selectFrom('grants as g')
+      .innerJoin('clients as c', 'c.id', 'g.client_id')
+      .leftJoin('organizations as o', 'o.id', 'g.organization_id')
+      .select(['c.id as client_id', 'c.client_id as client_public_id', 'c.name as client_name', 'g.organization_id', 'o.name as organization_name', 'g.scope', 'g.created_at'])
+      .where('g.user_id', '=', userId).where('g.revoked_at', 'is', null)
+      .where((eb) => eb.not(eb.exists(eb.selectFrom('consents as k').select('k.user_id')
+        .whereRef('k.user_id', '=', 'g.user_id').whereRef('k.client_id', '=', 'g.client_id')
+        .where((inner) => inner('k.organization_id', '=', inner.fn.coalesce('g.organization_id', inner.val(NO_ORG)))))))
+      .orderBy('g.created_at', 'desc').orderBy('g.id', 'desc')
+      .limit(500)
+      .execute();
+    const seen = new Set<string>();
+    const apps: ConnectedApp[] = [];
+    for (const r of rows) {
+      const key = `${r.client_id}/${r.organization_id ?? ''}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      apps.push({
+        clientId: r.client_id, clientPublicId: r.client_public_id, clientName: r.client_name, organizationId: r.organization_id,
+        organizationName: r.organization_name ?? null, scope: r.scope, grantedAt: r.created_at,
+      });
+    }
+    return apps;
+  }
+
   async listConnectedApps(userId: number): Promise<ConnectedApp[]> {
     const rows = await this.db.selectFrom('consents as k')
       .innerJoin('clients as c', 'c.id', 'k.client_id')

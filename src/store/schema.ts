@@ -177,6 +177,22 @@ export interface SessionsTable {
   last_seen_at: number;
   /** RFC 8176 methods of the login (JSON array); NULL: a password login (migration 012). */
   amr: Generated<string | null>;
+  /** The browser's User-Agent at sign-in (at most 400 characters); migration 011. */
+  user_agent: Generated<string | null>;
+  /** The address the session was last seen from; migration 011. */
+  address: Generated<string | null>;
+}
+
+/** "Forgot password?" requests (migration 011): the link's token and the address asked for, as SHA-256 hex only. */
+export interface PasswordResetsTable {
+  id: Generated<number>;
+  token_hash: string;
+  /** null: the address asked for has no account (the row is written all the same). */
+  user_id: number | null;
+  email_hash: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
 }
 
 /** An authenticator app (RFC 6238); migration 012. */
@@ -251,6 +267,41 @@ export interface SettingsTable {
   updated_at: number;
 }
 
+/** A message to send (migration 010; accounts/mail/). */
+export interface MailQueueTable {
+  id: Generated<number>;
+  /** What the message is for (verify_email, email_change, …): metrics and audit label. */
+  kind: string;
+  recipient: string;
+  subject: string;
+  /** JSON {text, html}, `enc:`-sealed under LATCHKEY_ENCRYPTION_KEY when set (else `plain:`); '' once sent or given up. */
+  content: string;
+  user_id: number | null;
+  status: 'pending' | 'sent' | 'failed';
+  attempts: Generated<number>;
+  next_attempt_at: number;
+  /** The sender holding the message while it sends, and until when. */
+  lease_owner: string | null;
+  lease_until: number | null;
+  /** After this the message is not sent any more (its link would have expired). */
+  expires_at: number | null;
+  last_error: string | null;
+  created_at: number;
+  finished_at: number | null;
+}
+
+/** A single-use e-mail link (verification, change of address): only its SHA-256 is stored (migration 010). */
+export interface EmailTokensTable {
+  token_hash: string;
+  user_id: number;
+  purpose: 'verify' | 'change';
+  /** The address the link proves (for a change: the new address). */
+  email: string;
+  created_at: number;
+  expires_at: number;
+  consumed_at: number | null;
+}
+
 export interface Database {
   users: UsersTable;
   organizations: OrganizationsTable;
@@ -268,6 +319,9 @@ export interface Database {
   recovery_codes: RecoveryCodesTable;
   passkeys: PasskeysTable;
   login_challenges: LoginChallengesTable;
+  password_resets: PasswordResetsTable;
   signing_keys: SigningKeysTable;
   settings: SettingsTable;
+  mail_queue: MailQueueTable;
+  email_tokens: EmailTokensTable;
 }

@@ -20,6 +20,15 @@ export interface StoredSession extends SessionRecord {
   lastSeenAt: number;
 }
 
+/** What the account page shows of one signed-in session (migration 011 added the device and address). */
+export interface SessionSummary {
+  idHash: string;
+  createdAt: number;
+  lastSeenAt: number;
+  userAgent: string | null;
+  address: string | null;
+}
+
 export interface SessionLimits {
   /** Seconds a session may go unused. */
   idleTimeout: number;
@@ -42,11 +51,21 @@ function parseAmr(value: string | null): string[] {
 export class SessionStore {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async insert(s: SessionRecord & { now: number }): Promise<void> {
+  async insert(s: SessionRecord & { now: number; userAgent?: string | null; address?: string | null }): Promise<void> {
     await this.db.insertInto('sessions').values({
       id_hash: s.idHash, user_id: s.userId, csrf_token: s.csrfToken, auth_time: s.authTime, created_at: s.now, expires_at: s.expiresAt, last_seen_at: s.now,
       ...(s.amr !== undefined ? { amr: JSON.stringify(s.amr) } : {}),
+      user_agent: s.userAgent ?? null, address: s.address ?? null,
     }).execute();
+  }
+
+  /** The user's live sessions (expired, idle or too old ones left out), the most recently seen first. */
+  async listForUser(userId: number, now: number, limits: SessionLimits): Promise<SessionSummary[]> {
+    const rows = await this.db.selectFrom('sessions').select(['id_hash', 'created_at', 'last_seen_at', 'user_agent', 'address'])
+      .where('user_id', '=', userId).where('expires_at', '>', now)
+      .where('last_seen_at', '>', now - limits.idleTimeout).where('created_at', '>', now - limits.lifetime)
+      .orderBy('last_seen_at', 'desc').orderBy('created_at', 'desc').limit(100).execute();
+    return rows.map((r) => ({ idHash: r.id_hash, createdAt: r.created_at, lastSeenAt: r.last_seen_at, userAgent: r.user_agent, address: r.address }));
   }
 
   /**
@@ -66,18 +85,24 @@ export class SessionStore {
     };
   }
 
-  /** Records activity: last_seen_at = now, expires_at moved to the new idle deadline (never past the lifetime). */
-  async touch(idHash: string, now: number, expiresAt: number): Promise<void> {
-    await this.db.updateTable('sessions').set({ last_seen_at: now, expires_at: expiresAt }).where('id_hash', '=', idHash).execute();
+  /**
+   * Records activity: last_seen_at = now, expires_at moved to the new idle deadline (never past
+   * the lifetime), and the address it came from when given.
+   */
+  async touch(idHash: string, now: number, expiresAt: number, address?: string): Promise<void> {
+    await this.db.updateTable('sessions').set({ last_seen_at: now, expires_at: expiresAt, ...(address !== undefined ? { address } : {}) })
+      .where('id_hash', '=', idHash).execute();
   }
 
   async delete(idHash: string): Promise<void> {
     await this.db.deleteFrom('sessions').where('id_hash', '=', idHash).execute();
   }
 
-  async deleteForUser(userId: number, exceptIdHash?: string | null): Promise<void> {
+  /** Deletes the user's sessions, but `exceptIdHash`; returns how many. */
+  async deleteForUser(userId: number, exceptIdHash?: string | null): Promise<number> {
     let q = this.db.deleteFrom('sessions').where('user_id', '=', userId);
     if (exceptIdHash) q = q.where('id_hash', '!=', exceptIdHash);
-    await q.execute();
+    const result = await q.executeTakeFirst();
+    return Number(result.numDeletedRows);
   }
 }

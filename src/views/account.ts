@@ -6,11 +6,14 @@ import { csrfInput, field, formAlert, localeDatalist, notice, timeOf, type FormE
 import { MIN_PASSWORD_LENGTH } from '../accounts/passwords.js';
 import { SCOPE_DESCRIPTIONS } from '../oauth/scope.js';
 import type { ConnectedApp, User } from '../oauth/model.js';
+import { sessionsSection, type SessionView } from './account-sessions.js';
 
 export interface AccountPageOptions {
   user: User;
   csrfToken: string;
   apps: ConnectedApp[];
+  /** The account's signed-in sessions (this browser's marked `current`). */
+  sessions?: readonly SessionView[];
   /** What the profile form shows (the submitted values after a failed save). */
   profile?: { name: string; email: string; locale: string };
   profileErrors?: FormErrors;
@@ -18,6 +21,8 @@ export interface AccountPageOptions {
   notice?: string | undefined;
   /** The "Sign-in security" section (second factors and passkeys: views/factors.ts). */
   security?: Html | undefined;
+  /** A new address waiting for its confirmation link. */
+  pendingEmail?: string | null;
 }
 
 function scopeList(scope: string): Html {
@@ -43,6 +48,20 @@ ${csrfInput(csrfToken)}
 </li>`;
 }
 
+/** Whether the address is verified (with a button to send the link again), and a change waiting for its link. */
+function emailStatus(o: AccountPageOptions): Html {
+  return html`<div class="email-status" id="email-status">
+${o.user.emailVerified
+  ? html`<p class="muted">Your e-mail address <strong>${o.user.email}</strong> is verified.</p>`
+  : html`<p>Your e-mail address <strong>${o.user.email}</strong> is not verified yet. Follow the link we sent you, or ask for a new one.</p>
+<form method="post" action="/account/verify-email">
+${csrfInput(o.csrfToken)}
+<div class="actions"><button type="submit" class="secondary">Send verification link</button></div>
+</form>`}
+${o.pendingEmail ? html`<p role="status">Waiting for confirmation: we sent a link to <strong>${o.pendingEmail}</strong>. Your account keeps <strong>${o.user.email}</strong> until you follow it.</p>` : html``}
+</div>`;
+}
+
 export function accountPage(o: AccountPageOptions): Html {
   const profile = o.profile ?? { name: o.user.name, email: o.user.email, locale: o.user.locale };
   const pe = o.profileErrors ?? {};
@@ -62,9 +81,10 @@ ${field({ idPrefix: 'profile', name: 'name', label: 'Name', value: profile.name,
 ${field({ idPrefix: 'profile', name: 'email', label: 'E-mail address', type: 'email', value: profile.email, error: pe.email, autocomplete: 'email', required: true })}
 ${field({ idPrefix: 'profile', name: 'locale', label: 'Language', value: profile.locale, error: pe.locale, list: 'locales', required: true, hint: 'A language tag such as en, nl or de-CH. Apps you connect receive it.' })}
 ${localeDatalist('locales')}
-${field({ idPrefix: 'profile', name: 'current_password', label: 'Your password', type: 'password', error: pe.current_password, autocomplete: 'current-password', hint: 'Needed only to change your e-mail address.' })}
+${field({ idPrefix: 'profile', name: 'current_password', label: 'Your password', type: 'password', error: pe.current_password, autocomplete: 'current-password', hint: 'Needed only to change your e-mail address. The new address is used once you follow the link we send to it.' })}
 <div class="actions"><button type="submit">Save profile</button></div>
 </form>
+${emailStatus(o)}
 </section>
 <section class="card" aria-labelledby="password-heading">
 <h2 id="password-heading">Password</h2>
@@ -79,6 +99,7 @@ ${field({ idPrefix: 'pw', name: 'password_confirm', label: 'New password again',
 </form>
 </section>
 ${o.security ?? ''}
+${o.sessions ? sessionsSection(o.sessions, o.csrfToken) : ''}
 <section class="card" id="connected-apps" aria-labelledby="apps-heading">
 <h2 id="apps-heading">Connected apps</h2>
 ${o.apps.length === 0

@@ -3,6 +3,7 @@
 import { html, type Html } from './html.js';
 import { layout } from './layout.js';
 import { passkeySignInForm } from './factors.js';
+import { resendForm } from './email-verification.js';
 
 export interface LoginPageOptions {
   csrfToken: string;
@@ -19,9 +20,12 @@ export interface LoginPageOptions {
    * endpoint sent here who creates an account lands back in the authorization.
    */
   signupOpen?: boolean;
+  /** The account's address is not verified (email_verification "required"): offer to send the link again. */
+  resendVerification?: boolean;
 }
 
 export const LOGIN_FAILED_MESSAGE = 'The e-mail address or password is not correct.';
+export const EMAIL_UNVERIFIED_MESSAGE = 'Verify your e-mail address before you sign in: follow the link in the message we sent you.';
 
 export function loginPage(options: LoginPageOptions): Html {
   const title = options.reauthenticate ? 'Confirm it is you' : 'Sign in';
@@ -38,12 +42,17 @@ ${options.error ? html`<div class="alert alert-error" role="alert" id="login-err
   <input type="email" id="email" name="email" value="${options.email ?? ''}" autocomplete="username" required maxlength="254"${options.email ? '' : html` autofocus`}${options.error ? html` aria-describedby="login-error"` : ''}>
   <label for="password">Password</label>
   <input type="password" id="password" name="password" autocomplete="current-password" required maxlength="1024"${options.email ? html` autofocus` : ''}>
+  ${options.reauthenticate ? '' : html`<p class="hint"><a href="/forgot-password">Forgot password?</a></p>`}
   <div class="actions">
     <button type="submit">${options.reauthenticate ? 'Continue' : 'Sign in'}</button>
     ${options.signupOpen && !options.reauthenticate ? html`<a href="/signup?next=${encodeURIComponent(options.next)}">Create an account</a>` : ''}
   </div>
 </form>
 ${passkeySignInForm(options.csrfToken, options.next)}
+${options.resendVerification ? html`<section aria-labelledby="resend-heading">
+<h2 id="resend-heading">No link in your inbox?</h2>
+${resendForm({ csrfToken: options.csrfToken, email: options.email ?? '' })}
+</section>` : ''}
 </section>`,
   });
 }

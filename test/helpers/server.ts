@@ -1,6 +1,8 @@
 // Starts a real Latchkey server on a random loopback port, on a fresh database, with a
 // clock the test can move. Tests speak HTTP to `url`.
 import { Writable } from 'node:stream';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadConfig, type Config } from '../../src/config/load.js';
 import type { ProfileName } from '../../src/config/profiles.js';
 import { startServer, type RunningServer } from '../../src/cli/serve.js';
@@ -34,7 +36,8 @@ export interface TestServerOptions {
 
 export async function startTestServer(kind: DbKind, options: TestServerOptions = {}): Promise<TestServer> {
   const db = options.database ?? (await freshDatabase(kind));
-  const env: NodeJS.ProcessEnv = { DATABASE_URL: db.url, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...options.env };
+  // Mail without SMTP_URL goes to an outbox folder: a temporary one, never the repository's ./var.
+  const env: NodeJS.ProcessEnv = { DATABASE_URL: db.url, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', LATCHKEY_OUTBOX: join(tmpdir(), 'latchkey-test-outbox'), ...options.env };
   if (options.profile) env.LATCHKEY_PROFILE = options.profile;
   const config = loadConfig({ env });
   if (options.file) {

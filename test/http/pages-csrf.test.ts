@@ -72,6 +72,14 @@ for (const kind of databaseKinds()) {
           fields: { name: 'Mallory', email: 'mallory@example.com', password: 'password123', password_confirm: 'password123', locale: 'en' },
           state: async () => (await db.selectFrom('users').select('email').orderBy('id').execute()).map((r) => r.email),
         },
+        {
+          name: 'send the verification link again', action: '/verify-email/resend', as: 'anonymous', fields: { email: 'owner@example.com' },
+          state: async () => (await db.selectFrom('mail_queue').select('id').execute()).length,
+        },
+        {
+          name: 'send verification link (account page)', action: '/account/verify-email', fields: {},
+          state: async () => (await db.selectFrom('mail_queue').select('id').execute()).length,
+        },
         { name: 'profile', action: '/account/profile', fields: { name: 'Changed', email: 'changed@example.com', locale: 'nl' }, state: () => userRow(ownerUser.id) },
         {
           name: 'password change', action: '/account/password',

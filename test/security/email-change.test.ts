@@ -12,6 +12,8 @@ import { createClient, createUser, type TestUser } from '../helpers/fixtures.js'
 import { getUser } from '../helpers/token.js';
 import { issueTokens } from '../helpers/token-admin.js';
 import { PageClient, csrfTokenOf } from '../helpers/pages.js';
+import { MailSink, linkTo } from '../helpers/mail.js';
+import { nowSeconds } from '../../src/oauth/clock.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? process.env.REDIS_URL;
 
@@ -37,8 +39,10 @@ function auditLines(server: TestServer, event: string): Array<Record<string, unk
 
 for (const kind of databaseKinds()) {
   describe(`[${kind}] finding 5: changing the e-mail address`, () => {
-    test('a stolen session cannot change the e-mail; with the current password the owner can', async () => {
-      const server = await startTestServer(kind);
+    test('a stolen session cannot change the e-mail; with the current password (and the link sent to the new address) the owner can', async () => {
+      const sink = new MailSink();
+      await sink.start();
+      const server = await startTestServer(kind, { env: { SMTP_URL: sink.url, LATCHKEY_MAIL_RETRY_BASE: '1' } });
       try {
         const user = await createUser(server, { email: 'victim@example.com' });
         const { accessToken } = await issueTokens(server, await createClient(server), user.id);
@@ -69,6 +73,16 @@ for (const kind of databaseKinds()) {
         assert.equal((page.body.match(/>Current password</g) ?? []).length, 1, 'one control labelled Current password (the password form)');
         const changed = await owner.post('/account/profile', { csrf_token: csrfTokenOf(page.body), name: 'Renamed', email: 'new-home@example.org', locale: 'en', current_password: user.password });
         assert.equal(changed.status, 303);
+        // Issue 22: the new address is used once the link sent to it is followed.
+        assert.equal(await storedEmail(server, user.id), 'victim@example.com');
+        assert.equal(auditLines(server, 'email.changed').length, 0);
+        const requested = auditLines(server, 'email.change_requested');
+        assert.equal(requested.length, 1);
+        assert.equal(JSON.stringify(requested[0]).includes('new-home'), false, 'never the new address');
+        const link = linkTo(await sink.waitFor((m) => m.to.includes('new-home@example.org')), '/verify-email');
+        const linkPage = await owner.get(link);
+        const token = new URL(link).searchParams.get('token') ?? '';
+        assert.equal((await owner.post('/verify-email', { csrf_token: csrfTokenOf(linkPage.body), token })).status, 200);
         assert.equal(await storedEmail(server, user.id), 'new-home@example.org');
         assert.equal((await getUser(server, accessToken)).body.email, 'new-home@example.org');
         const lines = auditLines(server, 'email.changed');
@@ -80,6 +94,7 @@ for (const kind of databaseKinds()) {
         assert.equal(text.includes('victim'), false, 'never the old address');
       } finally {
         await server.close();
+        await sink.stop();
       }
     });
 
@@ -169,7 +184,8 @@ for (const kind of databaseKinds()) {
         if (counters === 'redis') return;
         server.clock.advance(3601);
         assert.equal((await dave.post('/account/profile', { csrf_token: csrf, name: 'Dave', email: 'later@example.com', locale: 'nl', current_password: user.password })).status, 303);
-        assert.equal(await storedEmail(server, user.id), 'later@example.com');
+        // The change waits for the link sent to the new address (issue 22).
+        assert.equal((await server.services.emailTokens.findPending(user.id, 'change', nowSeconds(server.clock)))?.email, 'later@example.com');
       } finally {
         await server.close();
       }

@@ -6,6 +6,8 @@
 //   latchkey_http_errors_total{route,status,error}             answers with status >= 400 (error: the OAuth code)
 //   latchkey_token_requests_total{grant_type,outcome}          token endpoint: outcome "success" or the error code
 //   latchkey_token_request_duration_seconds{grant_type}        token endpoint latency (histogram)
+//   latchkey_mail_sent_total{kind}                            mails handed to SMTP (or the outbox)
+//   latchkey_mail_failed_total{kind,outcome}                   failed attempts: outcome "retry" (queued again) or "given_up"
 //   process_* and nodejs_*                                     prom-client's default process metrics
 //
 // With `serve --workers N` every figure is the sum over the workers (cluster/metrics.ts).
@@ -37,6 +39,8 @@ export interface Metrics {
   httpErrors: Counter<'route' | 'status' | 'error'>;
   tokenRequests: Counter<'grant_type' | 'outcome'>;
   tokenDuration: Histogram<'grant_type'>;
+  mailSent: Counter<'kind'>;
+  mailFailed: Counter<'kind' | 'outcome'>;
 }
 
 // The process metrics belong to the process, not to one server: collected once into their own
@@ -64,6 +68,8 @@ export function createMetrics(): Metrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),
+    mailSent: new Counter({ name: 'latchkey_mail_sent_total', help: 'Mails sent (over SMTP, or written to the outbox), by kind', labelNames: ['kind'], registers: [registry] }),
+    mailFailed: new Counter({ name: 'latchkey_mail_failed_total', help: 'Failed mail attempts by kind and outcome (retry: queued again; given_up: not sent)', labelNames: ['kind', 'outcome'], registers: [registry] }),
   };
 }
 

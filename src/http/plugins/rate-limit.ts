@@ -27,8 +27,10 @@ export const LOGIN_LIMITED_ROUTES = new Set([
 ]);
 /** Posting the sign-up form hashes a password (argon2) for anyone who asks: the login limit, in a budget of its own. */
 export const SIGNUP_LIMITED_ROUTES = new Set(['POST /signup']);
-/** Showing the login and sign-up forms: cheap (no database write) but still limited, in a budget of their own. */
-export const PAGE_LIMITED_ROUTES = new Set(['GET /login', 'GET /signup']);
+/** Password reset: asking for a link, and using one (the login limit, in a budget of its own). */
+export const RESET_LIMITED_ROUTES = new Set(['POST /forgot-password', 'POST /reset-password']);
+/** Showing the login, sign-up and reset forms: cheap (no database write) but still limited, in a budget of their own. */
+export const PAGE_LIMITED_ROUTES = new Set(['GET /login', 'GET /signup', 'GET /forgot-password', 'GET /reset-password']);
 
 const WINDOW_MS = 60_000;
 
@@ -77,6 +79,7 @@ export async function registerRateLimits(app: FastifyInstance, shared?: Link): P
   if (config.loginRateLimit > 0) {
     groups.push({ routes: LOGIN_LIMITED_ROUTES, hook: limiter('login', config.loginRateLimit) });
     groups.push({ routes: SIGNUP_LIMITED_ROUTES, hook: limiter('signup', config.loginRateLimit) });
+    groups.push({ routes: RESET_LIMITED_ROUTES, hook: limiter('reset', config.loginRateLimit) });
     groups.push({ routes: PAGE_LIMITED_ROUTES, hook: limiter('pages', config.loginRateLimit) });
   }
 

@@ -1,8 +1,11 @@
-// /account: the profile (a new e-mail address needs the current password:
-// accounts/email-change.ts), a password change (the current password required; it ends every
+// /account: the profile (a new e-mail address needs the current password and is confirmed by
+// a link sent to it: accounts/email-change.ts; an unverified address can ask for a new
+// verification link), a password change (the current password required; it ends every
 // grant and consent of the account: accounts/password-change.ts), and the connected apps with
 // "Revoke access", which deletes the remembered consent and revokes every grant of that user,
-// client and organization, so all their tokens fail at once.
+// client and organization, so all their tokens fail at once; apps holding a grant without a
+// remembered consent (the password grant) are listed too. And the signed-in sessions (device,
+// address, last seen) with "Sign out everywhere else", which ends every other session.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AccountError, validateEmail, validateLocale, validateName, validatePassword } from '../../accounts/users.js';
 import { changePassword } from '../../accounts/password-change.js';
@@ -11,11 +14,12 @@ import { nowSeconds } from '../../oauth/clock.js';
 import { audit } from '../../audit.js';
 import type { User } from '../../oauth/model.js';
 import { lockoutMessage } from '../../oauth/lockout.js';
-import { changeEmail, countEmailChangeAttempt, UNUSABLE_EMAIL_MESSAGE } from '../../accounts/email-change.js';
+import { startEmailChange, countEmailChangeAttempt, UNUSABLE_EMAIL_MESSAGE } from '../../accounts/email-change.js';
 import { accountPage, type AccountPageOptions } from '../../views/account.js';
+import { resendVerification } from '../../accounts/email-verification.js';
 import type { FormErrors } from '../../views/forms.js';
 import { capitalize, formValue, PAGE_ROUTE, sendPage, sessionUser } from '../pages.js';
-import { requireCsrf, requireUser } from '../session.js';
+import { loadSession, requireCsrf, requireUser } from '../session.js';
 import { securityFor } from './factors.js';
 import { PASSKEY_PAGE_POLICY } from '../plugins/security-headers.js';
 
@@ -27,7 +31,16 @@ const NOTICES: Readonly<Record<string, string>> = {
   totp_removed: 'Your authenticator app is removed.',
   passkey: 'Your passkey is added. You can sign in with it, without a password.',
   passkey_removed: 'The passkey is removed.',
+  email_pending: 'Your profile is saved. We sent a link to your new e-mail address: your account uses it once you follow the link. Until then it keeps the current one.',
+  verification_sent: 'We sent a verification link to your e-mail address.',
 };
+
+/** The notice after "Sign out everywhere else", with how many sessions it ended. */
+function signedOutOthersNotice(ended: unknown): string {
+  const n = typeof ended === 'string' && /^[0-9]{1,6}$/.test(ended) ? Number(ended) : null;
+  if (n === null) return 'You are signed out everywhere else. Only this browser is still signed in.';
+  return `You are signed out everywhere else: ${n === 1 ? '1 other session' : `${n} other sessions`} ended. Only this browser is still signed in.`;
+}
 
 function collect(errors: FormErrors, fn: () => unknown): void {
   try {
@@ -56,17 +69,29 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
   const checkPassword = passwordChecker({ guard: services.guard, users: services.users, logger: app.log });
 
   async function render(request: FastifyRequest, reply: FastifyReply, user: User, csrfToken: string, extra: Partial<AccountPageOptions>, status = 200) {
-    const apps = await services.grants.listConnectedApps(user.id);
+    const now = nowSeconds(services.clock);
+    const [consented, grantOnly, pending, sessions, current] = await Promise.all([
+      services.grants.listConnectedApps(user.id),
+      services.grants.listGrantOnlyApps(user.id),
+      services.emailTokens.findPending(user.id, 'change', now),
+      services.sessions.listForUser(user.id, now, { idleTimeout: services.config.sessionIdleTimeout, lifetime: services.config.sessionTtl }),
+      loadSession(request),
+    ]);
+    // This browser first, then the others, most recently seen first.
+    const sessionViews = sessions.map((s) => ({ current: s.idHash === current?.idHash, userAgent: s.userAgent, address: s.address, createdAt: s.createdAt, lastSeenAt: s.lastSeenAt }))
+      .sort((a, b) => Number(b.current) - Number(a.current));
     const security = await securityFor(services, user.id, csrfToken);
     reply.header('Content-Security-Policy', PASSKEY_PAGE_POLICY);
-    return sendPage(reply, accountPage({ user, csrfToken, apps, security, ...extra }), status);
+    return sendPage(reply, accountPage({ user, csrfToken, apps: [...consented, ...grantOnly], pendingEmail: pending?.email ?? null, sessions: sessionViews, security, ...extra }), status);
   }
 
   app.get('/account', PAGE_ROUTE, async (request, reply) => {
     const session = await requireUser(request, reply);
     if (!session) return reply;
-    const done = (request.query as Record<string, unknown>).done;
-    return render(request, reply, session.user, session.csrfToken, { notice: typeof done === 'string' ? NOTICES[done] : undefined });
+    const query = request.query as Record<string, unknown>;
+    const done = query.done;
+    const notice = done === 'signed-out-others' ? signedOutOthersNotice(query.ended) : typeof done === 'string' ? NOTICES[done] : undefined;
+    return render(request, reply, session.user, session.csrfToken, { notice });
   });
 
   app.post('/account/profile', PAGE_ROUTE, async (request, reply) => {
@@ -104,11 +129,25 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
       reply.header('Retry-After', String(refusal.retryAfter));
       return refuse(refusal.status);
     }
-    if ((await changeEmail(services, request.log, { userId: user.id, email, address: request.ip, profile })) === 'unusable') {
+    if ((await startEmailChange(services, request.log, { user, email, address: request.ip, profile })) === 'unusable') {
       errors.email = UNUSABLE_EMAIL_MESSAGE;
       return refuse();
     }
-    return reply.redirect('/account?done=profile', 303);
+    return reply.redirect('/account?done=email_pending', 303);
+  });
+
+  // "Send verification link" for a signed-in account whose address is not verified yet.
+  app.post('/account/verify-email', PAGE_ROUTE, async (request, reply) => {
+    const csrf = await requireCsrf(request, reply);
+    if (!csrf) return reply;
+    const session = await sessionUser(csrf, reply, '/account');
+    if (!session) return reply;
+    const limited = await resendVerification(services, request.log, session.user.email, request.ip);
+    if (limited) {
+      reply.header('Retry-After', String(limited.retryAfter));
+      return render(request, reply, session.user, session.csrfToken, { notice: `Too many links asked for. Try again in ${Math.ceil(limited.retryAfter / 60)} minutes.` }, 429);
+    }
+    return reply.redirect('/account?done=verification_sent', 303);
   });
 
   app.post('/account/password', PAGE_ROUTE, async (request, reply) => {
@@ -147,6 +186,17 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
       userId: session.user.id, newPassword: password, keepSessionIdHash: session.idHash, address: request.ip, share: { account: accountShare(session.user.email) },
     });
     return reply.redirect('/account?done=password', 303);
+  });
+
+  // "Sign out everywhere else": every other session of the account ends (this one stays).
+  app.post('/account/sessions/sign-out-others', PAGE_ROUTE, async (request, reply) => {
+    const csrf = await requireCsrf(request, reply);
+    if (!csrf) return reply;
+    const session = await sessionUser(csrf, reply, '/account');
+    if (!session) return reply;
+    const ended = await services.sessions.deleteForUser(session.user.id, session.idHash);
+    audit(request.log, 'session.ended_others', { user_id: session.user.id, address: request.ip, sessions_ended: ended });
+    return reply.redirect(`/account?done=signed-out-others&ended=${ended}#sessions`, 303);
   });
 
   app.post('/account/apps/revoke', PAGE_ROUTE, async (request, reply) => {

@@ -5,6 +5,7 @@ import { assetRoutes } from './assets.js';
 import { authorizeRoutes } from './authorize.js';
 import { developerRoutes } from './developer.js';
 import { factorRoutes } from './factors.js';
+import { emailVerificationRoutes } from './email-verification.js';
 import { healthRoutes } from './health.js';
 import { homeRoutes } from './home.js';
 import { introspectRoutes } from './introspect.js';
@@ -13,6 +14,7 @@ import { loginRoutes } from './login.js';
 import { logoutRoutes } from './logout.js';
 import { metadataRoutes } from './metadata.js';
 import { orgRoutes } from './orgs.js';
+import { passwordResetRoutes } from './password-reset.js';
 import { revokeRoutes } from './revoke.js';
 import { signupRoutes } from './signup.js';
 import { tokenRoutes } from './token.js';
@@ -27,7 +29,9 @@ export const ROUTES: Array<(app: FastifyInstance) => Promise<void>> = [
   logoutRoutes,
   homeRoutes,
   signupRoutes,
+  passwordResetRoutes,
   accountRoutes,
+  emailVerificationRoutes,
   developerRoutes,
   orgRoutes,
   metadataRoutes,

@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { audit } from '../../audit.js';
 import { passwordChecker } from '../../accounts/password-check.js';
 import { endSession, formCsrfToken, loadSession, requireCsrf, safeNext, startUserSession } from '../session.js';
-import { LOGIN_FAILED_MESSAGE, loginPage, type LoginPageOptions } from '../../views/login.js';
+import { EMAIL_UNVERIFIED_MESSAGE, LOGIN_FAILED_MESSAGE, loginPage, type LoginPageOptions } from '../../views/login.js';
 import { startPendingLogin } from './factors.js';
 import { PASSKEY_PAGE_POLICY } from '../plugins/security-headers.js';
 
@@ -75,6 +75,11 @@ export async function loginRoutes(app: FastifyInstance): Promise<void> {
       return sendRefusal(request, reply, checked, checked.refusal === 'overloaded' ? 503 : 429, email, next);
     }
     const account = checked.user;
+    if (services.config.emailVerification === 'required' && !account.emailVerified) {
+      // The password was right, but the address is not proven yet: no session (SPEC.md).
+      audit(request.log, 'login.failed', { user_id: account.id, address: request.ip, reason: 'email_unverified' });
+      return sendLoginPage(request, reply, { next, email, error: EMAIL_UNVERIFIED_MESSAGE, resendVerification: true }, 403);
+    }
     // An account with an authenticator app or a passkey: no session yet, the second step first.
     if (await startPendingLogin(request, reply, account, next)) return reply.redirect('/login/factor', 303);
     await startUserSession(request, reply, account, ['pwd']);

@@ -16,7 +16,7 @@ export type { GrantHandler, TokenRequest } from './grant.js';
 /** Everything any grant needs; each factory takes only its own slice. */
 export interface GrantDependencies {
   clock: Clock;
-  config: Pick<Config, 'scopes' | 'refreshRetryWindow'>;
+  config: Pick<Config, 'scopes' | 'refreshRetryWindow'> & Partial<Pick<Config, 'emailVerification'>>;
   issuer: TokenIssuer;
   transaction: RunInTransaction;
   codes: CodePort;

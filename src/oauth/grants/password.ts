@@ -16,7 +16,7 @@ import { clientScopes, defaultScope, grantedScope, optionalParam, requireParam, 
  * the account's and client's share of the hashing, audit of failures and lockouts.
  */
 export type CheckResourceOwner = (request: { email: string; password: string; address: string; clientId: string; grantType: 'password' }) => Promise<
-  | { ok: true; user: { id: number } }
+  | { ok: true; user: { id: number; emailVerified: boolean } }
   | { ok: false; refusal: 'wrong' }
   | { ok: false; refusal: 'locked' | 'busy' | 'overloaded'; retryAfter: number; message: string }
 >;
@@ -25,7 +25,8 @@ export interface PasswordGrantDeps {
   checkPassword: CheckResourceOwner;
   audit: AuditLog;
   clock: Clock;
-  config: Pick<Config, 'scopes'>;
+  /** `emailVerification` "required": an account whose address is not verified gets no token (SPEC.md). */
+  config: Pick<Config, 'scopes'> & Partial<Pick<Config, 'emailVerification'>>;
   issuer: TokenIssuer;
   transaction: RunInTransaction;
 }
@@ -53,6 +54,10 @@ export function passwordGrant(deps: PasswordGrantDeps): GrantHandler {
         throw new OAuthError('slow_down', checked.message, { status: 429, retryAfter: checked.retryAfter });
       }
       const user = checked.user;
+      if (deps.config.emailVerification === 'required' && !user.emailVerified) {
+        audit(deps.audit, 'login.failed', { user_id: user.id, client_id: client.clientId, grant_type: 'password', address, reason: 'email_unverified' });
+        throw new OAuthError('invalid_grant', 'the account\'s e-mail address is not verified');
+      }
       audit(deps.audit, 'login.succeeded', { user_id: user.id, client_id: client.clientId, grant_type: 'password', address });
 
       const now = nowSeconds(deps.clock);

@@ -22,7 +22,8 @@ import { grantedScope, optionalParam, requireParam, type AuditLog, type GrantHan
 
 export interface RefreshTokenGrantDeps {
   clock: Clock;
-  config: Pick<Config, 'refreshRetryWindow'>;
+  /** `emailVerification` "required": a refresh for an account whose address is not verified is refused (SPEC.md). */
+  config: Pick<Config, 'refreshRetryWindow'> & Partial<Pick<Config, 'emailVerification'>>;
   issuer: TokenIssuer;
   transaction: RunInTransaction;
   refreshTokens: RootPick<RefreshTokenPort, 'find' | 'findConsumed'>;
@@ -50,11 +51,16 @@ export function refreshTokenGrant(deps: RefreshTokenGrantDeps): GrantHandler {
       // used while the window was 0 finds no successor and is reuse.
       const record = deps.config.refreshRetryWindow > 0 ? successor.hash : null;
       let context: IdTokenContext | undefined;
-      const response = await deps.transaction(async (tx) => {
+      const response = await refusedIfUnverified(() => deps.transaction(async (tx) => {
         const old = await tx.refreshTokens.consume(presentedHash, client.id, now, record);
         if (!old) return undefined;
         // What the refreshed ID token says of the user, read in the same transaction (id-token.ts withIdToken).
         context = hasScope(old.scope, OPENID_SCOPE) ? await tx.grants.findIdTokenContext(old.grantId) : undefined;
+        if (deps.config.emailVerification === 'required' && old.userId !== null) {
+          // Rolled back with the consume: the token stays usable once the address is verified.
+          const owner = context ?? await tx.grants.findIdTokenContext(old.grantId);
+          if (owner && !owner.user.emailVerified) throw EMAIL_UNVERIFIED;
+        }
         // The refresh "invalidates the old pair" (Hover's guide): the access token issued with
         // the used refresh token ends now rather than at its expiry, as fosite (Hydra) does.
         if (old.accessTokenHash !== null) await tx.accessTokens.revoke(old.accessTokenHash, now);
@@ -64,7 +70,7 @@ export function refreshTokenGrant(deps: RefreshTokenGrantDeps): GrantHandler {
         return deps.issuer.issue(tx, {
           grantId: old.grantId, client, userId: old.userId, organizationId: old.organizationId, scope, refreshScope: old.scope,
         }, now, successor);
-      });
+      }));
       const idTokens = { ...deps.idTokens, grants: deps.grants };
       // Core §12.2: a refreshed ID token has no nonce and repeats the grant's sub, aud and auth_time.
       if (response) return withIdToken(idTokens, response, client, null, now, context);
@@ -73,6 +79,19 @@ export function refreshTokenGrant(deps: RefreshTokenGrantDeps): GrantHandler {
       return withIdToken(idTokens, refused, client, null, now);
     },
   };
+}
+
+// Thrown inside the refresh transaction to roll the consume back when the account's address
+// is not verified and email_verification is "required".
+const EMAIL_UNVERIFIED = Symbol('e-mail not verified');
+
+async function refusedIfUnverified<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (err === EMAIL_UNVERIFIED) throw new OAuthError('invalid_grant', 'the account\'s e-mail address is not verified');
+    throw err;
+  }
 }
 
 /**
