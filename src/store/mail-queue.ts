@@ -40,6 +40,16 @@ export class MailQueueStore {
     return inserted.id;
   }
 
+  /** Whether any message is due and unleased: a read, so that an idle poll takes no write lock (SQLite). */
+  async hasDue(now: number): Promise<boolean> {
+    const row = await this.db.selectFrom('mail_queue').select('id')
+      .where('status', '=', 'pending')
+      .where('next_attempt_at', '<=', now)
+      .where((w) => w.or([w('lease_until', 'is', null), w('lease_until', '<=', now)]))
+      .limit(1).executeTakeFirst();
+    return row !== undefined;
+  }
+
   /** Leases up to `limit` due messages to `owner` until `leaseUntil`, counting an attempt on each. */
   async claim(owner: string, now: number, leaseUntil: number, limit: number): Promise<MailRow[]> {
     if (this.dialect === 'postgres') {

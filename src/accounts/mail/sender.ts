@@ -119,6 +119,7 @@ export class MailSender {
   async runOnce(): Promise<number> {
     const { store, clock } = this.options;
     const now = nowSeconds(clock);
+    if (!(await store.hasDue(now))) return 0;
     const rows = await store.claim(this.owner, now, now + LEASE_SECONDS, BATCH);
     if (rows.length > 0) this.options.logger.debug({ event: 'mail.claimed', count: rows.length }, 'mail claimed');
     for (const row of rows) await this.deliver(row);
