@@ -21,7 +21,7 @@ async function signInThroughPage(page: Page, server: TestServer, email: string, 
   await page.goto(`${server.url}/login`);
   await page.getByLabel('E-mail address').fill(email);
   await page.getByLabel('Password', { exact: true }).fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await page.waitForURL(`${server.url}/account`);
 }
 
@@ -72,7 +72,7 @@ test('[sqlite] in Chromium: forgot password → mailed link → new password →
     await page.getByRole('link', { name: 'Sign in with your new password' }).click();
     await page.getByLabel('E-mail address').fill(user.email);
     await page.getByLabel('Password', { exact: true }).fill(NEW_PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL(`${server.url}/account`);
 
     // The link worked once.
