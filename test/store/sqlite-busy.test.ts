@@ -14,7 +14,7 @@ import { freshDatabase } from '../helpers/databases.js';
 const ROOT = new URL('../../', import.meta.url).pathname;
 
 /** Another process inserting one row through its own connection (busy_timeout as ours); resolves with how long it waited. */
-function otherProcessInserts(file: string, name: string): Promise<{ code: number | null; waitedMs: number; stderr: string }> {
+function otherProcessInserts(file: string, name: string): { ready: Promise<void>; done: Promise<{ code: number | null; waitedMs: number; stderr: string }> } {
   const script = `
     const Database = require('better-sqlite3');
     const db = new Database(process.argv[1]);
@@ -26,9 +26,18 @@ function otherProcessInserts(file: string, name: string): Promise<{ code: number
   const child = spawn(process.execPath, ['-e', script, file, name], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  let onReady: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (onReady = resolve));
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+    if (stdout.includes('ready\n')) onReady();
+  });
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, waitedMs: Number(stdout.trim().split('\n').pop()), stderr })));
+  const done = new Promise<{ code: number | null; waitedMs: number; stderr: string }>((resolve) => child.once('close', (code) => {
+    onReady();
+    resolve({ code, waitedMs: Number(stdout.trim().split('\n').pop()), stderr });
+  }));
+  return { ready, done };
 }
 
 test('a transaction that reads, then writes, is not failed by another process committing in between: that process waits', async () => {
@@ -36,12 +45,15 @@ test('a transaction that reads, then writes, is not failed by another process co
   const store = openDatabase(db.url, { beginImmediate: true });
   try {
     await migrate(store);
-    let other: ReturnType<typeof otherProcessInserts> | undefined;
+    let other: ReturnType<typeof otherProcessInserts>['done'] | undefined;
     await store.db.transaction().execute(async (trx) => {
       await sql`select count(*) as n from latchkey_migrations`.execute(trx);
-      other = otherProcessInserts(db.file ?? '', 'from-the-other-process');
-      // Long enough for the other process to start and try its insert while this transaction is open.
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const child = otherProcessInserts(db.file ?? '', 'from-the-other-process');
+      other = child.done;
+      // The other process has opened the file and is about to insert (a loaded machine may take
+      // seconds to start it): give its insert time to find this transaction open.
+      await child.ready;
+      await new Promise((resolve) => setTimeout(resolve, 700));
       await sql`insert into latchkey_migrations (name, applied_at) values (${'from-this-process'}, 0)`.execute(trx);
     });
     const result = await other!;
