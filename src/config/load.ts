@@ -65,6 +65,11 @@ export interface Config {
   outboxDir: string;
   /** Seconds before the first retry of a mail that could not be sent; doubled each time (LATCHKEY_MAIL_RETRY_BASE). */
   mailRetryBase: number;
+  /**
+   * Seconds a sender holds the messages it claimed (LATCHKEY_MAIL_LEASE, default 180): a sender
+   * killed meanwhile leaves them to the others this long. Keep it above the longest SMTP send.
+   */
+  mailLease: number;
   /** Config key `email_verification`: `optional` (default) or `required` (no sign-in or token for an unverified account). */
   emailVerification: 'optional' | 'required';
 }
@@ -321,6 +326,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     mailFrom: parseMailFrom(env.LATCHKEY_MAIL_FROM, issuer),
     outboxDir: env.LATCHKEY_OUTBOX && env.LATCHKEY_OUTBOX !== '' ? env.LATCHKEY_OUTBOX : './var/outbox',
     mailRetryBase: positiveInt(env.LATCHKEY_MAIL_RETRY_BASE ?? 30, 'LATCHKEY_MAIL_RETRY_BASE', { min: 1, max: 3600 }),
+    mailLease: positiveInt(env.LATCHKEY_MAIL_LEASE ?? 180, 'LATCHKEY_MAIL_LEASE', { min: 5, max: 3600 }),
     emailVerification: 'optional',
   };
 

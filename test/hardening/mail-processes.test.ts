@@ -38,7 +38,9 @@ describe('mail across processes', () => {
     const port = sink.port;
     // The SMTP server is down while the first server runs.
     await sink.stop();
-    const env = { DATABASE_URL: db.url, SMTP_URL: `smtp://127.0.0.1:${port}`, LATCHKEY_MAIL_RETRY_BASE: '1', LATCHKEY_OUTBOX: outbox, LATCHKEY_LOGIN_RATE_LIMIT: '0' };
+    const env = { DATABASE_URL: db.url, SMTP_URL: `smtp://127.0.0.1:${port}`, LATCHKEY_MAIL_RETRY_BASE: '1', LATCHKEY_OUTBOX: outbox, LATCHKEY_LOGIN_RATE_LIMIT: '0',
+      // A message the killed server had claimed (mid-attempt) is free again after the lease: 5 s here, not 180.
+      LATCHKEY_MAIL_LEASE: '5' };
     let server: ServerProcess | undefined = await startServerProcess(env);
     try {
       const addresses = ['k1@example.com', 'k2@example.com', 'k3@example.com'];

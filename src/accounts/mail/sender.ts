@@ -41,6 +41,8 @@ export interface MailSenderOptions {
   encryptionKey: Buffer | null;
   /** Seconds before the first retry; doubled at each further attempt. */
   retryBase: number;
+  /** Seconds a claim holds its messages (config.mailLease; LEASE_SECONDS by default). */
+  leaseSeconds?: number;
   metrics?: MailMetrics;
   /** Milliseconds between looks at the queue. */
   pollMs?: number;
@@ -120,7 +122,7 @@ export class MailSender {
     const { store, clock } = this.options;
     const now = nowSeconds(clock);
     if (!(await store.hasDue(now))) return 0;
-    const rows = await store.claim(this.owner, now, now + LEASE_SECONDS, BATCH);
+    const rows = await store.claim(this.owner, now, now + (this.options.leaseSeconds ?? LEASE_SECONDS), BATCH);
     if (rows.length > 0) this.options.logger.debug({ event: 'mail.claimed', count: rows.length }, 'mail claimed');
     for (const row of rows) await this.deliver(row);
     return rows.length;

@@ -17,6 +17,7 @@ export function registerMailSender(app: FastifyInstance, metrics: MailMetrics): 
     from: config.mailFrom,
     encryptionKey: config.encryptionKey,
     retryBase: config.mailRetryBase,
+    leaseSeconds: config.mailLease,
     metrics,
     // Used or expired e-mail links are of no use a day later.
     alsoCleanup: (now) => services.emailTokens.deleteEnded(now - 86_400),
