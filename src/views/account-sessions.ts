@@ -3,6 +3,7 @@
 import { html, type Html } from './html.js';
 import { csrfInput, timeOf } from './forms.js';
 import { describeDevice } from '../accounts/device.js';
+import { ENGLISH, type Translator } from '../i18n/index.js';
 
 export interface SessionView {
   current: boolean;
@@ -12,26 +13,27 @@ export interface SessionView {
   lastSeenAt: number;
 }
 
-function sessionItem(s: SessionView): Html {
+function sessionItem(s: SessionView, { t, th }: Translator): Html {
   return html`<li class="item">
 <div class="item-main">
-<h3>${describeDevice(s.userAgent)}${s.current ? html` <span class="badge">This browser</span>` : html``}</h3>
-<p class="muted">${s.address ? html`From ${s.address} · ` : html``}last seen ${timeOf(s.lastSeenAt)} · signed in ${timeOf(s.createdAt)}</p>
+<h3>${describeDevice(s.userAgent)}${s.current ? html` <span class="badge">${t('account.sessions.thisBrowser')}</span>` : html``}</h3>
+<p class="muted">${s.address ? t('account.sessions.from', { address: s.address }) : ''}${th('account.sessions.seen', { lastSeen: timeOf(s.lastSeenAt), signedIn: timeOf(s.createdAt) })}</p>
 </div>
 </li>`;
 }
 
-export function sessionsSection(sessions: readonly SessionView[], csrfToken: string): Html {
+export function sessionsSection(sessions: readonly SessionView[], csrfToken: string, tr: Translator = ENGLISH): Html {
+  const { t } = tr;
   const others = sessions.filter((s) => !s.current).length;
   return html`<section class="card" id="sessions" aria-labelledby="sessions-heading">
-<h2 id="sessions-heading">Signed-in sessions</h2>
-<p class="muted">Where your account is signed in now. If you do not recognise one, sign out everywhere else and change your password.</p>
-<ul class="items">${sessions.map(sessionItem)}</ul>
+<h2 id="sessions-heading">${t('account.sessions.heading')}</h2>
+<p class="muted">${t('account.sessions.explain')}</p>
+<ul class="items">${sessions.map((s) => sessionItem(s, tr))}</ul>
 ${others > 0
   ? html`<form method="post" action="/account/sessions/sign-out-others">
 ${csrfInput(csrfToken)}
-<div class="actions"><button type="submit" class="danger">Sign out everywhere else</button></div>
+<div class="actions"><button type="submit" class="danger">${t('account.sessions.signOutOthers')}</button></div>
 </form>`
-  : html`<p class="muted">This browser is the only one signed in.</p>`}
+  : html`<p class="muted">${t('account.sessions.onlyThis')}</p>`}
 </section>`;
 }

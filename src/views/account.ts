@@ -7,6 +7,7 @@ import { MIN_PASSWORD_LENGTH } from '../accounts/passwords.js';
 import { SCOPE_DESCRIPTIONS } from '../oauth/scope.js';
 import type { ConnectedApp, User } from '../oauth/model.js';
 import { sessionsSection, type SessionView } from './account-sessions.js';
+import { ENGLISH, type Translator } from '../i18n/index.js';
 
 export interface AccountPageOptions {
   user: User;
@@ -23,42 +24,45 @@ export interface AccountPageOptions {
   security?: Html | undefined;
   /** A new address waiting for its confirmation link. */
   pendingEmail?: string | null;
+  /** The page's language; English when omitted. */
+  t?: Translator | undefined;
 }
 
-function scopeList(scope: string): Html {
+function scopeList(scope: string, { t }: Translator): Html {
   const scopes = scope.split(' ').filter(Boolean);
-  if (scopes.length === 0) return html`<p class="muted">No scopes: only that you have an account.</p>`;
+  if (scopes.length === 0) return html`<p class="muted">${t('account.noScopes')}</p>`;
   return html`<ul class="scopes">${scopes.map((s) => html`<li><code>${s}</code>${SCOPE_DESCRIPTIONS[s] ? html` — ${SCOPE_DESCRIPTIONS[s]}` : html``}</li>`)}</ul>`;
 }
 
-function connectedApp(app: ConnectedApp, csrfToken: string): Html {
-  const where = app.organizationId === null ? 'Your personal account' : `Organization: ${app.organizationName ?? `#${app.organizationId}`}`;
+function connectedApp(app: ConnectedApp, csrfToken: string, tr: Translator): Html {
+  const { t, th } = tr;
+  const where = app.organizationId === null ? t('account.app.personal') : t('account.app.organization', { name: app.organizationName ?? `#${app.organizationId}` });
   return html`<li class="item">
 <div class="item-main">
 <h3>${app.clientName}</h3>
-<p class="muted">${where} · granted ${timeOf(app.grantedAt)}</p>
-${scopeList(app.scope)}
+<p class="muted">${where} · ${th('account.app.granted', { time: timeOf(app.grantedAt) })}</p>
+${scopeList(app.scope, tr)}
 </div>
 <form method="post" action="/account/apps/revoke" class="item-action">
 ${csrfInput(csrfToken)}
 <input type="hidden" name="client_id" value="${app.clientPublicId}">
 <input type="hidden" name="organization_id" value="${app.organizationId ?? ''}">
-<button type="submit" class="danger">Revoke access<span class="visually-hidden"> of ${app.clientName}${app.organizationName ? ` for ${app.organizationName}` : ''}</span></button>
+<button type="submit" class="danger">${app.organizationName ? th('account.app.revokeFor', { client: app.clientName, organization: app.organizationName }) : th('account.app.revoke', { client: app.clientName })}</button>
 </form>
 </li>`;
 }
 
 /** Whether the address is verified (with a button to send the link again), and a change waiting for its link. */
-function emailStatus(o: AccountPageOptions): Html {
+function emailStatus(o: AccountPageOptions, { t, th }: Translator): Html {
   return html`<div class="email-status" id="email-status">
 ${o.user.emailVerified
-  ? html`<p class="muted">Your e-mail address <strong>${o.user.email}</strong> is verified.</p>`
-  : html`<p>Your e-mail address <strong>${o.user.email}</strong> is not verified yet. Follow the link we sent you, or ask for a new one.</p>
+  ? html`<p class="muted">${th('account.email.verified', { email: o.user.email })}</p>`
+  : html`<p>${th('account.email.unverified', { email: o.user.email })}</p>
 <form method="post" action="/account/verify-email">
 ${csrfInput(o.csrfToken)}
-<div class="actions"><button type="submit" class="secondary">Send verification link</button></div>
+<div class="actions"><button type="submit" class="secondary">${t('account.email.sendLink')}</button></div>
 </form>`}
-${o.pendingEmail ? html`<p role="status">Waiting for confirmation: we sent a link to <strong>${o.pendingEmail}</strong>. Your account keeps <strong>${o.user.email}</strong> until you follow it.</p>` : html``}
+${o.pendingEmail ? html`<p role="status">${th('account.email.pending', { pending: o.pendingEmail, email: o.user.email })}</p>` : html``}
 </div>`;
 }
 
@@ -66,46 +70,49 @@ export function accountPage(o: AccountPageOptions): Html {
   const profile = o.profile ?? { name: o.user.name, email: o.user.email, locale: o.user.locale };
   const pe = o.profileErrors ?? {};
   const pw = o.passwordErrors ?? {};
+  const tr = o.t ?? ENGLISH;
+  const { t } = tr;
   return layout({
-    title: 'Your account',
+    title: t('account.title'),
+    t: tr,
     userName: o.user.name,
     csrfToken: o.csrfToken,
-    body: html`<h1>Your account</h1>
+    body: html`<h1>${t('account.title')}</h1>
 ${notice(o.notice)}
 <section class="card" aria-labelledby="profile-heading">
-<h2 id="profile-heading">Profile</h2>
+<h2 id="profile-heading">${t('account.profile.heading')}</h2>
 ${formAlert(pe.form)}
 <form method="post" action="/account/profile" novalidate>
 ${csrfInput(o.csrfToken)}
-${field({ idPrefix: 'profile', name: 'name', label: 'Name', value: profile.name, error: pe.name, autocomplete: 'name', required: true, maxlength: 200 })}
-${field({ idPrefix: 'profile', name: 'email', label: 'E-mail address', type: 'email', value: profile.email, error: pe.email, autocomplete: 'email', required: true })}
-${field({ idPrefix: 'profile', name: 'locale', label: 'Language', value: profile.locale, error: pe.locale, list: 'locales', required: true, hint: 'A language tag such as en, nl or de-CH. Apps you connect receive it.' })}
+${field({ idPrefix: 'profile', name: 'name', label: t('account.profile.name'), value: profile.name, error: pe.name, autocomplete: 'name', required: true, maxlength: 200 })}
+${field({ idPrefix: 'profile', name: 'email', label: t('account.profile.email'), type: 'email', value: profile.email, error: pe.email, autocomplete: 'email', required: true })}
+${field({ idPrefix: 'profile', name: 'locale', label: t('account.profile.locale'), value: profile.locale, error: pe.locale, list: 'locales', required: true, hint: t('account.profile.localeHintApps') })}
 ${localeDatalist('locales')}
-${field({ idPrefix: 'profile', name: 'current_password', label: 'Your password', type: 'password', error: pe.current_password, autocomplete: 'current-password', hint: 'Needed only to change your e-mail address. The new address is used once you follow the link we send to it.' })}
-<div class="actions"><button type="submit">Save profile</button></div>
+${field({ idPrefix: 'profile', name: 'current_password', label: t('account.profile.currentPassword'), type: 'password', error: pe.current_password, autocomplete: 'current-password', hint: t('account.profile.currentPasswordHintLink') })}
+<div class="actions"><button type="submit">${t('account.profile.save')}</button></div>
 </form>
-${emailStatus(o)}
+${emailStatus(o, tr)}
 </section>
 <section class="card" aria-labelledby="password-heading">
-<h2 id="password-heading">Password</h2>
+<h2 id="password-heading">${t('account.password.heading')}</h2>
 ${formAlert(pw.form)}
 <form method="post" action="/account/password" novalidate>
 ${csrfInput(o.csrfToken)}
 <input type="text" name="username" value="${o.user.email}" autocomplete="username" hidden>
-${field({ idPrefix: 'pw', name: 'current_password', label: 'Current password', type: 'password', error: pw.current_password, autocomplete: 'current-password', required: true })}
-${field({ idPrefix: 'pw', name: 'password', label: 'New password', type: 'password', error: pw.password, autocomplete: 'new-password', required: true, hint: `At least ${MIN_PASSWORD_LENGTH} characters. Your other sessions and connected apps are signed out; apps must be approved again.` })}
-${field({ idPrefix: 'pw', name: 'password_confirm', label: 'New password again', type: 'password', error: pw.password_confirm, autocomplete: 'new-password', required: true })}
-<div class="actions"><button type="submit">Change password</button></div>
+${field({ idPrefix: 'pw', name: 'current_password', label: t('account.password.current'), type: 'password', error: pw.current_password, autocomplete: 'current-password', required: true })}
+${field({ idPrefix: 'pw', name: 'password', label: t('account.password.new'), type: 'password', error: pw.password, autocomplete: 'new-password', required: true, hint: t('account.password.newHint', { min: MIN_PASSWORD_LENGTH }) })}
+${field({ idPrefix: 'pw', name: 'password_confirm', label: t('account.password.again'), type: 'password', error: pw.password_confirm, autocomplete: 'new-password', required: true })}
+<div class="actions"><button type="submit">${t('account.password.submit')}</button></div>
 </form>
 </section>
 ${o.security ?? ''}
-${o.sessions ? sessionsSection(o.sessions, o.csrfToken) : ''}
+${o.sessions ? sessionsSection(o.sessions, o.csrfToken, tr) : ''}
 <section class="card" id="connected-apps" aria-labelledby="apps-heading">
-<h2 id="apps-heading">Connected apps</h2>
+<h2 id="apps-heading">${t('account.apps.heading')}</h2>
 ${o.apps.length === 0
-  ? html`<p class="muted">You have not given any app access to your account.</p>`
-  : html`<p class="muted">These apps may act on your behalf. Revoking access ends it at once: the app's tokens stop working and it must ask you again.</p>
-<ul class="items">${o.apps.map((a) => connectedApp(a, o.csrfToken))}</ul>`}
+  ? html`<p class="muted">${t('account.apps.empty')}</p>`
+  : html`<p class="muted">${t('account.apps.explain')}</p>
+<ul class="items">${o.apps.map((a) => connectedApp(a, o.csrfToken, tr))}</ul>`}
 </section>`,
   });
 }

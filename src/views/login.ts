@@ -3,7 +3,8 @@
 import { html, type Html } from './html.js';
 import { layout } from './layout.js';
 import { passkeySignInForm } from './factors.js';
-import { resendForm } from './email-verification.js';
+import { csrfInput } from './forms.js';
+import { ENGLISH, type Translator } from '../i18n/index.js';
 
 export interface LoginPageOptions {
   csrfToken: string;
@@ -22,36 +23,46 @@ export interface LoginPageOptions {
   signupOpen?: boolean;
   /** The account's address is not verified (email_verification "required"): offer to send the link again. */
   resendVerification?: boolean;
+  /** The page's language; English when omitted. */
+  t?: Translator | undefined;
 }
 
 export const LOGIN_FAILED_MESSAGE = 'The e-mail address or password is not correct.';
 export const EMAIL_UNVERIFIED_MESSAGE = 'Verify your e-mail address before you sign in: follow the link in the message we sent you.';
 
 export function loginPage(options: LoginPageOptions): Html {
-  const title = options.reauthenticate ? 'Confirm it is you' : 'Sign in';
+  const tr = options.t ?? ENGLISH;
+  const { t } = tr;
+  const title = options.reauthenticate ? t('login.reauth.title') : t('login.title');
   return layout({
     title,
+    t: tr,
     body: html`<section class="card narrow">
 <h1>${title}</h1>
-${options.reauthenticate ? html`<p class="muted">The application asked you to enter your password again before it continues.</p>` : ''}
+${options.reauthenticate ? html`<p class="muted">${t('login.reauth.explain')}</p>` : ''}
 ${options.error ? html`<div class="alert alert-error" role="alert" id="login-error">${options.error}</div>` : ''}
 <form method="post" action="/login">
   <input type="hidden" name="csrf_token" value="${options.csrfToken}">
   <input type="hidden" name="next" value="${options.next}">
-  <label for="email">E-mail address</label>
+  <label for="email">${t('login.email')}</label>
   <input type="email" id="email" name="email" value="${options.email ?? ''}" autocomplete="username" required maxlength="254"${options.email ? '' : html` autofocus`}${options.error ? html` aria-describedby="login-error"` : ''}>
-  <label for="password">Password</label>
+  <label for="password">${t('login.password')}</label>
   <input type="password" id="password" name="password" autocomplete="current-password" required maxlength="1024"${options.email ? html` autofocus` : ''}>
-  ${options.reauthenticate ? '' : html`<p class="hint"><a href="/forgot-password">Forgot password?</a></p>`}
+  ${options.reauthenticate ? '' : html`<p class="hint"><a href="/forgot-password">${t('login.forgotPassword')}</a></p>`}
   <div class="actions">
-    <button type="submit">${options.reauthenticate ? 'Continue' : 'Sign in'}</button>
-    ${options.signupOpen && !options.reauthenticate ? html`<a href="/signup?next=${encodeURIComponent(options.next)}">Create an account</a>` : ''}
+    <button type="submit">${options.reauthenticate ? t('login.continue') : t('login.submit')}</button>
+    ${options.signupOpen && !options.reauthenticate ? html`<a href="/signup?next=${encodeURIComponent(options.next)}">${t('login.createAccount')}</a>` : ''}
   </div>
 </form>
-${passkeySignInForm(options.csrfToken, options.next)}
+${passkeySignInForm(options.csrfToken, options.next, tr)}
 ${options.resendVerification ? html`<section aria-labelledby="resend-heading">
-<h2 id="resend-heading">No link in your inbox?</h2>
-${resendForm({ csrfToken: options.csrfToken, email: options.email ?? '' })}
+<h2 id="resend-heading">${t('login.resend.heading')}</h2>
+<form method="post" action="/verify-email/resend">
+${csrfInput(options.csrfToken)}
+<label for="resend-email">${t('login.resend.email')}</label>
+<input type="email" id="resend-email" name="email" value="${options.email ?? ''}" autocomplete="email" required maxlength="254">
+<div class="actions"><button type="submit">${t('login.resend.submit')}</button></div>
+</form>
 </section>` : ''}
 </section>`,
   });

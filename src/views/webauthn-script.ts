@@ -4,7 +4,8 @@
 // the answer says where to go next. Its fields (csrf_token, next, name) ride along in both
 // JSON bodies. The base64url <-> ArrayBuffer glue is written out here (WebAuthn speaks
 // ArrayBuffers, JSON speaks strings). Without WebAuthn the forms stay hidden. Served as a file
-// because the CSP forbids inline scripts.
+// because the CSP forbids inline scripts. The form carries the script's messages in the page's
+// language (data-msg-failed, -none, -cancelled, -broken: views/factors.ts); English when missing.
 export const WEBAUTHN_SCRIPT = `'use strict';
 (function () {
   function toBuffer(value) {
@@ -48,12 +49,16 @@ export const WEBAUTHN_SCRIPT = `'use strict';
       clientExtensionResults: cred.getClientExtensionResults(), authenticatorAttachment: cred.authenticatorAttachment || undefined
     };
   }
-  function post(url, body) {
+  function message(form, name, english) {
+    return form.getAttribute('data-msg-' + name) || english;
+  }
+  function post(form, url, body) {
+    var failed = message(form, 'failed', 'Something went wrong. Reload the page and try again.');
     return fetch(url, { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(body) })
       .then(function (res) {
-        return res.json().catch(function () { return { error: 'Something went wrong. Reload the page and try again.' }; }).then(function (json) {
+        return res.json().catch(function () { return { error: failed }; }).then(function (json) {
           if (json.redirect && json.error) { window.location.assign(json.redirect); throw new Error(json.error); }
-          if (!res.ok || json.error) throw new Error(json.error || 'Something went wrong. Reload the page and try again.');
+          if (!res.ok || json.error) throw new Error(json.error || failed);
           return json;
         });
       });
@@ -80,14 +85,14 @@ export const WEBAUTHN_SCRIPT = `'use strict';
       var body = fields(form);
       show('');
       if (button) button.disabled = true;
-      post(form.getAttribute('data-options'), body)
+      post(form, form.getAttribute('data-options'), body)
         .then(function (options) {
           return create ? navigator.credentials.create({ publicKey: creationOptions(options) }) : navigator.credentials.get({ publicKey: requestOptions(options) });
         })
         .then(function (cred) {
-          if (!cred) throw new Error('No passkey was chosen.');
+          if (!cred) throw new Error(message(form, 'none', 'No passkey was chosen.'));
           body.response = create ? registrationJSON(cred) : authenticationJSON(cred);
-          return post(form.getAttribute('data-verify'), body);
+          return post(form, form.getAttribute('data-verify'), body);
         })
         .then(function (result) {
           var follow = result.submit ? document.getElementById(result.submit) : null;
@@ -96,7 +101,7 @@ export const WEBAUTHN_SCRIPT = `'use strict';
         })
         .catch(function (err) {
           if (button) button.disabled = false;
-          show(err && err.name === 'NotAllowedError' ? 'The passkey request was cancelled or timed out.' : (err && err.message) || 'The passkey did not work.');
+          show(err && err.name === 'NotAllowedError' ? message(form, 'cancelled', 'The passkey request was cancelled or timed out.') : (err && err.message) || message(form, 'broken', 'The passkey did not work.'));
         });
     });
   });

@@ -60,7 +60,7 @@ interface Enrolled {
 
 /** A user with a confirmed authenticator app: set up through the account page. */
 async function enrolTotp(server: TestServer): Promise<Enrolled> {
-  const user = await createUser(server);
+  const user = await createUser(server, { locale: 'en' });
   const jar = await passwordLogin(server, user, '/account');
   const started = await submit(server, jar, '/account', '/account/totp/start');
   assert.equal(started.status, 303);
@@ -292,7 +292,7 @@ for (const kind of databaseKinds()) {
     test('changing factors needs a recent login: after five minutes the session confirms it is them first', async () => {
       await withServer(kind, async (server) => {
         server.clock.freeze();
-        const user = await createUser(server);
+        const user = await createUser(server, { locale: 'en' });
         const jar = await passwordLogin(server, user, '/account');
         const account = await httpRequest(server, 'GET', '/account', { jar });
         server.clock.advance(301);

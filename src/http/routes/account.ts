@@ -13,41 +13,61 @@ import { accountShare, passwordChecker, type CheckPassword } from '../../account
 import { nowSeconds } from '../../oauth/clock.js';
 import { audit } from '../../audit.js';
 import type { User } from '../../oauth/model.js';
-import { lockoutMessage } from '../../oauth/lockout.js';
 import { startEmailChange, countEmailChangeAttempt, UNUSABLE_EMAIL_MESSAGE } from '../../accounts/email-change.js';
 import { accountPage, type AccountPageOptions } from '../../views/account.js';
 import { resendVerification } from '../../accounts/email-verification.js';
 import type { FormErrors } from '../../views/forms.js';
 import { capitalize, formValue, PAGE_ROUTE, sendPage, sessionUser } from '../pages.js';
 import { loadSession, requireCsrf, requireUser } from '../session.js';
-import { securityFor } from './factors.js';
+import { lockoutText, securityFor } from './factors.js';
 import { PASSKEY_PAGE_POLICY } from '../plugins/security-headers.js';
+import { accountErrorText, pageTranslator } from '../locale.js';
+import { waitText, type MessageKey, type Translator } from '../../i18n/index.js';
+import { BUSY_MESSAGE, OVERLOADED_MESSAGE } from '../../accounts/password-check.js';
 
-const NOTICES: Readonly<Record<string, string>> = {
-  profile: 'Your profile is saved.',
-  password: 'Your password is changed. Your other sessions and your connected apps were signed out: each app must be approved again the next time it asks.',
-  revoked: 'Access revoked. The app can no longer use your account.',
-  totp: 'Your authenticator app is set up. Signing in now asks for a code from it.',
-  totp_removed: 'Your authenticator app is removed.',
-  passkey: 'Your passkey is added. You can sign in with it, without a password.',
-  passkey_removed: 'The passkey is removed.',
-  email_pending: 'Your profile is saved. We sent a link to your new e-mail address: your account uses it once you follow the link. Until then it keeps the current one.',
-  verification_sent: 'We sent a verification link to your e-mail address.',
-};
+const NOTICES = {
+  profile: 'account.notice.profile',
+  password: 'account.notice.password',
+  revoked: 'account.notice.revoked',
+  totp: 'account.notice.totp',
+  totp_removed: 'account.notice.totpRemoved',
+  passkey: 'account.notice.passkey',
+  passkey_removed: 'account.notice.passkeyRemoved',
+  email_pending: 'account.notice.emailPending',
+  verification_sent: 'account.notice.verificationSent',
+} as const satisfies Readonly<Record<string, MessageKey>>;
 
-/** The notice after "Sign out everywhere else", with how many sessions it ended. */
-function signedOutOthersNotice(ended: unknown): string {
-  const n = typeof ended === 'string' && /^[0-9]{1,6}$/.test(ended) ? Number(ended) : null;
-  if (n === null) return 'You are signed out everywhere else. Only this browser is still signed in.';
-  return `You are signed out everywhere else: ${n === 1 ? '1 other session' : `${n} other sessions`} ended. Only this browser is still signed in.`;
+/** A notice of ?done=… in the page's language; undefined for an unknown one. */
+function noticeText({ t }: Translator, done: string): string | undefined {
+  const key = Object.hasOwn(NOTICES, done) ? NOTICES[done as keyof typeof NOTICES] : undefined;
+  return key === undefined ? undefined : t(key);
 }
 
-function collect(errors: FormErrors, fn: () => unknown): void {
+/** A password check's refusal (a lockout, too many at once, hashing full) in the page's language. */
+function refusalText(tr: Translator, message: string, retryAfter: number): string {
+  const { t } = tr;
+  if (message === OVERLOADED_MESSAGE) return t('login.error.overloaded');
+  if (message === BUSY_MESSAGE) return t('login.error.busy');
+  const wait = waitText(tr, retryAfter);
+  if (message.startsWith('Too many sign-in attempts at once')) return t('login.error.tooManyAtOnce', { wait });
+  if (message.startsWith('Too many failed sign-in attempts')) return t('login.error.tooManyFailed', { wait });
+  if (message.startsWith('Too many password changes')) return t('account.error.tooManyPasswordChanges', { wait });
+  return message;
+}
+
+/** The notice after "Sign out everywhere else", with how many sessions it ended. */
+function signedOutOthersNotice({ t }: Translator, ended: unknown): string {
+  const n = typeof ended === 'string' && /^[0-9]{1,6}$/.test(ended) ? Number(ended) : null;
+  if (n === null) return t('account.notice.signedOutOthers');
+  return n === 1 ? t('account.notice.signedOutOthersOne') : t('account.notice.signedOutOthersMany', { count: n });
+}
+
+function collect(errors: FormErrors, fn: () => unknown, tr: Translator): void {
   try {
     fn();
   } catch (err) {
     if (!(err instanceof AccountError)) throw err;
-    errors[err.field] = capitalize(err.message);
+    errors[err.field] = accountErrorText(tr, err) ?? capitalize(err.message);
   }
 }
 
@@ -56,12 +76,13 @@ function collect(errors: FormErrors, fn: () => unknown): void {
  * counts towards the account's and the address's back-off). null when it is right, else the
  * message for the field and, when the caller is held back, the status and seconds to wait.
  */
-async function checkCurrentPassword(checkPassword: CheckPassword, user: User, password: string, address: string): Promise<{ message: string; status?: number; retryAfter?: number } | null> {
-  if (password === '') return { message: 'Enter your current password to change your e-mail address' };
+async function checkCurrentPassword(checkPassword: CheckPassword, tr: Translator, user: User, password: string, address: string): Promise<{ message: string; status?: number; retryAfter?: number } | null> {
+  const { t } = tr;
+  if (password === '') return { message: t('account.error.currentPasswordNeeded') };
   const checked = await checkPassword({ email: user.email, password, address, purpose: 'email_change', userId: user.id });
   if (checked.ok) return null;
-  if (checked.refusal === 'wrong') return { message: 'This is not your current password' };
-  return { message: checked.message, status: checked.refusal === 'overloaded' ? 503 : 429, retryAfter: checked.retryAfter };
+  if (checked.refusal === 'wrong') return { message: t('account.error.wrongPassword') };
+  return { message: refusalText(tr, checked.message, checked.retryAfter), status: checked.refusal === 'overloaded' ? 503 : 429, retryAfter: checked.retryAfter };
 }
 
 export async function accountRoutes(app: FastifyInstance): Promise<void> {
@@ -80,9 +101,10 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
     // This browser first, then the others, most recently seen first.
     const sessionViews = sessions.map((s) => ({ current: s.idHash === current?.idHash, userAgent: s.userAgent, address: s.address, createdAt: s.createdAt, lastSeenAt: s.lastSeenAt }))
       .sort((a, b) => Number(b.current) - Number(a.current));
-    const security = await securityFor(services, user.id, csrfToken);
+    const t = pageTranslator(request, { user });
+    const security = await securityFor(services, user.id, csrfToken, undefined, t);
     reply.header('Content-Security-Policy', PASSKEY_PAGE_POLICY);
-    return sendPage(reply, accountPage({ user, csrfToken, apps: [...consented, ...grantOnly], pendingEmail: pending?.email ?? null, sessions: sessionViews, security, ...extra }), status);
+    return sendPage(reply, accountPage({ user, csrfToken, apps: [...consented, ...grantOnly], pendingEmail: pending?.email ?? null, sessions: sessionViews, security, t, ...extra }), status);
   }
 
   app.get('/account', PAGE_ROUTE, async (request, reply) => {
@@ -90,7 +112,8 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
     if (!session) return reply;
     const query = request.query as Record<string, unknown>;
     const done = query.done;
-    const notice = done === 'signed-out-others' ? signedOutOthersNotice(query.ended) : typeof done === 'string' ? NOTICES[done] : undefined;
+    const t = pageTranslator(request, { user: session.user });
+    const notice = done === 'signed-out-others' ? signedOutOthersNotice(t, query.ended) : typeof done === 'string' ? noticeText(t, done) : undefined;
     return render(request, reply, session.user, session.csrfToken, { notice });
   });
 
@@ -102,10 +125,11 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
     const body = request.body;
     const values = { name: formValue(body, 'name'), email: formValue(body, 'email'), locale: formValue(body, 'locale') };
     const errors: FormErrors = {};
-    collect(errors, () => validateName(values.name));
-    collect(errors, () => validateEmail(values.email));
-    collect(errors, () => validateLocale(values.locale));
     const user = session.user;
+    const tr = pageTranslator(request, { user });
+    collect(errors, () => validateName(values.name), tr);
+    collect(errors, () => validateEmail(values.email), tr);
+    collect(errors, () => validateLocale(values.locale), tr);
     const profile = { name: values.name.trim(), locale: values.locale.trim() };
     const email = values.email.trim();
     const refuse = (status = 400) => render(request, reply, user, session.csrfToken, { profile: values, profileErrors: errors }, status);
@@ -119,10 +143,10 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
     const limited = await countEmailChangeAttempt(services, user.id);
     if (limited) {
       reply.header('Retry-After', String(limited.retryAfter));
-      errors.email = `Too many e-mail address changes. Try again in ${Math.ceil(limited.retryAfter / 60)} minutes.`;
+      errors.email = tr.t('account.error.tooManyEmailChanges', { minutes: Math.ceil(limited.retryAfter / 60) });
       return refuse(429);
     }
-    const refusal = await checkCurrentPassword(checkPassword, user, formValue(body, 'current_password'), request.ip);
+    const refusal = await checkCurrentPassword(checkPassword, tr, user, formValue(body, 'current_password'), request.ip);
     if (refusal) {
       errors.current_password = refusal.message;
       if (refusal.retryAfter === undefined) return refuse();
@@ -145,7 +169,7 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
     const limited = await resendVerification(services, request.log, session.user.email, request.ip);
     if (limited) {
       reply.header('Retry-After', String(limited.retryAfter));
-      return render(request, reply, session.user, session.csrfToken, { notice: `Too many links asked for. Try again in ${Math.ceil(limited.retryAfter / 60)} minutes.` }, 429);
+      return render(request, reply, session.user, session.csrfToken, { notice: pageTranslator(request, { user: session.user }).t('account.error.tooManyLinks', { minutes: Math.ceil(limited.retryAfter / 60) }) }, 429);
     }
     return reply.redirect('/account?done=verification_sent', 303);
   });
@@ -159,24 +183,25 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
     const current = formValue(body, 'current_password');
     const password = formValue(body, 'password');
     const errors: FormErrors = {};
+    const tr = pageTranslator(request, { user: session.user });
     // Password changes are rate limited per account, and the current password goes through
     // the one password check: a wrong one counts in the account's back-off like a failed login.
     const limited = await services.guard.passwordChangeAttempt(session.user.id);
     if (limited) {
       reply.header('Retry-After', String(limited.retryAfter));
-      return render(request, reply, session.user, session.csrfToken, { passwordErrors: { current_password: lockoutMessage(limited) } }, 429);
+      return render(request, reply, session.user, session.csrfToken, { passwordErrors: { current_password: lockoutText(tr, limited) } }, 429);
     }
     const checked = await checkPassword({ email: session.user.email, password: current, address: request.ip, purpose: 'password_change', userId: session.user.id });
     if (!checked.ok && checked.refusal !== 'wrong') {
       reply.header('Retry-After', String(checked.retryAfter));
-      return render(request, reply, session.user, session.csrfToken, { passwordErrors: { current_password: checked.message } }, checked.refusal === 'overloaded' ? 503 : 429);
+      return render(request, reply, session.user, session.csrfToken, { passwordErrors: { current_password: refusalText(tr, checked.message, checked.retryAfter) } }, checked.refusal === 'overloaded' ? 503 : 429);
     }
     if (!checked.ok) {
-      errors.current_password = 'This is not your current password';
+      errors.current_password = tr.t('account.error.wrongPassword');
       request.log.info({ event: 'password_change_refused', userId: session.user.id }, 'wrong current password');
     }
-    collect(errors, () => validatePassword(password));
-    if (!errors.password && password !== formValue(body, 'password_confirm')) errors.password_confirm = 'The two passwords are not the same';
+    collect(errors, () => validatePassword(password), tr);
+    if (!errors.password && password !== formValue(body, 'password_confirm')) errors.password_confirm = tr.t('account.error.passwordMismatch');
     if (Object.keys(errors).length > 0) {
       return render(request, reply, session.user, session.csrfToken, { passwordErrors: errors }, 400);
     }

@@ -20,7 +20,9 @@ import {
 import { authenticationOptions, finishAuthentication, finishRegistration, PasskeyError, registrationOptions } from '../../accounts/passkeys.js';
 import { newSecret, sha256Hex } from '../../oauth/crypto.js';
 import { nowSeconds } from '../../oauth/clock.js';
-import { lockoutMessage } from '../../oauth/lockout.js';
+import { lockoutMessage, type Lockout } from '../../oauth/lockout.js';
+import { pageTranslator } from '../locale.js';
+import { waitText, type Translator } from '../../i18n/index.js';
 import type { User } from '../../oauth/model.js';
 import type { ChallengeRecord } from '../../store/factors.js';
 import type { Services } from '../../services.js';
@@ -37,8 +39,9 @@ const JSON_ROUTE = { config: { errorFormat: 'json' as const } };
 export const WRONG_CODE_MESSAGE = 'That code is not right. Check your authenticator app and try again.';
 export const REPLAYED_CODE_MESSAGE = 'That code was used already. Wait for the next code in your authenticator app.';
 export const WRONG_RECOVERY_MESSAGE = 'That recovery code is not right or was used already.';
-const EXPIRED_MESSAGE = 'Your sign-in took too long. Enter your e-mail address and password again.';
-const STALE_LOGIN_MESSAGE = 'For your security, sign in again before you change how you sign in.';
+/** The second step's refusals (catalogue keys; English as the constants above). */
+type FactorMessageKey = 'factors.error.wrongCode' | 'factors.error.replayedCode' | 'factors.error.wrongRecovery';
+type FactorError = FactorMessageKey | Lockout;
 /**
  * Seconds after a login in which its session may change the account's factors (Keycloak's
  * "maximum authentication age" for the same actions): later, the person signs in again first,
@@ -47,14 +50,26 @@ const STALE_LOGIN_MESSAGE = 'For your security, sign in again before you change 
 export const RECENT_LOGIN_SECONDS = 300;
 const REAUTH_PATH = `/login?next=${encodeURIComponent('/account#security')}`;
 
+/** A lockout (oauth/lockout.ts lockoutMessage words it in English) in the page's language. */
+export function lockoutText(tr: Translator, lockout: Lockout): string {
+  const { t } = tr;
+  const wait = waitText(tr, lockout.retryAfter);
+  switch (lockout.subject) {
+    case 'in_flight': return t('login.error.tooManyAtOnce', { wait });
+    case 'password_change': return t('account.error.tooManyPasswordChanges', { wait });
+    case 'client': return lockoutMessage(lockout);
+    default: return t('login.error.tooManyFailed', { wait });
+  }
+}
+
 /** The account page's "Sign-in security" section, for the account route. */
-export async function securityFor(services: Services, userId: number, csrfToken: string, errors?: SecuritySummary['errors']): Promise<Html> {
+export async function securityFor(services: Services, userId: number, csrfToken: string, errors?: SecuritySummary['errors'], t?: Translator): Promise<Html> {
   const totp = await services.factors.findTotp(userId);
   const passkeys = await services.factors.listPasskeys(userId);
   const summary: SecuritySummary = {
     totpEnabled: totp?.confirmedAt != null, passkeys, recoveryCodesLeft: await services.factors.countUnusedRecoveryCodes(userId), ...(errors ? { errors } : {}),
   };
-  return securitySection(summary, csrfToken);
+  return securitySection(summary, csrfToken, t);
 }
 
 function pendingCookieOptions(request: FastifyRequest, maxAge?: number) {
@@ -125,16 +140,25 @@ export async function factorRoutes(app: FastifyInstance): Promise<void> {
   /** The pending login is gone (ran out, or used by another request): start again. */
   async function sendExpired(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const csrfToken = await formCsrfToken(request, reply);
+    const t = pageTranslator(request);
     reply.header('Content-Security-Policy', PASSKEY_PAGE_POLICY);
-    return sendPage(reply, loginPage({ csrfToken, next: '/account', error: EXPIRED_MESSAGE, signupOpen: services.config.signup }), 400);
+    return sendPage(reply, loginPage({ csrfToken, next: '/account', error: t.t('factors.error.expired'), signupOpen: services.config.signup, t }), 400);
   }
 
-  async function sendFactorPage(request: FastifyRequest, reply: FastifyReply, pending: Pending, error: string | null, status = 200): Promise<FastifyReply> {
+  async function sendFactorPage(request: FastifyRequest, reply: FastifyReply, pending: Pending, error: FactorError | null, status = 200): Promise<FastifyReply> {
     const csrfToken = await formCsrfToken(request, reply);
     const totp = await services.factors.findTotp(pending.record.userId);
     const passkeys = await services.factors.listPasskeys(pending.record.userId);
+    const t = await pendingTranslator(request, pending);
     reply.header('Content-Security-Policy', PASSKEY_PAGE_POLICY);
-    return sendPage(reply, factorPage({ csrfToken, hasTotp: totp?.confirmedAt != null, hasPasskey: passkeys.length > 0, error }), status);
+    const message = error === null ? null : typeof error === 'string' ? t.t(error) : lockoutText(t, error);
+    return sendPage(reply, factorPage({ csrfToken, hasTotp: totp?.confirmedAt != null, hasPasskey: passkeys.length > 0, error: message, t }), status);
+  }
+
+  /** The language of the second step: the pending account's, else the authorization request's (in `next`), else the browser's. */
+  async function pendingTranslator(request: FastifyRequest, pending: Pending): Promise<Translator> {
+    const user = await services.users.findById(pending.record.userId);
+    return pageTranslator(request, { user, next: pending.record.next });
   }
 
   // --- the second step of a login ----------------------------------------------------------
@@ -160,17 +184,17 @@ export async function factorRoutes(app: FastifyInstance): Promise<void> {
       const { lockout } = reservation;
       audit(request.log, 'login.locked', { user_id: userId, address: request.ip, reason: `factor_${lockout.subject}`, retry_after: lockout.retryAfter });
       reply.header('Retry-After', String(lockout.retryAfter));
-      return sendFactorPage(request, reply, pending, lockoutMessage(lockout), 429);
+      return sendFactorPage(request, reply, pending, lockout, 429);
     }
     const ticket = reservation.ticket;
     try {
-      let message: string | null = null;
+      let message: FactorMessageKey | null = null;
       if (kind === 'totp') {
         const outcome = await checkTotp(services, userId, code);
-        if (outcome === 'replayed') message = REPLAYED_CODE_MESSAGE;
-        else if (outcome === 'wrong') message = WRONG_CODE_MESSAGE;
+        if (outcome === 'replayed') message = 'factors.error.replayedCode';
+        else if (outcome === 'wrong') message = 'factors.error.wrongCode';
       } else if (!(await useRecoveryCode(services, userId, recovery))) {
-        message = WRONG_RECOVERY_MESSAGE;
+        message = 'factors.error.wrongRecovery';
       }
       if (message === null) {
         await ticket.succeeded();
@@ -180,12 +204,12 @@ export async function factorRoutes(app: FastifyInstance): Promise<void> {
         audit(request.log, 'login.succeeded', { user_id: userId, address: request.ip, reason: kind });
         return reply.redirect(done.next, 303);
       }
-      audit(request.log, 'factor.failed', { user_id: userId, address: request.ip, reason: kind === 'totp' && message === REPLAYED_CODE_MESSAGE ? 'totp_replayed' : kind });
+      audit(request.log, 'factor.failed', { user_id: userId, address: request.ip, reason: kind === 'totp' && message === 'factors.error.replayedCode' ? 'totp_replayed' : kind });
       const started = ticket.lockoutIfWrong;
       if (started) {
         audit(request.log, 'login.locked', { user_id: userId, address: request.ip, reason: `factor_${started.subject}`, retry_after: started.retryAfter });
         reply.header('Retry-After', String(started.retryAfter));
-        return sendFactorPage(request, reply, pending, lockoutMessage(started), 429);
+        return sendFactorPage(request, reply, pending, started, 429);
       }
       return sendFactorPage(request, reply, pending, message, 401);
     } finally {
@@ -196,26 +220,27 @@ export async function factorRoutes(app: FastifyInstance): Promise<void> {
   app.post('/login/factor/passkey/options', JSON_ROUTE, async (request, reply) => {
     if (!(await requireCsrf(request, reply))) return reply;
     const pending = await loadPending(request);
-    if (!pending) return sendJson(reply, 400, { error: EXPIRED_MESSAGE });
+    if (!pending) return sendJson(reply, 400, { error: pageTranslator(request).t('factors.error.expired') });
     return sendJson(reply, 200, { ...(await authenticationOptions(services, pending.record.userId)) });
   });
 
   app.post('/login/factor/passkey/verify', JSON_ROUTE, async (request, reply) => {
     if (!(await requireCsrf(request, reply))) return reply;
     const pending = await loadPending(request);
-    if (!pending) return sendJson(reply, 400, { error: EXPIRED_MESSAGE });
+    if (!pending) return sendJson(reply, 400, { error: pageTranslator(request).t('factors.error.expired') });
     const userId = pending.record.userId;
+    const tr = await pendingTranslator(request, pending);
     const reservation = await services.guard.reserveFactor(userId, request.ip);
     if (!reservation.granted) {
       reply.header('Retry-After', String(reservation.lockout.retryAfter));
-      return sendJson(reply, 429, { error: lockoutMessage(reservation.lockout) });
+      return sendJson(reply, 429, { error: lockoutText(tr, reservation.lockout) });
     }
     const ticket = reservation.ticket;
     try {
       const login = await finishAuthentication(services, jsonField(request.body, 'response'), userId);
       await ticket.succeeded();
       const done = await completePending(request, reply, pending, combineAmr(pending.record.amr, login.method));
-      if (!done) return sendJson(reply, 400, { error: EXPIRED_MESSAGE });
+      if (!done) return sendJson(reply, 400, { error: tr.t('factors.error.expired') });
       audit(request.log, 'factor.used', { user_id: userId, address: request.ip, reason: 'passkey' });
       audit(request.log, 'login.succeeded', { user_id: userId, address: request.ip, reason: 'passkey' });
       return sendJson(reply, 200, { redirect: done.next });
@@ -241,7 +266,7 @@ export async function factorRoutes(app: FastifyInstance): Promise<void> {
     try {
       const login = await finishAuthentication(services, jsonField(request.body, 'response'), null);
       const user = await services.users.findById(login.userId);
-      if (!user) return sendJson(reply, 400, { error: 'This passkey is not registered here.' });
+      if (!user) return sendJson(reply, 400, { error: pageTranslator(request, { next }).t('factors.error.passkeyUnknown') });
       await startUserSession(request, reply, user, combineAmr([login.method], null, login.userVerified));
       audit(request.log, 'factor.used', { user_id: user.id, address: request.ip, reason: 'passkey_first_factor' });
       audit(request.log, 'login.succeeded', { user_id: user.id, address: request.ip, reason: 'passkey' });
@@ -280,11 +305,11 @@ export async function factorRoutes(app: FastifyInstance): Promise<void> {
     const csrf = await requireCsrf(request, reply);
     if (!csrf) return null;
     if (!csrf.user) {
-      await sendJson(reply, 401, { error: 'Sign in again to add a passkey.' });
+      await sendJson(reply, 401, { error: pageTranslator(request, { user: null }).t('factors.error.signInToAdd') });
       return null;
     }
     if (!recentLogin(csrf)) {
-      await sendJson(reply, 401, { error: STALE_LOGIN_MESSAGE, redirect: REAUTH_PATH });
+      await sendJson(reply, 401, { error: pageTranslator(request, { user: csrf.user }).t('factors.error.stale'), redirect: REAUTH_PATH });
       return null;
     }
     return csrf.user;
@@ -295,17 +320,21 @@ export async function factorRoutes(app: FastifyInstance): Promise<void> {
     if (!(await services.factors.hasSecondFactor(userId))) await services.factors.deleteRecoveryCodes(userId);
   }
 
-  async function showTotpSetup(reply: FastifyReply, user: User, csrfToken: string, secret: string, error?: string, status = 200): Promise<FastifyReply> {
+  async function showTotpSetup(request: FastifyRequest, reply: FastifyReply, user: User, csrfToken: string, secret: string, error?: 'factors.totp.wrongCode' | Lockout, status = 200): Promise<FastifyReply> {
+    const t = pageTranslator(request, { user });
+    const message = error === undefined ? undefined : typeof error === 'string' ? t.t(error) : lockoutText(t, error);
     const issuerHost = new URL(services.config.issuer).host;
     const uri = totpUri(secret, `Latchkey (${issuerHost})`, user.email);
     const qrDataUrl = await QRCode.toDataURL(uri, { errorCorrectionLevel: 'M', margin: 2, width: 200 });
-    return sendPage(reply, totpSetupPage({ userName: user.name, csrfToken, secretText: groupSecret(secret), qrDataUrl, error }), status);
+    return sendPage(reply, totpSetupPage({ userName: user.name, csrfToken, secretText: groupSecret(secret), qrDataUrl, error: message, t }), status);
   }
 
-  async function showNewRecoveryCodes(reply: FastifyReply, user: User, csrfToken: string, intro: string, address: string): Promise<FastifyReply> {
+  async function showNewRecoveryCodes(request: FastifyRequest, reply: FastifyReply, user: User, csrfToken: string, intro: 'account.notice.totp' | 'factors.recovery.newReady'): Promise<FastifyReply> {
+    const t = pageTranslator(request, { user });
+    const address = request.ip;
     const codes = await replaceRecoveryCodes(services, user.id);
     audit(app.log, 'factor.enrolled', { user_id: user.id, address, reason: 'recovery_codes', count: codes.length });
-    return sendPage(reply, recoveryCodesPage({ userName: user.name, csrfToken, codes, intro }));
+    return sendPage(reply, recoveryCodesPage({ userName: user.name, csrfToken, codes, intro: t.t(intro), t }));
   }
 
   app.post('/account/totp/start', PAGE_ROUTE, async (request, reply) => {
@@ -322,7 +351,7 @@ export async function factorRoutes(app: FastifyInstance): Promise<void> {
     if (!recentLogin(session)) return reply.redirect(REAUTH_PATH, 303);
     const secret = await pendingTotpSecret(services, session.user.id);
     if (secret === null) return reply.redirect('/account#security', 303);
-    return showTotpSetup(reply, session.user, session.csrfToken, secret);
+    return showTotpSetup(request, reply, session.user, session.csrfToken, secret);
   });
 
   app.post('/account/totp/confirm', PAGE_ROUTE, async (request, reply) => {
@@ -334,19 +363,19 @@ export async function factorRoutes(app: FastifyInstance): Promise<void> {
     const reservation = await services.guard.reserveFactor(user.id, request.ip);
     if (!reservation.granted) {
       reply.header('Retry-After', String(reservation.lockout.retryAfter));
-      return showTotpSetup(reply, user, csrfToken, secret, lockoutMessage(reservation.lockout), 429);
+      return showTotpSetup(request, reply, user, csrfToken, secret, reservation.lockout, 429);
     }
     const ticket = reservation.ticket;
     try {
       const outcome = await checkTotp(services, user.id, formValue(request.body, 'code'), true);
       if (outcome !== 'ok') {
         audit(request.log, 'factor.failed', { user_id: user.id, address: request.ip, reason: 'totp_enrolment' });
-        return showTotpSetup(reply, user, csrfToken, secret, 'That code is not right. Enter the 6-digit code the app shows now.', 400);
+        return showTotpSetup(request, reply, user, csrfToken, secret, 'factors.totp.wrongCode', 400);
       }
       await ticket.succeeded();
       audit(request.log, 'factor.enrolled', { user_id: user.id, address: request.ip, reason: 'totp' });
       if ((await services.factors.countUnusedRecoveryCodes(user.id)) > 0) return reply.redirect('/account?done=totp#security', 303);
-      return showNewRecoveryCodes(reply, user, csrfToken, 'Your authenticator app is set up. Signing in now asks for a code from it.', request.ip);
+      return showNewRecoveryCodes(request, reply, user, csrfToken, 'account.notice.totp');
     } finally {
       await ticket.failed();
     }
@@ -366,7 +395,7 @@ export async function factorRoutes(app: FastifyInstance): Promise<void> {
     const who = await formUser(request, reply);
     if (!who) return reply;
     if (!(await services.factors.hasSecondFactor(who.user.id))) return reply.redirect('/account#security', 303);
-    return showNewRecoveryCodes(reply, who.user, who.csrfToken, 'New recovery codes are ready. The ones you had before no longer work.', request.ip);
+    return showNewRecoveryCodes(request, reply, who.user, who.csrfToken, 'factors.recovery.newReady');
   });
 
   app.post('/account/passkeys/options', JSON_ROUTE, async (request, reply) => {

@@ -5,7 +5,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { audit } from '../../audit.js';
 import { passwordChecker } from '../../accounts/password-check.js';
 import { endSession, formCsrfToken, loadSession, requireCsrf, safeNext, startUserSession } from '../session.js';
-import { EMAIL_UNVERIFIED_MESSAGE, LOGIN_FAILED_MESSAGE, loginPage, type LoginPageOptions } from '../../views/login.js';
+import { loginPage, type LoginPageOptions } from '../../views/login.js';
+import { pageTranslator } from '../locale.js';
+import { waitText, type Translator } from '../../i18n/index.js';
+import { BUSY_MESSAGE, type PasswordCheckResult } from '../../accounts/password-check.js';
 import { startPendingLogin } from './factors.js';
 import { PASSKEY_PAGE_POLICY } from '../plugins/security-headers.js';
 
@@ -19,20 +22,37 @@ function textField(source: unknown, name: string): string {
 async function sendLoginPage(
   request: FastifyRequest,
   reply: FastifyReply,
-  options: Omit<LoginPageOptions, 'csrfToken' | 'signupOpen'>,
+  options: Omit<LoginPageOptions, 'csrfToken' | 'signupOpen' | 't'>,
   status = 200,
 ): Promise<FastifyReply> {
   const csrfToken = await formCsrfToken(request, reply);
-  const page = loginPage({ ...options, csrfToken, signupOpen: request.server.services.config.signup });
+  // The authorization request's ui_locales rides in `next`; nobody is signed in on this page's
+  // account yet, except for prompt=login (then the session's account speaks).
+  const t = pageTranslator(request, { next: options.next });
+  const page = loginPage({ ...options, csrfToken, signupOpen: request.server.services.config.signup, t });
   // The page carries a CSRF token: never cached.
   return reply.code(status).type('text/html; charset=utf-8').header('Cache-Control', 'no-store')
     .header('Content-Security-Policy', PASSKEY_PAGE_POLICY).send(page.toString());
 }
 
+type Refusal = Extract<PasswordCheckResult, { retryAfter: number }>;
+
+/** A refusal's sentence in the page's language (the English words are oauth/lockout.ts's and password-check.ts's). */
+export function refusalText(tr: Translator, refusal: Refusal): string {
+  const { t } = tr;
+  if (refusal.refusal === 'overloaded') return t('login.error.overloaded');
+  if (refusal.refusal === 'busy' && refusal.message === BUSY_MESSAGE) return t('login.error.busy');
+  // A lockout: "at once" when the account's attempts in flight are full, else failed attempts.
+  const wait = waitText(tr, refusal.retryAfter);
+  if (refusal.message.startsWith('Too many sign-in attempts at once')) return t('login.error.tooManyAtOnce', { wait });
+  if (refusal.message.startsWith('Too many failed sign-in attempts')) return t('login.error.tooManyFailed', { wait });
+  return refusal.message;
+}
+
 /** A refusal before or instead of verification: 429 (lockout, too many at once) or 503 (hashing full), with Retry-After. */
-function sendRefusal(request: FastifyRequest, reply: FastifyReply, refusal: { retryAfter: number; message: string }, status: 429 | 503, email: string, next: string): Promise<FastifyReply> {
+function sendRefusal(request: FastifyRequest, reply: FastifyReply, refusal: Refusal, status: 429 | 503, email: string, next: string): Promise<FastifyReply> {
   reply.header('Retry-After', String(refusal.retryAfter));
-  return sendLoginPage(request, reply, { next, email, error: refusal.message }, status);
+  return sendLoginPage(request, reply, { next, email, error: refusalText(pageTranslator(request, { next }), refusal) }, status);
 }
 
 export async function loginRoutes(app: FastifyInstance): Promise<void> {
@@ -70,7 +90,7 @@ export async function loginRoutes(app: FastifyInstance): Promise<void> {
     if (!checked.ok) {
       if (checked.refusal === 'wrong') {
         // One message whichever was wrong (no account enumeration); the e-mail stays in the field.
-        return sendLoginPage(request, reply, { next, email, error: LOGIN_FAILED_MESSAGE }, 401);
+        return sendLoginPage(request, reply, { next, email, error: pageTranslator(request, { next }).t('login.failed') }, 401);
       }
       return sendRefusal(request, reply, checked, checked.refusal === 'overloaded' ? 503 : 429, email, next);
     }
@@ -78,7 +98,7 @@ export async function loginRoutes(app: FastifyInstance): Promise<void> {
     if (services.config.emailVerification === 'required' && !account.emailVerified) {
       // The password was right, but the address is not proven yet: no session (SPEC.md).
       audit(request.log, 'login.failed', { user_id: account.id, address: request.ip, reason: 'email_unverified' });
-      return sendLoginPage(request, reply, { next, email, error: EMAIL_UNVERIFIED_MESSAGE, resendVerification: true }, 403);
+      return sendLoginPage(request, reply, { next, email, error: pageTranslator(request, { next }).t('login.emailUnverified'), resendVerification: true }, 403);
     }
     // An account with an authenticator app or a passkey: no session yet, the second step first.
     if (await startPendingLogin(request, reply, account, next)) return reply.redirect('/login/factor', 303);
