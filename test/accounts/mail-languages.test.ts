@@ -27,26 +27,26 @@ async function withMail(kind: DbKind, fn: (server: TestServer, sink: MailSink) =
 const LANGUAGES = {
   nl: {
     verifySubject: 'Bevestig je e-mailadres',
-    verifyText: /Hallo Nora,\n\nBevestig dat nora@example\.nl jouw e-mailadres is door deze link te openen:/,
+    verifyText: /Hallo Nora,\r?\n\r?\nBevestig dat nora@example\.nl jouw e-mailadres is door deze link te openen:/,
     verifyHtml: 'Bevestig dat <strong>nora@example.nl</strong> jouw e-mailadres is.',
     verifyValidity: /De link werkt één keer en blijft 24 uur geldig\./,
     verifyButton: />E-mailadres bevestigen</,
     verifyDone: /Bedankt: nora@example\.nl is bevestigd\./,
     resetSubject: 'Je Latchkey-wachtwoord resetten',
-    resetText: /Iemand \(hopelijk jij\) heeft gevraagd het wachtwoord van je Latchkey-account te resetten\.\nOpen binnen 30 minuten deze link/,
+    resetText: /Iemand \(hopelijk jij\) heeft gevraagd het wachtwoord van je Latchkey-account te resetten.\r?\nOpen binnen 30 minuten deze link/,
     resetHtml: '>Kies een nieuw wachtwoord</a>',
     resetPage: /<h1>Kies een nieuw wachtwoord<\/h1>/,
     changedSubject: 'Je Latchkey-wachtwoord is gewijzigd',
   },
   de: {
     verifySubject: 'Bestätigen Sie Ihre E-Mail-Adresse',
-    verifyText: /Hallo Nora,\n\nBitte bestätigen Sie, dass nora@example\.nl Ihre E-Mail-Adresse ist, indem Sie diesen Link öffnen:/,
+    verifyText: /Hallo Nora,\r?\n\r?\nBitte bestätigen Sie, dass nora@example\.nl Ihre E-Mail-Adresse ist, indem Sie diesen Link öffnen:/,
     verifyHtml: 'Bitte bestätigen Sie, dass <strong>nora@example.nl</strong> Ihre E-Mail-Adresse ist.',
     verifyValidity: /Der Link funktioniert einmal und 24 Stunden lang\./,
     verifyButton: />E-Mail-Adresse bestätigen</,
     verifyDone: /Vielen Dank: nora@example\.nl ist bestätigt\./,
     resetSubject: 'Ihr Latchkey-Passwort zurücksetzen',
-    resetText: /Jemand \(hoffentlich Sie\) hat darum gebeten, das Passwort Ihres Latchkey-Kontos zurückzusetzen\.\nUm ein neues Passwort zu wählen, öffnen Sie diesen Link innerhalb von 30 Minuten\./,
+    resetText: /Jemand \(hoffentlich Sie\) hat darum gebeten, das Passwort Ihres Latchkey-Kontos zurückzusetzen.\r?\nUm ein neues Passwort zu wählen, öffnen Sie diesen Link innerhalb von 30 Minuten\./,
     resetHtml: '>Neues Passwort wählen</a>',
     resetPage: /<h1>Neues Passwort wählen<\/h1>/,
     changedSubject: 'Ihr Latchkey-Passwort wurde geändert',
@@ -89,7 +89,7 @@ for (const kind of databaseKinds()) {
           assert.equal(asked.status, 200);
           const mail = await sink.waitFor((m) => m.to.includes('nora@example.nl') && m.kind === 'password_reset');
           assert.equal(mail.subject, words.resetSubject);
-          assert.match(mail.text, /^Hallo Nora,$/m);
+          assert.match(mail.text, /^Hallo Nora,\r?$/m);
           assert.match(mail.text, words.resetText);
           assert.ok(mail.html.includes(words.resetHtml), mail.html);
           const link = linkTo(mail, '/reset-password');
