@@ -77,6 +77,6 @@ export async function startEmailChange(
   const holder = await services.users.findByEmail(change.email);
   if (holder && holder.id !== change.user.id) return 'unusable';
   await services.users.update(change.user.id, change.profile, nowSeconds(services.clock));
-  await requestEmailChange(services, logger, { user: { id: change.user.id, name: change.profile.name }, newEmail: change.email, address: change.address });
+  await requestEmailChange(services, logger, { user: { id: change.user.id, name: change.profile.name, locale: change.profile.locale }, newEmail: change.email, address: change.address });
   return 'requested';
 }

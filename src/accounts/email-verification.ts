@@ -35,12 +35,12 @@ function linkFor(issuer: string, token: string): string {
  * Queues a verification mail for the account's current address (in `tx` when given, e.g. the
  * sign-up's own insert). `address`: who asked, for the audit line ("cli" for the command line).
  */
-export async function sendVerification(services: Deps, logger: AuditLogger, user: Pick<User, 'id' | 'email' | 'name'>, address: string, tx?: Kysely<Database>): Promise<void> {
+export async function sendVerification(services: Deps, logger: AuditLogger, user: Pick<User, 'id' | 'email' | 'name'> & Partial<Pick<User, 'locale'>>, address: string, tx?: Kysely<Database>): Promise<void> {
   const token = newSecret();
   const now = nowSeconds(services.clock);
   const expiresAt = now + VERIFY_TTL_SECONDS;
   await services.emailTokens.insert({ tokenHash: sha256Hex(token), userId: user.id, purpose: 'verify', email: user.email, now, expiresAt }, tx);
-  await services.mail.enqueue(verificationMail({ to: user.email, name: user.name, link: linkFor(services.config.issuer, token), ttlSeconds: VERIFY_TTL_SECONDS, userId: user.id, expiresAt }), tx);
+  await services.mail.enqueue(verificationMail({ to: user.email, name: user.name, locale: user.locale, link: linkFor(services.config.issuer, token), ttlSeconds: VERIFY_TTL_SECONDS, userId: user.id, expiresAt }), tx);
   audit(logger, 'email.verification_sent', { user_id: user.id, address });
 }
 
@@ -48,7 +48,7 @@ export async function sendVerification(services: Deps, logger: AuditLogger, user
  * A change of address asked for (password checked, address validated and free): any earlier
  * pending change is cancelled, and a confirmation link goes to the new address.
  */
-export async function requestEmailChange(services: Deps & Pick<AccountServices, 'store'>, logger: AuditLogger, change: { user: Pick<User, 'id' | 'name'>; newEmail: string; address: string }): Promise<void> {
+export async function requestEmailChange(services: Deps & Pick<AccountServices, 'store'>, logger: AuditLogger, change: { user: Pick<User, 'id' | 'name' | 'locale'>; newEmail: string; address: string }): Promise<void> {
   const token = newSecret();
   const now = nowSeconds(services.clock);
   const expiresAt = now + CHANGE_TTL_SECONDS;
@@ -56,7 +56,7 @@ export async function requestEmailChange(services: Deps & Pick<AccountServices, 
     await services.emailTokens.cancelPending(change.user.id, 'change', now, trx);
     await services.emailTokens.insert({ tokenHash: sha256Hex(token), userId: change.user.id, purpose: 'change', email: change.newEmail, now, expiresAt }, trx);
     await services.mail.enqueue(emailChangeConfirmMail({
-      to: change.newEmail, name: change.user.name, link: linkFor(services.config.issuer, token), ttlSeconds: CHANGE_TTL_SECONDS, userId: change.user.id, expiresAt,
+      to: change.newEmail, name: change.user.name, locale: change.user.locale, link: linkFor(services.config.issuer, token), ttlSeconds: CHANGE_TTL_SECONDS, userId: change.user.id, expiresAt,
     }), trx);
   });
   audit(logger, 'email.change_requested', { user_id: change.user.id, address: change.address });
@@ -112,7 +112,7 @@ export async function useEmailLink(services: Deps & Pick<AccountServices, 'store
       await services.emailTokens.cancelPending(user.id, 'change', now, trx);
       // The old address is told, in case the change was not its owner's doing.
       if (normalizeEmail(user.email) !== normalizeEmail(used.email)) {
-        await services.mail.enqueue(emailChangedNoticeMail({ to: user.email, name: user.name, newEmail: used.email, accountUrl: `${services.config.issuer}/account`, userId: user.id }), trx);
+        await services.mail.enqueue(emailChangedNoticeMail({ to: user.email, name: user.name, locale: user.locale, newEmail: used.email, accountUrl: `${services.config.issuer}/account`, userId: user.id }), trx);
       }
       return { outcome: 'changed', userId: user.id, email: used.email };
     });

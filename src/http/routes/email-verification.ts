@@ -7,9 +7,7 @@ import { inspectEmailLink, resendVerification, useEmailLink } from '../../accoun
 import { emailLinkDonePage, emailLinkFailedPage, emailLinkPage, resendPage } from '../../views/email-verification.js';
 import { formValue, PAGE_ROUTE, sendPage } from '../pages.js';
 import { formCsrfToken, loadSession, requireCsrf } from '../session.js';
-
-const INVALID_MESSAGE = 'This link has expired or has already been used.';
-const RESENT_MESSAGE = 'If an account with this address still needs to be verified, we sent it a new link. It can take a few minutes to arrive.';
+import { pageTranslator } from '../locale.js';
 
 export async function emailVerificationRoutes(app: FastifyInstance): Promise<void> {
   const { services } = app;
@@ -19,11 +17,17 @@ export async function emailVerificationRoutes(app: FastifyInstance): Promise<voi
     const token = typeof query.token === 'string' ? query.token : '';
     const session = await loadSession(request);
     const link = await inspectEmailLink(services, token);
-    if (!link) return sendPage(reply, emailLinkFailedPage({ message: INVALID_MESSAGE, signedIn: Boolean(session?.user) }), 400);
+    if (!link) {
+      const tr = pageTranslator(request);
+      return sendPage(reply, emailLinkFailedPage({ message: tr.t('verify.failed.invalid'), signedIn: Boolean(session?.user), t: tr }), 400);
+    }
+    // The language of the account the link is for (else the signed-in one's, the browser's).
+    const owner = await services.users.findById(link.userId);
+    const t = pageTranslator(request, owner ? { user: owner } : {});
     const csrfToken = await formCsrfToken(request, reply);
     // The token is in the address: no Referer to any other site (security headers set the rest).
     reply.header('Referrer-Policy', 'no-referrer');
-    return sendPage(reply, emailLinkPage({ csrfToken, token, purpose: link.purpose, email: link.email }));
+    return sendPage(reply, emailLinkPage({ csrfToken, token, purpose: link.purpose, email: link.email, t }));
   });
 
   app.post('/verify-email', PAGE_ROUTE, async (request, reply) => {
@@ -33,38 +37,44 @@ export async function emailVerificationRoutes(app: FastifyInstance): Promise<voi
     // Whoever is signed in (the link may have been opened in another browser, or by nobody signed in).
     const session = await loadSession(request);
     const signedIn = Boolean(session?.user);
-    const frame = { signedIn, userName: session?.user?.name ?? null, csrfToken: session?.user ? session.csrfToken : null };
+    // The language of the account the link was for, when it was used; else the page's.
+    const owner = 'userId' in result ? await services.users.findById(result.userId) : undefined;
+    const tr = pageTranslator(request, owner ? { user: owner } : {});
+    const { t } = tr;
+    const frame = { signedIn, userName: session?.user?.name ?? null, csrfToken: session?.user ? session.csrfToken : null, t: tr };
     switch (result.outcome) {
       case 'verified':
-        return sendPage(reply, emailLinkDonePage({ ...frame, title: 'E-mail address verified', message: `Thank you: ${result.email} is verified.` }));
+        return sendPage(reply, emailLinkDonePage({ ...frame, title: t('verify.verified.title'), message: t('verify.verified.message', { email: result.email }) }));
       case 'changed':
-        return sendPage(reply, emailLinkDonePage({ ...frame, title: 'E-mail address changed', message: `Your account now uses ${result.email}.` }));
+        return sendPage(reply, emailLinkDonePage({ ...frame, title: t('verify.changed.title'), message: t('verify.changed.message', { email: result.email }) }));
       case 'stale':
-        return sendPage(reply, emailLinkFailedPage({ message: 'This link is for an address your account no longer uses.', signedIn }), 400);
+        return sendPage(reply, emailLinkFailedPage({ message: t('verify.failed.stale'), signedIn, t: tr }), 400);
       case 'taken':
-        return sendPage(reply, emailLinkFailedPage({ message: "This e-mail address can't be used for your account any more. Choose another on your account page.", signedIn }), 409);
+        return sendPage(reply, emailLinkFailedPage({ message: t('verify.failed.taken'), signedIn, t: tr }), 409);
       default:
-        return sendPage(reply, emailLinkFailedPage({ message: INVALID_MESSAGE, signedIn }), 400);
+        return sendPage(reply, emailLinkFailedPage({ message: t('verify.failed.invalid'), signedIn, t: tr }), 400);
     }
   });
 
   app.get('/verify-email/resend', PAGE_ROUTE, async (request, reply) => {
     const csrfToken = await formCsrfToken(request, reply);
-    return sendPage(reply, resendPage({ csrfToken, email: '' }));
+    return sendPage(reply, resendPage({ csrfToken, email: '', t: pageTranslator(request) }));
   });
 
   app.post('/verify-email/resend', PAGE_ROUTE, async (request, reply) => {
     const session = await requireCsrf(request, reply);
     if (!session) return reply;
+    // The page's language, never the language of an account the address may have.
+    const t = pageTranslator(request);
     const email = formValue(request.body, 'email').trim();
     if (email === '' || email.length > 320 || !/^[^\s@]+@[^\s@]+$/.test(email)) {
-      return sendPage(reply, resendPage({ csrfToken: session.csrfToken, email: '', error: 'Enter the e-mail address of your account.' }), 400);
+      return sendPage(reply, resendPage({ csrfToken: session.csrfToken, email: '', error: t.t('verify.resend.emailMissing'), t }), 400);
     }
     const limited = await resendVerification(services, request.log, email, request.ip);
     if (limited) {
       reply.header('Retry-After', String(limited.retryAfter));
-      return sendPage(reply, resendPage({ csrfToken: session.csrfToken, email, error: `Too many links asked for this address. Try again in ${Math.ceil(limited.retryAfter / 60)} minutes.` }), 429);
+      return sendPage(reply, resendPage({ csrfToken: session.csrfToken, email, error: t.t('verify.resend.tooMany', { minutes: Math.ceil(limited.retryAfter / 60) }), t }), 429);
     }
-    return sendPage(reply, resendPage({ csrfToken: session.csrfToken, email, notice: RESENT_MESSAGE }));
+    return sendPage(reply, resendPage({ csrfToken: session.csrfToken, email, notice: t.t('verify.resend.sent'), t }));
   });
 }

@@ -70,7 +70,7 @@ export async function signupRoutes(app: FastifyInstance): Promise<void> {
         // until the link is followed.
         await sendVerification(app.services, request.log, user, request.ip);
         if (app.services.config.emailVerification === 'required') {
-          return sendPage(reply, checkInboxPage({ email: user.email, csrfToken: session.csrfToken }));
+          return sendPage(reply, checkInboxPage({ email: user.email, csrfToken: session.csrfToken, t: pageTranslator(request, { user }) }));
         }
         await startUserSession(request, reply, user);
         return reply.redirect(next ?? '/account', 303);
