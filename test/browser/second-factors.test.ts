@@ -68,7 +68,7 @@ for (const kind of databaseKinds()) {
     const browser = await launchChromium();
     const errors: string[] = [];
     try {
-      const user = await createUser(server);
+      const user = await createUser(server, { locale: 'en' });
       const context = await browser.newContext();
       const page = await context.newPage();
       watchConsole(page, errors);
@@ -140,7 +140,7 @@ for (const kind of databaseKinds()) {
     const browser = await launchChromium();
     const errors: string[] = [];
     try {
-      const user = await createUser(server);
+      const user = await createUser(server, { locale: 'en' });
       const context = await browser.newContext();
       const page = await context.newPage();
       watchConsole(page, errors);

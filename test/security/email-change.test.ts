@@ -44,16 +44,16 @@ for (const kind of databaseKinds()) {
       await sink.start();
       const server = await startTestServer(kind, { env: { SMTP_URL: sink.url, LATCHKEY_MAIL_RETRY_BASE: '1' } });
       try {
-        const user = await createUser(server, { email: 'victim@example.com' });
+        const user = await createUser(server, { email: 'victim@example.com', locale: 'en' });
         const { accessToken } = await issueTokens(server, await createClient(server), user.id);
         const thief = await session(server, user);
 
         // Cookie only, no password: refused, with the reason next to the password field.
-        const noPassword = await thief.submit('/account', '/account/profile', { name: user.name, email: 'thief@evil.example', locale: 'nl' });
+        const noPassword = await thief.submit('/account', '/account/profile', { name: user.name, email: 'thief@evil.example', locale: 'en' });
         assert.equal(noPassword.status, 400);
         assert.deepEqual(fieldErrors(noPassword.body).map((e) => e.split(':')[0]), ['profile-current_password-error']);
         // A guess is refused the same way, and nothing of the thief's password lands in the page.
-        const guessed = await thief.submit('/account', '/account/profile', { name: user.name, email: 'thief@evil.example', locale: 'nl', current_password: 'password123' });
+        const guessed = await thief.submit('/account', '/account/profile', { name: user.name, email: 'thief@evil.example', locale: 'en', current_password: 'password123' });
         assert.equal(guessed.status, 400);
         assert.match(fieldErrors(guessed.body).join('\n'), /profile-current_password-error: This is not your current password/);
         assert.doesNotMatch(guessed.body, /password123/);
@@ -101,10 +101,10 @@ for (const kind of databaseKinds()) {
     test('a taken address and an unusable one get the same answer, which names no account', async () => {
       const server = await startTestServer(kind);
       try {
-        const user = await createUser(server, { email: 'ann@example.com' });
-        await createUser(server, { email: 'bob@example.com' });
+        const user = await createUser(server, { email: 'ann@example.com', locale: 'en' });
+        await createUser(server, { email: 'bob@example.com', locale: 'en' });
         const ann = await session(server, user);
-        const attempt = (email: string) => ann.submit('/account', '/account/profile', { name: user.name, email, locale: 'nl', current_password: user.password });
+        const attempt = (email: string) => ann.submit('/account', '/account/profile', { name: user.name, email, locale: 'en', current_password: user.password });
         const taken = await attempt('BOB@example.com');
         const unusable = await attempt('someone@mail.invalid');
         assert.equal(taken.status, 400);
@@ -114,8 +114,8 @@ for (const kind of databaseKinds()) {
         assert.doesNotMatch(taken.body, /another account|already/i);
         assert.equal(await storedEmail(server, user.id), 'ann@example.com');
         // A wrong password says nothing about the address either: the same answer for both.
-        const wrongTaken = await ann.submit('/account', '/account/profile', { name: user.name, email: 'bob@example.com', locale: 'nl', current_password: 'not it at all' });
-        const wrongFree = await ann.submit('/account', '/account/profile', { name: user.name, email: 'free@example.com', locale: 'nl', current_password: 'not it at all' });
+        const wrongTaken = await ann.submit('/account', '/account/profile', { name: user.name, email: 'bob@example.com', locale: 'en', current_password: 'not it at all' });
+        const wrongFree = await ann.submit('/account', '/account/profile', { name: user.name, email: 'free@example.com', locale: 'en', current_password: 'not it at all' });
         assert.equal(wrongTaken.status, wrongFree.status);
         assert.deepEqual(fieldErrors(wrongTaken.body), fieldErrors(wrongFree.body));
       } finally {
@@ -126,7 +126,7 @@ for (const kind of databaseKinds()) {
     test('control characters and CR/LF in the e-mail field: 400 with a readable message, never a 5xx', async () => {
       const server = await startTestServer(kind);
       try {
-        const user = await createUser(server, { email: 'carol@example.com' });
+        const user = await createUser(server, { email: 'carol@example.com', locale: 'en' });
         const carol = await session(server, user);
         const hostile = [
           'carol@example.com\r\nBcc: all@example.com',
@@ -140,7 +140,7 @@ for (const kind of databaseKinds()) {
           '\r\n',
         ];
         for (const email of hostile) {
-          const res = await carol.submit('/account', '/account/profile', { name: user.name, email, locale: 'nl', current_password: user.password });
+          const res = await carol.submit('/account', '/account/profile', { name: user.name, email, locale: 'en', current_password: user.password });
           assert.equal(res.status, 400, `${JSON.stringify(email)} → ${res.status}`);
           const errors = fieldErrors(res.body);
           assert.equal(errors.length, 1, `${JSON.stringify(email)}: ${errors.join(' | ')}`);
@@ -159,11 +159,11 @@ for (const kind of databaseKinds()) {
       const env: Record<string, string> = counters === 'redis' ? { REDIS_URL: REDIS_URL ?? '', LATCHKEY_REDIS_PREFIX: `t${randomBytes(6).toString('hex')}:` } : {};
       const server = await startTestServer(kind, { env });
       try {
-        const user = await createUser(server, { email: 'dave@example.com' });
+        const user = await createUser(server, { email: 'dave@example.com', locale: 'en' });
         const dave = await session(server, user);
         const csrf = csrfTokenOf((await dave.get('/account')).body);
         const burst = await Promise.all(Array.from({ length: 8 }, (_, i) => dave.post('/account/profile', {
-          csrf_token: csrf, name: user.name, email: `dave${i}@example.com`, locale: 'nl', current_password: user.password,
+          csrf_token: csrf, name: user.name, email: `dave${i}@example.com`, locale: 'en', current_password: user.password,
         })));
         const statuses = burst.map((r) => r.status);
         // Every attempt counts against the hour's five, and at most two password checks of one
@@ -178,12 +178,12 @@ for (const kind of databaseKinds()) {
         }
         assert.ok(limited.filter((r) => /Too many e-mail address changes/.test(r.body)).length >= 3, 'attempts past the fifth meet the hourly limit');
         // Name changes are not held back; the limit ends with the hour.
-        assert.equal((await dave.post('/account/profile', { csrf_token: csrf, name: 'Dave', email: (await storedEmail(server, user.id)) ?? '', locale: 'nl' })).status, 303);
-        assert.equal((await dave.post('/account/profile', { csrf_token: csrf, name: 'Dave', email: 'later@example.com', locale: 'nl', current_password: user.password })).status, 429);
+        assert.equal((await dave.post('/account/profile', { csrf_token: csrf, name: 'Dave', email: (await storedEmail(server, user.id)) ?? '', locale: 'en' })).status, 303);
+        assert.equal((await dave.post('/account/profile', { csrf_token: csrf, name: 'Dave', email: 'later@example.com', locale: 'en', current_password: user.password })).status, 429);
         // Redis forgets by its own clock, which the test cannot move.
         if (counters === 'redis') return;
         server.clock.advance(3601);
-        assert.equal((await dave.post('/account/profile', { csrf_token: csrf, name: 'Dave', email: 'later@example.com', locale: 'nl', current_password: user.password })).status, 303);
+        assert.equal((await dave.post('/account/profile', { csrf_token: csrf, name: 'Dave', email: 'later@example.com', locale: 'en', current_password: user.password })).status, 303);
         // The change waits for the link sent to the new address (issue 22).
         assert.equal((await server.services.emailTokens.findPending(user.id, 'change', nowSeconds(server.clock)))?.email, 'later@example.com');
       } finally {

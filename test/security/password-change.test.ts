@@ -59,8 +59,8 @@ for (const kind of databaseKinds()) {
       test(`${profile}: old access and refresh tokens of every app fail at once; apps must be approved again`, async () => {
         const server = await startTestServer(kind, { profile });
         try {
-          const user: TestUser = await createUser(server);
-          const other = await createUser(server);
+          const user: TestUser = await createUser(server, { locale: 'en' });
+          const other = await createUser(server, { locale: 'en' });
           const org = await createOrganization(server, { name: 'Acme', memberIds: [user.id] });
           const photos = await createClient(server, { name: 'Photos', redirectUris: ['https://photos.example/cb'] });
           const notes = await createClient(server, { name: 'Notes', redirectUris: ['https://notes.example/cb'] });
@@ -119,7 +119,7 @@ for (const kind of databaseKinds()) {
     test('a JWT access token stops working at /api/user', async () => {
       const server = await startTestServer(kind, { file: { access_token_format: 'jwt' } });
       try {
-        const user = await createUser(server);
+        const user = await createUser(server, { locale: 'en' });
         const client = await createClient(server);
         const cookies = await signIn(server, user.email, user.password);
         const tokens = await codeFlow(server, client, cookies);
