@@ -304,6 +304,7 @@ export const de: Catalogue = {
   'account.error.tooManyPasswordChanges': 'Zu viele Passwortänderungen. Versuchen Sie es in {wait} erneut.',
 
   // tr-a: login, account, second factors
+  'account.error.unusableEmail': 'Diese E-Mail-Adresse kann für Ihr Konto nicht verwendet werden. Wählen Sie eine andere.',
   'login.emailUnverified': 'Bestätigen Sie Ihre E-Mail-Adresse, bevor Sie sich anmelden: Folgen Sie dem Link in der Nachricht, die wir Ihnen geschickt haben.',
   'login.resend.heading': 'Kein Link in Ihrem Posteingang?',
   'login.resend.email': 'E-Mail-Adresse',

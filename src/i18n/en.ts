@@ -320,6 +320,7 @@ export const en = {
   'account.error.tooManyPasswordChanges': 'Too many password changes. Try again in {wait}.',
 
   // tr-a: login, account, second factors
+  'account.error.unusableEmail': "This e-mail address can't be used for your account. Choose another.",
   'login.emailUnverified': 'Verify your e-mail address before you sign in: follow the link in the message we sent you.',
   'login.resend.heading': 'No link in your inbox?',
   'login.resend.email': 'E-mail address',

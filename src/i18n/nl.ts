@@ -304,6 +304,7 @@ export const nl: Catalogue = {
   'account.error.tooManyPasswordChanges': 'Je hebt je wachtwoord te vaak gewijzigd. Probeer het over {wait} opnieuw.',
 
   // tr-a: login, account, second factors
+  'account.error.unusableEmail': 'Dit e-mailadres kan niet voor je account worden gebruikt. Kies een ander adres.',
   'login.emailUnverified': 'Bevestig je e-mailadres voordat je inlogt: volg de link in het bericht dat we je hebben gestuurd.',
   'login.resend.heading': 'Geen link in je inbox?',
   'login.resend.email': 'E-mailadres',

@@ -5,6 +5,7 @@ import { layout } from './layout.js';
 import { csrfInput, field, formAlert, localeDatalist, notice, timeOf, type FormErrors } from './forms.js';
 import { MIN_PASSWORD_LENGTH } from '../accounts/passwords.js';
 import { SCOPE_DESCRIPTIONS } from '../oauth/scope.js';
+import { describeScopeIn } from './consent.js';
 import type { ConnectedApp, User } from '../oauth/model.js';
 import { sessionsSection, type SessionView } from './account-sessions.js';
 import { ENGLISH, type Translator } from '../i18n/index.js';
@@ -28,10 +29,10 @@ export interface AccountPageOptions {
   t?: Translator | undefined;
 }
 
-function scopeList(scope: string, { t }: Translator): Html {
+function scopeList(scope: string, tr: Translator): Html {
   const scopes = scope.split(' ').filter(Boolean);
-  if (scopes.length === 0) return html`<p class="muted">${t('account.noScopes')}</p>`;
-  return html`<ul class="scopes">${scopes.map((s) => html`<li><code>${s}</code>${SCOPE_DESCRIPTIONS[s] ? html` — ${SCOPE_DESCRIPTIONS[s]}` : html``}</li>`)}</ul>`;
+  if (scopes.length === 0) return html`<p class="muted">${tr.t('account.noScopes')}</p>`;
+  return html`<ul class="scopes">${scopes.map((s) => html`<li><code>${s}</code>${Object.hasOwn(SCOPE_DESCRIPTIONS, s) ? html` — ${describeScopeIn(tr, s)}` : html``}</li>`)}</ul>`;
 }
 
 function connectedApp(app: ConnectedApp, csrfToken: string, tr: Translator): Html {

@@ -13,7 +13,7 @@ import { accountShare, passwordChecker, type CheckPassword } from '../../account
 import { nowSeconds } from '../../oauth/clock.js';
 import { audit } from '../../audit.js';
 import type { User } from '../../oauth/model.js';
-import { startEmailChange, countEmailChangeAttempt, UNUSABLE_EMAIL_MESSAGE } from '../../accounts/email-change.js';
+import { startEmailChange, countEmailChangeAttempt } from '../../accounts/email-change.js';
 import { accountPage, type AccountPageOptions } from '../../views/account.js';
 import { resendVerification } from '../../accounts/email-verification.js';
 import type { FormErrors } from '../../views/forms.js';
@@ -154,7 +154,7 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
       return refuse(refusal.status);
     }
     if ((await startEmailChange(services, request.log, { user, email, address: request.ip, profile })) === 'unusable') {
-      errors.email = UNUSABLE_EMAIL_MESSAGE;
+      errors.email = tr.t('account.error.unusableEmail');
       return refuse();
     }
     return reply.redirect('/account?done=email_pending', 303);
