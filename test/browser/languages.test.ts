@@ -91,7 +91,7 @@ test('[sqlite] in Chromium: a Dutch browser signs up in Dutch and consents in Du
     const second = await dutchBrowser(browser);
     await second.page.goto(authorize({ ui_locales: 'de' }));
     await second.page.waitForURL(/\/login\?/);
-    await second.page.getByRole('link', { name: 'Create an account' }).click();
+    await second.page.getByRole('link', { name: 'Konto erstellen' }).click();
     await second.page.getByRole('heading', { name: 'Konto erstellen' }).waitFor();
     assert.equal(await second.page.getAttribute('html', 'lang'), 'de');
     assert.equal(await second.page.getByLabel('Sprache').inputValue(), 'de');

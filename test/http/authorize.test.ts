@@ -161,7 +161,7 @@ for (const kind of databaseKinds()) {
     });
 
     test('prompt=login asks for the password again, then continues without asking twice', async () => {
-      const user = await createUser(server);
+      const user = await createUser(server, { locale: 'en' });
       const { clientId } = await createClient(server);
       const first = await authorize(server, { clientId, redirectUri: REDIRECT, login: { email: user.email, password: user.password } });
       assert.ok(first.code);
