@@ -30,7 +30,7 @@ import type { Database } from '../store/schema.js';
 import { PasswordResetStore } from '../store/password-resets.js';
 import { SessionStore } from '../store/sessions.js';
 import { UserStore } from '../store/users.js';
-import { passwordChangedMail, passwordResetMail, type AccountMail } from '../views/password-reset-mail.js';
+import { passwordChangedMail, passwordResetMail, type AccountMail } from './mail/password-reset-mail.js';
 import { addressKey } from './address-key.js';
 import type { BackoffPolicy } from './backoff.js';
 import { accountShare, MAX_EMAIL_LENGTH } from './password-check.js';

@@ -2,7 +2,7 @@
 // organizations): reading one form field, answering with a page, and the "signed in?" check
 // of a form POST that has already passed its CSRF check.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { html, type Html } from '../views/html.js';
+import { html, type Html } from '../html.js';
 import { errorPage, layout } from '../views/layout.js';
 import type { Session } from './session.js';
 import type { User } from '../oauth/model.js';

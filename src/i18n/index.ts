@@ -6,7 +6,7 @@
 // placeholder value escaped unless it is already Html). The catalogues are en.ts (which defines
 // the keys), nl.ts and de.ts; placeholders are typed from the English text, so a call that
 // forgets one, or names one that does not exist, does not compile.
-import { escapeHtml, Html, type HtmlValue } from '../views/html.js';
+import { escapeHtml, Html, type HtmlValue } from '../html.js';
 import { en, type Catalogue, type MessageKey } from './en.js';
 import { nl } from './nl.js';
 import { de } from './de.js';

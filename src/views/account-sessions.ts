@@ -1,6 +1,6 @@
 // The account page's list of signed-in sessions: the device each signed in from, the address
 // it was last seen from and when, this browser marked, and "Sign out everywhere else".
-import { html, type Html } from './html.js';
+import { html, type Html } from '../html.js';
 import { csrfInput, timeOf } from './forms.js';
 import { describeDevice } from '../accounts/device.js';
 import { ENGLISH, type Translator } from '../i18n/index.js';

@@ -1,6 +1,6 @@
 // The account page: profile (name, e-mail, language), password change, and the apps the user
 // has connected, each with a "Revoke access" button.
-import { html, type Html } from './html.js';
+import { html, type Html } from '../html.js';
 import { layout } from './layout.js';
 import { csrfInput, field, formAlert, localeDatalist, notice, timeOf, type FormErrors } from './forms.js';
 import { MIN_PASSWORD_LENGTH } from '../accounts/passwords.js';

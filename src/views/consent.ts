@@ -3,7 +3,7 @@
 // organization), and posts allow or deny with the CSRF token and the authorization request.
 import type { Organization } from '../oauth/model.js';
 import { ENGLISH, type Translator } from '../i18n/index.js';
-import { html, type Html } from './html.js';
+import { html, type Html } from '../html.js';
 import { layout } from './layout.js';
 
 /** Hover's wording, shown for an organization whose plan has integrations off (English; `consent.integrationsOff`). */

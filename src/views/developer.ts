@@ -1,6 +1,6 @@
 // The developer portal: a user's API clients, registering one, the once-only secret page,
 // editing, resetting the secret and deleting, each destructive step behind a confirmation.
-import { html, type Html } from './html.js';
+import { html, type Html } from '../html.js';
 import { layout } from './layout.js';
 import { checkbox, csrfInput, field, formAlert, notice, select, textarea, timeOf, type FormErrors } from './forms.js';
 import type { Client, User } from '../oauth/model.js';

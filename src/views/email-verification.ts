@@ -2,7 +2,7 @@
 // scanner fetching the link does not), the outcome, "check your inbox" after sign-up when
 // verification is required, and the "send the link again" form and its answer. Each page
 // speaks the language its route chose (http/locale.ts pageTranslator); English by default.
-import { html, type Html } from './html.js';
+import { html, type Html } from '../html.js';
 import { layout } from './layout.js';
 import { csrfInput } from './forms.js';
 import { ENGLISH, type Translator } from '../i18n/index.js';

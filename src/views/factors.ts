@@ -1,7 +1,7 @@
 // The pages of second factors and passkeys: the second step of a login, the authenticator-app
 // set-up (QR code and the secret as text), the recovery codes shown once, and the "Sign-in
 // security" section of the account page.
-import { html, type Html } from './html.js';
+import { html, type Html } from '../html.js';
 import { layout } from './layout.js';
 import { csrfInput, field, formAlert, timeOf } from './forms.js';
 import { ENGLISH, type Translator } from '../i18n/index.js';

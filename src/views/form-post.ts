@@ -4,7 +4,7 @@
 // to the redirect URI's origin. Without JavaScript the visitor presses the button.
 import { createHash } from 'node:crypto';
 import { withoutLoneSurrogates } from '../oauth/authorize.js';
-import { html, raw, type Html } from './html.js';
+import { html, raw, type Html } from '../html.js';
 import { ENGLISH, type Translator } from '../i18n/index.js';
 
 /** The whole script: submit the one form. Its hash is what the CSP allows. */

@@ -1,7 +1,7 @@
 // Building blocks for the portal's forms: a labelled field with its hint and its error right
 // next to it (linked with aria-describedby so a screen reader reads them with the field), the
 // hidden CSRF input every form carries, and a few small formatters.
-import { html, type Html, type HtmlValue } from './html.js';
+import { html, type Html, type HtmlValue } from '../html.js';
 
 /** Errors of one form, by field name; `form` is an error about the whole form. */
 export type FormErrors = Partial<Record<string, string>>;

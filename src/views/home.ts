@@ -1,5 +1,5 @@
 // The landing page for visitors who are not signed in.
-import { html, type Html } from './html.js';
+import { html, type Html } from '../html.js';
 import { layout } from './layout.js';
 import { ENGLISH, type Translator } from '../i18n/index.js';
 

@@ -1,7 +1,7 @@
 // The page frame every HTML page shares: one stylesheet of our own, no inline script or style
 // (the CSP forbids both), a skip link and landmarks for screen readers, and `<html lang>` in the
 // page's language (i18n/index.ts).
-import { html, type Html, type HtmlValue } from './html.js';
+import { html, type Html, type HtmlValue } from '../html.js';
 import { ENGLISH, type Translator } from '../i18n/index.js';
 
 export interface LayoutOptions {

@@ -1,6 +1,6 @@
 // The sign-in page: e-mail and password, a hidden CSRF token and the page to return to.
 // One message for every failure, so the page never tells which of the two was wrong.
-import { html, type Html } from './html.js';
+import { html, type Html } from '../html.js';
 import { layout } from './layout.js';
 import { passkeySignInForm } from './factors.js';
 import { csrfInput } from './forms.js';

@@ -1,7 +1,7 @@
 // RP-initiated logout's pages (oauth/logout.ts): "Sign out?" when the request could not be
 // trusted to end the session by itself, and "You are signed out" when there is nowhere (known)
 // to go back to.
-import { html, type Html } from './html.js';
+import { html, type Html } from '../html.js';
 import { layout } from './layout.js';
 import { csrfInput } from './forms.js';
 import { destination } from './consent.js';

@@ -2,7 +2,7 @@
 // and a form to create one; an organization's page with its members, roles (admins change
 // them), inviting by e-mail and the pending invitations (admins), and the plan's integrations
 // switch, which admins see but only a server administrator flips.
-import { html, type Html } from './html.js';
+import { html, type Html } from '../html.js';
 import { layout } from './layout.js';
 import { csrfInput, field, formAlert, notice, timeOf, type FormErrors } from './forms.js';
 import type { Invitation, Member, Membership, Organization, PendingInvitation, Role, User } from '../oauth/model.js';

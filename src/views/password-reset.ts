@@ -1,7 +1,7 @@
 // The pages of password reset: asking for the e-mail address, the one answer to that, the form
 // for the new password (reached from the link in the mail), and what follows it. Each page
 // speaks the language its route chose (http/locale.ts pageTranslator); English by default.
-import { html, type Html } from './html.js';
+import { html, type Html } from '../html.js';
 import { layout } from './layout.js';
 import { csrfInput, field, formAlert, type FormErrors } from './forms.js';
 import { MIN_PASSWORD_LENGTH } from '../accounts/passwords.js';

@@ -1,7 +1,7 @@
 // prompt=select_account (OpenID Connect Core §3.1.2.1): who is signed in, with "continue" and
 // "use another account". Both are links (GET): continuing changes nothing, and the other
 // account goes through the login page, which replaces the session only after a correct password.
-import { html, type Html } from './html.js';
+import { html, type Html } from '../html.js';
 import { layout } from './layout.js';
 import { ENGLISH, type Translator } from '../i18n/index.js';
 

@@ -1,5 +1,5 @@
 // The sign-up page: name, e-mail, password twice and language, each error next to its field.
-import { html, type Html } from './html.js';
+import { html, type Html } from '../html.js';
 import { layout } from './layout.js';
 import { csrfInput, field, formAlert, localeDatalist, type FormErrors } from './forms.js';
 import { MIN_PASSWORD_LENGTH } from '../accounts/passwords.js';

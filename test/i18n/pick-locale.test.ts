@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { catalogue, ENGLISH, fromAcceptLanguage, LOCALES, pickLocale, supportedLocale, translator, translatorFor, waitText, type MessageKey } from '../../src/i18n/index.js';
 import { lockoutMessage } from '../../src/oauth/lockout.js';
 import { en } from '../../src/i18n/en.js';
-import { html } from '../../src/views/html.js';
+import { html } from '../../src/html.js';
 import { HOSTILE, HOSTILE_ESCAPED } from '../helpers/markup.js';
 
 describe('pickLocale', () => {

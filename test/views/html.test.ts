@@ -1,9 +1,9 @@
-// The html`…` template tag (src/views/html.ts) and the page frame (src/views/layout.ts):
+// The html`…` template tag (src/html.ts) and the page frame (src/views/layout.ts):
 // every interpolated value is escaped unless it is already Html, and the frame carries no
 // inline script or style, as the CSP requires.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { escapeHtml, html, Html, raw } from '../../src/views/html.js';
+import { escapeHtml, html, Html, raw } from '../../src/html.js';
 import { errorPage, layout } from '../../src/views/layout.js';
 import { assertNoInlineCode, HOSTILE, HOSTILE_ESCAPED } from '../helpers/markup.js';
 

@@ -28,7 +28,7 @@ export interface MailMessage {
   subject: string;
   /** Plain-text body (links written out in full). */
   text: string;
-  /** HTML body (escape what you put in: views/html.ts). */
+  /** HTML body (escape what you put in: src/html.ts). */
   html: string;
   kind: MailKind;
   /** The account the message is about (audit lines). */

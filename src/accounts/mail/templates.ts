@@ -1,9 +1,9 @@
 // The messages Latchkey sends about an account's address, as text and HTML bodies, in the
 // account's language (`locale`: the account's locale, through i18n translatorFor; English when
 // it names none we speak). A change-of-address mail to the new address speaks the account's
-// language too. Every value is escaped in the HTML body (views/html.ts); links are written out
+// language too. Every value is escaped in the HTML body (src/html.ts); links are written out
 // in full in the text body, so a person whose mail program shows text only can still follow them.
-import { html } from '../../views/html.js';
+import { html } from '../../html.js';
 import { translatorFor, type Translator } from '../../i18n/index.js';
 import type { MailMessage } from './queue.js';
 

@@ -27,7 +27,7 @@ import type { User } from '../../oauth/model.js';
 import type { ChallengeRecord } from '../../store/factors.js';
 import type { Services } from '../../services.js';
 import { factorPage, recoveryCodesPage, securitySection, totpSetupPage, type SecuritySummary } from '../../views/factors.js';
-import type { Html } from '../../views/html.js';
+import type { Html } from '../../html.js';
 import { loginPage } from '../../views/login.js';
 import { formValue, PAGE_ROUTE, sendPage, sessionUser } from '../pages.js';
 import { PASSKEY_PAGE_POLICY } from '../plugins/security-headers.js';

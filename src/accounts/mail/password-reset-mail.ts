@@ -1,9 +1,9 @@
 // The mails of password reset: the link, and the notice that the password was changed, each
 // as text and HTML, in the account's language (i18n translatorFor; English when it has none
 // we speak). accounts/password-reset.ts hands them to the mail queue.
-import { html } from './html.js';
-import type { User } from '../oauth/model.js';
-import { translatorFor } from '../i18n/index.js';
+import { html } from '../../html.js';
+import type { User } from '../../oauth/model.js';
+import { translatorFor } from '../../i18n/index.js';
 
 export interface AccountMail {
   to: string;
