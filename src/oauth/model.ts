@@ -92,13 +92,52 @@ export interface Client {
   readonly postLogoutRedirectUris: readonly string[];
   /** How this client's ID tokens are signed (OIDC Dynamic Client Registration `id_token_signed_response_alg`). */
   readonly idTokenSignedResponseAlg: IdTokenAlg;
+  /**
+   * RFC 7591 §2 token_endpoint_auth_method; null for clients made before migration 013, which
+   * authenticate as they always did (client_secret_basic or client_secret_post; none when public).
+   */
+  readonly tokenEndpointAuthMethod: TokenEndpointAuthMethod | null;
+  /** The client's JWK Set (private_key_jwt), as registered; null when it has none or a jwks_uri. */
+  readonly jwks: JsonWebKeySet | null;
+  /** Where the client's JWK Set is fetched from (private_key_jwt); null when none. */
+  readonly jwksUri: string | null;
+  /** client_secret_jwt only: the secret, sealed (signing-keys.ts seal); null otherwise. */
+  readonly secretSealed: string | null;
+  /** RFC 7591 §2 fields kept and returned but not acted on. */
+  readonly metadata: ClientMetadata;
+  /** How the client came to be: null (CLI or developer portal), or dynamic registration, open or with an initial access token. */
+  readonly registration: 'open' | 'token' | null;
+  /** SHA-256 hex of the RFC 7592 registration access token; null for clients not registered dynamically. */
+  readonly registrationTokenHash: string | null;
+}
+
+/** RFC 7591 §2 / OIDC Dynamic Client Registration 1.0 §2 token_endpoint_auth_method values Latchkey supports. */
+export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'client_secret_jwt' | 'private_key_jwt' | 'none';
+
+/** A JWK Set (RFC 7517 §5): validated before it is stored. */
+export interface JsonWebKeySet {
+  readonly keys: ReadonlyArray<Readonly<Record<string, unknown>>>;
+}
+
+/** The RFC 7591 §2 client metadata Latchkey keeps without acting on it; every member optional. */
+export interface ClientMetadata {
+  readonly client_uri?: string;
+  readonly logo_uri?: string;
+  readonly policy_uri?: string;
+  readonly tos_uri?: string;
+  readonly contacts?: readonly string[];
+  readonly software_id?: string;
+  readonly software_version?: string;
 }
 
 /** The ID-token signing algorithms: RS256 (mandatory for an OP) and ES256; never `none`. */
 export type IdTokenAlg = 'RS256' | 'ES256';
 
+/** Client fields added by migration 013: null (or {}) when left out of a NewClient. */
+type RegistrationFields = 'tokenEndpointAuthMethod' | 'jwks' | 'jwksUri' | 'secretSealed' | 'metadata' | 'registration' | 'registrationTokenHash';
+
 /** A client to register: the client less what the store assigns, with the time of registration. */
-export type NewClient = Omit<Client, 'id' | 'createdAt' | 'postLogoutRedirectUris' | 'idTokenSignedResponseAlg'> & {
+export type NewClient = Omit<Client, 'id' | 'createdAt' | 'postLogoutRedirectUris' | 'idTokenSignedResponseAlg' | RegistrationFields> & Partial<Pick<Client, RegistrationFields>> & {
   readonly now: number;
   /** None when left out. */
   readonly postLogoutRedirectUris?: readonly string[];

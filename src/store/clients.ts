@@ -4,7 +4,7 @@ import type { ClientsTable, Database } from './schema.js';
 import { precompiled } from './sqlite/precompiled.js';
 import { KeptRows, type ChangeWatch } from './kept-rows.js';
 import type { GrantType } from '../oauth/grant-types.js';
-import type { Client, IdTokenAlg, NewClient } from '../oauth/model.js';
+import type { Client, ClientMetadata, IdTokenAlg, JsonWebKeySet, NewClient, TokenEndpointAuthMethod } from '../oauth/model.js';
 import type { ClientPort } from '../oauth/ports.js';
 
 function toClient(row: Selectable<ClientsTable>): Client {
@@ -23,6 +23,13 @@ function toClient(row: Selectable<ClientsTable>): Client {
     trusted: row.trusted === 1,
     postLogoutRedirectUris: JSON.parse(row.post_logout_redirect_uris) as string[],
     idTokenSignedResponseAlg: row.id_token_signed_response_alg === 'ES256' ? 'ES256' : 'RS256',
+    tokenEndpointAuthMethod: row.token_endpoint_auth_method as TokenEndpointAuthMethod | null,
+    jwks: row.jwks === null ? null : JSON.parse(row.jwks) as JsonWebKeySet,
+    jwksUri: row.jwks_uri,
+    secretSealed: row.secret_sealed,
+    metadata: JSON.parse(row.metadata) as ClientMetadata,
+    registration: row.registration === 'open' || row.registration === 'token' ? row.registration : null,
+    registrationTokenHash: row.registration_token_hash,
   };
 }
 
@@ -32,6 +39,7 @@ function freezeClient(client: Client): Client {
   Object.freeze(client.grantTypes);
   Object.freeze(client.scopes);
   Object.freeze(client.postLogoutRedirectUris);
+  Object.freeze(client.metadata);
   return Object.freeze(client);
 }
 
@@ -74,6 +82,13 @@ export class ClientStore implements ClientPort {
       trusted: input.trusted ? 1 : 0,
       post_logout_redirect_uris: JSON.stringify(input.postLogoutRedirectUris ?? []),
       id_token_signed_response_alg: input.idTokenSignedResponseAlg ?? 'RS256',
+      token_endpoint_auth_method: input.tokenEndpointAuthMethod ?? null,
+      jwks: input.jwks ? JSON.stringify(input.jwks) : null,
+      jwks_uri: input.jwksUri ?? null,
+      secret_sealed: input.secretSealed ?? null,
+      metadata: JSON.stringify(input.metadata ?? {}),
+      registration: input.registration ?? null,
+      registration_token_hash: input.registrationTokenHash ?? null,
       created_at: input.now,
       updated_at: input.now,
     }).returningAll().executeTakeFirstOrThrow();

@@ -21,6 +21,7 @@ import { changeNotifications } from './migrations/009-change-notifications.js';
 import { mailQueue } from './migrations/010-mail-queue.js';
 import { passwordResets } from './migrations/011-password-resets.js';
 import { secondFactors } from './migrations/012-second-factors.js';
+import { clientRegistration } from './migrations/013-client-registration.js';
 import { PgChangeWatch, type WatchWarning } from './postgres/changes.js';
 import { BACKSTOP_PAGES, startCheckpointer, type Checkpointer } from './sqlite/checkpointer.js';
 import { SqliteChangeWatch } from './sqlite/changes.js';
@@ -218,6 +219,7 @@ function migrations(dialect: Dialect): Array<[string, Migration]> {
     ['010-mail-queue', mailQueue(dialect)],
     ['011-password-resets', passwordResets(dialect)],
     ['012-second-factors', secondFactors(dialect)],
+    ['013-client-registration', clientRegistration(dialect)],
   ];
 }
 

@@ -70,6 +70,37 @@ export interface ClientsTable {
   post_logout_redirect_uris: Generated<string>;
   /** RS256 (default) or ES256: how this client's ID tokens are signed; migration 008. */
   id_token_signed_response_alg: Generated<string>;
+  /** RFC 7591 token_endpoint_auth_method; NULL: made before migration 013 (secret_basic or _post, or none when public). */
+  token_endpoint_auth_method: string | null;
+  /** JSON JWK Set for private_key_jwt; migration 013. */
+  jwks: string | null;
+  /** https URL of the client's JWK Set; migration 013. */
+  jwks_uri: string | null;
+  /** client_secret_jwt only: the secret sealed under LATCHKEY_ENCRYPTION_KEY; migration 013. */
+  secret_sealed: string | null;
+  /** JSON object of the RFC 7591 fields kept but not acted on; migration 013. */
+  metadata: Generated<string>;
+  /** NULL (CLI or portal), 'open' or 'token' (dynamic registration); migration 013. */
+  registration: string | null;
+  /** SHA-256 hex of the RFC 7592 registration access token; migration 013. */
+  registration_token_hash: string | null;
+}
+
+/** Initial access tokens for dynamic registration (`latchkey registration token create`); migration 013. */
+export interface RegistrationTokensTable {
+  id: Generated<number>;
+  token_hash: string;
+  expires_at: number | null;
+  max_uses: number | null;
+  uses: Generated<number>;
+  created_at: number;
+}
+
+/** Client assertion `jti`s seen, per client, until the assertion's exp (RFC 7523 §3); migration 013. */
+export interface ClientAssertionsTable {
+  client_id: number;
+  jti_hash: string;
+  expires_at: number;
 }
 
 /** Remembered consent: one row per user, client and organization (0 = no organization). */
@@ -324,4 +355,6 @@ export interface Database {
   settings: SettingsTable;
   mail_queue: MailQueueTable;
   email_tokens: EmailTokensTable;
+  registration_tokens: RegistrationTokensTable;
+  client_assertions: ClientAssertionsTable;
 }

@@ -10,6 +10,7 @@ function client(overrides: Partial<Client>): Client {
     id: 1, clientId: 'conf', secretHash: sha256Hex('s3cret'), name: 'C', redirectUris: ['https://a/cb'], ownerUserId: null,
     isPublic: false, grantTypes: ['authorization_code', 'refresh_token'], scopes: ['profile', 'email'], refreshWithoutSecret: false, createdAt: 0, trusted: true,
     postLogoutRedirectUris: [], idTokenSignedResponseAlg: 'RS256',
+    tokenEndpointAuthMethod: null, jwks: null, jwksUri: null, secretSealed: null, metadata: {}, registration: null, registrationTokenHash: null,
     ...overrides,
   };
 }

@@ -111,6 +111,7 @@ function stubClient(overrides: Partial<Client>): Client {
     id: 1, clientId: 'stub', secretHash: null, name: 'Stub', redirectUris: ['https://a/cb'], ownerUserId: null,
     isPublic: true, grantTypes: ['client_credentials'], scopes: ['profile'], refreshWithoutSecret: false, createdAt: 0, trusted: true,
     postLogoutRedirectUris: [], idTokenSignedResponseAlg: 'RS256',
+    tokenEndpointAuthMethod: null, jwks: null, jwksUri: null, secretSealed: null, metadata: {}, registration: null, registrationTokenHash: null,
     ...overrides,
   };
 }

@@ -42,6 +42,7 @@ describe('pages', () => {
       id: 1, clientId: 'cid', secretHash: 'h', name: HOSTILE, redirectUris: ['https://a.example/cb'], ownerUserId: 1, isPublic: false,
       grantTypes: ['authorization_code'], scopes: ['profile'], refreshWithoutSecret: false, createdAt: 0, trusted: false,
       postLogoutRedirectUris: [], idTokenSignedResponseAlg: 'RS256',
+      tokenEndpointAuthMethod: null, jwks: null, jwksUri: null, secretSealed: null, metadata: {}, registration: null, registrationTokenHash: null,
     };
     const page = clientSecretPage({ user: { id: 1, email: 'a@example.com', name: 'Ann', locale: 'en', subject: 'subject-1', emailVerified: false, updatedAt: 0 }, csrfToken: 't', client, secret: 'the-secret', reset: false }).toString();
     assert.ok(page.includes('<script src="/assets/copy.js" defer></script>'));
