@@ -114,13 +114,24 @@ export interface TransactionCodeMethods {
   consume(codeHash: string, clientId: number, now: number): Promise<AuthorizationCode | undefined>;
 }
 
+/** Whom a token was issued to and under which grant (revocation reads it inside its transaction). */
+export interface TokenOwner {
+  /** The client's internal id (Client.id). */
+  readonly clientId: number;
+  readonly grantId: number;
+}
+
 export interface TransactionAccessTokenMethods {
   insert(token: NewAccessToken): Promise<void>;
+  /** The token's client and grant, whatever its state; undefined when no access token has that hash. */
+  owner(tokenHash: string): Promise<TokenOwner | undefined>;
   revoke(tokenHash: string, now: number): Promise<void>;
 }
 
 export interface TransactionRefreshTokenMethods {
   insert(token: NewRefreshToken): Promise<void>;
+  /** The token's client and grant, whatever its state; undefined when no refresh token has that hash. */
+  owner(tokenHash: string): Promise<TokenOwner | undefined>;
   /**
    * Marks a live refresh token used and returns it, in one statement; undefined when it is
    * unknown, used, revoked, expired, another client's, or its grant is not live.

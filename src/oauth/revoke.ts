@@ -14,16 +14,14 @@
 //   tells whether someone else's token exists).
 // - An unknown, malformed, expired or already revoked token: 200 as well (RFC 7009 §2.2).
 import type { Client } from './model.js';
-import type { AccessTokenPort, RefreshTokenPort, RootPick, RunInTransaction } from './ports.js';
+import type { RunInTransaction } from './ports.js';
 import { nowSeconds, type Clock } from './clock.js';
 import { tokenKey } from './crypto.js';
 import { MAX_TOKEN_LENGTH, lookupOrder, requireTokenParam } from './introspect.js';
 
 export interface RevocationDeps {
   clock: Clock;
-  accessTokens: RootPick<AccessTokenPort, 'find'>;
-  refreshTokens: RootPick<RefreshTokenPort, 'find'>;
-  /** The writes go through the transaction runner: atomic, and group-committed on SQLite. */
+  /** The lookups and the writes go through the transaction runner: atomic, and group-committed. */
   transaction: RunInTransaction;
 }
 
@@ -41,27 +39,29 @@ export async function revoke(deps: RevocationDeps, client: Client, params: Reado
   // verification is needed to find one: only a token we issued has a row.
   const hash = tokenKey(token);
   const now = nowSeconds(deps.clock);
-  // Both lookups at once: on PostgreSQL they share one round trip instead of following each
-  // other (a token sent without a hint is looked for in both tables), and the hint still
-  // decides which kind is taken when, against all odds, one hash is in both.
-  const [access, refreshFound] = await Promise.all([deps.accessTokens.find(hash), deps.refreshTokens.find(hash)]);
-  for (const kind of lookupOrder(params.token_type_hint)) {
-    if (kind === 'access_token') {
-      const ctx = access;
-      if (!ctx) continue;
-      if (ctx.clientId !== client.id) return { revoked: null, reason: 'other_client' };
-      await deps.transaction((tx) => tx.accessTokens.revoke(hash, now));
-      return { revoked: 'access_token', grantId: ctx.grantId };
-    }
-    const refresh = refreshFound;
-    if (!refresh) continue;
-    if (refresh.clientId !== client.id) return { revoked: null, reason: 'other_client' };
-    // The grant and the token together: once the grant is revoked, nothing descending from it works.
-    await deps.transaction(async (tx) => {
-      await tx.grants.revoke(refresh.grantId, now);
+  const order = lookupOrder(params.token_type_hint);
+  // The lookups run inside the transaction: on PostgreSQL they then leave with the group's
+  // BEGIN, beside the other works' statements, and the revocations with its COMMIT, so a
+  // revocation costs its group a share of two round trips instead of two round trips of its
+  // own before the transaction (docs/PERFORMANCE.md, revoke-in-transaction). Both kinds are
+  // looked for at once; the hint decides which is taken when, against all odds, one hash is
+  // in both tables. Revoking twice is harmless (the first revocation time is kept), so the
+  // work may be run again (RunInTransaction).
+  return deps.transaction(async (tx): Promise<RevocationOutcome> => {
+    const [access, refresh] = await Promise.all([tx.accessTokens.owner(hash), tx.refreshTokens.owner(hash)]);
+    for (const kind of order) {
+      const owner = kind === 'access_token' ? access : refresh;
+      if (!owner) continue;
+      if (owner.clientId !== client.id) return { revoked: null, reason: 'other_client' };
+      if (kind === 'access_token') {
+        await tx.accessTokens.revoke(hash, now);
+        return { revoked: 'access_token', grantId: owner.grantId };
+      }
+      // The grant and the token together: once the grant is revoked, nothing descending from it works.
+      await tx.grants.revoke(owner.grantId, now);
       await tx.refreshTokens.revoke(hash, now);
-    });
-    return { revoked: 'refresh_token', grantId: refresh.grantId };
-  }
-  return { revoked: null, reason: 'unknown' };
+      return { revoked: 'refresh_token', grantId: owner.grantId };
+    }
+    return { revoked: null, reason: 'unknown' };
+  });
 }

@@ -6,7 +6,7 @@ import { precompiled } from './sqlite/precompiled.js';
 import { KeptRows, type ChangeWatch } from './kept-rows.js';
 import { parseStoredClaims } from './grants.js';
 import type { AccessTokenContext, NewAccessToken } from '../oauth/model.js';
-import type { AccessTokenPort, TransactionAccessTokenMethods } from '../oauth/ports.js';
+import type { AccessTokenPort, TokenOwner, TransactionAccessTokenMethods } from '../oauth/ports.js';
 
 /** Access tokens kept by each of find and findByJti at most. */
 const ACCESS_TOKENS_KEPT = 5000;
@@ -55,6 +55,11 @@ export class AccessTokenStore implements AccessTokenPort, TransactionAccessToken
 
   async revoke(tokenHash: string, now: number): Promise<void> {
     await revokeAccessTokenQuery(this.db, now, tokenHash);
+  }
+
+  async owner(tokenHash: string): Promise<TokenOwner | undefined> {
+    const [row] = await accessTokenOwnerQuery(this.db, tokenHash);
+    return row && { clientId: row.client_id, grantId: row.grant_id };
   }
 }
 
@@ -118,6 +123,9 @@ function accessContextQuery(db: Kysely<Database>) {
 
 const accessContextByHash = precompiled((db, tokenHash: string) => accessContextQuery(db).where('a.token_hash', '=', tokenHash));
 const accessContextByJti = precompiled((db, jti: string) => accessContextQuery(db).where('a.jti', '=', jti));
+
+const accessTokenOwnerQuery = precompiled((db, tokenHash: string) =>
+  db.selectFrom('access_tokens').select(['client_id', 'grant_id']).where('token_hash', '=', tokenHash));
 
 const revokeAccessTokenQuery = precompiled((db, now: number, tokenHash: string) =>
   db.updateTable('access_tokens').set({ revoked_at: now }).where('token_hash', '=', tokenHash).where('revoked_at', 'is', null));

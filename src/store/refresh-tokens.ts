@@ -6,7 +6,7 @@ import type { Database, RefreshTokensTable } from './schema.js';
 import { precompiled } from './sqlite/precompiled.js';
 import { liveGrant } from './grants.js';
 import type { ConsumedRefreshToken, ConsumedRefreshTokenRecord, NewRefreshToken, RefreshToken, RefreshTokenContext } from '../oauth/model.js';
-import type { RefreshTokenPort, TransactionRefreshTokenMethods } from '../oauth/ports.js';
+import type { RefreshTokenPort, TokenOwner, TransactionRefreshTokenMethods } from '../oauth/ports.js';
 
 export class RefreshTokenStore implements RefreshTokenPort, TransactionRefreshTokenMethods {
   constructor(private readonly db: Kysely<Database>) {}
@@ -71,6 +71,11 @@ export class RefreshTokenStore implements RefreshTokenPort, TransactionRefreshTo
     await revokeRefreshTokenQuery(this.db, now, tokenHash);
   }
 
+  async owner(tokenHash: string): Promise<TokenOwner | undefined> {
+    const [row] = await refreshTokenOwnerQuery(this.db, tokenHash);
+    return row && { clientId: row.client_id, grantId: row.grant_id };
+  }
+
   /** A refresh token with its grant's state, organization switch and user's e-mail, in one query (introspection). */
   async findContext(tokenHash: string): Promise<RefreshTokenContext | undefined> {
     const r = (await refreshContextByHash(this.db, tokenHash))[0];
@@ -132,6 +137,9 @@ const refreshTokenByHash = precompiled((db, tokenHash: string) =>
 const consumedRefreshTokenByHash = precompiled((db, tokenHash: string) =>
   db.selectFrom('consumed_refresh_tokens as c').innerJoin('grants as g', 'g.id', 'c.grant_id')
     .select(['c.grant_id', 'g.client_id', 'g.user_id']).where('c.token_hash', '=', tokenHash));
+
+const refreshTokenOwnerQuery = precompiled((db, tokenHash: string) =>
+  db.selectFrom('refresh_tokens').select(['client_id', 'grant_id']).where('token_hash', '=', tokenHash));
 
 const revokeRefreshTokenQuery = precompiled((db, now: number, tokenHash: string) =>
   db.updateTable('refresh_tokens').set({ revoked_at: now }).where('token_hash', '=', tokenHash).where('revoked_at', 'is', null));

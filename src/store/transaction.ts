@@ -61,6 +61,7 @@ function pgTransaction(trx: Kysely<Database>, grantIds: GrantIds): GroupTransact
   // ID-token contexts read with the codes consumed in this transaction (postgres/code-consume.ts).
   const contexts = new Map<number, IdTokenContext | undefined>();
   const refreshTokens = new RefreshTokenStore(trx);
+  const accessTokens = new AccessTokenStore(trx);
   const grants = new GrantStore(trx);
   return {
     stores: {
@@ -74,12 +75,14 @@ function pgTransaction(trx: Kysely<Database>, grantIds: GrantIds): GroupTransact
       }),
       accessTokens: bound({
         insert: async (token) => writes.insertAccessToken(token),
+        owner: (tokenHash) => accessTokens.owner(tokenHash),
         revoke: async (tokenHash, now) => writes.revokeAccessToken(tokenHash, now),
       }),
       refreshTokens: bound({
         consume: (tokenHash, clientId, now, successorHash) => refreshTokens.consume(tokenHash, clientId, now, successorHash),
         replaceSuccessor: (tokenHash, expected, next) => refreshTokens.replaceSuccessor(tokenHash, expected, next),
         revokeUnused: (tokenHash, now) => refreshTokens.revokeUnused(tokenHash, now),
+        owner: (tokenHash) => refreshTokens.owner(tokenHash),
         insert: async (token) => writes.insertRefreshToken(token),
         revoke: async (tokenHash, now) => writes.revokeRefreshToken(tokenHash, now),
       }),
