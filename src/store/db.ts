@@ -22,9 +22,10 @@ import { mailQueue } from './migrations/010-mail-queue.js';
 import { passwordResets } from './migrations/011-password-resets.js';
 import { secondFactors } from './migrations/012-second-factors.js';
 import { clientRegistration } from './migrations/013-client-registration.js';
+import { tableVersions } from './migrations/018-table-versions.js';
 import { PgChangeWatch, type WatchWarning } from './postgres/changes.js';
 import { BACKSTOP_PAGES, startCheckpointer, type Checkpointer } from './sqlite/checkpointer.js';
-import { SqliteChangeWatch } from './sqlite/changes.js';
+import { SqliteChangeWatch, type TableVersion } from './sqlite/changes.js';
 import type { ChangeWatch } from './kept-rows.js';
 import { withStatementCache } from './sqlite/statement-cache.js';
 import { openPgPool, pgConnectionConfig, type PgConnection } from './postgres/pool.js';
@@ -141,11 +142,21 @@ function openSqlite(path: string, options: OpenOptions): Store {
   }
   // Prepared once: native.pragma() prepares its statement anew on every call.
   const dataVersion = native.prepare('PRAGMA data_version').pluck();
+  // Prepared at its first use: the table appears with migration 018, after the database is opened.
+  let tableVersions: SqliteDatabase.Statement | undefined;
   const changes = new SqliteChangeWatch({
     get inTransaction() {
       return native.inTransaction;
     },
     dataVersion: () => dataVersion.get() as number,
+    tableVersions: () => {
+      try {
+        tableVersions ??= native.prepare('select name, version from latchkey_table_versions');
+      } catch {
+        return undefined;
+      }
+      return tableVersions.all() as TableVersion[];
+    },
   });
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(native, changes, { beginImmediate: options.beginImmediate ?? false }) }) });
   return {
@@ -220,6 +231,7 @@ function migrations(dialect: Dialect): Array<[string, Migration]> {
     ['011-password-resets', passwordResets(dialect)],
     ['012-second-factors', secondFactors(dialect)],
     ['013-client-registration', clientRegistration(dialect)],
+    ['018-table-versions', tableVersions(dialect)],
   ];
 }
 

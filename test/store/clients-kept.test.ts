@@ -64,6 +64,70 @@ for (const kind of databaseKinds()) {
       });
     });
 
+    // Migration 018: another connection's commit drops only what was read from a table it
+    // changed, so that two workers writing tokens all the time keep each other's clients.
+    if (kind === 'sqlite') {
+      test('another connection\'s commit that changed no client keeps the kept client; one that changed clients drops it', async () => {
+        await withStore(kind, async (t) => {
+          const { services, clock } = t;
+          const { client } = await registerClient(services, { name: 'App', redirectUris: ['https://a.example/cb'] });
+          const kept = await services.clients.findByClientId(client.clientId);
+          assert.ok(kept);
+          await nextTurn();
+          await asOtherProcess(t, async (other) => {
+            // Inserts (a new client: what a token grant's commit is made of) and an UPDATE of a
+            // table no client is read from.
+            await registerClient(other, { name: 'Other', redirectUris: ['https://b.example/cb'] });
+            await other.store.db.updateTable('sessions').set({ last_seen_at: 1 }).where('id_hash', '=', 'none').execute();
+            await other.store.db.insertInto('settings').values({ key: 'table-versions-test', value: '1', updated_at: 0 }).execute();
+            await nextTurn();
+            assert.equal(await services.clients.findByClientId(client.clientId), kept, 'still kept: the same object');
+
+            // An UPDATE of clients that matches no row changes nothing either, but a row trigger
+            // fires per row: the counter stays and the client stays kept.
+            await other.store.db.updateTable('clients').set({ name: 'x' }).where('id', '=', -1).execute();
+            await nextTurn();
+            assert.equal(await services.clients.findByClientId(client.clientId), kept, 'an UPDATE of no row moves no counter');
+
+            assert.equal(await other.clients.updateSecretHash(client.clientId, sha256Hex('from elsewhere'), nowSeconds(clock)), true);
+            await nextTurn();
+            const fresh = await services.clients.findByClientId(client.clientId);
+            assert.notEqual(fresh, kept);
+            assert.equal(fresh?.secretHash, sha256Hex('from elsewhere'));
+
+            // A DELETE of another table whose rows cascade to nothing kept: users (no client
+            // owner here) moves the users counter only; the client stays kept.
+            const again = await services.clients.findByClientId(client.clientId);
+            await nextTurn();
+            await other.store.db.deleteFrom('users').where('id', '=', -1).execute();
+            await nextTurn();
+            assert.equal(await services.clients.findByClientId(client.clientId), again);
+
+            await other.clients.delete(client.id);
+            await nextTurn();
+            assert.equal(await services.clients.findByClientId(client.clientId), undefined);
+          });
+        });
+      });
+
+      test('without the counters (a database not migrated to 018) another connection\'s commit drops every kept client', async () => {
+        await withStore(kind, async (t) => {
+          const { services } = t;
+          const { client } = await registerClient(services, { name: 'App', redirectUris: ['https://a.example/cb'] });
+          await services.store.db.schema.dropTable('latchkey_table_versions').execute();
+          const kept = await services.clients.findByClientId(client.clientId);
+          await nextTurn();
+          await asOtherProcess(t, async (other) => {
+            await registerClient(other, { name: 'Other', redirectUris: ['https://b.example/cb'] });
+            await nextTurn();
+            const after = await services.clients.findByClientId(client.clientId);
+            assert.notEqual(after, kept, 'dropped: nothing tells the tables apart');
+            assert.equal(after?.clientId, client.clientId);
+          });
+        });
+      });
+    }
+
     test('a lookup while a transaction is open (a JWT grant signing) does not trust the kept client', async () => {
       await withStore(kind, async (t) => {
         const { services, clock } = t;
