@@ -358,6 +358,29 @@ for (const kind of databaseKinds()) {
       assert.deepEqual(rows, [], 'its tokens are gone with it');
     });
 
+    test('a deleted client\'s tokens stop working at once on a second server on the same database', { skip: kind === 'postgres' ? false : 'two servers share a database on PostgreSQL' }, async () => {
+      const second = await startTestServer(kind, { database: server.db, file: { registration: 'open' } });
+      try {
+        const created = await register(server, CODE_CLIENT);
+        const client = await asTestClient(server, created);
+        const { code } = await mintCode(server, { client, userId: user.id });
+        const { accessToken } = tokensOf(await exchangeCode(server, client, code));
+        const basic = { id: client.clientId, secret: client.clientSecret ?? '' };
+        const cc = String((await postToken(second, { grant_type: 'client_credentials', scope: 'profile' }, { basic })).body.access_token);
+        // The second server reads both tokens and the client, and keeps them.
+        for (let i = 0; i < 3; i++) {
+          assert.equal((await getUser(second, accessToken)).status, 200);
+          assert.equal((await postEndpoint(second, '/oauth/introspect', { token: cc }, { basic })).json?.active, true);
+        }
+        assert.equal((await call(server, 'DELETE', managePath(client.clientId), { token: String(created.json.registration_access_token) })).status, 204);
+        assert.equal((await getUser(second, accessToken)).status, 401, 'refused at the other server the instant DELETE is answered');
+        assert.equal((await postEndpoint(second, '/oauth/introspect', { token: cc }, { basic })).status, 401, 'the deleted client no longer authenticates there either');
+        assert.equal((await postToken(second, { grant_type: 'client_credentials', scope: 'profile' }, { basic })).status, 401);
+      } finally {
+        await second.close();
+      }
+    });
+
     test('token mode: an initial access token is required, checked for expiry and uses, and its owner owns the clients', async () => {
       const gated = await startTestServer(kind, { file: { registration: 'token' } });
       try {
