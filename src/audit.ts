@@ -11,6 +11,9 @@
 //   refresh.retried                                    a retry inside refresh_retry_window
 //   token.revoked / grant.revoked                      RFC 7009 revocation, a user disconnecting an app
 //   client.secret_reset                                the developer portal or the CLI
+//   client.registered / client.registration_refused    RFC 7591 dynamic registration (`kind` open or token;
+//                                                      a refusal's `reason` is its RFC 7591 error code)
+//   registration.token_created                         `latchkey registration token create`
 //   client.created / client.updated / client.deleted   the developer portal or the CLI (address "cli")
 //   client_auth.failed / client_auth.locked            failed client authentication, backoff
 //   password.changed                                   the account page; every grant revoked
@@ -45,6 +48,9 @@ export type AuditEvent =
   | 'client.created'
   | 'client.updated'
   | 'client.deleted'
+  | 'client.registered'
+  | 'client.registration_refused'
+  | 'registration.token_created'
   | 'client_auth.failed'
   | 'client_auth.locked'
   | 'password.changed'

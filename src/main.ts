@@ -19,6 +19,10 @@ const USAGE = `usage: latchkey <command> [flags]
                 [--grant-types authorization_code,refresh_token,password,client_credentials] [--scopes "profile email"]
                 [--refresh-without-secret]
   client reset-secret --client-id ID
+  client list [--registered]    every client, or only the dynamically registered ones (RFC 7591)
+  client delete --client-id ID  delete a client with its grants and tokens
+  registration token create [--expires-in SECONDS] [--max-uses N] [--owner USER_ID]
+                             an initial access token for dynamic registration (config registration "token")
   keys rotate [--alg RS256|ES256] [--lead SECONDS]
                              new signing keys (both algorithms, or --alg), published at once, signing
                              after the lead (LATCHKEY_KEY_PUBLISH_LEAD, default 3600); the old ones

@@ -22,6 +22,7 @@ import { RefreshTokenStore } from './store/refresh-tokens.js';
 import { UserStore } from './store/users.js';
 import { transactionRunner, type RunInTransaction } from './store/transaction.js';
 import { MailQueueStore } from './store/mail-queue.js';
+import { RegistrationTokenStore } from './store/registration-tokens.js';
 import { EmailTokenStore } from './store/email-tokens.js';
 import { MailQueue } from './accounts/mail/queue.js';
 import { devChecksEnabled, guardRootStore, markWorks } from './store/dev-checks.js';
@@ -39,6 +40,8 @@ export interface Services extends AccountServices {
   transaction: RunInTransaction;
   /** JWT signing keys, RS256 and ES256 (cached; see oauth/signing-keys.ts). */
   signingKeys: SigningKeys;
+  /** Initial access tokens for dynamic client registration (RFC 7591 §3, registration `token`). */
+  registrationTokens: RegistrationTokenStore;
 }
 
 export interface ServiceOptions {
@@ -78,6 +81,7 @@ export function createServices(config: Config, store: Store, options: ServiceOpt
     signingKeys: new SigningKeys(root(new SigningKeyStore(db), 'signing keys'), {
       encryptionKey: config.encryptionKey, clock, accessTokenTtl: config.accessTokenTtl, idTokenTtl: ID_TOKEN_TTL, publishLead: config.keyPublishLead,
     }),
+    registrationTokens: root(new RegistrationTokenStore(db), 'services.registrationTokens'),
     mail: new MailQueue(mailQueue, clock, config.encryptionKey),
     mailQueue,
     emailTokens: new EmailTokenStore(db),

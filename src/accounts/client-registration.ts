@@ -137,6 +137,16 @@ export async function resetClientSecret(services: AccountServices, clientId: str
   return updated ? secret : undefined;
 }
 
+/**
+ * Whether the client's secret can be reset by hash alone (the portal, `client reset-secret`):
+ * not for public clients, nor for private_key_jwt (no secret) or client_secret_jwt (its secret
+ * is also kept sealed, and a reset that changed only the hash would break its assertions).
+ */
+export function hasResettableSecret(client: Client): boolean {
+  const method = client.tokenEndpointAuthMethod;
+  return !client.isPublic && client.secretHash !== null && (method === null || method === 'client_secret_basic' || method === 'client_secret_post');
+}
+
 /** The client as the CLI and portal show it (never the hash). */
 export function describeClient(client: Client) {
   return {

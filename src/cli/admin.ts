@@ -16,6 +16,7 @@ import { CommandError, UsageError, optionalString, parseBoolean, parseFlags, pas
 import { redactUrl, withServices, type Command } from './command.js';
 import { purgeCommand } from './purge.js';
 import { keysList, keysRotate } from './keys.js';
+import { clientDelete, clientList, registrationToken } from './registration.js';
 
 const DB_FLAG = { 'database-url': { type: 'string' } } as const;
 
@@ -187,6 +188,9 @@ export const COMMANDS: Record<string, Command> = {
   'org set-integrations': orgSetIntegrations,
   'client create': clientCreate,
   'client reset-secret': clientResetSecret,
+  'client list': clientList,
+  'client delete': clientDelete,
+  'registration token': registrationToken,
   'keys rotate': keysRotate,
   'keys list': keysList,
   migrate: migrateCommand,

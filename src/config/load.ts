@@ -72,7 +72,25 @@ export interface Config {
   mailLease: number;
   /** Config key `email_verification`: `optional` (default) or `required` (no sign-in or token for an unverified account). */
   emailVerification: 'optional' | 'required';
+  /**
+   * Config key `registration` (SPEC.md "Client registration and resources"): who may use
+   * RFC 7591 dynamic registration at POST /oauth/register — nobody (`closed`, default), anyone
+   * (`open`), or whoever holds an initial access token from `latchkey registration token create` (`token`).
+   */
+  registration: RegistrationMode;
+  /**
+   * Config key `registration_unused_ttl`: seconds a dynamically registered client that has
+   * never had a grant is kept before the purge deletes it (default 86400).
+   */
+  registrationUnusedTtl: number;
+  /** Requests a minute one address may make to /oauth/register and its RFC 7592 URIs (LATCHKEY_REGISTRATION_RATE_LIMIT; 0 = no limit). */
+  registrationRateLimit: number;
 }
+
+export const REGISTRATION_MODES = ['closed', 'open', 'token'] as const;
+export type RegistrationMode = (typeof REGISTRATION_MODES)[number];
+/** One day: long enough to finish an interrupted first authorization, short enough that abandoned registrations do not pile up. */
+export const DEFAULT_REGISTRATION_UNUSED_TTL = 86_400;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -102,6 +120,8 @@ const FILE_KEYS = {
   refresh_retry_window: 'refreshRetryWindow',
   scopes: 'scopes',
   email_verification: 'emailVerification',
+  registration: 'registration',
+  registration_unused_ttl: 'registrationUnusedTtl',
 } as const;
 
 export interface ConfigSources {
@@ -201,6 +221,12 @@ export function applyFileSettings(config: Config, settings: Record<string, unkno
       case 'email_verification':
         if (value !== 'optional' && value !== 'required') throw new ConfigError(`${what} must be "optional" or "required"`);
         config.emailVerification = value; break;
+      case 'registration':
+        if (typeof value !== 'string' || !(REGISTRATION_MODES as readonly string[]).includes(value)) {
+          throw new ConfigError(`${what} must be "closed", "open" or "token", got ${typeof value === 'string' ? shownValue(value) : value === null ? 'null' : `a ${Array.isArray(value) ? 'list' : typeof value}`}`);
+        }
+        config.registration = value as RegistrationMode; break;
+      case 'registration_unused_ttl': config.registrationUnusedTtl = positiveInt(value, what, { min: 60, max: 365 * 86_400 }); break;
     }
   }
 }
@@ -328,6 +354,9 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     mailRetryBase: positiveInt(env.LATCHKEY_MAIL_RETRY_BASE ?? 30, 'LATCHKEY_MAIL_RETRY_BASE', { min: 1, max: 3600 }),
     mailLease: positiveInt(env.LATCHKEY_MAIL_LEASE ?? 180, 'LATCHKEY_MAIL_LEASE', { min: 5, max: 3600 }),
     emailVerification: 'optional',
+    registration: 'closed',
+    registrationUnusedTtl: DEFAULT_REGISTRATION_UNUSED_TTL,
+    registrationRateLimit: positiveInt(env.LATCHKEY_REGISTRATION_RATE_LIMIT ?? 20, 'LATCHKEY_REGISTRATION_RATE_LIMIT', { min: 0 }),
   };
 
   const configPath = flags.config ?? env.LATCHKEY_CONFIG;

@@ -110,6 +110,8 @@ export const de: Catalogue = {
   'developer.idTokenAlgHint': 'Wie die ID-Tokens signiert werden, die Ihre App erhält (OpenID Connect).',
   'developer.kind.public': 'Öffentlich (kein Geheimnis, PKCE)',
   'developer.kind.confidential': 'Vertraulich (mit Geheimnis)',
+  'developer.kind.privateKeyJwt': 'Vertraulich (mit eigenem Schlüssel signiert, private_key_jwt)',
+  'developer.kind.registered': 'von der App selbst registriert',
   'developer.list.title': 'Ihre API-Clients',
   'developer.list.new': 'Neuer Client',
   'developer.list.empty': 'Sie haben noch keine API-Clients registriert. Mit einem Client kann Ihre App Personen um Zugriff auf ihr Latchkey-Konto bitten.',

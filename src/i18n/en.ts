@@ -123,6 +123,8 @@ export const en = {
   'developer.idTokenAlgHint': 'How the ID tokens your app receives are signed (OpenID Connect).',
   'developer.kind.public': 'Public (no secret, PKCE)',
   'developer.kind.confidential': 'Confidential (with secret)',
+  'developer.kind.privateKeyJwt': 'Confidential (signed with its own key, private_key_jwt)',
+  'developer.kind.registered': 'registered by the app itself',
   'developer.list.title': 'Your API clients',
   'developer.list.new': 'New client',
   'developer.list.empty': 'You have not registered any API clients yet. A client lets your app ask people for access to their Latchkey account.',

@@ -110,6 +110,8 @@ export const nl: Catalogue = {
   'developer.idTokenAlgHint': 'Hoe de ID-tokens die je app ontvangt worden ondertekend (OpenID Connect).',
   'developer.kind.public': 'Openbaar (geen geheim, PKCE)',
   'developer.kind.confidential': 'Vertrouwelijk (met geheim)',
+  'developer.kind.privateKeyJwt': 'Vertrouwelijk (ondertekend met een eigen sleutel, private_key_jwt)',
+  'developer.kind.registered': 'door de app zelf geregistreerd',
   'developer.list.title': 'Je API-clients',
   'developer.list.new': 'Nieuwe client',
   'developer.list.empty': 'Je hebt nog geen API-clients geregistreerd. Met een client kan je app mensen om toegang tot hun Latchkey-account vragen.',

@@ -8,31 +8,40 @@
 import type { Config } from '../config/load.js';
 import { nowSeconds, type Clock } from '../oauth/clock.js';
 import type { Store } from '../store/db.js';
-import { purgeExpired, type PurgeResult } from '../store/purge.js';
+import { purgeExpired, purgeUnusedRegistrations, type PurgeResult, type RegistrationPurgeCounts } from '../store/purge.js';
+import { DEFAULT_REGISTRATION_UNUSED_TTL } from '../config/load.js';
 import { loadPurgeHorizon, storePurgeHorizon, type PurgeHorizon } from '../store/settings.js';
 
 /** What a purge needs: the database, the clock and the settings its horizon comes from. */
 export interface PurgeDeps {
   store: Pick<Store, 'db'>;
   clock: Clock;
-  config: Pick<Config, 'purgeMargin' | 'refreshRetryWindow' | 'accessTokenTtl'>;
+  config: HorizonSettings & Partial<Pick<Config, 'registrationUnusedTtl'>>;
 }
+
+/** The settings a purge horizon is made of. */
+export type HorizonSettings = Pick<Config, 'purgeMargin' | 'refreshRetryWindow' | 'accessTokenTtl'>;
+
+/** What one cleanup deleted: the expired rows, and the registrations that never got a token. */
+export type PurgeOutcome = PurgeResult & RegistrationPurgeCounts;
 
 /** Where a purge's horizon came from: the one a server stored, or these settings. */
 export type HorizonSource = 'server' | 'config';
 
 /** The horizon these settings give: the margin, and max(retry window, access-token lifetime). */
-export function purgeHorizonOf(config: PurgeDeps['config']): PurgeHorizon {
+export function purgeHorizonOf(config: HorizonSettings): PurgeHorizon {
   return { margin: config.purgeMargin, reuseWindow: Math.max(config.refreshRetryWindow, config.accessTokenTtl) };
 }
 
 /** One cleanup, with the settings' horizon unless another is given. */
-export function purgeNow(deps: PurgeDeps, horizon: PurgeHorizon = purgeHorizonOf(deps.config)): Promise<PurgeResult> {
-  return purgeExpired(deps.store.db, {
-    now: nowSeconds(deps.clock),
-    margin: horizon.margin,
-    reuseWindow: horizon.reuseWindow,
+export async function purgeNow(deps: PurgeDeps, horizon: PurgeHorizon = purgeHorizonOf(deps.config)): Promise<PurgeOutcome> {
+  const now = nowSeconds(deps.clock);
+  // First: it records the registered clients that have a grant before the sweep below may delete their last one.
+  const registrations = await purgeUnusedRegistrations(deps.store.db, {
+    now, unusedTtl: deps.config.registrationUnusedTtl ?? DEFAULT_REGISTRATION_UNUSED_TTL, margin: horizon.margin,
   });
+  const expired = await purgeExpired(deps.store.db, { now, margin: horizon.margin, reuseWindow: horizon.reuseWindow });
+  return { ...expired, ...registrations };
 }
 
 /** Stores the settings' horizon for purges run outside the server (a server does this at start). */
@@ -41,7 +50,7 @@ export function recordServerHorizon(deps: PurgeDeps): Promise<void> {
 }
 
 /** One cleanup outside the server: with the horizon a server stored, else the settings' own. */
-export async function purgeWithStoredHorizon(deps: PurgeDeps): Promise<{ result: PurgeResult; horizon: PurgeHorizon; source: HorizonSource }> {
+export async function purgeWithStoredHorizon(deps: PurgeDeps): Promise<{ result: PurgeOutcome; horizon: PurgeHorizon; source: HorizonSource }> {
   const stored = await loadPurgeHorizon(deps.store.db);
   const horizon = stored ?? purgeHorizonOf(deps.config);
   return { result: await purgeNow(deps, horizon), horizon, source: stored ? 'server' : 'config' };

@@ -25,7 +25,12 @@ export type OAuthErrorCode =
   | 'account_selection_required'
   // Core §3.1.2.6: request objects are not implemented.
   | 'request_not_supported'
-  | 'request_uri_not_supported';
+  | 'request_uri_not_supported'
+  // RFC 7591 §3.2.2: dynamic client registration's refusals.
+  | 'invalid_redirect_uri'
+  | 'invalid_client_metadata'
+  | 'invalid_software_statement'
+  | 'unapproved_software_statement';
 
 /** Default HTTP status per code (RFC 6749 §5.2, RFC 6750 §3.1). */
 const STATUS: Record<OAuthErrorCode, number> = {
@@ -49,6 +54,10 @@ const STATUS: Record<OAuthErrorCode, number> = {
   account_selection_required: 400,
   request_not_supported: 400,
   request_uri_not_supported: 400,
+  invalid_redirect_uri: 400,
+  invalid_client_metadata: 400,
+  invalid_software_statement: 400,
+  unapproved_software_statement: 400,
 };
 
 export interface OAuthErrorOptions {

@@ -7,6 +7,7 @@ import type { Prompt, ResponseMode } from './authorize.js';
 import { CLAIMS_SUPPORTED, OFFLINE_ACCESS_SCOPE, OPENID_SCOPE } from './claims.js';
 import { GRANT_TYPES } from './grant-types.js';
 import { SIGNING_ALGS } from './signing-keys.js';
+import { REGISTRATION_PATH } from './registration.js';
 
 /** RFC 6749 §2.3.1 client_secret_basic / client_secret_post, and public clients (RFC 7591 §2 "none"). */
 export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
@@ -36,7 +37,10 @@ export function supportedScopes(scopes: readonly string[]): string[] {
   return out;
 }
 
-export function authorizationServerMetadata(config: Pick<Config, 'issuer' | 'scopes'>): Record<string, unknown> {
+/** The settings the documents are built from; `registration` is optional (closed when left out). */
+export type MetadataConfig = Pick<Config, 'issuer' | 'scopes'> & Partial<Pick<Config, 'registration'>>;
+
+export function authorizationServerMetadata(config: MetadataConfig): Record<string, unknown> {
   const issuer = config.issuer;
   return {
     // RFC 8414 §2: identical to the issuer the server is configured with (LATCHKEY_ISSUER).
@@ -60,6 +64,8 @@ export function authorizationServerMetadata(config: Pick<Config, 'issuer' | 'sco
     code_challenge_methods_supported: ['S256'],
     // RFC 9207 §3: every authorization response, success or error, carries `iss`.
     authorization_response_iss_parameter_supported: true,
+    // RFC 8414 §2 / RFC 7591 §3: only while someone may register (config `registration` open or token).
+    ...(config.registration !== undefined && config.registration !== 'closed' ? { registration_endpoint: `${issuer}${REGISTRATION_PATH}` } : {}),
   };
 }
 
@@ -67,7 +73,7 @@ export function authorizationServerMetadata(config: Pick<Config, 'issuer' | 'sco
  * The OpenID Provider metadata (OIDC Discovery 1.0 §3): every field of the RFC 8414 document,
  * with the same values, plus the OpenID Provider's own.
  */
-export function openIdProviderMetadata(config: Pick<Config, 'issuer' | 'scopes'>): Record<string, unknown> {
+export function openIdProviderMetadata(config: MetadataConfig): Record<string, unknown> {
   const oauth = authorizationServerMetadata(config);
   return {
     ...oauth,

@@ -6,6 +6,7 @@ import { KeptRows, type ChangeWatch } from './kept-rows.js';
 import type { GrantType } from '../oauth/grant-types.js';
 import type { Client, ClientMetadata, IdTokenAlg, JsonWebKeySet, NewClient, TokenEndpointAuthMethod } from '../oauth/model.js';
 import type { ClientPort } from '../oauth/ports.js';
+import type { RegisteredClientChanges, RegisteredClientPort } from '../oauth/registration.js';
 
 function toClient(row: Selectable<ClientsTable>): Client {
   return {
@@ -51,7 +52,7 @@ const CLIENTS_KEPT = 1000;
 /** The tables a kept client is read from. */
 export const CLIENT_TABLES = ['clients'] as const;
 
-export class ClientStore implements ClientPort {
+export class ClientStore implements ClientPort, RegisteredClientPort {
   /**
    * Every token-endpoint request looks its client up, and on SQLite that lookup, a statement
    * of its own outside the grant's transaction, cost more than its share of the grant's
@@ -135,6 +136,43 @@ export class ClientStore implements ClientPort {
       ...(changes.idTokenSignedResponseAlg !== undefined ? { id_token_signed_response_alg: changes.idTokenSignedResponseAlg } : {}),
       updated_at: now,
     }).where('id', '=', id).execute();
+  }
+
+  /** Every client, newest first (`latchkey client list`). */
+  async listAll(): Promise<Client[]> {
+    const rows = await this.db.selectFrom('clients').selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').execute();
+    return rows.map(toClient);
+  }
+
+  /** Dynamically registered clients (RFC 7591), newest first: what operators list and may delete. */
+  async listRegistered(): Promise<Client[]> {
+    const rows = await this.db.selectFrom('clients').selectAll().where('registration', 'is not', null).orderBy('created_at', 'desc').orderBy('id', 'desc').execute();
+    return rows.map(toClient);
+  }
+
+  async replaceRegistered(id: number, expectedTokenHash: string, changes: RegisteredClientChanges, now: number): Promise<boolean> {
+    const result = await this.db.updateTable('clients').set({
+      name: changes.name,
+      redirect_uris: JSON.stringify(changes.redirectUris),
+      grant_types: changes.grantTypes.join(' '),
+      scopes: changes.scopes.join(' '),
+      is_public: changes.isPublic ? 1 : 0,
+      token_endpoint_auth_method: changes.tokenEndpointAuthMethod,
+      jwks: changes.jwks ? JSON.stringify(changes.jwks) : null,
+      jwks_uri: changes.jwksUri,
+      post_logout_redirect_uris: JSON.stringify(changes.postLogoutRedirectUris),
+      id_token_signed_response_alg: changes.idTokenSignedResponseAlg,
+      metadata: JSON.stringify(changes.metadata),
+      ...(changes.secret ? { secret_hash: changes.secret.hash, secret_sealed: changes.secret.sealed } : {}),
+      registration_token_hash: changes.registrationTokenHash,
+      updated_at: now,
+    }).where('id', '=', id).where('registration_token_hash', '=', expectedTokenHash).executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async deleteRegistered(id: number, expectedTokenHash: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('clients').where('id', '=', id).where('registration_token_hash', '=', expectedTokenHash).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
   }
 
   /** Deletes the client; its grants, codes and tokens go with it (ON DELETE CASCADE). */

@@ -195,3 +195,47 @@ export async function countRows(db: Kysely<Database>): Promise<PurgeCounts> {
     sessions: await count('sessions'),
   };
 }
+
+/** What one cleanup of dynamic registrations deleted. */
+export interface RegistrationPurgeCounts {
+  /** Dynamically registered clients that never had a grant, older than the unused-registration window. */
+  registered_clients: number;
+  /** Initial access tokens expired more than `margin` ago, or used up. */
+  registration_tokens: number;
+}
+
+/**
+ * Registrations that never got a token expire (issue 23): a dynamically registered client older
+ * than `unusedTtl` seconds that has no grant and never had one is deleted. "Never had one" is
+ * registered_client_uses (migration 014): first every such client that has a grant now is
+ * recorded there (before the grant sweep of purgeExpired can delete its last grant, so run this
+ * first), then the clients with neither go, a batch at a time, with their codes (none) and
+ * assertions (ON DELETE CASCADE). Initial access tokens that expired more than `margin` ago or
+ * are used up go too (a used-up token is refused either way).
+ */
+export async function purgeUnusedRegistrations(db: Kysely<Database>, options: { now: number; unusedTtl: number; margin?: number; batchSize?: number }): Promise<RegistrationPurgeCounts> {
+  const { now } = options;
+  const margin = options.margin ?? DEFAULT_PURGE_MARGIN;
+  const batch = Math.max(1, Math.floor(options.batchSize ?? 1000));
+  await db.insertInto('registered_client_uses').columns(['client_id', 'seen_at'])
+    .expression((eb) => eb.selectFrom('clients as c').select((s) => ['c.id', s.val(now).as('seen_at')])
+      .where('c.registration', 'is not', null)
+      .where((w) => w.exists(w.selectFrom('grants as g').select('g.id').whereRef('g.client_id', '=', 'c.id')))
+      .where((w) => w.not(w.exists(w.selectFrom('registered_client_uses as u').select('u.client_id').whereRef('u.client_id', '=', 'c.id')))))
+    .onConflict((oc) => oc.column('client_id').doNothing())
+    .execute();
+  const registered_clients = await inBatches(batch, async () => {
+    const result = await db.deleteFrom('clients').where('id', 'in', (eb) => eb.selectFrom('clients as c').select('c.id')
+      .where('c.registration', 'is not', null)
+      .where('c.created_at', '<', now - options.unusedTtl)
+      .where((w) => w.not(w.exists(w.selectFrom('grants as g').select('g.id').whereRef('g.client_id', '=', 'c.id'))))
+      .where((w) => w.not(w.exists(w.selectFrom('registered_client_uses as u').select('u.client_id').whereRef('u.client_id', '=', 'c.id'))))
+      .limit(batch))
+      .executeTakeFirst();
+    return result.numDeletedRows;
+  });
+  const tokens = await db.deleteFrom('registration_tokens')
+    .where((eb) => eb.or([eb('expires_at', '<', now - margin), eb.and([eb('max_uses', 'is not', null), eb('uses', '>=', eb.ref('max_uses'))])]))
+    .executeTakeFirst();
+  return { registered_clients, registration_tokens: Number(tokens.numDeletedRows) };
+}

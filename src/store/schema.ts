@@ -94,6 +94,14 @@ export interface RegistrationTokensTable {
   max_uses: number | null;
   uses: Generated<number>;
   created_at: number;
+  /** The user the clients registered with it belong to; NULL: no owner. Migration 014. */
+  owner_user_id: number | null;
+}
+
+/** Dynamically registered clients that have had a grant (the purge spares them); migration 014. */
+export interface RegisteredClientUsesTable {
+  client_id: number;
+  seen_at: number;
 }
 
 /** Client assertion `jti`s seen, per client, until the assertion's exp (RFC 7523 §3); migration 013. */
@@ -356,5 +364,6 @@ export interface Database {
   mail_queue: MailQueueTable;
   email_tokens: EmailTokensTable;
   registration_tokens: RegistrationTokensTable;
+  registered_client_uses: RegisteredClientUsesTable;
   client_assertions: ClientAssertionsTable;
 }

@@ -4,6 +4,7 @@ import { html, type Html } from '../html.js';
 import { layout } from './layout.js';
 import { checkbox, csrfInput, field, formAlert, notice, select, textarea, timeOf, type FormErrors } from './forms.js';
 import type { Client, User } from '../oauth/model.js';
+import { hasResettableSecret } from '../accounts/client-registration.js';
 import { ENGLISH, type Translator } from '../i18n/index.js';
 
 interface PageBase {
@@ -33,7 +34,10 @@ function page(o: PageBase, title: string, body: Html): Html {
 }
 
 function kind(client: Client, { t }: Translator): string {
-  return client.isPublic ? t('developer.kind.public') : t('developer.kind.confidential');
+  // Dynamically registered clients (RFC 7591) may authenticate without a secret: private_key_jwt.
+  const how = client.isPublic ? t('developer.kind.public')
+    : client.tokenEndpointAuthMethod === 'private_key_jwt' ? t('developer.kind.privateKeyJwt') : t('developer.kind.confidential');
+  return client.registration === null ? how : `${how}, ${t('developer.kind.registered')}`;
 }
 
 export function clientListPage(o: PageBase & { clients: Client[]; notice?: string | undefined }): Html {
@@ -143,7 +147,7 @@ ${openIdFields(values, errors, tr)}
 <div class="actions"><button type="submit">${t('developer.edit.save')}</button></div>
 </form>
 </section>
-${client.isPublic
+${!hasResettableSecret(client)
   ? html``
   : html`<section class="card" aria-labelledby="secret-heading">
 <h2 id="secret-heading">${t('developer.edit.secretHeading')}</h2>

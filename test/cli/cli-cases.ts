@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { loadConfig } from '../../src/config/load.js';
-import { secretMatchesHash } from '../../src/oauth/crypto.js';
+import { secretMatchesHash, sha256Hex } from '../../src/oauth/crypto.js';
 import { verifyPassword } from '../../src/accounts/passwords.js';
 import { createServices } from '../../src/services.js';
 import { openDatabase } from '../../src/store/db.js';
@@ -148,6 +148,69 @@ export function cliTests(kind: DbKind): void {
         assertOneLineError(latchkey(db, 'frobnicate'), 2, /unknown command/);
         const after = await counts(db);
         assert.deepEqual(after, { ...before, organizations: (before.organizations ?? 0) + 1 });
+      } finally {
+        await db.drop();
+      }
+    });
+
+    test('registration token create, client list --registered, client delete (dynamic registration, RFC 7591)', async () => {
+      const db = await freshDatabase(kind);
+      try {
+        const plain = latchkey(db, 'registration', 'token', 'create');
+        assert.equal(plain.status, 0, plain.stderr);
+        assert.deepEqual(Object.keys(plain.json), ['token', 'expires_at']);
+        assert.match(String(plain.json.token), /^[A-Za-z0-9_-]{43}$/);
+        assert.equal(plain.json.expires_at, null, 'no expiry without --expires-in');
+        const startedAt = Math.floor(Date.now() / 1000);
+        const limited = latchkey(db, 'registration', 'token', 'create', '--expires-in', '3600', '--max-uses', '2');
+        assert.equal(limited.status, 0, limited.stderr);
+        assert.ok(Math.abs(Number(limited.json.expires_at) - (startedAt + 3600)) <= 5, JSON.stringify(limited.json));
+
+        const store = openDatabase(db.url);
+        try {
+          const rows = await store.db.selectFrom('registration_tokens').selectAll().orderBy('id').execute();
+          assert.equal(rows.length, 2);
+          assert.equal(rows[0]?.token_hash, sha256Hex(String(plain.json.token)), 'stored as its SHA-256 only');
+          assert.ok(!JSON.stringify(rows).includes(String(plain.json.token)));
+          assert.equal(rows[1]?.max_uses, 2);
+          assert.equal(Number(rows[1]?.expires_at), Number(limited.json.expires_at));
+
+          const services = createServices(loadConfig({ env: { DATABASE_URL: db.url } }), store);
+          const base = { secretHash: null, redirectUris: ['https://a.example/cb'], ownerUserId: null, isPublic: true, grantTypes: ['authorization_code' as const], scopes: ['profile'], refreshWithoutSecret: false, trusted: false, now: startedAt };
+          await services.clients.insert({ ...base, clientId: 'operator-made', name: 'Operator' });
+          await services.clients.insert({ ...base, clientId: 'self-registered', name: 'Dynamic', registration: 'open', tokenEndpointAuthMethod: 'none', registrationTokenHash: sha256Hex('x') });
+        } finally {
+          await store.close();
+        }
+        const registered = latchkey(db, 'client', 'list', '--registered');
+        assert.equal(registered.status, 0, registered.stderr);
+        const listed = registered.json.clients as Array<Record<string, unknown>>;
+        assert.deepEqual(listed.map((c) => [c.client_id, c.registration, c.token_endpoint_auth_method]), [['self-registered', 'open', 'none']]);
+        const all = latchkey(db, 'client', 'list');
+        assert.deepEqual((all.json.clients as Array<Record<string, unknown>>).map((c) => c.client_id).sort(), ['operator-made', 'self-registered']);
+        assert.ok(!all.stdout.includes('secret_hash') && !all.stdout.includes('registration_token_hash'), 'never a hash');
+
+        const deleted = latchkey(db, 'client', 'delete', '--client-id', 'self-registered');
+        assert.equal(deleted.status, 0, deleted.stderr);
+        assert.deepEqual(deleted.json, { client_id: 'self-registered', deleted: true });
+        assert.deepEqual(latchkey(db, 'client', 'list', '--registered').json, { clients: [] });
+
+        const before = await counts(db);
+        assertOneLineError(latchkey(db, 'client', 'delete', '--client-id', 'self-registered'), 1, /no client with id self-registered/);
+        assertOneLineError(latchkey(db, 'client', 'delete'), 2, /--client-id is required/);
+        for (const [flag, value] of [['--expires-in', '0'], ['--expires-in', 'abc'], ['--expires-in', '1.5'], ['--expires-in', '-5'], ['--max-uses', '0'], ['--max-uses', '99999999999'], ['--max-uses', '']] as const) {
+          assertOneLineError(latchkey(db, 'registration', 'token', 'create', flag, value), 2, new RegExp(`${flag}`));
+        }
+        assertOneLineError(latchkey(db, 'registration', 'token', 'create', '--bogus'), 2, /bogus/);
+        assertOneLineError(latchkey(db, 'registration', 'token', 'revoke'), 2, /unknown command "registration token revoke"/);
+        assertOneLineError(latchkey(db, 'registration', 'token', 'create', '--owner', '99'), 1, /no user with id 99/);
+        assert.deepEqual(await counts(db), before);
+        const check = openDatabase(db.url);
+        try {
+          assert.equal((await check.db.selectFrom('registration_tokens').selectAll().execute()).length, 2, 'no refused command minted a token');
+        } finally {
+          await check.close();
+        }
       } finally {
         await db.drop();
       }

@@ -15,6 +15,7 @@ import { ADDRESSES_PER_LIMIT, RATE_INCR } from '../../cluster/rate-windows.js';
 import { tooManyRequests } from '../../oauth/lockout.js';
 import { addressKey } from '../client-address.js';
 import { TOKEN_ROUTES } from '../token-routes.js';
+import { REGISTRATION_PATH } from '../../oauth/registration.js';
 
 /** The routes each coarse limit covers (method and path as registered). */
 export const TOKEN_LIMITED_ROUTES: ReadonlySet<string> = new Set(TOKEN_ROUTES.map((r) => `${r.method} ${r.path}`));
@@ -31,6 +32,14 @@ export const SIGNUP_LIMITED_ROUTES = new Set(['POST /signup']);
 export const RESET_LIMITED_ROUTES = new Set(['POST /forgot-password', 'POST /reset-password']);
 /** Showing the login, sign-up and reset forms: cheap (no database write) but still limited, in a budget of their own. */
 export const PAGE_LIMITED_ROUTES = new Set(['GET /login', 'GET /signup', 'GET /forgot-password', 'GET /reset-password']);
+
+/**
+ * Dynamic client registration (RFC 7591) and its RFC 7592 management URIs: anyone may call them
+ * (registration `open`), each registration writes a row (LATCHKEY_REGISTRATION_RATE_LIMIT, a budget of its own).
+ */
+export const REGISTRATION_LIMITED_ROUTES = new Set([
+  `POST ${REGISTRATION_PATH}`, `GET ${REGISTRATION_PATH}/:client_id`, `PUT ${REGISTRATION_PATH}/:client_id`, `DELETE ${REGISTRATION_PATH}/:client_id`,
+]);
 
 const WINDOW_MS = 60_000;
 
@@ -76,6 +85,7 @@ export async function registerRateLimits(app: FastifyInstance, shared?: Link): P
     });
   const groups: Array<{ routes: ReadonlySet<string>; hook: ReturnType<typeof limiter> }> = [];
   if (config.tokenRateLimit > 0) groups.push({ routes: TOKEN_LIMITED_ROUTES, hook: limiter('token', config.tokenRateLimit) });
+  if (config.registrationRateLimit > 0) groups.push({ routes: REGISTRATION_LIMITED_ROUTES, hook: limiter('register', config.registrationRateLimit) });
   if (config.loginRateLimit > 0) {
     groups.push({ routes: LOGIN_LIMITED_ROUTES, hook: limiter('login', config.loginRateLimit) });
     groups.push({ routes: SIGNUP_LIMITED_ROUTES, hook: limiter('signup', config.loginRateLimit) });

@@ -4,7 +4,7 @@
 // the portal's policy: absolute, no fragment, https except for loopback hosts.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
-  ClientRegistrationError, registerClient, resetClientSecret, validateClientName, validatePostLogoutRedirectUris, validateRedirectUris,
+  ClientRegistrationError, hasResettableSecret, registerClient, resetClientSecret, validateClientName, validatePostLogoutRedirectUris, validateRedirectUris,
 } from '../../accounts/client-registration.js';
 import { nowSeconds } from '../../oauth/clock.js';
 import { audit } from '../../audit.js';
@@ -198,7 +198,7 @@ export async function developerRoutes(app: FastifyInstance): Promise<void> {
     if (!session) return reply;
     const client = await ownedClient(request, reply, session);
     if (!client) return reply;
-    if (client.isPublic) return sendNotFound(reply, session);
+    if (!hasResettableSecret(client)) return sendNotFound(reply, session);
     return sendPage(reply, confirmResetPage({ ...pageBase(request, session), client }));
   });
 
@@ -207,7 +207,7 @@ export async function developerRoutes(app: FastifyInstance): Promise<void> {
     if (!session) return reply;
     const client = await ownedClient(request, reply, session);
     if (!client) return reply;
-    if (client.isPublic) return sendNotFound(reply, session);
+    if (!hasResettableSecret(client)) return sendNotFound(reply, session);
     if (!formChecked(request.body, 'confirm')) {
       return sendPage(reply, confirmResetPage({ ...pageBase(request, session), client, error: pageBase(request, session).t.t('developer.error.tickBox') }), 400);
     }

@@ -15,6 +15,7 @@ import { logoutRoutes } from './logout.js';
 import { metadataRoutes } from './metadata.js';
 import { orgRoutes } from './orgs.js';
 import { passwordResetRoutes } from './password-reset.js';
+import { registrationRoutes } from './register.js';
 import { revokeRoutes } from './revoke.js';
 import { signupRoutes } from './signup.js';
 import { tokenRoutes } from './token.js';
@@ -38,6 +39,7 @@ export const ROUTES: Array<(app: FastifyInstance) => Promise<void>> = [
   jwksRoutes,
   revokeRoutes,
   introspectRoutes,
+  registrationRoutes,
   tokenRoutes,
   userinfoRoutes,
 ];
