@@ -25,6 +25,10 @@ import { MailQueueStore } from './store/mail-queue.js';
 import { EmailTokenStore } from './store/email-tokens.js';
 import { MailQueue } from './accounts/mail/queue.js';
 import { devChecksEnabled, guardRootStore, markWorks } from './store/dev-checks.js';
+import { ClientAssertionStore } from './store/client-assertions.js';
+import type { ClientAssertionDeps } from './oauth/client-assertion.js';
+import { fetchJson } from './net/fetch-json.js';
+import { JwksCache } from './net/jwks-cache.js';
 
 /** Everything a server needs: the slice the account rules use (accounts/services.ts) and the rest. */
 export interface Services extends AccountServices {
@@ -39,6 +43,8 @@ export interface Services extends AccountServices {
   transaction: RunInTransaction;
   /** JWT signing keys, RS256 and ES256 (cached; see oauth/signing-keys.ts). */
   signingKeys: SigningKeys;
+  /** What client assertions (private_key_jwt, client_secret_jwt) are verified with: the jti store, the jwks_uri cache. */
+  clientAssertions: ClientAssertionDeps & { jwks: JwksCache };
 }
 
 export interface ServiceOptions {
@@ -78,6 +84,12 @@ export function createServices(config: Config, store: Store, options: ServiceOpt
     signingKeys: new SigningKeys(root(new SigningKeyStore(db), 'signing keys'), {
       encryptionKey: config.encryptionKey, clock, accessTokenTtl: config.accessTokenTtl, idTokenTtl: ID_TOKEN_TTL, publishLead: config.keyPublishLead,
     }),
+    clientAssertions: {
+      assertions: root(new ClientAssertionStore(db), 'services.clientAssertions'),
+      jwks: new JwksCache({ clock, fetch: (uri) => fetchJson(uri, { allowLoopback: config.allowLoopbackFetch }) }),
+      clock,
+      config,
+    },
     mail: new MailQueue(mailQueue, clock, config.encryptionKey),
     mailQueue,
     emailTokens: new EmailTokenStore(db),

@@ -22,6 +22,12 @@ export interface Config {
   scopes: string[];
   /** 32-byte key for encrypting signing keys at rest; null when LATCHKEY_ENCRYPTION_KEY is unset. */
   encryptionKey: Buffer | null;
+  /**
+   * LATCHKEY_ALLOW_LOOPBACK_FETCH=1: outbound fetches (a client's jwks_uri, net/fetch-json.ts)
+   * may go to loopback addresses, over plain http too. For tests and development only; other
+   * private addresses stay refused.
+   */
+  allowLoopbackFetch: boolean;
   redisUrl: string | null;
   /**
    * Which proxies' X-Forwarded-For to believe (Fastify's trustProxy): false (default), a
@@ -76,6 +82,13 @@ export interface Config {
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
+}
+
+/** An on/off environment variable: unset, empty, 0 or false is off; 1 or true is on. */
+function parseFlag(value: string | undefined, name: string): boolean {
+  if (value === undefined || value === '' || value === '0' || value === 'false') return false;
+  if (value === '1' || value === 'true') return true;
+  throw new ConfigError(`${name} must be 1 or 0, got ${JSON.stringify(value)}`);
 }
 
 export const DEFAULT_DATABASE_URL = 'sqlite:./var/latchkey.db';
@@ -308,6 +321,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     refreshRetryWindow: 0,
     scopes: [...DEFAULT_SCOPES],
     encryptionKey: parseEncryptionKey(env.LATCHKEY_ENCRYPTION_KEY),
+    allowLoopbackFetch: parseFlag(env.LATCHKEY_ALLOW_LOOPBACK_FETCH, 'LATCHKEY_ALLOW_LOOPBACK_FETCH'),
     redisUrl: env.REDIS_URL && env.REDIS_URL !== '' ? env.REDIS_URL : null,
     redisPrefix: env.LATCHKEY_REDIS_PREFIX ?? 'latchkey:',
     tokenRateLimit: positiveInt(env.LATCHKEY_TOKEN_RATE_LIMIT ?? 6000, 'LATCHKEY_TOKEN_RATE_LIMIT', { min: 0 }),
