@@ -42,21 +42,27 @@ export interface FetchJsonOptions {
   allowLoopback?: boolean;
 }
 
-/** Addresses never fetched from, loopback aside (see LOOPBACK). */
-const NOT_PUBLIC = new BlockList();
+/**
+ * Addresses never fetched from, loopback aside (isLoopbackAddress). One list per family: a
+ * BlockList matches IPv4 addresses against IPv6 rules through their mapped form, so
+ * ::ffff:0:0/96 in a shared list would refuse every IPv4 address.
+ */
+const NOT_PUBLIC_V4 = new BlockList();
 for (const [net, prefix] of [
   ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['169.254.0.0', 16], ['172.16.0.0', 12],
   ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.88.99.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15],
   ['198.51.100.0', 24], ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
-] as const) NOT_PUBLIC.addSubnet(net, prefix, 'ipv4');
+] as const) NOT_PUBLIC_V4.addSubnet(net, prefix, 'ipv4');
+const NOT_PUBLIC_V6 = new BlockList();
 for (const [net, prefix] of [
   ['::', 128], ['::ffff:0:0', 96], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 23],
   ['2001:db8::', 32], ['2002::', 16], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8],
-] as const) NOT_PUBLIC.addSubnet(net, prefix, 'ipv6');
+] as const) NOT_PUBLIC_V6.addSubnet(net, prefix, 'ipv6');
 
-const LOOPBACK = new BlockList();
-LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
-LOOPBACK.addAddress('::1', 'ipv6');
+const LOOPBACK_V4 = new BlockList();
+LOOPBACK_V4.addSubnet('127.0.0.0', 8, 'ipv4');
+const LOOPBACK_V6 = new BlockList();
+LOOPBACK_V6.addAddress('::1', 'ipv6');
 
 function family(address: string): 'ipv4' | 'ipv6' | undefined {
   const v = isIP(address);
@@ -65,15 +71,17 @@ function family(address: string): 'ipv4' | 'ipv6' | undefined {
 
 export function isLoopbackAddress(address: string): boolean {
   const f = family(address);
-  return f !== undefined && LOOPBACK.check(address, f);
+  if (f === 'ipv4') return LOOPBACK_V4.check(address, 'ipv4');
+  // Only ::1 itself (not ::ffff:127.0.0.1: a mapped address is refused like every mapped one).
+  return f === 'ipv6' && LOOPBACK_V6.check(address, 'ipv6');
 }
 
 /** Whether `address` (an IP literal) may be connected to. */
 export function isAllowedAddress(address: string, allowLoopback: boolean): boolean {
   const f = family(address);
   if (f === undefined) return false;
-  if (LOOPBACK.check(address, f)) return allowLoopback;
-  return !NOT_PUBLIC.check(address, f);
+  if (isLoopbackAddress(address)) return allowLoopback;
+  return f === 'ipv4' ? !NOT_PUBLIC_V4.check(address, 'ipv4') : !NOT_PUBLIC_V6.check(address, 'ipv6');
 }
 
 /**
