@@ -29,6 +29,7 @@ import { ClientAssertionStore } from './store/client-assertions.js';
 import type { ClientAssertionDeps } from './oauth/client-assertion.js';
 import { fetchJson } from './net/fetch-json.js';
 import { JwksCache } from './net/jwks-cache.js';
+import { ClientIdDocuments, withClientIdDocuments } from './net/client-id-documents.js';
 
 /** Everything a server needs: the slice the account rules use (accounts/services.ts) and the rest. */
 export interface Services extends AccountServices {
@@ -64,6 +65,12 @@ export function createServices(config: Config, store: Store, options: ServiceOpt
   const root = checks ? guardRootStore : <T extends object>(s: T, _name: string): T => s;
   const transaction = transactionRunner(store);
   const mailQueue = new MailQueueStore(db, store.dialect);
+  const fetchJsonAsConfigured = (url: string) => fetchJson(url, { allowLoopback: config.allowLoopbackFetch });
+  const clientStore = root(new ClientStore(db, store.changes), 'services.clients');
+  // Config client_id_metadata_documents: an unknown https client_id is looked up as a document.
+  const clients = config.clientIdMetadataDocuments
+    ? withClientIdDocuments(clientStore, new ClientIdDocuments(clientStore, { clock, fetch: fetchJsonAsConfigured, scopes: () => config.scopes, logger, allowLoopback: config.allowLoopbackFetch }))
+    : clientStore;
   return {
     config,
     clock,
@@ -72,7 +79,7 @@ export function createServices(config: Config, store: Store, options: ServiceOpt
     users: root(new UserStore(db), 'services.users'),
     orgs: root(new OrganizationStore(db), 'services.orgs'),
     invitations: root(new InvitationStore(db), 'services.invitations'),
-    clients: root(new ClientStore(db, store.changes), 'services.clients'),
+    clients,
     grants: root(new GrantStore(db), 'services.grants'),
     factors: root(new FactorStore(db), 'services.factors'),
     passwordResets: root(new PasswordResetStore(db), 'services.passwordResets'),
@@ -86,7 +93,7 @@ export function createServices(config: Config, store: Store, options: ServiceOpt
     }),
     clientAssertions: {
       assertions: root(new ClientAssertionStore(db), 'services.clientAssertions'),
-      jwks: new JwksCache({ clock, fetch: (uri) => fetchJson(uri, { allowLoopback: config.allowLoopbackFetch }) }),
+      jwks: new JwksCache({ clock, fetch: fetchJsonAsConfigured }),
       clock,
       config,
     },

@@ -28,6 +28,11 @@ export interface Config {
    * private addresses stay refused.
    */
   allowLoopbackFetch: boolean;
+  /**
+   * Config `client_id_metadata_documents` (default false): an unknown client_id that is an https
+   * URL is looked up as a client ID metadata document (net/client-id-documents.ts).
+   */
+  clientIdMetadataDocuments: boolean;
   redisUrl: string | null;
   /**
    * Which proxies' X-Forwarded-For to believe (Fastify's trustProxy): false (default), a
@@ -115,6 +120,7 @@ const FILE_KEYS = {
   refresh_retry_window: 'refreshRetryWindow',
   scopes: 'scopes',
   email_verification: 'emailVerification',
+  client_id_metadata_documents: 'clientIdMetadataDocuments',
 } as const;
 
 export interface ConfigSources {
@@ -203,6 +209,9 @@ export function applyFileSettings(config: Config, settings: Record<string, unkno
       case 'signup':
         if (typeof value !== 'boolean') throw new ConfigError(`${what} must be true or false`);
         config.signup = value; break;
+      case 'client_id_metadata_documents':
+        if (typeof value !== 'boolean') throw new ConfigError(`${what} must be true or false`);
+        config.clientIdMetadataDocuments = value; break;
       case 'refresh_retry_window': config.refreshRetryWindow = positiveInt(value, what, { min: 0, max: 60 }); break;
       case 'scopes': {
         if (!Array.isArray(value) || value.length === 0 || !value.every((s) => typeof s === 'string' && SCOPE_TOKEN.test(s))) {
@@ -318,6 +327,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     ...PROFILES[profileName],
     accessTokenFormat: 'opaque',
     signup: true,
+    clientIdMetadataDocuments: false,
     refreshRetryWindow: 0,
     scopes: [...DEFAULT_SCOPES],
     encryptionKey: parseEncryptionKey(env.LATCHKEY_ENCRYPTION_KEY),

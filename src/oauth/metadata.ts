@@ -40,7 +40,7 @@ export function supportedScopes(scopes: readonly string[]): string[] {
   return out;
 }
 
-export function authorizationServerMetadata(config: Pick<Config, 'issuer' | 'scopes'>): Record<string, unknown> {
+export function authorizationServerMetadata(config: Pick<Config, 'issuer' | 'scopes'> & Partial<Pick<Config, 'clientIdMetadataDocuments'>>): Record<string, unknown> {
   const issuer = config.issuer;
   return {
     // RFC 8414 §2: identical to the issuer the server is configured with (LATCHKEY_ISSUER).
@@ -68,6 +68,8 @@ export function authorizationServerMetadata(config: Pick<Config, 'issuer' | 'sco
     code_challenge_methods_supported: ['S256'],
     // RFC 9207 §3: every authorization response, success or error, carries `iss`.
     authorization_response_iss_parameter_supported: true,
+    // OAuth Client ID Metadata Document draft §5 (MCP): https client_ids name their documents.
+    ...(config.clientIdMetadataDocuments === true ? { client_id_metadata_document_supported: true } : {}),
   };
 }
 
@@ -75,7 +77,7 @@ export function authorizationServerMetadata(config: Pick<Config, 'issuer' | 'sco
  * The OpenID Provider metadata (OIDC Discovery 1.0 §3): every field of the RFC 8414 document,
  * with the same values, plus the OpenID Provider's own.
  */
-export function openIdProviderMetadata(config: Pick<Config, 'issuer' | 'scopes'>): Record<string, unknown> {
+export function openIdProviderMetadata(config: Pick<Config, 'issuer' | 'scopes'> & Partial<Pick<Config, 'clientIdMetadataDocuments'>>): Record<string, unknown> {
   const oauth = authorizationServerMetadata(config);
   return {
     ...oauth,
