@@ -16,6 +16,7 @@
 //   registration.token_created                         `latchkey registration token create`
 //   client.created / client.updated / client.deleted   the developer portal or the CLI (address "cli")
 //   client_auth.failed / client_auth.locked            failed client authentication, backoff
+//   client_auth.assertion_replayed                     a client assertion's jti presented again (RFC 7523 §3)
 //   password.changed                                   the account page; every grant revoked
 //   email.changed                                      the account page (never the address itself)
 //   password.reset_requested / .reset_limited           "Forgot password?" (user_id null: no such account)
@@ -53,6 +54,7 @@ export type AuditEvent =
   | 'registration.token_created'
   | 'client_auth.failed'
   | 'client_auth.locked'
+  | 'client_auth.assertion_replayed'
   | 'password.changed'
   | 'email.changed'
   | 'password.reset_requested'
@@ -119,7 +121,7 @@ export interface AuditLogger {
 }
 
 // Replays and lockouts are signs of an attack: logged as warnings so they stand out.
-const WARN: ReadonlySet<AuditEvent> = new Set<AuditEvent>(['code.reuse_detected', 'refresh.reuse_detected', 'login.locked', 'client_auth.locked', 'mail.failed', 'password.reset_limited']);
+const WARN: ReadonlySet<AuditEvent> = new Set<AuditEvent>(['code.reuse_detected', 'refresh.reuse_detected', 'login.locked', 'client_auth.locked', 'client_auth.assertion_replayed', 'mail.failed', 'password.reset_limited']);
 
 export function audit(logger: AuditLogger, event: AuditEvent, fields: AuditFields): void {
   const line = { audit: true, event, ...fields };

@@ -26,6 +26,11 @@ import { RegistrationTokenStore } from './store/registration-tokens.js';
 import { EmailTokenStore } from './store/email-tokens.js';
 import { MailQueue } from './accounts/mail/queue.js';
 import { devChecksEnabled, guardRootStore, markWorks } from './store/dev-checks.js';
+import { ClientAssertionStore } from './store/client-assertions.js';
+import type { ClientAssertionDeps } from './oauth/client-assertion.js';
+import { fetchJson } from './net/fetch-json.js';
+import { JwksCache } from './net/jwks-cache.js';
+import { ClientIdDocuments, withClientIdDocuments } from './net/client-id-documents.js';
 
 /** Everything a server needs: the slice the account rules use (accounts/services.ts) and the rest. */
 export interface Services extends AccountServices {
@@ -42,6 +47,8 @@ export interface Services extends AccountServices {
   signingKeys: SigningKeys;
   /** Initial access tokens for dynamic client registration (RFC 7591 §3, registration `token`). */
   registrationTokens: RegistrationTokenStore;
+  /** What client assertions (private_key_jwt, client_secret_jwt) are verified with: the jti store, the jwks_uri cache. */
+  clientAssertions: ClientAssertionDeps & { jwks: JwksCache };
 }
 
 export interface ServiceOptions {
@@ -61,6 +68,12 @@ export function createServices(config: Config, store: Store, options: ServiceOpt
   const root = checks ? guardRootStore : <T extends object>(s: T, _name: string): T => s;
   const transaction = transactionRunner(store);
   const mailQueue = new MailQueueStore(db, store.dialect);
+  const fetchJsonAsConfigured = (url: string) => fetchJson(url, { allowLoopback: config.allowLoopbackFetch });
+  const clientStore = root(new ClientStore(db, store.changes), 'services.clients');
+  // Config client_id_metadata_documents: an unknown https client_id is looked up as a document.
+  const clients = config.clientIdMetadataDocuments
+    ? withClientIdDocuments(clientStore, new ClientIdDocuments(clientStore, { clock, fetch: fetchJsonAsConfigured, scopes: () => config.scopes, logger, allowLoopback: config.allowLoopbackFetch }))
+    : clientStore;
   return {
     config,
     clock,
@@ -69,7 +82,7 @@ export function createServices(config: Config, store: Store, options: ServiceOpt
     users: root(new UserStore(db), 'services.users'),
     orgs: root(new OrganizationStore(db), 'services.orgs'),
     invitations: root(new InvitationStore(db), 'services.invitations'),
-    clients: root(new ClientStore(db, store.changes), 'services.clients'),
+    clients,
     grants: root(new GrantStore(db), 'services.grants'),
     factors: root(new FactorStore(db), 'services.factors'),
     passwordResets: root(new PasswordResetStore(db), 'services.passwordResets'),
@@ -82,6 +95,12 @@ export function createServices(config: Config, store: Store, options: ServiceOpt
       encryptionKey: config.encryptionKey, clock, accessTokenTtl: config.accessTokenTtl, idTokenTtl: ID_TOKEN_TTL, publishLead: config.keyPublishLead,
     }),
     registrationTokens: root(new RegistrationTokenStore(db), 'services.registrationTokens'),
+    clientAssertions: {
+      assertions: root(new ClientAssertionStore(db), 'services.clientAssertions'),
+      jwks: new JwksCache({ clock, fetch: fetchJsonAsConfigured }),
+      clock,
+      config,
+    },
     mail: new MailQueue(mailQueue, clock, config.encryptionKey),
     mailQueue,
     emailTokens: new EmailTokenStore(db),

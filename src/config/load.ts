@@ -22,6 +22,17 @@ export interface Config {
   scopes: string[];
   /** 32-byte key for encrypting signing keys at rest; null when LATCHKEY_ENCRYPTION_KEY is unset. */
   encryptionKey: Buffer | null;
+  /**
+   * LATCHKEY_ALLOW_LOOPBACK_FETCH=1: outbound fetches (a client's jwks_uri, net/fetch-json.ts)
+   * may go to loopback addresses, over plain http too. For tests and development only; other
+   * private addresses stay refused.
+   */
+  allowLoopbackFetch: boolean;
+  /**
+   * Config `client_id_metadata_documents` (default false): an unknown client_id that is an https
+   * URL is looked up as a client ID metadata document (net/client-id-documents.ts).
+   */
+  clientIdMetadataDocuments: boolean;
   redisUrl: string | null;
   /**
    * Which proxies' X-Forwarded-For to believe (Fastify's trustProxy): false (default), a
@@ -96,6 +107,13 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** An on/off environment variable: unset, empty, 0 or false is off; 1 or true is on. */
+function parseFlag(value: string | undefined, name: string): boolean {
+  if (value === undefined || value === '' || value === '0' || value === 'false') return false;
+  if (value === '1' || value === 'true') return true;
+  throw new ConfigError(`${name} must be 1 or 0, got ${JSON.stringify(value)}`);
+}
+
 export const DEFAULT_DATABASE_URL = 'sqlite:./var/latchkey.db';
 export const DEFAULT_SCOPES = ['openid', 'profile', 'email'];
 /**
@@ -122,6 +140,7 @@ const FILE_KEYS = {
   email_verification: 'emailVerification',
   registration: 'registration',
   registration_unused_ttl: 'registrationUnusedTtl',
+  client_id_metadata_documents: 'clientIdMetadataDocuments',
 } as const;
 
 export interface ConfigSources {
@@ -210,6 +229,9 @@ export function applyFileSettings(config: Config, settings: Record<string, unkno
       case 'signup':
         if (typeof value !== 'boolean') throw new ConfigError(`${what} must be true or false`);
         config.signup = value; break;
+      case 'client_id_metadata_documents':
+        if (typeof value !== 'boolean') throw new ConfigError(`${what} must be true or false`);
+        config.clientIdMetadataDocuments = value; break;
       case 'refresh_retry_window': config.refreshRetryWindow = positiveInt(value, what, { min: 0, max: 60 }); break;
       case 'scopes': {
         if (!Array.isArray(value) || value.length === 0 || !value.every((s) => typeof s === 'string' && SCOPE_TOKEN.test(s))) {
@@ -331,9 +353,11 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     ...PROFILES[profileName],
     accessTokenFormat: 'opaque',
     signup: true,
+    clientIdMetadataDocuments: false,
     refreshRetryWindow: 0,
     scopes: [...DEFAULT_SCOPES],
     encryptionKey: parseEncryptionKey(env.LATCHKEY_ENCRYPTION_KEY),
+    allowLoopbackFetch: parseFlag(env.LATCHKEY_ALLOW_LOOPBACK_FETCH, 'LATCHKEY_ALLOW_LOOPBACK_FETCH'),
     redisUrl: env.REDIS_URL && env.REDIS_URL !== '' ? env.REDIS_URL : null,
     redisPrefix: env.LATCHKEY_REDIS_PREFIX ?? 'latchkey:',
     tokenRateLimit: positiveInt(env.LATCHKEY_TOKEN_RATE_LIMIT ?? 6000, 'LATCHKEY_TOKEN_RATE_LIMIT', { min: 0 }),

@@ -4,7 +4,15 @@
 // client_id alone (RFC 6749 §2.3, §3.2.1). Framework-free: it takes the Authorization header,
 // the flat parameters and a way to look a client up, and returns the Client or throws.
 // authenticateClientGuarded adds the brute-force guard (a port, ClientAuthGuard) around it.
+//
+// Clients may also authenticate by assertion (client-assertion.ts: private_key_jwt and
+// client_secret_jwt, RFC 7523 §2.2). The client's registered token_endpoint_auth_method
+// decides: a client registered for private_key_jwt or client_secret_jwt must send an
+// assertion and nothing else, and every other client (client_secret_basic or _post, none,
+// and the clients made before migration 013, whose method is null) must not send one.
+// client_secret_basic and client_secret_post stay interchangeable, as they always were.
 import { audit, type AuditLogger } from '../audit.js';
+import { AssertionRefused, CLIENT_ASSERTION_TYPE, readAssertion, verifyClientAssertion, type AssertionEndpoint, type ClientAssertionDeps, type PresentedAssertion } from './client-assertion.js';
 import { OAuthError } from './errors.js';
 import { lockoutError, type Lockout } from './lockout.js';
 import { secretMatchesHash, sha256Hex } from './crypto.js';
@@ -23,6 +31,8 @@ export interface ClientAuthRequest {
    * refresh_without_secret may identify itself by client_id alone there.
    */
   allowRefreshWithoutSecret?: boolean;
+  /** Where the request was sent: that endpoint's URL is an accepted client assertion `aud` (default token). */
+  endpoint?: AssertionEndpoint;
 }
 
 // Client ids are ours (newId: 22 characters); anything far longer is not worth a lookup.
@@ -103,8 +113,63 @@ function presentedCredentials(request: ClientAuthRequest, basic: { clientId: str
   return { clientId: bodyId, secret: bodySecret, basic: false };
 }
 
-function failed(presented: PresentedCredentials, debug: string): OAuthError {
+function failed(presented: { basic: boolean }, debug: string): OAuthError {
   return new OAuthError('invalid_client', 'client authentication failed', { basicAuthAttempted: presented.basic, debug });
+}
+
+/** The methods that authenticate by assertion, never by a secret sent along. */
+function assertionMethod(client: Client | undefined): 'private_key_jwt' | 'client_secret_jwt' | undefined {
+  const method = client?.tokenEndpointAuthMethod;
+  return method === 'private_key_jwt' || method === 'client_secret_jwt' ? method : undefined;
+}
+
+const NO_BASIC = { basic: false } as const;
+
+/**
+ * The client assertion the request carries, read but not verified (client-assertion.ts
+ * readAssertion); undefined when it carries none. Throws invalid_request for an incomplete
+ * pair or a second method beside it, invalid_client for anything else wrong with it.
+ */
+function presentedAssertion(request: ClientAuthRequest, basic: { clientId: string; secret: string } | undefined): PresentedAssertion | undefined {
+  const type = request.params.client_assertion_type;
+  const jwt = request.params.client_assertion;
+  if (type === undefined && jwt === undefined) return undefined;
+  // RFC 6749 §2.3: one method per request.
+  if (basic) throw new OAuthError('invalid_request', 'use one client authentication method: either HTTP Basic or a client assertion, not both');
+  if (request.params.client_secret !== undefined && request.params.client_secret !== '') {
+    throw new OAuthError('invalid_request', 'use one client authentication method: either client_secret or a client assertion, not both');
+  }
+  if (type === undefined || type === '') throw new OAuthError('invalid_request', 'client_assertion_type is required with client_assertion');
+  if (jwt === undefined || jwt === '') throw new OAuthError('invalid_request', 'client_assertion is required with client_assertion_type');
+  // RFC 7521 §4.2.1: an assertion that cannot be used is invalid_client.
+  if (type !== CLIENT_ASSERTION_TYPE) throw failed(NO_BASIC, `unsupported client_assertion_type ${JSON.stringify(type.slice(0, 100))}`);
+  let read: PresentedAssertion;
+  try {
+    read = readAssertion(jwt);
+  } catch (err) {
+    throw failed(NO_BASIC, (err as Error).message);
+  }
+  if (!presentableId(read.clientId)) throw failed(NO_BASIC, UNPRESENTABLE);
+  // RFC 7521 §4.2: client_id, when sent, names the same client as the assertion.
+  const bodyId = request.params.client_id;
+  if (bodyId !== undefined && bodyId !== '' && bodyId !== read.clientId) throw failed(NO_BASIC, 'client_id does not match the client assertion\'s iss and sub');
+  return read;
+}
+
+/** Judges a client assertion against the client it names; throws invalid_client. */
+async function verifyAssertion(assertion: PresentedAssertion, client: Client | undefined, endpoint: AssertionEndpoint, deps: ClientAssertionDeps | undefined, onReplay?: () => void): Promise<Client> {
+  if (!client) throw failed(NO_BASIC, `unknown client ${assertion.clientId}`);
+  if (!deps) throw failed(NO_BASIC, 'client assertions are not accepted here');
+  try {
+    await verifyClientAssertion(client, assertion, endpoint, deps);
+  } catch (err) {
+    if (err instanceof AssertionRefused) {
+      if (err.replay) onReplay?.();
+      throw failed(NO_BASIC, err.message);
+    }
+    throw err;
+  }
+  return client;
 }
 
 const UNPRESENTABLE = 'client_id too long or not printable, or client_secret too long';
@@ -119,17 +184,20 @@ function presentableId(clientId: string): boolean {
 
 /** Judges the presented credentials against the client they name (`client`: the one lookup's answer). */
 function verifyClient(presented: PresentedCredentials, client: Client | undefined, allowRefreshWithoutSecret: boolean | undefined): Client {
+  const byAssertion = assertionMethod(client);
   if (presented.secret !== undefined) {
     if (presented.secret.length > MAX_SECRET_LENGTH) throw failed(presented, UNPRESENTABLE);
     // Always one hash and one constant-time comparison, whether or not the client exists.
     const matches = secretMatchesHash(presented.secret, client?.secretHash ?? DUMMY_SECRET_HASH);
     if (!client) throw failed(presented, `unknown client ${presented.clientId}`);
+    if (byAssertion) throw failed(presented, `client ${client.clientId} is registered for ${byAssertion} and sent a secret`);
     if (client.isPublic || client.secretHash === null) throw failed(presented, `public client ${client.clientId} sent a secret`);
     if (!matches) throw failed(presented, `wrong secret for client ${client.clientId}`);
     return client;
   }
 
   if (!client) throw failed(presented, `unknown client ${presented.clientId}`);
+  if (byAssertion) throw failed(presented, `client ${client.clientId} is registered for ${byAssertion} and sent no client assertion`);
   if (client.isPublic) return client;
   if (allowRefreshWithoutSecret && client.refreshWithoutSecret) return client;
   throw failed(presented, `confidential client ${client.clientId} sent no secret`);
@@ -140,8 +208,11 @@ function verifyClient(presented: PresentedCredentials, client: Client | undefine
  * invalid_client (401; WWW-Authenticate: Basic when Basic was tried, RFC 6749 §5.2) for an
  * unknown client, a wrong secret, or a confidential client that sent no secret.
  */
-export async function authenticateClient(request: ClientAuthRequest, findClient: ClientLookup): Promise<Client> {
-  const presented = presentedCredentials(request, parseBasicAuthorization(request.authorization));
+export async function authenticateClient(request: ClientAuthRequest, findClient: ClientLookup, assertions?: ClientAssertionDeps): Promise<Client> {
+  const basic = parseBasicAuthorization(request.authorization);
+  const assertion = presentedAssertion(request, basic);
+  if (assertion) return verifyAssertion(assertion, await findClient(assertion.clientId), request.endpoint ?? 'token', assertions);
+  const presented = presentedCredentials(request, basic);
   if (!presentableId(presented.clientId)) throw failed(presented, UNPRESENTABLE);
   return verifyClient(presented, await findClient(presented.clientId), request.allowRefreshWithoutSecret);
 }
@@ -161,6 +232,8 @@ export interface ClientAuthDeps {
   /** The one client lookup client authentication makes. */
   clients: RootPick<ClientPort, 'findByClientId'>;
   guard: ClientAuthGuard;
+  /** What client assertions are verified with; without it every assertion is refused (invalid_client). */
+  clientAssertions?: ClientAssertionDeps;
 }
 
 export interface GuardedClientAuthRequest extends ClientAuthRequest {
@@ -180,8 +253,11 @@ export interface GuardedClientAuthRequest extends ClientAuthRequest {
 export async function authenticateClientGuarded(request: GuardedClientAuthRequest, deps: ClientAuthDeps): Promise<Client> {
   // A malformed Basic header names no client: invalid_client, with nothing checked or counted.
   const basic = parseBasicAuthorization(request.authorization);
+  // An assertion is read (not yet verified) first: the client it names is the one checked for a lockout.
+  const assertion = presentedAssertion(request, basic);
   const bodyId = request.params.client_id;
-  const claimedId = basic ? basic.clientId : bodyId === undefined || bodyId === '' || bodyId.length > MAX_CLIENT_ID_LENGTH ? undefined : bodyId;
+  const claimedId = assertion ? assertion.clientId
+    : basic ? basic.clientId : bodyId === undefined || bodyId === '' || bodyId.length > MAX_CLIENT_ID_LENGTH ? undefined : bodyId;
   if (claimedId !== undefined) {
     const lockout = await deps.guard.checkClient(claimedId, request.address);
     if (lockout) {
@@ -189,18 +265,30 @@ export async function authenticateClientGuarded(request: GuardedClientAuthReques
       throw lockoutError(lockout);
     }
   }
-  const presented = presentedCredentials(request, basic);
-  // An id no client can have (empty, too long, control characters): nothing looked up or counted.
-  if (!presentableId(presented.clientId)) throw failed(presented, UNPRESENTABLE);
-  const client = await deps.clients.findByClientId(presented.clientId);
+  let clientId: string;
+  let client: Client | undefined;
+  let verify: () => Client | Promise<Client>;
+  if (assertion) {
+    clientId = assertion.clientId;
+    client = await deps.clients.findByClientId(clientId);
+    verify = () => verifyAssertion(assertion, client, request.endpoint ?? 'token', deps.clientAssertions, () => {
+      audit(request.log, 'client_auth.assertion_replayed', { client_id: clientId, address: request.address });
+    });
+  } else {
+    const presented = presentedCredentials(request, basic);
+    // An id no client can have (empty, too long, control characters): nothing looked up or counted.
+    if (!presentableId(presented.clientId)) throw failed(presented, UNPRESENTABLE);
+    clientId = presented.clientId;
+    client = await deps.clients.findByClientId(clientId);
+    verify = () => verifyClient(presented, client, request.allowRefreshWithoutSecret);
+  }
   let verified: Client;
   try {
-    verified = verifyClient(presented, client, request.allowRefreshWithoutSecret);
+    verified = await verify();
   } catch (err) {
     // Only a confidential client's failures count: an unknown client_id has nothing to guess,
     // and counting a public client's would let anyone lock every user of an app out.
     if (client !== undefined && !client.isPublic) {
-      const clientId = presented.clientId;
       const lockout = await deps.guard.clientFailed(clientId);
       audit(request.log, 'client_auth.failed', { client_id: clientId, address: request.address });
       if (lockout) audit(request.log, 'client_auth.locked', { client_id: clientId, address: request.address, retry_after: lockout.retryAfter });

@@ -8,9 +8,13 @@ import { CLAIMS_SUPPORTED, OFFLINE_ACCESS_SCOPE, OPENID_SCOPE } from './claims.j
 import { GRANT_TYPES } from './grant-types.js';
 import { SIGNING_ALGS } from './signing-keys.js';
 import { REGISTRATION_PATH } from './registration.js';
+import { CLIENT_ASSERTION_ALGS } from './client-assertion.js';
 
-/** RFC 6749 §2.3.1 client_secret_basic / client_secret_post, and public clients (RFC 7591 §2 "none"). */
-export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
+/**
+ * RFC 6749 §2.3.1 client_secret_basic / client_secret_post, public clients (RFC 7591 §2
+ * "none"), and client assertions (RFC 7523 §2.2, OIDC Core §9: client-auth.ts, client-assertion.ts).
+ */
+export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'none'] as const;
 
 export const JWKS_PATH = '/.well-known/jwks.json';
 export const AUTHORIZATION_SERVER_METADATA_PATH = '/.well-known/oauth-authorization-server';
@@ -37,8 +41,8 @@ export function supportedScopes(scopes: readonly string[]): string[] {
   return out;
 }
 
-/** The settings the documents are built from; `registration` is optional (closed when left out). */
-export type MetadataConfig = Pick<Config, 'issuer' | 'scopes'> & Partial<Pick<Config, 'registration'>>;
+/** The settings the documents are built from; `registration` (closed) and `clientIdMetadataDocuments` (off) may be left out. */
+export type MetadataConfig = Pick<Config, 'issuer' | 'scopes'> & Partial<Pick<Config, 'registration' | 'clientIdMetadataDocuments'>>;
 
 export function authorizationServerMetadata(config: MetadataConfig): Record<string, unknown> {
   const issuer = config.issuer;
@@ -58,14 +62,20 @@ export function authorizationServerMetadata(config: MetadataConfig): Record<stri
     response_modes_supported: [...RESPONSE_MODES],
     grant_types_supported: [...GRANT_TYPES],
     token_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],
+    // The algorithms of client assertions (RFC 8414 §2): private_key_jwt's and client_secret_jwt's.
+    token_endpoint_auth_signing_alg_values_supported: [...CLIENT_ASSERTION_ALGS],
     revocation_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],
+    revocation_endpoint_auth_signing_alg_values_supported: [...CLIENT_ASSERTION_ALGS],
     introspection_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],
+    introspection_endpoint_auth_signing_alg_values_supported: [...CLIENT_ASSERTION_ALGS],
     // RFC 7636 §4.2; "plain" is refused (RFC 9700 §2.1.1).
     code_challenge_methods_supported: ['S256'],
     // RFC 9207 §3: every authorization response, success or error, carries `iss`.
     authorization_response_iss_parameter_supported: true,
     // RFC 8414 §2 / RFC 7591 §3: only while someone may register (config `registration` open or token).
     ...(config.registration !== undefined && config.registration !== 'closed' ? { registration_endpoint: `${issuer}${REGISTRATION_PATH}` } : {}),
+    // OAuth Client ID Metadata Document draft §5 (MCP): https client_ids name their documents.
+    ...(config.clientIdMetadataDocuments === true ? { client_id_metadata_document_supported: true } : {}),
   };
 }
 

@@ -105,8 +105,12 @@ export interface Client {
   readonly secretSealed: string | null;
   /** RFC 7591 §2 fields kept and returned but not acted on. */
   readonly metadata: ClientMetadata;
-  /** How the client came to be: null (CLI or developer portal), or dynamic registration, open or with an initial access token. */
-  readonly registration: 'open' | 'token' | null;
+  /**
+   * How the client came to be: null (CLI or developer portal), dynamic registration (open or
+   * with an initial access token), or 'document': its client_id is an https URL whose client ID
+   * metadata document described it (oauth/client-id-document.ts).
+   */
+  readonly registration: 'open' | 'token' | 'document' | null;
   /** SHA-256 hex of the RFC 7592 registration access token; null for clients not registered dynamically. */
   readonly registrationTokenHash: string | null;
 }

@@ -12,7 +12,7 @@
 import type {
   AccessTokenContext, AuthorizationCode, Client, Consent, ConsumedRefreshToken, ConsumedRefreshTokenRecord,
   NewAccessToken, NewAuthorizationCode, NewGrant, NewRefreshToken, NewSigningKey, RefreshToken, RefreshTokenContext,
-  SigningKey, User, IdTokenContext,
+  SigningKey, User, IdTokenContext, JsonWebKeySet,
 } from './model.js';
 
 /** The brand that tells a transaction's store from a root store (type-level only: no such property exists). */
@@ -101,6 +101,26 @@ export interface SigningKeyPort extends RootStore {
   updatePrivateJwk(kid: string, privateJwk: string): Promise<void>;
   /** The latest expiry of any JWT access token on record, or null. */
   latestJwtExpiry(): Promise<number | null>;
+}
+
+/** Client assertions seen (RFC 7523 §3 item 7: a `jti` is used once), oauth/client-assertion.ts. */
+export interface ClientAssertionPort extends RootStore {
+  /**
+   * Records `jtiHash` for the client until `expiresAt` (epoch seconds), in one statement;
+   * false when it is already recorded and not yet expired: a replay. Of any number of calls
+   * at once with the same values, on one database, exactly one returns true.
+   */
+  remember(clientId: number, jtiHash: string, expiresAt: number, now: number): Promise<boolean>;
+}
+
+/** Where a client's JWK Set at its jwks_uri comes from (net/jwks-cache.ts: fetched, cached). */
+export interface ClientJwksPort {
+  /**
+   * The JWK Set at `uri`. `refresh`: the caller found no key for the assertion's kid in the
+   * set it was given, and asks for a fresh copy (granted at most once in a while per URI).
+   * Throws when the set cannot be had.
+   */
+  get(uri: string, options: { refresh: boolean }): Promise<JsonWebKeySet>;
 }
 
 // ---- what a transaction's stores do ---------------------------------------------------------

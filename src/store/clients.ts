@@ -29,7 +29,7 @@ function toClient(row: Selectable<ClientsTable>): Client {
     jwksUri: row.jwks_uri,
     secretSealed: row.secret_sealed,
     metadata: JSON.parse(row.metadata) as ClientMetadata,
-    registration: row.registration === 'open' || row.registration === 'token' ? row.registration : null,
+    registration: row.registration === 'open' || row.registration === 'token' || row.registration === 'document' ? row.registration : null,
     registrationTokenHash: row.registration_token_hash,
   };
 }

@@ -13,6 +13,8 @@
 //   grants               no code or token left, and older than `margin`
 //   reuse records        with their grant (consumed_refresh_tokens, ON DELETE CASCADE)
 //   sessions             expired
+//   client assertions    expired (client_assertions: a jti is kept until its assertion's exp,
+//                        and an expired assertion is refused whatever the table holds)
 //
 // Rows found by expiry (codes, access tokens, sessions, expired refresh tokens) are deleted
 // through their expires_at index, at most `batchSize` at a time (`DELETE … WHERE pk IN (SELECT
@@ -65,6 +67,7 @@ export interface PurgeCounts {
   refresh_tokens: number;
   grants: number;
   sessions: number;
+  client_assertions: number;
 }
 
 /** What one purge did: the rows deleted, and the used refresh tokens recorded as they went. */
@@ -148,6 +151,11 @@ export async function purgeExpired(db: Kysely<Database>, options: PurgeOptions):
     return deleteRecorded(db, expiredBatch);
   });
   const sessions = await deleteExpired('sessions', now);
+  // Its primary key is two columns: the batch is chosen by row value.
+  const client_assertions = await inBatches(batch, async () => {
+    const result = await sql`delete from client_assertions where (client_id, jti_hash) in (select client_id, jti_hash from client_assertions where expires_at < ${now} limit ${batch})`.execute(db);
+    return result.numAffectedRows ?? 0n;
+  });
 
   // The sweep ends at the last grant that existed when it began (newer ones are too young to
   // be empty and old), so steady inserts cannot keep it going.
@@ -180,7 +188,7 @@ export async function purgeExpired(db: Kysely<Database>, options: PurgeOptions):
     await yieldToEventLoop();
   }
 
-  return { authorization_codes, access_tokens, refresh_tokens, grants, sessions, reuse_records };
+  return { authorization_codes, access_tokens, refresh_tokens, grants, sessions, client_assertions, reuse_records };
 }
 
 /** Row counts of the tables purge keeps in check (tests and the soak script sample them). */
@@ -193,6 +201,7 @@ export async function countRows(db: Kysely<Database>): Promise<PurgeCounts> {
     refresh_tokens: await count('refresh_tokens'),
     grants: await count('grants'),
     sessions: await count('sessions'),
+    client_assertions: await count('client_assertions'),
   };
 }
 

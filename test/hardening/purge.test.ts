@@ -120,7 +120,7 @@ for (const kind of databaseKinds()) {
       assert.ok(await server.services.codes.find(tokenKey(live.code)), 'an unexpired code stays');
       assert.equal(await server.services.grants.isRevoked(live.grantId), false, 'and its grant');
       const again = await purgeExpired(db, { now: nowSeconds(server.clock), reuseWindow: 3600, batchSize: 7, windowSize: 2 });
-      assert.deepEqual(again, { authorization_codes: 0, access_tokens: 0, refresh_tokens: 0, grants: 0, sessions: 0, reuse_records: 0 });
+      assert.deepEqual(again, { authorization_codes: 0, access_tokens: 0, refresh_tokens: 0, grants: 0, sessions: 0, client_assertions: 0, reuse_records: 0 });
     });
 
     test('the purge lets the event loop turn after every batch and every window of the sweep', async () => {
@@ -157,7 +157,7 @@ for (const kind of databaseKinds()) {
       const result = await runCli(['purge', '--database-url', server.db.url]);
       assert.equal(result.code, 0, result.stderr);
       const counts = JSON.parse(result.stdout) as Record<string, number>;
-      assert.deepEqual(Object.keys(counts).sort(), ['access_tokens', 'authorization_codes', 'grants', 'horizon', 'refresh_tokens', 'reuse_records', 'sessions']);
+      assert.deepEqual(Object.keys(counts).sort(), ['access_tokens', 'authorization_codes', 'client_assertions', 'grants', 'horizon', 'refresh_tokens', 'reuse_records', 'sessions']);
       assert.ok((counts.sessions ?? 0) >= 1);
     });
   });

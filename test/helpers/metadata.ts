@@ -2,7 +2,9 @@
 // document (/.well-known/oauth-authorization-server) and the OpenID Connect Discovery one
 // (/.well-known/openid-configuration), which is the first plus the OpenID Provider's fields.
 
-const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'];
+const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'none'];
+// Issue 23: client assertions (private_key_jwt, then client_secret_jwt).
+const ASSERTION_ALGS = ['ES256', 'PS256', 'RS256', 'EdDSA', 'Ed25519', 'HS256', 'HS384', 'HS512'];
 
 /** The RFC 8414 document under `issuer`, listing `scopesSupported`. */
 export function expectedAuthorizationServerMetadata(issuer: string, scopesSupported: string[]): Record<string, unknown> {
@@ -21,8 +23,11 @@ export function expectedAuthorizationServerMetadata(issuer: string, scopesSuppor
     response_modes_supported: ['query', 'form_post'],
     grant_types_supported: ['authorization_code', 'refresh_token', 'password', 'client_credentials'],
     token_endpoint_auth_methods_supported: AUTH_METHODS,
+    token_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
     revocation_endpoint_auth_methods_supported: AUTH_METHODS,
+    revocation_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
     introspection_endpoint_auth_methods_supported: AUTH_METHODS,
+    introspection_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
     code_challenge_methods_supported: ['S256'],
     // RFC 9207: every authorization response carries `iss`.
     authorization_response_iss_parameter_supported: true,

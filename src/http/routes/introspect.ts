@@ -35,7 +35,7 @@ export async function introspectRoutes(app: FastifyInstance): Promise<void> {
   const services = app.services;
   app.post('/oauth/introspect', { schema: { response: { 200: INTROSPECTION_RESPONSE } } }, async (request, reply) => {
     const params = tokenRequestParams(request);
-    const client = await authenticateClientGuarded({ authorization: request.headers.authorization, params, address: request.ip, log: request.log }, services);
+    const client = await authenticateClientGuarded({ authorization: request.headers.authorization, params, endpoint: 'introspection', address: request.ip, log: request.log }, services);
     const result = await introspect(services, client, params);
     // The answer describes a credential: never cached (RFC 7662 §4).
     return reply.code(200).header('Cache-Control', 'no-store').header('Pragma', 'no-cache').send(result);

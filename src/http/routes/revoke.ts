@@ -22,7 +22,7 @@ export async function revokeRoutes(app: FastifyInstance): Promise<void> {
   const services = app.services;
   app.post('/oauth/revoke', async (request, reply) => {
     const params = tokenRequestParams(request);
-    const client = await authenticateClientGuarded({ authorization: request.headers.authorization, params, address: request.ip, log: request.log }, services);
+    const client = await authenticateClientGuarded({ authorization: request.headers.authorization, params, endpoint: 'revocation', address: request.ip, log: request.log }, services);
     const outcome = await revoke(services, client, params);
     if (outcome.revoked !== null) {
       audit(request.log, 'token.revoked', { client_id: client.clientId, token_type: outcome.revoked, grant_id: outcome.grantId, address: request.ip });

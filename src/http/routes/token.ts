@@ -21,6 +21,7 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
   const tokenEndpoint = createTokenEndpoint({
     clients: services.clients,
     guard: services.guard,
+    clientAssertions: services.clientAssertions,
     grants: createGrantRegistry({
       clock: services.clock,
       config: services.config,
