@@ -25,7 +25,9 @@ export type OAuthErrorCode =
   | 'account_selection_required'
   // Core §3.1.2.6: request objects are not implemented.
   | 'request_not_supported'
-  | 'request_uri_not_supported';
+  | 'request_uri_not_supported'
+  // RFC 8707 §2: a resource that is unknown, malformed, or more than the grant allows.
+  | 'invalid_target';
 
 /** Default HTTP status per code (RFC 6749 §5.2, RFC 6750 §3.1). */
 const STATUS: Record<OAuthErrorCode, number> = {
@@ -42,6 +44,7 @@ const STATUS: Record<OAuthErrorCode, number> = {
   invalid_token: 401,
   insufficient_scope: 403,
   unsupported_token_type: 400,
+  invalid_target: 400,
   slow_down: 429,
   login_required: 400,
   consent_required: 400,

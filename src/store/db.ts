@@ -22,6 +22,7 @@ import { mailQueue } from './migrations/010-mail-queue.js';
 import { passwordResets } from './migrations/011-password-resets.js';
 import { secondFactors } from './migrations/012-second-factors.js';
 import { clientRegistration } from './migrations/013-client-registration.js';
+import { resources } from './migrations/016-resources.js';
 import { PgChangeWatch, type WatchWarning } from './postgres/changes.js';
 import { BACKSTOP_PAGES, startCheckpointer, type Checkpointer } from './sqlite/checkpointer.js';
 import { SqliteChangeWatch } from './sqlite/changes.js';
@@ -220,6 +221,7 @@ function migrations(dialect: Dialect): Array<[string, Migration]> {
     ['011-password-resets', passwordResets(dialect)],
     ['012-second-factors', secondFactors(dialect)],
     ['013-client-registration', clientRegistration(dialect)],
+    ['016-resources', resources(dialect)],
   ];
 }
 

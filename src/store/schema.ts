@@ -153,6 +153,8 @@ export interface AuthorizationCodesTable {
   consumed_at: number | null;
   /** OpenID Connect's nonce, for the code exchange's ID token; migration 008. */
   nonce: Generated<string | null>;
+  /** RFC 8707 resources indicated, space-separated; NULL when none (migration 016). */
+  resource: Generated<string | null>;
 }
 
 export interface AccessTokensTable {
@@ -167,6 +169,8 @@ export interface AccessTokensTable {
   created_at: number;
   expires_at: number;
   revoked_at: number | null;
+  /** RFC 8707 audience, space-separated; NULL: no resource indicated (migration 016). */
+  audience: Generated<string | null>;
 }
 
 export interface RefreshTokensTable {
@@ -185,6 +189,19 @@ export interface RefreshTokensTable {
   successor_hash: string | null;
   /** Hash of the access token issued together with this refresh token. */
   access_token_hash: string | null;
+  /** The grant's RFC 8707 resources, space-separated; NULL when none (migration 016). */
+  resource: Generated<string | null>;
+}
+
+/** A resource (API) registered by an operator (RFC 8707; migration 016). */
+export interface ResourcesTable {
+  id: Generated<number>;
+  /** The resource indicator: an absolute URI without fragment, compared exactly. */
+  identifier: string;
+  name: string;
+  /** Space-separated. */
+  scopes: string;
+  created_at: number;
 }
 
 /**
@@ -356,5 +373,6 @@ export interface Database {
   mail_queue: MailQueueTable;
   email_tokens: EmailTokensTable;
   registration_tokens: RegistrationTokensTable;
+  resources: ResourcesTable;
   client_assertions: ClientAssertionsTable;
 }
