@@ -16,6 +16,7 @@ import { CommandError, UsageError, optionalString, parseBoolean, parseFlags, pas
 import { redactUrl, withServices, type Command } from './command.js';
 import { purgeCommand } from './purge.js';
 import { keysList, keysRotate } from './keys.js';
+import { resourceCreate, resourceDelete, resourceList, resourceMetadata } from './resources.js';
 
 const DB_FLAG = { 'database-url': { type: 'string' } } as const;
 
@@ -187,6 +188,10 @@ export const COMMANDS: Record<string, Command> = {
   'org set-integrations': orgSetIntegrations,
   'client create': clientCreate,
   'client reset-secret': clientResetSecret,
+  'resource create': resourceCreate,
+  'resource list': resourceList,
+  'resource delete': resourceDelete,
+  'resource metadata': resourceMetadata,
   'keys rotate': keysRotate,
   'keys list': keysList,
   migrate: migrateCommand,

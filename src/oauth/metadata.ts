@@ -7,6 +7,7 @@ import type { Prompt, ResponseMode } from './authorize.js';
 import { CLAIMS_SUPPORTED, OFFLINE_ACCESS_SCOPE, OPENID_SCOPE } from './claims.js';
 import { GRANT_TYPES } from './grant-types.js';
 import { SIGNING_ALGS } from './signing-keys.js';
+import { builtInResourceIdentifier } from './resources.js';
 
 /** RFC 6749 §2.3.1 client_secret_basic / client_secret_post, and public clients (RFC 7591 §2 "none"). */
 export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
@@ -60,6 +61,9 @@ export function authorizationServerMetadata(config: Pick<Config, 'issuer' | 'sco
     code_challenge_methods_supported: ['S256'],
     // RFC 9207 §3: every authorization response, success or error, carries `iss`.
     authorization_response_iss_parameter_supported: true,
+    // RFC 9728 §4: the protected resources this server issues tokens for. The built-in one only:
+    // registered resources (RFC 8707 `resource`) are the operator's to announce (README "Resources").
+    protected_resources: [builtInResourceIdentifier(issuer)],
   };
 }
 

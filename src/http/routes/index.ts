@@ -15,6 +15,7 @@ import { logoutRoutes } from './logout.js';
 import { metadataRoutes } from './metadata.js';
 import { orgRoutes } from './orgs.js';
 import { passwordResetRoutes } from './password-reset.js';
+import { protectedResourceRoutes } from './protected-resource.js';
 import { revokeRoutes } from './revoke.js';
 import { signupRoutes } from './signup.js';
 import { tokenRoutes } from './token.js';
@@ -35,6 +36,7 @@ export const ROUTES: Array<(app: FastifyInstance) => Promise<void>> = [
   developerRoutes,
   orgRoutes,
   metadataRoutes,
+  protectedResourceRoutes,
   jwksRoutes,
   revokeRoutes,
   introspectRoutes,
