@@ -30,7 +30,8 @@ function freeze(resource: Resource): Resource {
 }
 
 const RESOURCES_KEPT = 1000;
-const RESOURCE_TABLES = ['resources'] as const;
+/** The tables a kept resource is read from. */
+export const RESOURCE_TABLES = ['resources'] as const;
 
 export class ResourceStore implements ResourcePort {
   /**
