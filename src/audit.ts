@@ -31,6 +31,7 @@
 //   mail.sent / mail.deferred / mail.failed            the mail sender (accounts/mail/sender.ts): never the address or the body
 //   email.verification_sent / email.verified          e-mail verification (accounts/email-verification.ts)
 //   email.change_requested                             a new address waits for its confirmation link
+//   resource.created / resource.deleted                `latchkey resource create|delete` (RFC 8707; address "cli")
 
 export type AuditEvent =
   | 'login.succeeded'
@@ -78,7 +79,9 @@ export type AuditEvent =
   | 'mail.failed'
   | 'email.verification_sent'
   | 'email.verified'
-  | 'email.change_requested';
+  | 'email.change_requested'
+  | 'resource.created'
+  | 'resource.deleted';
 
 /** What an audit line may carry: identifiers and outcomes, never a secret. */
 export interface AuditFields {
@@ -112,6 +115,8 @@ export interface AuditFields {
   mail_id?: number;
   kind?: string;
   attempts?: number;
+  /** Resource events: the resource indicator (RFC 8707), an operator's URI. */
+  resource?: string;
 }
 
 /** The slice of a pino (or Fastify) logger the audit trail uses. */

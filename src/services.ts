@@ -24,6 +24,7 @@ import { transactionRunner, type RunInTransaction } from './store/transaction.js
 import { MailQueueStore } from './store/mail-queue.js';
 import { RegistrationTokenStore } from './store/registration-tokens.js';
 import { EmailTokenStore } from './store/email-tokens.js';
+import { ResourceStore } from './store/resources.js';
 import { MailQueue } from './accounts/mail/queue.js';
 import { devChecksEnabled, guardRootStore, markWorks } from './store/dev-checks.js';
 import { ClientAssertionStore } from './store/client-assertions.js';
@@ -104,6 +105,7 @@ export function createServices(config: Config, store: Store, options: ServiceOpt
     mail: new MailQueue(mailQueue, clock, config.encryptionKey),
     mailQueue,
     emailTokens: new EmailTokenStore(db),
+    resources: root(new ResourceStore(db, store.changes), 'services.resources'),
     guard: createBruteForceGuard(config, clock, (err) => logger.warn({ err }, 'brute-force counters unreachable; not limiting'), options.counters),
   };
 }

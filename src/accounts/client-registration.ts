@@ -103,8 +103,11 @@ export async function registerClient(services: AccountServices, input: ClientReg
 
   const offered = services.config.scopes;
   const scopes = [...new Set(input.scopes ?? offered)];
+  // A registered resource's scopes (RFC 8707) may be given to a client too: the client may then
+  // ask for them with that resource (oauth/resources.ts).
+  const resourceScopes = scopes.some((s) => !offered.includes(s)) ? (await services.resources.list()).flatMap((r) => r.scopes) : [];
   for (const s of scopes) {
-    if (!offered.includes(s)) throw new ClientRegistrationError(`unknown scope ${JSON.stringify(s)} (the server offers: ${offered.join(' ')})`, 'scopes');
+    if (!offered.includes(s) && !resourceScopes.includes(s)) throw new ClientRegistrationError(`unknown scope ${JSON.stringify(s)} (the server offers: ${offered.join(' ')})`, 'scopes');
   }
 
   if (input.ownerUserId != null && !(await services.users.findById(input.ownerUserId))) {

@@ -16,6 +16,7 @@ import type { BruteForceGuard } from './backoff.js';
 import type { MailQueueStore } from '../store/mail-queue.js';
 import type { EmailTokenStore } from '../store/email-tokens.js';
 import type { Mailer } from './mail/queue.js';
+import type { ResourceStore } from '../store/resources.js';
 
 export interface AccountServices {
   config: Config;
@@ -40,4 +41,6 @@ export interface AccountServices {
   mailQueue: MailQueueStore;
   /** Single-use e-mail links: verification and change of address (accounts/email-verification.ts). */
   emailTokens: EmailTokenStore;
+  /** The registered resources (RFC 8707): clients may be registered with their scopes. */
+  resources: ResourceStore;
 }

@@ -17,6 +17,7 @@ import { redactUrl, withServices, type Command } from './command.js';
 import { purgeCommand } from './purge.js';
 import { keysList, keysRotate } from './keys.js';
 import { clientDelete, clientList, registrationToken } from './registration.js';
+import { resourceCreate, resourceDelete, resourceList, resourceMetadata } from './resources.js';
 
 const DB_FLAG = { 'database-url': { type: 'string' } } as const;
 
@@ -191,6 +192,10 @@ export const COMMANDS: Record<string, Command> = {
   'client list': clientList,
   'client delete': clientDelete,
   'registration token': registrationToken,
+  'resource create': resourceCreate,
+  'resource list': resourceList,
+  'resource delete': resourceDelete,
+  'resource metadata': resourceMetadata,
   'keys rotate': keysRotate,
   'keys list': keysList,
   migrate: migrateCommand,

@@ -12,9 +12,10 @@
 //   client anyone could register (the developer portal), until the user has signed in and seen
 //   its consent page: then it is a page naming the redirect host (RFC 9700 §4.11.2).
 import type { Config } from '../config/load.js';
-import type { ClaimsRequest, Client, OidcLogin, Organization } from './model.js';
+import type { ClaimsRequest, Client, OidcLogin, Organization, Resource } from './model.js';
 import { normalizeEmail } from './model.js';
-import type { ClientPort, CodePort, ConsentPort, GrantPort, RootPick } from './ports.js';
+import type { ClientPort, CodePort, ConsentPort, GrantPort, ResourcePort, RootPick } from './ports.js';
+import { parseResources, resolveResources, scopeForResources } from './resources.js';
 import { claimsWithinScopes, OFFLINE_ACCESS_SCOPE, OPENID_SCOPE, parseClaimsParameter, scopesOfRequestedClaims } from './claims.js';
 import { verifyIdTokenHint, type IdTokenHint } from './id-token.js';
 import type { SigningKeys } from './signing-keys.js';
@@ -74,6 +75,8 @@ export interface AuthorizationRequest {
   issuer: string;
   /** Set exactly when the scope names `openid` (SPEC.md); null for OAuth requests. */
   oidc: OidcParameters | null;
+  /** RFC 8707: the resources the request indicated (each known); null when none. */
+  resources: readonly string[] | null;
 }
 
 /**
@@ -161,6 +164,8 @@ export function parsePrompt(value: string | undefined): Set<Prompt> | null {
 
 export interface ValidateDeps {
   clients: RootPick<ClientPort, 'findByClientId'>;
+  /** The registered resources (RFC 8707); without them only ISSUER/api is known. */
+  resources?: Pick<ResourcePort, 'find'>;
   config: Pick<Config, 'scopes' | 'issuer'>;
   /** Verifies `id_token_hint` against the keys we publish. */
   signingKeys: Pick<SigningKeys, 'verificationKey'>;
@@ -285,8 +290,18 @@ export async function validateAuthorizationRequest(params: ParamSource, deps: Va
   //    an OAuth one). offline_access is accepted in an OpenID request and changes nothing.
   const allowed = client.scopes.filter((s) => deps.config.scopes.includes(s));
   const fallback = allowed.filter((s) => s !== OPENID_SCOPE && s !== OFFLINE_ACCESS_SCOPE);
+  // 5a. RFC 8707 resource indicators (may repeat): each an absolute URI without fragment that
+  //     names a known resource (invalid_target); the scope is then the resources' (resources.ts).
+  const resources = await indicatedResources(params, deps, fail);
   let scope: string[];
-  if (values.scope === undefined) {
+  if (resources !== undefined) {
+    try {
+      scope = scopeForResources(values.scope, resources, client, allowed);
+    } catch (err) {
+      if (err instanceof OAuthError) throw fail(err.code, err.description);
+      throw err;
+    }
+  } else if (values.scope === undefined) {
     scope = fallback;
   } else {
     const parsed = parseScope(values.scope);
@@ -333,7 +348,27 @@ export async function validateAuthorizationRequest(params: ParamSource, deps: Va
     responseMode,
     issuer,
     oidc,
+    resources: resources === undefined ? null : resources.map((r) => r.identifier),
   };
+}
+
+/** The `resource` values of an authorization request, resolved; undefined when it names none. */
+async function indicatedResources(
+  params: ParamSource, deps: ValidateDeps, fail: (code: OAuthErrorCode, description: string) => AuthorizationResponseError,
+): Promise<Resource[] | undefined> {
+  if (!Object.prototype.hasOwnProperty.call(params, 'resource')) return undefined;
+  const raw = params.resource;
+  if (raw === undefined || raw === null) return undefined;
+  const values = Array.isArray(raw) ? raw : [raw];
+  if (!values.every((v): v is string => typeof v === 'string')) throw fail('invalid_request', 'resource must be a text value');
+  try {
+    const identifiers = parseResources(values);
+    if (identifiers === undefined) return undefined;
+    return await resolveResources({ resources: deps.resources ?? { find: async () => undefined }, config: deps.config }, identifiers);
+  } catch (err) {
+    if (err instanceof OAuthError) throw fail(err.code, err.description);
+    throw err;
+  }
 }
 
 /** The OpenID Connect parameters of a request (Core §3.1.2.1, §5.5); every malformed one is invalid_request. */
@@ -477,8 +512,8 @@ export function errorPageInsteadOfRedirect(error: AuthorizationResponseError): O
 // ---- carrying a validated request through the consent form ----------------------------
 
 /** The request's wire parameters, enough to validate it again when the consent form comes back. */
-export function authorizationRequestParameters(request: AuthorizationRequest): Record<string, string> {
-  const out: Record<string, string> = { response_type: 'code', client_id: request.client.clientId };
+export function authorizationRequestParameters(request: AuthorizationRequest): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = { response_type: 'code', client_id: request.client.clientId };
   if (request.redirectUriSent) out.redirect_uri = request.redirectUri;
   // The scope the user is shown, so that what is granted is exactly what was consented to.
   out.scope = formatScope(request.scope);
@@ -488,6 +523,8 @@ export function authorizationRequestParameters(request: AuthorizationRequest): R
     out.code_challenge_method = 'S256';
   }
   if (request.responseMode !== 'query') out.response_mode = request.responseMode;
+  // RFC 8707: one value per resource, as on the wire.
+  if (request.resources !== null) out.resource = [...request.resources];
   // What the code and its ID token carry; the hints and max_age were settled before the page.
   const oidc = request.oidc;
   if (oidc !== null) {
@@ -512,12 +549,12 @@ export function consentScope(request: AuthorizationRequest): string[] {
  * field values, and `state` must come back byte for byte (RFC 6749 §4.1.2). It is not a
  * secret and needs no signature: every parameter is validated again on the way back.
  */
-export function encodeAuthorizationRequest(parameters: Record<string, string>): string {
+export function encodeAuthorizationRequest(parameters: Record<string, string | string[]>): string {
   return Buffer.from(JSON.stringify(parameters), 'utf8').toString('base64url');
 }
 
-/** The parameters of encodeAuthorizationRequest, or null when the value is not one. */
-export function decodeAuthorizationRequest(value: unknown): Record<string, string> | null {
+/** The parameters of encodeAuthorizationRequest, or null when the value is not one (a list of strings only for `resource`). */
+export function decodeAuthorizationRequest(value: unknown): Record<string, string | string[]> | null {
   if (typeof value !== 'string' || value.length > 16_000 || !/^[A-Za-z0-9_-]*$/.test(value)) return null;
   let parsed: unknown;
   try {
@@ -526,8 +563,12 @@ export function decodeAuthorizationRequest(value: unknown): Record<string, strin
     return null;
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return null;
-  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  const out: Record<string, string | string[]> = Object.create(null) as Record<string, string | string[]>;
   for (const [key, v] of Object.entries(parsed as Record<string, unknown>)) {
+    if (key === 'resource' && Array.isArray(v) && v.every((x) => typeof x === 'string')) {
+      out[key] = v as string[];
+      continue;
+    }
     if (typeof v !== 'string') return null;
     out[key] = v;
   }
@@ -627,6 +668,7 @@ export async function issueAuthorizationCode(
     createdAt: now,
     expiresAt: now + deps.config.authorizationCodeTtl,
     nonce: request.oidc?.nonce ?? null,
+    resources: request.resources,
   });
   return {
     response: { redirectUri: request.redirectUri, responseMode: request.responseMode, parameters: { code, state: request.state, iss: request.issuer } },

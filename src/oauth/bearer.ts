@@ -68,6 +68,8 @@ export interface BearerChallenge {
   description?: string;
   /** insufficient_scope: the scopes that would do (RFC 6750 §3). */
   scope?: string;
+  /** RFC 9728 §5.1: where the resource's protected-resource metadata is; sent last, after the RFC 6750 fields. */
+  resourceMetadata?: string;
 }
 
 /** RFC 6750 §3: quoted values may not carry `"` or `\` or control characters. */
@@ -84,5 +86,6 @@ export function bearerChallenge(realm: string, challenge: BearerChallenge = {}):
   if (challenge.error) parts.push(`error=${quoted(challenge.error)}`);
   if (challenge.error && challenge.description) parts.push(`error_description=${quoted(challenge.description)}`);
   if (challenge.error && challenge.scope) parts.push(`scope=${quoted(challenge.scope)}`);
+  if (challenge.resourceMetadata) parts.push(`resource_metadata=${quoted(challenge.resourceMetadata)}`);
   return `Bearer ${parts.join(', ')}`;
 }

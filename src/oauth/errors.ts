@@ -30,7 +30,9 @@ export type OAuthErrorCode =
   | 'invalid_redirect_uri'
   | 'invalid_client_metadata'
   | 'invalid_software_statement'
-  | 'unapproved_software_statement';
+  | 'unapproved_software_statement'
+  // RFC 8707 §2: a resource that is unknown, malformed, or more than the grant allows.
+  | 'invalid_target';
 
 /** Default HTTP status per code (RFC 6749 §5.2, RFC 6750 §3.1). */
 const STATUS: Record<OAuthErrorCode, number> = {
@@ -47,6 +49,7 @@ const STATUS: Record<OAuthErrorCode, number> = {
   invalid_token: 401,
   insufficient_scope: 403,
   unsupported_token_type: 400,
+  invalid_target: 400,
   slow_down: 429,
   login_required: 400,
   consent_required: 400,

@@ -18,7 +18,7 @@ import { accessTokenState } from './bearer.js';
 import { nowSeconds, type Clock } from './clock.js';
 import { tokenKey } from './crypto.js';
 import { OAuthError } from './errors.js';
-import { accessTokenAudience, looksLikeJwt, lookupAccessToken } from './jwt.js';
+import { jwtAudience, looksLikeJwt, lookupAccessToken } from './jwt.js';
 import { hasScope } from './scope.js';
 import type { SigningKeys } from './signing-keys.js';
 
@@ -45,7 +45,8 @@ export interface ActiveIntrospection {
   /** "Bearer" for access tokens (RFC 6750), "refresh_token" for refresh tokens. */
   token_type: 'Bearer' | 'refresh_token';
   iss: string;
-  aud?: string;
+  /** RFC 7662 §2.2 / RFC 8707: the token's resources; one as a string, several as an array. */
+  aud?: string | string[];
   jti?: string;
   org_id?: number;
 }
@@ -87,7 +88,7 @@ async function introspectAccessToken(deps: IntrospectionDeps, client: Client, to
     iat: ctx.createdAt,
     token_type: 'Bearer',
     iss: deps.config.issuer,
-    aud: accessTokenAudience(deps.config.issuer),
+    aud: jwtAudience(ctx.audience, deps.config.issuer),
     ...(ctx.jti !== null ? { jti: ctx.jti } : {}),
     ...(ctx.organizationId !== null ? { org_id: ctx.organizationId } : {}),
   };

@@ -42,6 +42,8 @@ export interface AccessTokenClaims {
   issuedAt: number;
   expiresAt: number;
   organizationId: number | null;
+  /** RFC 8707: the resources the token is for; null: the default audience (accessTokenAudience). */
+  audience?: readonly string[] | null;
 }
 
 /** The private claims we add to RFC 9068's set. */
@@ -62,11 +64,17 @@ export async function signAccessToken(keys: SigningKeys, claims: AccessTokenClai
     .setProtectedHeader({ alg: ACCESS_TOKEN_ALG, typ: ACCESS_TOKEN_TYP, kid })
     .setIssuer(claims.issuer)
     .setSubject(claims.subject)
-    .setAudience(accessTokenAudience(claims.issuer))
+    .setAudience(jwtAudience(claims.audience, claims.issuer))
     .setIssuedAt(claims.issuedAt)
     .setExpirationTime(claims.expiresAt)
     .setJti(claims.jti)
     .sign(privateKey);
+}
+
+/** RFC 9068 §2.2 / RFC 7519 §4.1.3: one audience as a string, several as an array; none indicated: the default. */
+export function jwtAudience(audience: readonly string[] | null | undefined, issuer: string): string | string[] {
+  if (audience === null || audience === undefined || audience.length === 0) return accessTokenAudience(issuer);
+  return audience.length === 1 ? audience[0]! : [...audience];
 }
 
 /**
@@ -87,6 +95,7 @@ export function jwtAccessTokens(keys: SigningKeys, config: Pick<Config, 'issuer'
         issuedAt: details.issuedAt,
         expiresAt: details.expiresAt,
         organizationId: details.organizationId,
+        audience: details.audience,
       });
       return { token, jti };
     },
@@ -128,7 +137,8 @@ export async function verifyAccessToken(keys: SigningKeys, token: string, expect
         algorithms: [ACCESS_TOKEN_ALG],
         typ: ACCESS_TOKEN_TYP,
         issuer: expected.issuer,
-        audience: accessTokenAudience(expected.issuer),
+        // `aud` is not checked here: a token for another resource (RFC 8707) is still ours to
+        // introspect. Each of our resources checks the stored audience (resources.ts audienceIncludes).
         currentDate: new Date(expected.clock.nowMs()),
         requiredClaims: ['jti', 'exp', 'iat', 'sub'],
       },

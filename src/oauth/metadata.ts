@@ -9,6 +9,7 @@ import { GRANT_TYPES } from './grant-types.js';
 import { SIGNING_ALGS } from './signing-keys.js';
 import { REGISTRATION_PATH } from './registration.js';
 import { CLIENT_ASSERTION_ALGS } from './client-assertion.js';
+import { builtInResourceIdentifier } from './resources.js';
 
 /**
  * RFC 6749 §2.3.1 client_secret_basic / client_secret_post, public clients (RFC 7591 §2
@@ -76,6 +77,9 @@ export function authorizationServerMetadata(config: MetadataConfig): Record<stri
     ...(config.registration !== undefined && config.registration !== 'closed' ? { registration_endpoint: `${issuer}${REGISTRATION_PATH}` } : {}),
     // OAuth Client ID Metadata Document draft §5 (MCP): https client_ids name their documents.
     ...(config.clientIdMetadataDocuments === true ? { client_id_metadata_document_supported: true } : {}),
+    // RFC 9728 §4: the protected resources this server issues tokens for. The built-in one only:
+    // registered resources (RFC 8707 `resource`) are the operator's to announce (README "Resources").
+    protected_resources: [builtInResourceIdentifier(issuer)],
   };
 }
 

@@ -233,9 +233,14 @@ export interface AuthorizationCode {
   readonly consumedAt: number | null;
   /** OpenID Connect's nonce (echoed in the code exchange's ID token); null when not sent. */
   readonly nonce: string | null;
+  /** The RFC 8707 resources the authorization request indicated; null when none. */
+  readonly resources: readonly string[] | null;
 }
 
-export type NewAuthorizationCode = Omit<AuthorizationCode, 'consumedAt' | 'nonce'> & { readonly nonce?: string | null };
+export type NewAuthorizationCode = Omit<AuthorizationCode, 'consumedAt' | 'nonce' | 'resources'> & {
+  readonly nonce?: string | null;
+  readonly resources?: readonly string[] | null;
+};
 
 // ---- access and refresh tokens ---------------------------------------------------------------
 
@@ -255,6 +260,8 @@ export interface NewAccessToken extends StoredToken {
   /** The JWT `jti`; null for opaque tokens. */
   readonly jti: string | null;
   readonly expiresAt: number;
+  /** RFC 8707: the resources the token is for (its `aud`); null or absent when none was indicated (ISSUER/api implicitly). */
+  readonly audience?: readonly string[] | null;
 }
 
 /** An access token with everything a protected resource needs to decide, from one query. */
@@ -279,12 +286,14 @@ export interface RefreshToken extends StoredToken {
   readonly successorHash: string | null;
   /** The access token issued with it, revoked when it is used. */
   readonly accessTokenHash: string | null;
+  /** RFC 8707: the grant's resources, which a refresh may narrow but never widen; null when none. */
+  readonly resources: readonly string[] | null;
 }
 
-export type NewRefreshToken = Omit<RefreshToken, 'consumedAt' | 'revokedAt' | 'successorHash'>;
+export type NewRefreshToken = Omit<RefreshToken, 'consumedAt' | 'revokedAt' | 'successorHash' | 'resources'> & { readonly resources?: readonly string[] | null };
 
 /** What a rotation needs of the refresh token it used up (only these are read back). */
-export type ConsumedRefreshToken = Pick<RefreshToken, 'grantId' | 'userId' | 'organizationId' | 'scope' | 'accessTokenHash'>;
+export type ConsumedRefreshToken = Pick<RefreshToken, 'grantId' | 'userId' | 'organizationId' | 'scope' | 'accessTokenHash' | 'resources'>;
 
 /** A slim record of a used refresh token whose full row the purge has deleted, with its grant's owners. */
 export interface ConsumedRefreshTokenRecord {
@@ -303,6 +312,21 @@ export interface RefreshTokenContext {
   /** null when no user is behind the token (or the user is gone). */
   readonly userEmail: string | null;
 }
+
+// ---- resources (RFC 8707, RFC 9728) ------------------------------------------------------------
+
+/** A protected resource (an API) tokens can be issued for: registered by an operator, or the built-in ISSUER/api. */
+export interface Resource {
+  /** The resource indicator (RFC 8707 §2): an absolute URI without fragment, compared exactly. */
+  readonly identifier: string;
+  readonly name: string;
+  /** The scopes a token for this resource may carry. */
+  readonly scopes: readonly string[];
+  /** Epoch seconds; 0 for the built-in resource. */
+  readonly createdAt: number;
+}
+
+export type NewResource = Omit<Resource, 'createdAt'> & { readonly now: number };
 
 // ---- signing keys ----------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@
 import type {
   AccessTokenContext, AuthorizationCode, Client, Consent, ConsumedRefreshToken, ConsumedRefreshTokenRecord,
   NewAccessToken, NewAuthorizationCode, NewGrant, NewRefreshToken, NewSigningKey, RefreshToken, RefreshTokenContext,
-  SigningKey, User, IdTokenContext, JsonWebKeySet,
+  SigningKey, User, IdTokenContext, JsonWebKeySet, Resource, NewResource,
 } from './model.js';
 
 /** The brand that tells a transaction's store from a root store (type-level only: no such property exists). */
@@ -121,6 +121,17 @@ export interface ClientJwksPort {
    * Throws when the set cannot be had.
    */
   get(uri: string, options: { refresh: boolean }): Promise<JsonWebKeySet>;
+}
+
+/** The registered resources (RFC 8707): kept in memory by the store, so a token grant's lookup costs no statement. */
+export interface ResourcePort extends RootStore {
+  /** undefined for an unregistered identifier (and without a lookup for one no identifier can be). */
+  find(identifier: string): Promise<Resource | undefined>;
+  list(): Promise<Resource[]>;
+  /** false when the identifier is taken. */
+  insert(resource: NewResource): Promise<Resource | undefined>;
+  /** false when there was none. */
+  delete(identifier: string): Promise<boolean>;
 }
 
 // ---- what a transaction's stores do ---------------------------------------------------------

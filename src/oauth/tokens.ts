@@ -21,6 +21,8 @@ export interface AccessTokenDetails {
   /** Epoch seconds. */
   issuedAt: number;
   expiresAt: number;
+  /** RFC 8707: the resources the token is for; null when none was indicated (RFC 9068 §3: the default audience). */
+  audience: readonly string[] | null;
 }
 
 export interface FormattedAccessToken {
@@ -75,6 +77,10 @@ export interface Issuance {
    * refresh narrow the access token but the new refresh token keeps the original scope.
    */
   refreshScope?: string;
+  /** RFC 8707: the access token's audience; null or absent when no resource was indicated. */
+  audience?: readonly string[] | null;
+  /** The refresh token's resources (the grant's) when they differ from the access token's audience (a narrowed refresh or exchange). */
+  refreshResources?: readonly string[] | null;
 }
 
 /** Whom a response was issued for, for the audit line (token.issued); never serialized. */
@@ -117,6 +123,7 @@ export class TokenIssuer {
       scope: issuance.scope,
       issuedAt: now,
       expiresAt,
+      audience: issuance.audience ?? null,
     });
     const accessTokenHash = tokenKey(token);
     await store.accessTokens.insert({
@@ -129,6 +136,7 @@ export class TokenIssuer {
       scope: issuance.scope,
       createdAt: now,
       expiresAt,
+      audience: issuance.audience ?? null,
     });
     if (refresh) {
       const refreshTtl = this.lifetimes.refreshTokenTtl;
@@ -143,6 +151,7 @@ export class TokenIssuer {
         // null: never expires (Hover profile).
         expiresAt: refreshTtl === null ? null : now + refreshTtl,
         accessTokenHash,
+        resources: issuance.refreshResources !== undefined ? issuance.refreshResources : issuance.audience ?? null,
       });
     }
     const response: TokenResponse = { token_type: 'Bearer', expires_in: ttl, access_token: token };

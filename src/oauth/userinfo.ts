@@ -24,6 +24,7 @@ import { nowSeconds } from './clock.js';
 import { OAuthError } from './errors.js';
 import { lookupAccessToken, type AccessTokenLookupDeps } from './jwt.js';
 import type { AccessTokenContext } from './model.js';
+import { audienceIncludes, builtInResourceIdentifier } from './resources.js';
 
 export const REALM = 'latchkey';
 
@@ -42,9 +43,18 @@ export interface UserinfoDeps extends AccessTokenLookupDeps {
   config: Pick<Config, 'issuer' | 'expiredTokenStatus'>;
 }
 
-/** RFC 6750 §3: the status, the challenge, and the same error as an RFC 6749-style JSON body. */
-function refused(status: number, challenge: BearerChallenge & { error: NonNullable<BearerChallenge['error']>; description: string }): OAuthError {
-  return new OAuthError(challenge.error, challenge.description, { status, challenge: bearerChallenge(REALM, challenge) });
+/** RFC 9728 §3: where the protected-resource metadata of ISSUER/api is served. */
+export function protectedResourceMetadataLocation(issuer: string): string {
+  return `${issuer}/.well-known/oauth-protected-resource`;
+}
+
+/**
+ * RFC 6750 §3: the status, the challenge, and the same error as an RFC 6749-style JSON body.
+ * A 401 also names the protected-resource metadata (RFC 9728 §5.1), after the RFC 6750 fields.
+ */
+function refused(status: number, challenge: BearerChallenge & { error: NonNullable<BearerChallenge['error']>; description: string }, issuer?: string): OAuthError {
+  const withMetadata = status === 401 && issuer !== undefined ? { ...challenge, resourceMetadata: protectedResourceMetadataLocation(issuer) } : challenge;
+  return new OAuthError(challenge.error, challenge.description, { status, challenge: bearerChallenge(REALM, withMetadata) });
 }
 
 /** RFC 6750 §3.1 invalid_request: 400, with the challenge. */
@@ -70,27 +80,35 @@ export function asResourceRefusal(error: OAuthError): OAuthError {
 async function activeToken(deps: UserinfoDeps, credentials: BearerCredentials): Promise<AccessTokenContext> {
   if (credentials.kind === 'absent') {
     // RFC 6750 §3.1: no authentication information, so no error code in the challenge.
-    throw new OAuthError('invalid_token', 'an access token is required: send Authorization: Bearer TOKEN', { status: 401, challenge: bearerChallenge(REALM) });
+    throw new OAuthError('invalid_token', 'an access token is required: send Authorization: Bearer TOKEN', {
+      status: 401, challenge: bearerChallenge(REALM, { resourceMetadata: protectedResourceMetadataLocation(deps.config.issuer) }),
+    });
   }
-  if (credentials.kind === 'malformed') throw refused(401, { error: 'invalid_token', description: 'the access token is malformed' });
+  const issuer = deps.config.issuer;
+  if (credentials.kind === 'malformed') throw refused(401, { error: 'invalid_token', description: 'the access token is malformed' }, issuer);
 
   // Opaque: by hash. JWT (RFC 9068): signature, iss, aud, typ and exp checked, then its jti looked up.
   const token = await lookupAccessToken(deps, credentials.token);
   switch (accessTokenState(token, nowSeconds(deps.clock))) {
     case 'unknown':
-      throw refused(401, { error: 'invalid_token', description: 'the access token is invalid' });
+      throw refused(401, { error: 'invalid_token', description: 'the access token is invalid' }, issuer);
     case 'revoked':
-      throw refused(401, { error: 'invalid_token', description: 'the access token has been revoked' });
+      throw refused(401, { error: 'invalid_token', description: 'the access token has been revoked' }, issuer);
     case 'inactive_organization':
-      throw refused(401, { error: 'invalid_token', description: 'third-party integrations are not available on the organization\'s plan' });
+      throw refused(401, { error: 'invalid_token', description: 'third-party integrations are not available on the organization\'s plan' }, issuer);
     case 'expired':
       // SPEC.md: 401, or 403 under the huddle profile ("you will receive a 403 Forbidden").
-      throw refused(deps.config.expiredTokenStatus, { error: 'invalid_token', description: 'the access token has expired' });
+      throw refused(deps.config.expiredTokenStatus, { error: 'invalid_token', description: 'the access token has expired' }, issuer);
     case 'active':
       break;
   }
   // accessTokenState returned 'active', so the token exists.
-  return token!;
+  const active = token!;
+  // RFC 8707, RFC 9068 §4: a token for other resources is not for us (no audience: ISSUER/api).
+  if (!audienceIncludes(active.audience, builtInResourceIdentifier(issuer), issuer)) {
+    throw refused(401, { error: 'invalid_token', description: `the access token is not for this resource (its audience does not include ${builtInResourceIdentifier(issuer)})` }, issuer);
+  }
+  return active;
 }
 
 /** The identity of an active token, `scopes` being its scope split once. */

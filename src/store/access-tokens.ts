@@ -5,6 +5,7 @@ import type { Database } from './schema.js';
 import { precompiled } from './sqlite/precompiled.js';
 import { KeptRows, type ChangeWatch } from './kept-rows.js';
 import { parseStoredClaims } from './grants.js';
+import { resourcesOf, storedResources } from './resources.js';
 import type { AccessTokenContext, NewAccessToken } from '../oauth/model.js';
 import type { AccessTokenPort, TokenOwner, TransactionAccessTokenMethods } from '../oauth/ports.js';
 
@@ -35,7 +36,7 @@ export class AccessTokenStore implements AccessTokenPort, TransactionAccessToken
 
   async insert(token: NewAccessToken): Promise<void> {
     await insertAccessTokenQuery(this.db, token.tokenHash, token.jti, token.grantId, token.clientId, token.userId, token.organizationId,
-      token.scope, token.createdAt, token.expiresAt);
+      token.scope, token.createdAt, token.expiresAt, storedResources(token.audience));
   }
 
   /** The token and its grant, client, organization and user, in one query. */
@@ -74,7 +75,7 @@ function toContext(r: {
   organization_id: number | null; scope: string; created_at: number; expires_at: number; revoked_at: number | null;
   grant_revoked_at: number | null; organization_name: string | null; integrations_enabled: number | null;
   u_id: number | null; u_name: string | null; u_email: string | null; u_locale: string | null; u_subject: string | null;
-  u_email_verified: number | null; u_updated_at: number | null; grant_claims: string | null;
+  u_email_verified: number | null; u_updated_at: number | null; grant_claims: string | null; audience: string | null;
 }): AccessTokenContext {
   return {
     tokenHash: r.token_hash,
@@ -94,16 +95,17 @@ function toContext(r: {
     user: r.u_id === null ? null : { id: r.u_id, name: r.u_name ?? '', email: r.u_email ?? '', locale: r.u_locale ?? '', subject: r.u_subject ?? '',
       emailVerified: r.u_email_verified === 1, updatedAt: r.u_updated_at ?? 0 },
     claimsRequest: parseStoredClaims(r.grant_claims),
+    audience: resourcesOf(r.audience),
   };
 }
 
 // ---- the hot statements, built once (precompiled.ts) ------------------------------------
 
 const insertAccessTokenQuery = precompiled((db, tokenHash: string, jti: string | null, grantId: number, clientId: number, userId: number | null,
-  organizationId: number | null, scope: string, createdAt: number, expiresAt: number) =>
+  organizationId: number | null, scope: string, createdAt: number, expiresAt: number, audience: string | null) =>
   db.insertInto('access_tokens').values({
     token_hash: tokenHash, jti, grant_id: grantId, client_id: clientId, user_id: userId, organization_id: organizationId,
-    scope, created_at: createdAt, expires_at: expiresAt, revoked_at: null,
+    scope, created_at: createdAt, expires_at: expiresAt, revoked_at: null, audience,
   }));
 
 function accessContextQuery(db: Kysely<Database>) {
@@ -117,7 +119,7 @@ function accessContextQuery(db: Kysely<Database>) {
       'a.scope', 'a.created_at', 'a.expires_at', 'a.revoked_at', 'g.revoked_at as grant_revoked_at',
       'o.name as organization_name', 'o.integrations_enabled', 'u.id as u_id', 'u.name as u_name', 'u.email as u_email', 'u.locale as u_locale',
       'u.subject as u_subject', 'u.email_verified as u_email_verified', 'u.updated_at as u_updated_at',
-      'g.claims as grant_claims',
+      'g.claims as grant_claims', 'a.audience',
     ]);
 }
 

@@ -5,6 +5,7 @@ import type { Kysely, QueryCreator, Selectable } from 'kysely';
 import type { AuthorizationCodesTable, Database } from './schema.js';
 import { precompiled } from './sqlite/precompiled.js';
 import { liveGrant } from './grants.js';
+import { resourcesOf, storedResources } from './resources.js';
 import type { AuthorizationCode, NewAuthorizationCode } from '../oauth/model.js';
 import type { CodePort, TransactionCodeMethods } from '../oauth/ports.js';
 
@@ -27,6 +28,7 @@ export class CodeStore implements CodePort, TransactionCodeMethods {
       expires_at: code.expiresAt,
       consumed_at: null,
       nonce: code.nonce ?? null,
+      resource: storedResources(code.resources),
     }).execute();
   }
 
@@ -62,6 +64,7 @@ export function toCode(row: Selectable<AuthorizationCodesTable>): AuthorizationC
     expiresAt: row.expires_at,
     consumedAt: row.consumed_at,
     nonce: row.nonce,
+    resources: resourcesOf(row.resource),
   };
 }
 

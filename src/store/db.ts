@@ -23,6 +23,7 @@ import { passwordResets } from './migrations/011-password-resets.js';
 import { secondFactors } from './migrations/012-second-factors.js';
 import { clientRegistration } from './migrations/013-client-registration.js';
 import { registrationOwnership } from './migrations/014-registration-ownership.js';
+import { resources } from './migrations/016-resources.js';
 import { tableVersions } from './migrations/018-table-versions.js';
 import { PgChangeWatch, type WatchWarning } from './postgres/changes.js';
 import { BACKSTOP_PAGES, startCheckpointer, type Checkpointer } from './sqlite/checkpointer.js';
@@ -233,6 +234,7 @@ function migrations(dialect: Dialect): Array<[string, Migration]> {
     ['012-second-factors', secondFactors(dialect)],
     ['013-client-registration', clientRegistration(dialect)],
     ['014-registration-ownership', registrationOwnership(dialect)],
+    ['016-resources', resources(dialect)],
     ['018-table-versions', tableVersions(dialect)],
   ];
 }

@@ -5,6 +5,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { Database, RefreshTokensTable } from './schema.js';
 import { precompiled } from './sqlite/precompiled.js';
 import { liveGrant } from './grants.js';
+import { resourcesOf, storedResources } from './resources.js';
 import type { ConsumedRefreshToken, ConsumedRefreshTokenRecord, NewRefreshToken, RefreshToken, RefreshTokenContext } from '../oauth/model.js';
 import type { RefreshTokenPort, TokenOwner, TransactionRefreshTokenMethods } from '../oauth/ports.js';
 
@@ -13,7 +14,7 @@ export class RefreshTokenStore implements RefreshTokenPort, TransactionRefreshTo
 
   async insert(token: NewRefreshToken): Promise<void> {
     await insertRefreshTokenQuery(this.db, token.tokenHash, token.grantId, token.clientId, token.userId, token.organizationId, token.scope,
-      token.createdAt, token.expiresAt, token.accessTokenHash);
+      token.createdAt, token.expiresAt, token.accessTokenHash, storedResources(token.resources));
   }
 
   /**
@@ -25,7 +26,8 @@ export class RefreshTokenStore implements RefreshTokenPort, TransactionRefreshTo
   async consume(tokenHash: string, clientId: number, now: number, successorHash: string | null = null): Promise<ConsumedRefreshToken | undefined> {
     // COALESCE keeps an already recorded successor when none is given, so one statement serves both.
     const [r] = await consumeRefreshTokenQuery(this.db, now, successorHash, tokenHash, clientId);
-    return r && { grantId: r.grant_id, userId: r.user_id, organizationId: r.organization_id, scope: r.scope, accessTokenHash: r.access_token_hash };
+    return r && { grantId: r.grant_id, userId: r.user_id, organizationId: r.organization_id, scope: r.scope, accessTokenHash: r.access_token_hash,
+      resources: resourcesOf(r.resource) };
   }
 
   async find(tokenHash: string): Promise<RefreshToken | undefined> {
@@ -104,22 +106,26 @@ function toRefreshToken(row: Selectable<RefreshTokensTable>): RefreshToken {
     revokedAt: row.revoked_at,
     successorHash: row.successor_hash,
     accessTokenHash: row.access_token_hash,
+    resources: resourcesOf(row.resource),
   };
 }
 
 // ---- the hot statements, built once (precompiled.ts) ------------------------------------
 
 const insertRefreshTokenQuery = precompiled((db, tokenHash: string, grantId: number, clientId: number, userId: number | null, organizationId: number | null,
-  scope: string, createdAt: number, expiresAt: number | null, accessTokenHash: string | null) =>
+  scope: string, createdAt: number, expiresAt: number | null, accessTokenHash: string | null, resource: string | null) =>
   db.insertInto('refresh_tokens').values({
     token_hash: tokenHash, grant_id: grantId, client_id: clientId, user_id: userId, organization_id: organizationId, scope,
     created_at: createdAt, expires_at: expiresAt, consumed_at: null, revoked_at: null, successor_hash: null, access_token_hash: accessTokenHash,
+    resource,
   }));
 
 /**
  * What a rotation needs of the token it used up. Only these are returned: every column of
  * RETURNING becomes a JavaScript value, and all twelve cost a refresh measurably more SQLite
- * time than these five (see docs/PERFORMANCE.md, slim-consume-returning).
+ * time than these five (see docs/PERFORMANCE.md, slim-consume-returning); the sixth,
+ * `resource`, is NULL unless the grant indicated resources (RFC 8707), and a refresh needs it
+ * to refuse a wider audience.
  */
 const consumeRefreshTokenQuery = precompiled((db, now: number, successorHash: string | null, tokenHash: string, clientId: number) =>
   db.updateTable('refresh_tokens')
@@ -128,7 +134,7 @@ const consumeRefreshTokenQuery = precompiled((db, now: number, successorHash: st
     .where('consumed_at', 'is', null).where('revoked_at', 'is', null)
     .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
     .where(({ exists, selectFrom }) => exists(liveGrant(selectFrom, 'refresh_tokens.grant_id')))
-    .returning(['grant_id', 'user_id', 'organization_id', 'scope', 'access_token_hash']));
+    .returning(['grant_id', 'user_id', 'organization_id', 'scope', 'access_token_hash', 'resource']));
 
 // Revocation and introspection of refresh tokens, and the refused-refresh diagnosis.
 const refreshTokenByHash = precompiled((db, tokenHash: string) =>

@@ -161,6 +161,8 @@ export interface AuthorizationCodesTable {
   consumed_at: number | null;
   /** OpenID Connect's nonce, for the code exchange's ID token; migration 008. */
   nonce: Generated<string | null>;
+  /** RFC 8707 resources indicated, space-separated; NULL when none (migration 016). */
+  resource: Generated<string | null>;
 }
 
 export interface AccessTokensTable {
@@ -175,6 +177,8 @@ export interface AccessTokensTable {
   created_at: number;
   expires_at: number;
   revoked_at: number | null;
+  /** RFC 8707 audience, space-separated; NULL: no resource indicated (migration 016). */
+  audience: Generated<string | null>;
 }
 
 export interface RefreshTokensTable {
@@ -193,6 +197,19 @@ export interface RefreshTokensTable {
   successor_hash: string | null;
   /** Hash of the access token issued together with this refresh token. */
   access_token_hash: string | null;
+  /** The grant's RFC 8707 resources, space-separated; NULL when none (migration 016). */
+  resource: Generated<string | null>;
+}
+
+/** A resource (API) registered by an operator (RFC 8707; migration 016). */
+export interface ResourcesTable {
+  id: Generated<number>;
+  /** The resource indicator: an absolute URI without fragment, compared exactly. */
+  identifier: string;
+  name: string;
+  /** Space-separated. */
+  scopes: string;
+  created_at: number;
 }
 
 /**
@@ -365,5 +382,6 @@ export interface Database {
   email_tokens: EmailTokensTable;
   registration_tokens: RegistrationTokensTable;
   registered_client_uses: RegisteredClientUsesTable;
+  resources: ResourcesTable;
   client_assertions: ClientAssertionsTable;
 }

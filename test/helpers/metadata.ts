@@ -31,6 +31,8 @@ export function expectedAuthorizationServerMetadata(issuer: string, scopesSuppor
     code_challenge_methods_supported: ['S256'],
     // RFC 9207: every authorization response carries `iss`.
     authorization_response_iss_parameter_supported: true,
+    // RFC 9728 §4: the protected resources this server issues tokens for (the built-in ISSUER/api).
+    protected_resources: [`${issuer}/api`],
   };
 }
 

@@ -282,7 +282,8 @@ for (const kind of databaseKinds()) {
         for (const headers of [{}, { authorization: 'Basic dXNlcjpwYXNz' }, { authorization: 'Bearer' }] as Array<Record<string, string>>) {
           const res = await fetch(`${server.url}/api/user`, { headers });
           assert.equal(res.status, 401);
-          assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="latchkey"');
+          // RFC 6750 §3.1: no error code; RFC 9728 §5.1: where the resource's metadata is.
+          assert.equal(res.headers.get('www-authenticate'), `Bearer realm="latchkey", resource_metadata="${server.url}/.well-known/oauth-protected-resource"`);
           assert.equal(res.headers.get('cache-control'), 'no-store');
         }
       });

@@ -162,7 +162,8 @@ for (const kind of databaseKinds()) {
         }
         const userinfo = await fetchAt(server, String(doc.userinfo_endpoint));
         assert.equal(userinfo.status, 401);
-        assert.equal(userinfo.headers.get('www-authenticate'), 'Bearer realm="latchkey"');
+        // RFC 9728 §5.1: the realm, then where the protected-resource metadata is.
+        assert.equal(userinfo.headers.get('www-authenticate'), `Bearer realm="latchkey", resource_metadata="${String(doc.issuer)}/.well-known/oauth-protected-resource"`);
       } finally {
         await server.close();
       }

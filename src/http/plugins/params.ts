@@ -16,7 +16,7 @@ const REFUSED = /[\u0000\uFFFD]/;
  * objects and more than MAX_PARAMS keys are invalid_request. JSON numbers and booleans are
  * accepted as their text (Hover's example client_id is a number).
  */
-export function toParams(input: unknown, where = 'body'): Params {
+export function toParams(input: unknown, where = 'body', repeatable: readonly string[] = NONE): Params {
   if (input === undefined || input === null) return {};
   if (typeof input !== 'object' || Array.isArray(input)) throw new OAuthError('invalid_request', `the request ${where} must be a set of name/value parameters`);
   const source = input as Record<string, unknown>;
@@ -30,7 +30,11 @@ export function toParams(input: unknown, where = 'body'): Params {
       out[key] = value.trim();
       continue;
     }
-    if (Array.isArray(value)) throw new OAuthError('invalid_request', `parameter ${key} must not be repeated (RFC 6749 §3.2)`);
+    if (Array.isArray(value)) {
+      if (!repeatable.includes(key)) throw new OAuthError('invalid_request', `parameter ${key} must not be repeated (RFC 6749 §3.2)`);
+      out[key] = joinRepeated(key, value, where);
+      continue;
+    }
     // No parameter of ours may hold a NUL, and PostgreSQL refuses one in text (a 500 otherwise).
     if (key.includes('\u0000') || (typeof value === 'string' && value.includes('\u0000'))) throw new OAuthError('invalid_request', 'parameters must not contain NUL characters');
     // U+FFFD is what the body decoders make of bytes that are not UTF-8 (RFC 6749 Appendix B).
@@ -41,6 +45,23 @@ export function toParams(input: unknown, where = 'body'): Params {
     else throw new OAuthError('invalid_request', `parameter ${key} must be a string`);
   }
   return out;
+}
+
+const NONE: readonly string[] = [];
+
+/**
+ * The values of a parameter that may repeat (RFC 8707 `resource`), joined by NUL: a character
+ * no value may hold, so the core splits them apart exactly (oauth/resources.ts).
+ */
+function joinRepeated(key: string, values: readonly unknown[], where: string): string {
+  const out: string[] = [];
+  for (const v of values) {
+    if (typeof v !== 'string') throw new OAuthError('invalid_request', `parameter ${key} must be a string`);
+    if (v.includes('\u0000')) throw new OAuthError('invalid_request', 'parameters must not contain NUL characters');
+    if (v.includes('\uFFFD')) throw new OAuthError('invalid_request', `the request ${where} is not valid UTF-8`);
+    out.push(v.trim());
+  }
+  return out.join('\u0000');
 }
 
 /** Merges query and body parameters, refusing a parameter that appears in both. */

@@ -292,7 +292,11 @@ export async function authorizeRoutes(app: FastifyInstance): Promise<void> {
     // Where the login page comes back to: the same request as a GET (every value is a string
     // by now unless repeated, and a repeat has already been refused by validation).
     const query = new URLSearchParams();
-    for (const [name, value] of Object.entries(params)) if (typeof value === 'string') query.append(name, value);
+    for (const [name, value] of Object.entries(params)) {
+      if (typeof value === 'string') query.append(name, value);
+      // RFC 8707: `resource` may repeat; other repeats are refused by validation.
+      else if (Array.isArray(value)) for (const v of value) if (typeof v === 'string') query.append(name, v);
+    }
     return authorize(request, reply, params, `${AUTHORIZE_PATH}?${query.toString()}`);
   });
 

@@ -16,6 +16,7 @@ import { metadataRoutes } from './metadata.js';
 import { orgRoutes } from './orgs.js';
 import { passwordResetRoutes } from './password-reset.js';
 import { registrationRoutes } from './register.js';
+import { protectedResourceRoutes } from './protected-resource.js';
 import { revokeRoutes } from './revoke.js';
 import { signupRoutes } from './signup.js';
 import { tokenRoutes } from './token.js';
@@ -36,6 +37,7 @@ export const ROUTES: Array<(app: FastifyInstance) => Promise<void>> = [
   developerRoutes,
   orgRoutes,
   metadataRoutes,
+  protectedResourceRoutes,
   jwksRoutes,
   revokeRoutes,
   introspectRoutes,

@@ -24,10 +24,11 @@ const INTROSPECTION_RESPONSE = {
     iat: { type: 'integer' },
     token_type: { type: 'string' },
     iss: { type: 'string' },
-    aud: { type: 'string' },
+    // RFC 8707: one audience as a string, several as an array (RFC 7662 §2.2 names both).
+    aud: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
     jti: { type: 'string' },
     org_id: { type: 'integer' },
-  } satisfies Record<keyof ActiveIntrospection, { type: string }>,
+  } satisfies Record<keyof ActiveIntrospection, { type: string } | { anyOf: readonly object[] }>,
   required: ['active'],
 } as const;
 

@@ -13,6 +13,8 @@ import { TokenIssuer } from '../../oauth/tokens.js';
 import { mergeParams, toParams } from '../plugins/params.js';
 import { TOKEN_ROUTES } from '../token-routes.js';
 
+const REPEATABLE = ['resource'];
+
 export async function tokenRoutes(app: FastifyInstance): Promise<void> {
   const services = app.services;
   // SPEC.md `access_token_format`: opaque, or JWT (RFC 9068) signed with services.signingKeys.
@@ -30,6 +32,7 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
       codes: services.codes,
       refreshTokens: services.refreshTokens,
       grants: services.grants,
+      resources: services.resources,
       // An account with a second factor cannot be reached by its password alone: the password
       // grant answers as for a wrong password (no hint that the password was right), and the
       // person signs in through the browser (authorization code), where the factor is asked.
@@ -48,9 +51,10 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
 
   function handler(refreshOnly: boolean) {
     return async (request: FastifyRequest, reply: FastifyReply) => {
-      const params = toParams(request.body);
+      // RFC 8707 §2: `resource` may repeat, one value per resource.
+      const params = toParams(request.body, 'body', REPEATABLE);
       // RFC 6749 §3.2: a parameter sent in both the query and the body is a repeat.
-      mergeParams(toParams(request.query, 'query'), params);
+      mergeParams(toParams(request.query, 'query', REPEATABLE), params);
       const result = await tokenEndpoint({ params, authorization: request.headers.authorization, address: request.ip, refreshOnly, log: request.log });
       audit(request.log, 'token.issued', result.audit);
       // RFC 6749 §5.1: tokens must not be cached.

@@ -17,6 +17,8 @@ import { withIdToken, type IdTokenMinterDeps } from '../id-token.js';
 import { OPENID_SCOPE } from '../claims.js';
 import { hasScope } from '../scope.js';
 import { optionalParam, requireParam, type AuditLog, type GrantHandler } from './grant.js';
+import type { Config } from '../../config/load.js';
+import { narrowedAudience, requestedResources } from '../resources.js';
 
 export interface AuthorizationCodeGrantDeps {
   clock: Clock;
@@ -27,6 +29,8 @@ export interface AuthorizationCodeGrantDeps {
   audit: AuditLog;
   /** Signs ID tokens for OpenID grants (id-token.ts). */
   idTokens: IdTokenMinterDeps;
+  /** The issuer names the built-in resource ISSUER/api (resources.ts). */
+  config?: Partial<Pick<Config, 'issuer'>>;
 }
 
 export function authorizationCodeGrant(deps: AuthorizationCodeGrantDeps): GrantHandler {
@@ -37,6 +41,8 @@ export function authorizationCodeGrant(deps: AuthorizationCodeGrantDeps): GrantH
       const code = requireParam(params, 'code');
       const redirectUri = optionalParam(params, 'redirect_uri');
       const verifier = optionalParam(params, 'code_verifier');
+      // RFC 8707 §2.2: the token request may name some of the resources the authorization indicated.
+      const resources = requestedResources(params);
       const codeHash = tokenKey(code);
       const now = nowSeconds(deps.clock);
 
@@ -52,9 +58,12 @@ export function authorizationCodeGrant(deps: AuthorizationCodeGrantDeps): GrantH
         if (stored.expiresAt <= now) throw new OAuthError('invalid_grant', 'the authorization code has expired');
         checkRedirectUri(stored, redirectUri);
         checkPkce(stored, verifier, client);
+        // Refused inside the transaction: the consume is rolled back and the code stays usable.
+        const audience = narrowedAudience(resources, stored.resources, deps.config?.issuer);
         const refresh = client.grantTypes.includes('refresh_token') ? newOpaqueToken() : null;
         return deps.issuer.issue(tx, {
           grantId: stored.grantId, client, userId: stored.userId, organizationId: stored.organizationId, scope: stored.scope,
+          audience, refreshResources: stored.resources,
         }, now, refresh);
       });
       if (response) return withIdToken({ ...deps.idTokens, grants: deps.grants }, response, client, nonce, now, context);

@@ -4,7 +4,7 @@ import type { Config } from '../../config/load.js';
 import type { Clock } from '../clock.js';
 import type { TokenIssuer } from '../tokens.js';
 import type { IdTokenMinterDeps } from '../id-token.js';
-import type { CodePort, GrantPort, RefreshTokenPort, RunInTransaction } from '../ports.js';
+import type { CodePort, GrantPort, RefreshTokenPort, ResourcePort, RunInTransaction } from '../ports.js';
 import { authorizationCodeGrant } from './authorization-code.js';
 import { clientCredentialsGrant } from './client-credentials.js';
 import type { AuditLog, GrantHandler } from './grant.js';
@@ -16,7 +16,7 @@ export type { GrantHandler, TokenRequest } from './grant.js';
 /** Everything any grant needs; each factory takes only its own slice. */
 export interface GrantDependencies {
   clock: Clock;
-  config: Pick<Config, 'scopes' | 'refreshRetryWindow'> & Partial<Pick<Config, 'emailVerification'>>;
+  config: Pick<Config, 'scopes' | 'refreshRetryWindow'> & Partial<Pick<Config, 'emailVerification' | 'issuer'>>;
   issuer: TokenIssuer;
   transaction: RunInTransaction;
   codes: CodePort;
@@ -25,6 +25,8 @@ export interface GrantDependencies {
   audit: AuditLog;
   checkPassword: CheckResourceOwner;
   idTokens: IdTokenMinterDeps;
+  /** The registered resources (RFC 8707). */
+  resources?: ResourcePort;
 }
 
 export type GrantRegistry = ReadonlyMap<string, GrantHandler>;

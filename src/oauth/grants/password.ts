@@ -7,8 +7,9 @@ import type { Clock } from '../clock.js';
 import { nowSeconds } from '../clock.js';
 import { OAuthError } from '../errors.js';
 import { newOpaqueToken, type TokenIssuer } from '../tokens.js';
-import type { RunInTransaction } from '../ports.js';
+import type { ResourcePort, RunInTransaction } from '../ports.js';
 import { clientScopes, defaultScope, grantedScope, optionalParam, requireParam, type AuditLog, type GrantHandler } from './grant.js';
+import { scopeForIndicatedResources } from './resource-scope.js';
 
 /**
  * The resource owner's password check (accounts/password-check.ts, shared with the login page,
@@ -26,9 +27,11 @@ export interface PasswordGrantDeps {
   audit: AuditLog;
   clock: Clock;
   /** `emailVerification` "required": an account whose address is not verified gets no token (SPEC.md). */
-  config: Pick<Config, 'scopes'> & Partial<Pick<Config, 'emailVerification'>>;
+  config: Pick<Config, 'scopes'> & Partial<Pick<Config, 'emailVerification' | 'issuer'>>;
   issuer: TokenIssuer;
   transaction: RunInTransaction;
+  /** The registered resources (RFC 8707); without them a `resource` other than ISSUER/api is unknown. */
+  resources?: ResourcePort;
 }
 
 export function passwordGrant(deps: PasswordGrantDeps): GrantHandler {
@@ -41,7 +44,10 @@ export function passwordGrant(deps: PasswordGrantDeps): GrantHandler {
       const password = requireParam(params, 'password');
       // Scope first: a request that would fail anyway costs no password hash.
       const allowed = clientScopes(client, deps.config.scopes);
-      const scope = grantedScope(optionalParam(params, 'scope'), allowed, defaultScope(allowed));
+      // RFC 8707: with `resource`, the token is for those resources and carries their scopes.
+      const indicated = await scopeForIndicatedResources(deps, client, params, allowed);
+      const scope = indicated?.scope ?? grantedScope(optionalParam(params, 'scope'), allowed, defaultScope(allowed));
+      const audience = indicated?.audience ?? null;
 
       // Per account and per address, as on the login page: 429 slow_down with Retry-After
       // while backing off or with too many attempts at once; 503 while the hashing is full.
@@ -64,7 +70,7 @@ export function passwordGrant(deps: PasswordGrantDeps): GrantHandler {
       const refresh = client.grantTypes.includes('refresh_token') ? newOpaqueToken() : null;
       return deps.transaction(async (tx) => {
         const grantId = await tx.grants.insert({ clientId: client.id, userId: user.id, organizationId: null, scope, grantType: 'password', now });
-        return deps.issuer.issue(tx, { grantId, client, userId: user.id, organizationId: null, scope }, now, refresh);
+        return deps.issuer.issue(tx, { grantId, client, userId: user.id, organizationId: null, scope, audience }, now, refresh);
       });
     },
   };

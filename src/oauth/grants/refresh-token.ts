@@ -19,11 +19,12 @@ import { withIdToken, type IdTokenMinterDeps } from '../id-token.js';
 import { OPENID_SCOPE } from '../claims.js';
 import { hasScope } from '../scope.js';
 import { grantedScope, optionalParam, requireParam, type AuditLog, type GrantHandler } from './grant.js';
+import { narrowedAudience, requestedResources } from '../resources.js';
 
 export interface RefreshTokenGrantDeps {
   clock: Clock;
   /** `emailVerification` "required": a refresh for an account whose address is not verified is refused (SPEC.md). */
-  config: Pick<Config, 'refreshRetryWindow'> & Partial<Pick<Config, 'emailVerification'>>;
+  config: Pick<Config, 'refreshRetryWindow'> & Partial<Pick<Config, 'emailVerification' | 'issuer'>>;
   issuer: TokenIssuer;
   transaction: RunInTransaction;
   refreshTokens: RootPick<RefreshTokenPort, 'find' | 'findConsumed'>;
@@ -40,6 +41,8 @@ export function refreshTokenGrant(deps: RefreshTokenGrantDeps): GrantHandler {
     async handle({ client, params, address }) {
       const presented = requireParam(params, 'refresh_token');
       const requestedScope = optionalParam(params, 'scope');
+      // RFC 8707 §2.2: a refresh may narrow the audience to some of the grant's resources, never widen it.
+      const resources = requestedResources(params);
       const presentedHash = tokenKey(presented);
       const now = nowSeconds(deps.clock);
       const successor = newOpaqueToken();
@@ -67,8 +70,11 @@ export function refreshTokenGrant(deps: RefreshTokenGrantDeps): GrantHandler {
         // RFC 6749 §6: the scope may be narrowed, never widened; the new refresh token keeps
         // the original scope.
         const scope = grantedScope(requestedScope, old.scope.split(' ').filter(Boolean));
+        // Refused inside the transaction: the consume is rolled back and the token stays usable.
+        const audience = narrowedAudience(resources, old.resources, deps.config.issuer);
         return deps.issuer.issue(tx, {
           grantId: old.grantId, client, userId: old.userId, organizationId: old.organizationId, scope, refreshScope: old.scope,
+          audience, refreshResources: old.resources,
         }, now, successor);
       }));
       const idTokens = { ...deps.idTokens, grants: deps.grants };
@@ -163,6 +169,8 @@ async function retryInsideWindow(
       const scope = grantedScope(requestedScope, token.scope.split(' ').filter(Boolean));
       return deps.issuer.issue(tx, {
         grantId: token.grantId, client, userId: token.userId, organizationId: token.organizationId, scope, refreshScope: token.scope,
+        // The lost response's pair is replaced: the grant's resources, as the first refresh of it would have had without `resource`.
+        audience: token.resources,
       }, now, next);
     });
   } catch (err) {

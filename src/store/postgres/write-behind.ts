@@ -3,15 +3,16 @@
 // the COMMIT (group-commit.ts). The why and the rules are on WriteBehind.
 import { CompiledQuery } from 'kysely';
 import type { NewAccessToken, NewGrant, NewRefreshToken } from '../../oauth/model.js';
+import { storedResources } from '../resources.js';
 
 // One statement per kind, whatever the number of rows: the rows travel as arrays (unnest), so
 // the text never varies and each runs as one named prepared statement (named-statements.ts).
 const INSERT_GRANTS = `insert into grants (id, client_id, user_id, organization_id, scope, grant_type, created_at, auth_time, sid, amr, claims)
 select * from unnest($1::int4[], $2::int4[], $3::int4[], $4::int4[], $5::text[], $6::text[], $7::int8[], $8::int8[], $9::text[], $10::text[], $11::text[])`;
-const INSERT_ACCESS_TOKENS = `insert into access_tokens (token_hash, jti, grant_id, client_id, user_id, organization_id, scope, created_at, expires_at)
-select * from unnest($1::text[], $2::text[], $3::int4[], $4::int4[], $5::int4[], $6::int4[], $7::text[], $8::int8[], $9::int8[])`;
-const INSERT_REFRESH_TOKENS = `insert into refresh_tokens (token_hash, grant_id, client_id, user_id, organization_id, scope, created_at, expires_at, access_token_hash)
-select * from unnest($1::text[], $2::int4[], $3::int4[], $4::int4[], $5::int4[], $6::text[], $7::int8[], $8::int8[], $9::text[])`;
+const INSERT_ACCESS_TOKENS = `insert into access_tokens (token_hash, jti, grant_id, client_id, user_id, organization_id, scope, created_at, expires_at, audience)
+select * from unnest($1::text[], $2::text[], $3::int4[], $4::int4[], $5::int4[], $6::int4[], $7::text[], $8::int8[], $9::int8[], $10::text[])`;
+const INSERT_REFRESH_TOKENS = `insert into refresh_tokens (token_hash, grant_id, client_id, user_id, organization_id, scope, created_at, expires_at, access_token_hash, resource)
+select * from unnest($1::text[], $2::int4[], $3::int4[], $4::int4[], $5::int4[], $6::text[], $7::int8[], $8::int8[], $9::text[], $10::text[])`;
 // Revocations keep the first revocation time, as the single-row statements do (`revoked_at is null`).
 const REVOKE_ACCESS_TOKENS = `update access_tokens as t set revoked_at = r.at from unnest($1::text[], $2::int8[]) as r(token_hash, at)
 where t.token_hash = r.token_hash and t.revoked_at is null`;
@@ -104,6 +105,7 @@ export class WriteBehind {
       out.push(CompiledQuery.raw(INSERT_ACCESS_TOKENS, [
         at.map((t) => t.tokenHash), at.map((t) => t.jti), at.map((t) => t.grantId), at.map((t) => t.clientId), at.map((t) => t.userId),
         at.map((t) => t.organizationId), at.map((t) => t.scope), at.map((t) => t.createdAt), at.map((t) => t.expiresAt),
+        at.map((t) => storedResources(t.audience)),
       ]));
     }
     const rt = this.refreshTokens;
@@ -111,6 +113,7 @@ export class WriteBehind {
       out.push(CompiledQuery.raw(INSERT_REFRESH_TOKENS, [
         rt.map((t) => t.tokenHash), rt.map((t) => t.grantId), rt.map((t) => t.clientId), rt.map((t) => t.userId), rt.map((t) => t.organizationId),
         rt.map((t) => t.scope), rt.map((t) => t.createdAt), rt.map((t) => t.expiresAt), rt.map((t) => t.accessTokenHash),
+        rt.map((t) => storedResources(t.resources)),
       ]));
     }
     if (this.accessRevocations.length > 0) out.push(CompiledQuery.raw(REVOKE_ACCESS_TOKENS, revocations(this.accessRevocations)));
