@@ -29,7 +29,10 @@ import {
   type AuthorizationRequest,
   type AuthorizationResponse,
   type LoginFacts,
+  type SignedIn,
 } from '../../oauth/authorize.js';
+import { essentialAcrValues } from '../../oauth/acr.js';
+import { strongestAcr } from '../../accounts/factors.js';
 import { nowSeconds } from '../../oauth/clock.js';
 import { OAuthError } from '../../oauth/errors.js';
 import { audit } from '../../audit.js';
@@ -238,7 +241,9 @@ export async function authorizeRoutes(app: FastifyInstance): Promise<void> {
       // Validate before any interaction: a bad request is answered at once, not after a login.
       // The session is looked up meanwhile (independent queries; a validation error still wins).
       const [authz, session] = await Promise.all([validateAuthorizationRequest(params, services), loadSession(request)]);
-      const signedIn = session?.user ? { subject: session.user.subject, email: session.user.email, authTime: session.authTime } : null;
+      const signedIn: SignedIn | null = session?.user ? { subject: session.user.subject, email: session.user.email, authTime: session.authTime, amr: loginFacts(session).amr } : null;
+      // Under an essential acr request: what a new sign-in of this account could reach.
+      if (signedIn !== null && session?.user && essentialAcrValues(authz.oidc?.claims) !== null) signedIn.strongestAcr = await strongestAcr(services, session.user.id);
       // prompt=none never shows a page: whatever would need one is an error at the redirect URI.
       const interaction = requiredInteraction(authz, signedIn, nowSeconds(services.clock));
       const back = returnAfterLogin(url);
