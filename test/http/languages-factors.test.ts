@@ -2,14 +2,17 @@
 // "Accounts…"; README "Pages in the reader's language"): a passkey refusal, which the login and
 // account pages' script shows in their alert, in Dutch for a Dutch browser, in German for an
 // authorization request's ui_locales=de and for a German account, English by default; and the
-// devices of the account page's "Signed-in sessions" worded in the account's language.
+// devices of the account page's "Signed-in sessions" worded in the account's language; the
+// error page's own explanation (an error not sent back to a client anyone could register) in
+// the reader's language, with the protocol's English error inside it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { databaseKinds } from '../helpers/databases.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { CookieJar, httpRequest, type HttpResult } from '../helpers/browser.js';
 import { hiddenFields } from '../helpers/html.js';
-import { createUser } from '../helpers/fixtures.js';
+import { createClient, createUser } from '../helpers/fixtures.js';
+import { authorizePath } from '../helpers/authorize.js';
 
 const FIREFOX_WINDOWS = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0';
 const CHROME_LINUX = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
@@ -107,3 +110,27 @@ for (const kind of databaseKinds()) {
     }
   });
 }
+
+test('[sqlite] the error page for a client anyone could register explains itself in Dutch and German; the protocol error inside stays English', async () => {
+  const server = await startTestServer('sqlite');
+  try {
+    const client = await createClient(server, { redirectUris: ['https://evil.example/cb'], trusted: false });
+    const path = authorizePath({ clientId: client.clientId, redirectUri: 'https://evil.example/cb', scope: 'bogus', state: 's' });
+    const page = (acceptLanguage?: string) => httpRequest(server, 'GET', path, { headers: acceptLanguage ? { 'accept-language': acceptLanguage } : {} });
+    const english = await page();
+    assert.equal(english.status, 400);
+    assert.equal(english.location, null);
+    assert.match(english.body, /It asked to send you back to evil\.example\. Latchkey does not send you there automatically/);
+    const dutch = await page('nl');
+    assert.equal(dutch.status, 400);
+    assert.equal(dutch.location, null);
+    assert.equal(langOf(dutch), 'nl');
+    assert.match(dutch.body, /Het verzoek van de applicatie kon niet worden afgehandeld \(invalid_scope: [^)]*\)\. Het vroeg om je terug te sturen naar evil\.example\. Latchkey stuurt je daar niet vanzelf heen/);
+    assert.doesNotMatch(dutch.body, /does not send you there|Go back to the application/);
+    const german = await page('de-DE');
+    assert.equal(langOf(german), 'de');
+    assert.match(german.body, /Die Anfrage der Anwendung konnte nicht abgeschlossen werden \(invalid_scope: [^)]*\)\. Sie wollte Sie zurück zu evil\.example schicken\./);
+  } finally {
+    await server.close();
+  }
+});

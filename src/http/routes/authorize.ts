@@ -21,6 +21,7 @@ import {
   encodeAuthorizationRequest,
   errorMayRedirect,
   errorPageInsteadOfRedirect,
+  redirectHost,
   refuseUnreadableRequest,
   requiredInteraction,
   responseError,
@@ -35,6 +36,7 @@ import { essentialAcrValues } from '../../oauth/acr.js';
 import { strongestAcr } from '../../accounts/factors.js';
 import { nowSeconds } from '../../oauth/clock.js';
 import { OAuthError } from '../../oauth/errors.js';
+import { PageError } from '../page-errors.js';
 import { audit } from '../../audit.js';
 import type { Organization, User } from '../../oauth/model.js';
 import { consentPage } from '../../views/consent.js';
@@ -107,8 +109,8 @@ function loginLocation(next: string, options: { loginHint?: string | null; other
 const MAX_LOCATION = 15 * 1024;
 
 function tooLargeToAnswer(length: number): OAuthError {
-  return new OAuthError('invalid_request', `The application's request is too large to answer: the way back to it would be ${length} characters long. `
-    + 'Go back to the application and try again.', { status: 400 });
+  return new PageError('invalid_request', `The application's request is too large to answer: the way back to it would be ${length} characters long. `
+    + 'Go back to the application and try again.', ({ t }) => t('error.tooLargeToAnswer', { length }));
 }
 
 /** The answer to the client (RFC 6749 §4.1.2): a 302 that no cache keeps, as it may carry a code. */
@@ -155,7 +157,8 @@ async function answeringByRedirect(
     request.log.debug({ error: err.code, description: err.description }, 'authorization request refused');
     if (!(await mayRedirect(err))) {
       request.log.info({ event: 'authorization_error_not_redirected', error: err.code, clientId: err.client.id }, 'untrusted client: error shown, not redirected');
-      throw errorPageInsteadOfRedirect(err);
+      const page = errorPageInsteadOfRedirect(err);
+      throw new PageError(page.code, page.description, ({ t }) => t('error.notRedirected', { error: `${err.code}: ${err.description}`, host: redirectHost(err.redirectUri) }), page.status);
     }
     return deliver(reply, err.response());
   }
@@ -306,7 +309,7 @@ export async function authorizeRoutes(app: FastifyInstance): Promise<void> {
     const session = await requireCsrf(request, reply);
     if (!session) return reply;
     const wire = decodeAuthorizationRequest(formField(request.body, 'authorization_request'));
-    if (!wire) throw new OAuthError('invalid_request', 'The form is incomplete. Go back to the application and start again.', { status: 400 });
+    if (!wire) throw new PageError('invalid_request', 'The form is incomplete. Go back to the application and start again.', ({ t }) => t('error.formIncomplete'));
 
     // Errors redirect here whatever the client: the user is answering its consent page.
     return answeringByRedirect(request, reply, async () => {
