@@ -4,14 +4,15 @@
 // test/browser/second-factors.test.ts), refreshed ID tokens repeat it; acr_values is voluntary
 // (reported as it is, no step-up); an essential acr in `claims` that the session does not meet
 // asks for a new sign-in when the account's factors can meet it (login_required under
-// prompt=none), and is access_denied when they cannot (Core §5.5.1.1).
+// prompt=none), and is access_denied when they cannot (Core §5.5.1.1); a consent form whose
+// claims were changed by hand is checked again.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import { Secret, TOTP } from 'otpauth';
 import { CookieJar, httpRequest, type HttpResult } from '../helpers/browser.js';
-import { authorize, signIn, type AuthorizeOptions } from '../helpers/authorize.js';
+import { authorize, DECISION_PATH, signIn, type AuthorizeOptions } from '../helpers/authorize.js';
 import { hiddenFields } from '../helpers/html.js';
 import { textById } from '../helpers/pages.js';
 import { createClient, createUser, type TestClient, type TestUser } from '../helpers/fixtures.js';
@@ -134,6 +135,31 @@ for (const kind of databaseKinds()) {
       assert.match(stepUp.loginPage ?? '', /name="password"/);
       await signInWithCode(user, secret, jar, '/login?next=%2Faccount');
       assert.deepEqual(await idTokenOf(jar, [['claims', essential([MFA])]]), { acr: MFA, amr: ['pwd', 'otp', 'mfa'], refreshed: MFA });
+    });
+
+    test('a hand-made consent decision adding an essential acr is checked again: access_denied, or a new sign-in when the account can meet it', async () => {
+      for (const withApp of [false, true]) {
+        const user = await createUser(server);
+        const jar = await signIn(server, user.email, user.password);
+        if (withApp) await enrolTotp(jar);
+        // An ordinary request's consent page, then its form with the claims changed by hand.
+        const shown = await flow(jar, [], { decision: 'stop' });
+        assert.ok(shown.consentShown && shown.consentPage);
+        const fields = hiddenFields(shown.consentPage, DECISION_PATH);
+        const wire = JSON.parse(Buffer.from(fields.authorization_request ?? '', 'base64url').toString('utf8')) as Record<string, string>;
+        wire.claims = essential([MFA]);
+        const forged = await httpRequest(server, 'POST', DECISION_PATH, {
+          jar, form: { ...fields, authorization_request: Buffer.from(JSON.stringify(wire)).toString('base64url'), decision: 'allow' },
+        });
+        if (withApp) {
+          assert.equal(forged.status, 303, forged.body.slice(0, 300));
+          assert.match(forged.location ?? '', /^\/login\?next=/);
+        } else {
+          assert.equal(forged.status, 302, forged.body.slice(0, 300));
+          assert.equal(new URL(forged.location ?? '').searchParams.get('error'), 'access_denied');
+          assert.equal(new URL(forged.location ?? '').searchParams.get('code'), null);
+        }
+      }
     });
   });
 }

@@ -328,6 +328,16 @@ export async function authorizeRoutes(app: FastifyInstance): Promise<void> {
         return deliver(reply, deniedResponse(authz));
       }
 
+      // The form carries `claims` (not prompt, max_age or the hints, answered before the page):
+      // its sub and an essential acr are checked against this session again (a hand-made POST).
+      const signedIn: SignedIn = { subject: user.subject, email: user.email, authTime: session.authTime, amr: loginFacts(session).amr };
+      if (essentialAcrValues(authz.oidc?.claims) !== null) signedIn.strongestAcr = await strongestAcr(services, user.id);
+      if (requiredInteraction(authz, signedIn, nowSeconds(services.clock)) === 'login') {
+        const location = loginLocation(`${AUTHORIZE_PATH}?${new URLSearchParams(wire).toString()}`);
+        if (location.length > MAX_LOCATION) throw tooLargeToAnswer(location.length);
+        return reply.redirect(location, 303);
+      }
+
       const organizations = await organizationsOf(request, user.id);
       const userSession = session as Session & { user: User };
       const { t } = requestTranslator(request, authz, user);
