@@ -28,11 +28,20 @@ const SYSTEMS: ReadonlyArray<readonly [RegExp, string]> = [
   [/\bLinux\b/, 'Linux'],
 ];
 
-/** "Browser on System", one of them when the other is unknown, or "Unknown device". */
-export function describeDevice(userAgent: string | null | undefined): string {
-  if (!userAgent) return 'Unknown device';
+/** The browser family and the system a User-Agent names (product names: never translated); each undefined when unknown. */
+export function deviceParts(userAgent: string | null | undefined): { browser?: string; system?: string } {
+  if (!userAgent) return {};
   const browser = BROWSERS.find(([pattern]) => pattern.test(userAgent))?.[1];
   const system = SYSTEMS.find(([pattern]) => pattern.test(userAgent))?.[1];
+  return { ...(browser ? { browser } : {}), ...(system ? { system } : {}) };
+}
+
+/**
+ * "Browser on System", one of them when the other is unknown, or "Unknown device", in English
+ * (logs, tests); pages word it in their language (views/account-sessions.ts).
+ */
+export function describeDevice(userAgent: string | null | undefined): string {
+  const { browser, system } = deviceParts(userAgent);
   if (browser && system) return `${browser} on ${system}`;
   return browser ?? system ?? 'Unknown device';
 }

@@ -18,6 +18,7 @@ import type { JWK } from 'jose';
 import { sha256Hex } from '../oauth/crypto.js';
 import { nowSeconds } from '../oauth/clock.js';
 import { openPrivateJwk, sealPrivateJwk } from '../oauth/signing-keys.js';
+import { ACR_MFA, ACR_PASSWORD, ACR_PHISHING_RESISTANT, type AcrValue } from '../oauth/acr.js';
 import type { AccountServices } from './services.js';
 
 export const TOTP_PERIOD = 30;
@@ -153,6 +154,17 @@ export async function resetFactors(s: Pick<AccountServices, 'factors'>, userId: 
   const codes = await s.factors.deleteRecoveryCodes(userId);
   await s.factors.deleteChallengesForUser(userId);
   return totpRemoved + passkeys + codes;
+}
+
+/**
+ * The strongest `acr` (oauth/acr.ts) a new sign-in of the account can reach with its factors:
+ * a passkey (always registered with user verification) → phr, a confirmed authenticator app →
+ * mfa, else a password only.
+ */
+export async function strongestAcr(s: Pick<AccountServices, 'factors'>, userId: number): Promise<AcrValue> {
+  if ((await s.factors.listPasskeys(userId)).length > 0) return ACR_PHISHING_RESISTANT;
+  const totp = await s.factors.findTotp(userId);
+  return totp !== undefined && totp.confirmedAt !== null ? ACR_MFA : ACR_PASSWORD;
 }
 
 /** What a second factor adds to a login's RFC 8176 methods. */

@@ -26,8 +26,15 @@ const TRANSPORTS: ReadonlySet<string> = new Set(['ble', 'cable', 'hybrid', 'inte
 
 type PasskeyServices = Pick<AccountServices, 'factors' | 'clock' | 'config'>;
 
+/** Why a passkey ceremony was refused: pages say it in their language (http/locale.ts passkeyErrorText). */
+export type PasskeyErrorReason = 'unreadable' | 'expired' | 'too_many' | 'other_sign_in' | 'not_verified' | 'registered_already' | 'unknown' | 'other_account' | 'no_account';
+
 export class PasskeyError extends Error {
   override name = 'PasskeyError';
+  /** `message` stays English (logs); `reason` is what pages translate. */
+  constructor(message: string, readonly reason: PasskeyErrorReason) {
+    super(message);
+  }
 }
 
 function relyingParty(issuer: string): { rpID: string; origin: string } {
@@ -63,9 +70,9 @@ function answeredChallenge(clientDataJSON: unknown): string | null {
 /** Consumes the challenge a response answers: its stored row, once, if live and of `kind`. */
 async function consumeAnswered(s: PasskeyServices, kind: ChallengeKind, clientDataJSON: unknown): Promise<{ challenge: string; userId: number | null }> {
   const challenge = answeredChallenge(clientDataJSON);
-  if (challenge === null) throw new PasskeyError('the passkey response is not readable');
+  if (challenge === null) throw new PasskeyError('the passkey response is not readable', 'unreadable');
   const row = await s.factors.consumeChallenge(sha256Hex(`webauthn:${challenge}`), kind, nowSeconds(s.clock));
-  if (!row) throw new PasskeyError('this passkey request has expired or was already used; try again');
+  if (!row) throw new PasskeyError('this passkey request has expired or was already used; try again', 'expired');
   return { challenge, userId: row.userId };
 }
 
@@ -74,7 +81,7 @@ function asResponse<T>(value: unknown): T {
   const v = value as { id?: unknown; rawId?: unknown; type?: unknown; response?: { clientDataJSON?: unknown } } | null;
   if (!v || typeof v !== 'object' || typeof v.id !== 'string' || v.id.length > 1024 || typeof v.rawId !== 'string' || v.type !== 'public-key'
     || !v.response || typeof v.response !== 'object' || typeof v.response.clientDataJSON !== 'string') {
-    throw new PasskeyError('the passkey response is not readable');
+    throw new PasskeyError('the passkey response is not readable', 'unreadable');
   }
   return value as T;
 }
@@ -91,7 +98,7 @@ function transportsOf(list: unknown): AuthenticatorTransportFuture[] {
 
 export async function registrationOptions(s: PasskeyServices, user: User): Promise<PublicKeyCredentialCreationOptionsJSON> {
   const existing = await s.factors.listPasskeys(user.id);
-  if (existing.length >= MAX_PASSKEYS) throw new PasskeyError(`an account may hold at most ${MAX_PASSKEYS} passkeys`);
+  if (existing.length >= MAX_PASSKEYS) throw new PasskeyError(`an account may hold at most ${MAX_PASSKEYS} passkeys`, 'too_many');
   const challenge = await storeChallenge(s, 'passkey_register', user.id);
   const { rpID } = relyingParty(s.config.issuer);
   return generateRegistrationOptions({
@@ -114,17 +121,17 @@ export async function registrationOptions(s: PasskeyServices, user: User): Promi
 export async function finishRegistration(s: PasskeyServices, user: User, body: unknown, name: string): Promise<PasskeyRecord> {
   const response = asResponse<RegistrationResponseJSON>(body);
   const { challenge, userId } = await consumeAnswered(s, 'passkey_register', response.response.clientDataJSON);
-  if (userId !== user.id) throw new PasskeyError('this passkey request belongs to another sign-in; try again');
+  if (userId !== user.id) throw new PasskeyError('this passkey request belongs to another sign-in; try again', 'other_sign_in');
   const { rpID, origin } = relyingParty(s.config.issuer);
   let verified;
   try {
     verified = await verifyRegistrationResponse({ response, expectedChallenge: challenge, expectedOrigin: origin, expectedRPID: rpID, requireUserVerification: true });
   } catch (err) {
-    throw new PasskeyError(`the passkey could not be verified (${reason(err)})`);
+    throw new PasskeyError(`the passkey could not be verified (${reason(err)})`, 'not_verified');
   }
-  if (!verified.verified) throw new PasskeyError('the passkey could not be verified');
+  if (!verified.verified) throw new PasskeyError('the passkey could not be verified', 'not_verified');
   const info = verified.registrationInfo;
-  if (await s.factors.findPasskey(info.credential.id)) throw new PasskeyError('this passkey is registered already');
+  if (await s.factors.findPasskey(info.credential.id)) throw new PasskeyError('this passkey is registered already', 'registered_already');
   const record = {
     credentialId: info.credential.id,
     userId: user.id,
@@ -174,14 +181,14 @@ export async function finishAuthentication(s: PasskeyServices, body: unknown, ex
   const response = asResponse<AuthenticationResponseJSON>(body);
   const kind = expectedUserId === null ? 'passkey_login' : 'passkey_factor';
   const { challenge, userId } = await consumeAnswered(s, kind, response.response.clientDataJSON);
-  if (userId !== expectedUserId) throw new PasskeyError('this passkey request belongs to another sign-in; try again');
+  if (userId !== expectedUserId) throw new PasskeyError('this passkey request belongs to another sign-in; try again', 'other_sign_in');
   const passkey = await s.factors.findPasskey(response.id);
-  if (!passkey) throw new PasskeyError('this passkey is not registered here');
-  if (expectedUserId !== null && passkey.userId !== expectedUserId) throw new PasskeyError('this passkey belongs to another account');
+  if (!passkey) throw new PasskeyError('this passkey is not registered here', 'unknown');
+  if (expectedUserId !== null && passkey.userId !== expectedUserId) throw new PasskeyError('this passkey belongs to another account', 'other_account');
   if (expectedUserId === null) {
     const handle = response.response.userHandle;
     const owner = typeof handle === 'string' ? await s.factors.userIdBySubject(Buffer.from(handle, 'base64url').toString('utf8')) : undefined;
-    if (owner !== passkey.userId) throw new PasskeyError('this passkey does not name its account');
+    if (owner !== passkey.userId) throw new PasskeyError('this passkey does not name its account', 'no_account');
   }
   const { rpID, origin } = relyingParty(s.config.issuer);
   let verified;
@@ -192,9 +199,9 @@ export async function finishAuthentication(s: PasskeyServices, body: unknown, ex
       requireUserVerification: expectedUserId === null,
     });
   } catch (err) {
-    throw new PasskeyError(`the passkey could not be verified (${reason(err)})`);
+    throw new PasskeyError(`the passkey could not be verified (${reason(err)})`, 'not_verified');
   }
-  if (!verified.verified) throw new PasskeyError('the passkey could not be verified');
+  if (!verified.verified) throw new PasskeyError('the passkey could not be verified', 'not_verified');
   const info = verified.authenticationInfo;
   await s.factors.passkeyUsed(passkey.credentialId, info.newCounter, nowSeconds(s.clock));
   return { userId: passkey.userId, passkey, userVerified: info.userVerified, method: info.credentialBackedUp ? 'swk' : 'hwk' };

@@ -8,6 +8,7 @@ import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from '../accounts/passwords.
 import { ClientRegistrationError, MAX_CLIENT_NAME_LENGTH, MAX_URIS } from '../accounts/client-registration.js';
 import { MAX_URI_LENGTH, type RedirectUriError } from '../oauth/redirect-uri.js';
 import { INVITATIONS_PER_INVITER, INVITATIONS_PER_ORGANIZATION, MAX_ORG_NAME_LENGTH, OrganizationError } from '../accounts/organizations.js';
+import { MAX_PASSKEYS, type PasskeyError } from '../accounts/passkeys.js';
 import { pickLocale, translator, type Translator } from '../i18n/index.js';
 import type { User } from '../oauth/model.js';
 
@@ -126,5 +127,20 @@ export function clientRegistrationErrorText(tr: Translator, err: ClientRegistrat
     case 'too_many_uris': return postLogout ? t('developer.error.tooManyPostLogoutUris', { max: MAX_URIS }) : t('developer.error.tooManyRedirectUris', { max: MAX_URIS });
     case 'uri': return err.uriError === undefined ? undefined : redirectUriText(tr, err.uriError, postLogout);
     default: return undefined;
+  }
+}
+
+/** A passkey ceremony's refusal (accounts/passkeys.ts) in the page's language. */
+export function passkeyErrorText({ t }: Translator, err: PasskeyError): string {
+  switch (err.reason) {
+    case 'unreadable': return t('passkey.error.unreadable');
+    case 'expired': return t('passkey.error.expired');
+    case 'too_many': return t('passkey.error.tooMany', { max: MAX_PASSKEYS });
+    case 'other_sign_in': return t('passkey.error.otherSignIn');
+    case 'not_verified': return t('passkey.error.notVerified');
+    case 'registered_already': return t('passkey.error.registeredAlready');
+    case 'unknown': return t('factors.error.passkeyUnknown');
+    case 'other_account': return t('passkey.error.otherAccount');
+    case 'no_account': return t('passkey.error.noAccount');
   }
 }

@@ -16,6 +16,7 @@ import type { ClaimsRequest, Client, OidcLogin, Organization, Resource } from '.
 import { normalizeEmail } from './model.js';
 import type { ClientPort, CodePort, ConsentPort, GrantPort, ResourcePort, RootPick } from './ports.js';
 import { parseResources, resolveResources, scopeForResources } from './resources.js';
+import { acrMeets, acrOfAmr, essentialAcrValues, type AcrValue } from './acr.js';
 import { claimsWithinScopes, OFFLINE_ACCESS_SCOPE, OPENID_SCOPE, parseClaimsParameter, scopesOfRequestedClaims } from './claims.js';
 import { verifyIdTokenHint, type IdTokenHint } from './id-token.js';
 import type { SigningKeys } from './signing-keys.js';
@@ -432,6 +433,14 @@ export interface SignedIn {
   email: string;
   /** Epoch seconds of the last password check; null when unknown. */
   authTime: number | null;
+  /** The session's RFC 8176 methods (its `acr`, acr.ts); absent counts as a password. */
+  amr?: readonly string[];
+  /**
+   * The strongest `acr` a new sign-in of this account could reach (its factors: a passkey →
+   * phr, an authenticator app → mfa). Needed only under an essential acr request; absent
+   * counts as the session's own level.
+   */
+  strongestAcr?: AcrValue;
 }
 
 /** What the request needs before a code can be issued. */
@@ -462,6 +471,14 @@ export function requiredInteraction(request: AuthorizationRequest, user: SignedI
     if (oidc.loginHint !== null && normalizeEmail(oidc.loginHint) !== normalizeEmail(user.email)) return login('login_hint names another user than the one signed in');
     const wanted = oidc.claims?.id_token?.sub?.value;
     if (wanted !== undefined && wanted !== user.subject) throw responseError(request, 'login_required', 'the requested subject is not the signed-in user');
+    // Core §5.5.1.1: an essential acr the login does not meet. A new sign-in that could meet
+    // it (the account has the factor) is asked for; otherwise the authentication has failed.
+    const acrWanted = essentialAcrValues(oidc.claims);
+    const level = acrOfAmr(user.amr ?? ['pwd']);
+    if (acrWanted !== null && !acrMeets(level, acrWanted)) {
+      if (!acrMeets(user.strongestAcr ?? level, acrWanted)) throw responseError(request, 'access_denied', 'the essential acr requested cannot be met by this account');
+      return login('the sign-in does not meet the essential acr requested');
+    }
   }
   if (request.prompt.has('select_account')) return 'select_account';
   return 'proceed';

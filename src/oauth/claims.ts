@@ -22,7 +22,7 @@ export type UserClaimName = (typeof USER_CLAIMS)[number];
 
 /** Every claim an ID token or UserInfo answer may hold (Discovery `claims_supported`). */
 export const CLAIMS_SUPPORTED = [
-  'sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'at_hash', 'sid', 'amr',
+  'sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'at_hash', 'sid', 'amr', 'acr',
   ...USER_CLAIMS, 'organization',
 ] as const;
 
@@ -63,8 +63,8 @@ function parseMember(member: unknown, name: 'userinfo' | 'id_token'): Record<str
       }
     }
     // Core §5.5: claims the OP does not understand are ignored; only ours (and sub, which may
-    // carry a value the signed-in user must match) are kept.
-    if (claim === 'sub' || isUserClaim(claim)) out[claim] = request === null ? null : parsed;
+    // carry a value the signed-in user must match, and the ID token's acr, Core §5.5.1.1) are kept.
+    if (claim === 'sub' || isUserClaim(claim) || (claim === 'acr' && name === 'id_token')) out[claim] = request === null ? null : parsed;
   }
   return out;
 }
@@ -100,7 +100,7 @@ export function parseClaimsParameter(value: string): ClaimsRequest | string {
  * from a client withholds the address too). `sub` is always kept.
  */
 export function claimsWithinScopes(claims: ClaimsRequest, allowedScopes: readonly string[]): ClaimsRequest {
-  const permitted = new Set<string>(['sub']);
+  const permitted = new Set<string>(['sub', 'acr']);
   for (const [scope, names] of Object.entries(SCOPE_CLAIMS)) if (allowedScopes.includes(scope)) for (const n of names) permitted.add(n);
   const out: { userinfo?: Record<string, ClaimRequest | null>; id_token?: Record<string, ClaimRequest | null> } = {};
   for (const name of ['userinfo', 'id_token'] as const) {

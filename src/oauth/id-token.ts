@@ -9,13 +9,14 @@
 // signature runs on the libuv thread pool, so the event loop does not wait on it, while an
 // ECDSA P-256 one is cheaper done at once than handed to the pool and back.
 // Claims: iss, sub (users.subject), aud (the client_id), exp, iat, auth_time, nonce (code
-// exchange only), at_hash, sid, amr, and the user claims of the granted scopes and of the
+// exchange only), at_hash, sid, amr, acr (acr.ts), and the user claims of the granted scopes and of the
 // `claims` request's id_token member (claims.ts), organization when bound.
 import { compactVerify, decodeProtectedHeader, type CryptoKey } from 'jose';
 import { hash, KeyObject, sign } from 'node:crypto';
 import type { Config } from '../config/load.js';
 import type { Client, IdTokenContext } from './model.js';
 import type { GrantPort, RootPick } from './ports.js';
+import { acrForIdToken } from './acr.js';
 import { OPENID_SCOPE, userClaims } from './claims.js';
 import { hasScope } from './scope.js';
 import type { IssuedTokens } from './tokens.js';
@@ -96,6 +97,7 @@ export async function mintIdToken(deps: IdTokenMinterDeps, input: IdTokenInput):
     claims.auth_time = login.authTime;
     claims.sid = login.sid;
     claims.amr = [...login.amr];
+    claims.acr = acrForIdToken(login.amr, login.claims);
   }
   if (input.nonce !== null) claims.nonce = input.nonce;
   claims.at_hash = accessTokenHash(input.accessToken);

@@ -2,6 +2,7 @@
 // and the OpenID Connect Discovery 1.0 §3 document served at /.well-known/openid-configuration.
 // The second is the first plus the OpenID Provider fields, built from it, so the two can never
 // disagree on a field they share (the issuer first of all: Discovery §4.3, RFC 8414 §3.3).
+import { ACR_VALUES } from './acr.js';
 import type { Config } from '../config/load.js';
 import type { Prompt, ResponseMode } from './authorize.js';
 import { CLAIMS_SUPPORTED, OFFLINE_ACCESS_SCOPE, OPENID_SCOPE } from './claims.js';
@@ -98,6 +99,8 @@ export function openIdProviderMetadata(config: MetadataConfig): Record<string, u
     // Core §15.1) or ES256; never `none`.
     id_token_signing_alg_values_supported: [...SIGNING_ALGS],
     claims_supported: [...CLAIMS_SUPPORTED],
+    // The acr levels of ID tokens, weakest first (oauth/acr.ts).
+    acr_values_supported: [...ACR_VALUES],
     claim_types_supported: ['normal'],
     claims_parameter_supported: true,
     // Request objects are refused (request_not_supported, request_uri_not_supported).

@@ -2,7 +2,7 @@
 // it was last seen from and when, this browser marked, and "Sign out everywhere else".
 import { html, type Html } from '../html.js';
 import { csrfInput, timeOf } from './forms.js';
-import { describeDevice } from '../accounts/device.js';
+import { deviceParts } from '../accounts/device.js';
 import { ENGLISH, type Translator } from '../i18n/index.js';
 
 export interface SessionView {
@@ -13,10 +13,18 @@ export interface SessionView {
   lastSeenAt: number;
 }
 
-function sessionItem(s: SessionView, { t, th }: Translator): Html {
+/** The device in the page's language: "Chrome on Linux", "Chrome op Linux", "Chrome unter Linux". */
+function deviceName(userAgent: string | null, { t }: Translator): string {
+  const { browser, system } = deviceParts(userAgent);
+  if (browser && system) return t('account.sessions.device', { browser, system });
+  return browser ?? system ?? t('account.sessions.unknownDevice');
+}
+
+function sessionItem(s: SessionView, tr: Translator): Html {
+  const { t, th } = tr;
   return html`<li class="item">
 <div class="item-main">
-<h3>${describeDevice(s.userAgent)}${s.current ? html` <span class="badge">${t('account.sessions.thisBrowser')}</span>` : html``}</h3>
+<h3>${deviceName(s.userAgent, tr)}${s.current ? html` <span class="badge">${t('account.sessions.thisBrowser')}</span>` : html``}</h3>
 <p class="muted">${s.address ? t('account.sessions.from', { address: s.address }) : ''}${th('account.sessions.seen', { lastSeen: timeOf(s.lastSeenAt), signedIn: timeOf(s.createdAt) })}</p>
 </div>
 </li>`;

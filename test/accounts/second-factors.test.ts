@@ -131,6 +131,7 @@ for (const kind of databaseKinds()) {
         const body = (await token.json()) as { id_token?: string };
         assert.ok(body.id_token);
         assert.deepEqual(decodeJwt(body.id_token).amr, ['pwd', 'otp', 'mfa']);
+        assert.equal(decodeJwt(body.id_token).acr, 'urn:latchkey:acr:mfa');
 
         // The password grant cannot skip the factor: it answers as for a wrong password.
         const grantClient = await createClient(server, { grantTypes: ['password', 'refresh_token'] });

@@ -13,8 +13,10 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Secret, TOTP } from 'otpauth';
 import type { Page } from 'playwright-core';
-import { launchChromium } from '../helpers/chromium.js';
-import { createUser } from '../helpers/fixtures.js';
+import { decodeJwt } from 'jose';
+import { launchChromium, startCallbackServer } from '../helpers/chromium.js';
+import { createClient, createUser } from '../helpers/fixtures.js';
+import { exchangeCode } from '../helpers/token.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { databaseKinds, type DbKind } from '../helpers/databases.js';
 
@@ -53,6 +55,27 @@ async function passwordSignIn(page: Page, base: string, email: string, password:
 async function signOut(page: Page, base: string): Promise<void> {
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.waitForURL(`${base}/login`);
+}
+
+/**
+ * An OpenID authorization in the signed-in browser page, allowed on the consent page: the ID
+ * token of the code the client application receives (its acr and amr).
+ */
+async function idTokenInBrowser(page: Page, server: TestServer, base: string): Promise<{ acr: unknown; amr: unknown }> {
+  const callback = await startCallbackServer();
+  try {
+    const client = await createClient(server, { name: 'Passkey RP', redirectUris: [`${callback.base}/cb`] });
+    await page.goto(`${base}/oauth/authorize?${new URLSearchParams({ response_type: 'code', client_id: client.clientId, redirect_uri: `${callback.base}/cb`, scope: 'openid', state: 'acr' })}`);
+    await page.getByRole('button', { name: 'Allow' }).click();
+    await page.waitForURL((url) => url.toString().startsWith(`${callback.base}/cb?`));
+    const code = callback.hits.at(-1)?.searchParams.get('code') ?? '';
+    const res = await exchangeCode(server, client, code);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const payload = decodeJwt(res.body.id_token as string);
+    return { acr: payload.acr, amr: payload.amr };
+  } finally {
+    await new Promise((resolve) => callback.server.close(resolve));
+  }
 }
 
 async function lastSessionAmr(server: TestServer, userId: number): Promise<unknown> {
@@ -133,7 +156,7 @@ for (const kind of databaseKinds()) {
     }
   });
 
-  test(`[${kind}] in Chromium: a passkey added on the account page signs in alone, and as the second step after a password`, async () => {
+  test(`[${kind}] in Chromium: a passkey added on the account page signs in alone (its ID token's acr is phr), and as the second step after a password`, async () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
     const server = await localServer(kind);
     const base = server.config.issuer;
@@ -169,6 +192,9 @@ for (const kind of databaseKinds()) {
       await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
       await page.waitForURL(`${base}/account`);
       assert.deepEqual(await lastSessionAmr(server, user.id), ['hwk', 'mfa']);
+      // The ID token says so: acr phr (phishing-resistant, OpenID EAP ACR Values).
+      assert.deepEqual(await idTokenInBrowser(page, server, base), { acr: 'phr', amr: ['hwk', 'mfa'] });
+      await page.goto(`${base}/account`);
       await signOut(page, base);
 
       // The password now needs a second step: the passkey.

@@ -44,9 +44,10 @@ export function expectedOpenIdConfiguration(issuer: string, scopesSupported: str
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: ['RS256', 'ES256'],
     claims_supported: [
-      'sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'at_hash', 'sid', 'amr',
+      'sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'at_hash', 'sid', 'amr', 'acr',
       'name', 'locale', 'updated_at', 'email', 'email_verified', 'organization',
     ],
+    acr_values_supported: ['urn:latchkey:acr:pwd', 'urn:latchkey:acr:mfa', 'phr'],
     claim_types_supported: ['normal'],
     claims_parameter_supported: true,
     request_parameter_supported: false,

@@ -174,11 +174,13 @@ for (const kind of databaseKinds()) {
     });
 
     test('oidcc-ensure-request-with-acr-values-succeeds', async (t) => {
-      // No acr_values_supported is published, so the suite sends "1 2". Latchkey does not assert
-      // an acr (ValidateIdTokenACRClaimAgainstAcrValuesRequest then only warns).
-      assert.equal((await discovery(op)).acr_values_supported, undefined);
-      const flow = await codeFlow(op, rpRequest(op.client, { extra: [['acr_values', '1 2']] }), { t });
-      assert.equal(flow.idToken.payload.acr, undefined);
+      // acr_values_supported is published, so the suite asks for those values (voluntary, Core
+      // §3.1.2.1); ValidateIdTokenACRClaimAgainstAcrValuesRequest wants the ID token's acr among them.
+      const published = (await discovery(op)).acr_values_supported as string[];
+      assert.deepEqual(published, ['urn:latchkey:acr:pwd', 'urn:latchkey:acr:mfa', 'phr']);
+      const flow = await codeFlow(op, rpRequest(op.client, { extra: [['acr_values', published.join(' ')]] }), { t });
+      assert.ok(published.includes(flow.idToken.payload.acr as string), `acr ${String(flow.idToken.payload.acr)}`);
+      assert.equal(flow.idToken.payload.acr, 'urn:latchkey:acr:pwd');
     });
 
     test('oidcc-ensure-registered-redirect-uri', async () => {

@@ -202,7 +202,7 @@ for (const kind of databaseKinds()) {
         for (const [field, value] of Object.entries(oauth.body)) assert.deepEqual(oidc.body[field], value, field);
         const oidcOnly = Object.keys(oidc.body).filter((k) => !(k in oauth.body)).sort();
         assert.deepEqual(oidcOnly, [
-          'claim_types_supported', 'claims_parameter_supported', 'claims_supported', 'display_values_supported', 'end_session_endpoint',
+          'acr_values_supported', 'claim_types_supported', 'claims_parameter_supported', 'claims_supported', 'display_values_supported', 'end_session_endpoint',
           'id_token_signing_alg_values_supported', 'prompt_values_supported', 'request_parameter_supported', 'request_uri_parameter_supported',
           'subject_types_supported',
         ]);

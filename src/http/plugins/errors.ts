@@ -7,6 +7,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { OAuthError } from '../../oauth/errors.js';
 import { HashingRefused } from '../../accounts/passwords.js';
 import { errorPage } from '../../views/layout.js';
+import { PageError } from '../page-errors.js';
 import { pageTranslator } from '../locale.js';
 
 export type ErrorFormat = 'json' | 'html';
@@ -60,7 +61,8 @@ export function sendOAuthError(request: FastifyRequest, reply: FastifyReply, err
   if (config.errorFormat === 'html') {
     // The description comes from the core, in English; the frame speaks the page's language.
     const tr = pageTranslator(request);
-    return reply.code(status).type('text/html; charset=utf-8').send(errorPage(tr.t('error.generic.title'), error.description, tr).toString());
+    const message = error instanceof PageError ? error.say(tr) : error.description;
+    return reply.code(status).type('text/html; charset=utf-8').send(errorPage(tr.t('error.generic.title'), message, tr).toString());
   }
   reply.code(status).header('Cache-Control', 'no-store').header('Pragma', 'no-cache');
   // RFC 6750 §3: a protected resource (/api/user) answers with its Bearer challenge.

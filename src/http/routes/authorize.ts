@@ -21,6 +21,7 @@ import {
   encodeAuthorizationRequest,
   errorMayRedirect,
   errorPageInsteadOfRedirect,
+  redirectHost,
   refuseUnreadableRequest,
   requiredInteraction,
   responseError,
@@ -29,9 +30,13 @@ import {
   type AuthorizationRequest,
   type AuthorizationResponse,
   type LoginFacts,
+  type SignedIn,
 } from '../../oauth/authorize.js';
+import { essentialAcrValues } from '../../oauth/acr.js';
+import { strongestAcr } from '../../accounts/factors.js';
 import { nowSeconds } from '../../oauth/clock.js';
 import { OAuthError } from '../../oauth/errors.js';
+import { PageError } from '../page-errors.js';
 import { audit } from '../../audit.js';
 import type { Organization, User } from '../../oauth/model.js';
 import { consentPage } from '../../views/consent.js';
@@ -104,8 +109,8 @@ function loginLocation(next: string, options: { loginHint?: string | null; other
 const MAX_LOCATION = 15 * 1024;
 
 function tooLargeToAnswer(length: number): OAuthError {
-  return new OAuthError('invalid_request', `The application's request is too large to answer: the way back to it would be ${length} characters long. `
-    + 'Go back to the application and try again.', { status: 400 });
+  return new PageError('invalid_request', `The application's request is too large to answer: the way back to it would be ${length} characters long. `
+    + 'Go back to the application and try again.', ({ t }) => t('error.tooLargeToAnswer', { length }));
 }
 
 /** The answer to the client (RFC 6749 §4.1.2): a 302 that no cache keeps, as it may carry a code. */
@@ -152,7 +157,8 @@ async function answeringByRedirect(
     request.log.debug({ error: err.code, description: err.description }, 'authorization request refused');
     if (!(await mayRedirect(err))) {
       request.log.info({ event: 'authorization_error_not_redirected', error: err.code, clientId: err.client.id }, 'untrusted client: error shown, not redirected');
-      throw errorPageInsteadOfRedirect(err);
+      const page = errorPageInsteadOfRedirect(err);
+      throw new PageError(page.code, page.description, ({ t }) => t('error.notRedirected', { error: `${err.code}: ${err.description}`, host: redirectHost(err.redirectUri) }), page.status);
     }
     return deliver(reply, err.response());
   }
@@ -238,7 +244,9 @@ export async function authorizeRoutes(app: FastifyInstance): Promise<void> {
       // Validate before any interaction: a bad request is answered at once, not after a login.
       // The session is looked up meanwhile (independent queries; a validation error still wins).
       const [authz, session] = await Promise.all([validateAuthorizationRequest(params, services), loadSession(request)]);
-      const signedIn = session?.user ? { subject: session.user.subject, email: session.user.email, authTime: session.authTime } : null;
+      const signedIn: SignedIn | null = session?.user ? { subject: session.user.subject, email: session.user.email, authTime: session.authTime, amr: loginFacts(session).amr } : null;
+      // Under an essential acr request: what a new sign-in of this account could reach.
+      if (signedIn !== null && session?.user && essentialAcrValues(authz.oidc?.claims) !== null) signedIn.strongestAcr = await strongestAcr(services, session.user.id);
       // prompt=none never shows a page: whatever would need one is an error at the redirect URI.
       const interaction = requiredInteraction(authz, signedIn, nowSeconds(services.clock));
       const back = returnAfterLogin(url);
@@ -305,7 +313,7 @@ export async function authorizeRoutes(app: FastifyInstance): Promise<void> {
     const session = await requireCsrf(request, reply);
     if (!session) return reply;
     const wire = decodeAuthorizationRequest(formField(request.body, 'authorization_request'));
-    if (!wire) throw new OAuthError('invalid_request', 'The form is incomplete. Go back to the application and start again.', { status: 400 });
+    if (!wire) throw new PageError('invalid_request', 'The form is incomplete. Go back to the application and start again.', ({ t }) => t('error.formIncomplete'));
 
     // Errors redirect here whatever the client: the user is answering its consent page.
     return answeringByRedirect(request, reply, async () => {
@@ -322,6 +330,16 @@ export async function authorizeRoutes(app: FastifyInstance): Promise<void> {
       if (decision === 'deny') {
         audit(request.log, 'consent.denied', { client_id: authz.client.clientId, user_id: user.id, address: request.ip });
         return deliver(reply, deniedResponse(authz));
+      }
+
+      // The form carries `claims` (not prompt, max_age or the hints, answered before the page):
+      // its sub and an essential acr are checked against this session again (a hand-made POST).
+      const signedIn: SignedIn = { subject: user.subject, email: user.email, authTime: session.authTime, amr: loginFacts(session).amr };
+      if (essentialAcrValues(authz.oidc?.claims) !== null) signedIn.strongestAcr = await strongestAcr(services, user.id);
+      if (requiredInteraction(authz, signedIn, nowSeconds(services.clock)) === 'login') {
+        const location = loginLocation(`${AUTHORIZE_PATH}?${new URLSearchParams(wire).toString()}`);
+        if (location.length > MAX_LOCATION) throw tooLargeToAnswer(location.length);
+        return reply.redirect(location, 303);
       }
 
       const organizations = await organizationsOf(request, user.id);

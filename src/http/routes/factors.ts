@@ -21,7 +21,7 @@ import { authenticationOptions, finishAuthentication, finishRegistration, Passke
 import { newSecret, sha256Hex } from '../../oauth/crypto.js';
 import { nowSeconds } from '../../oauth/clock.js';
 import { lockoutMessage, type Lockout } from '../../oauth/lockout.js';
-import { pageTranslator } from '../locale.js';
+import { pageTranslator, passkeyErrorText } from '../locale.js';
 import { waitText, type Translator } from '../../i18n/index.js';
 import type { User } from '../../oauth/model.js';
 import type { ChallengeRecord } from '../../store/factors.js';
@@ -247,7 +247,7 @@ export async function factorRoutes(app: FastifyInstance): Promise<void> {
     } catch (err) {
       if (!(err instanceof PasskeyError)) throw err;
       audit(request.log, 'factor.failed', { user_id: userId, address: request.ip, reason: 'passkey' });
-      return sendJson(reply, 400, { error: capitalizeFirst(err.message) });
+      return sendJson(reply, 400, { error: passkeyErrorText(tr, err) });
     } finally {
       await ticket.failed();
     }
@@ -274,7 +274,7 @@ export async function factorRoutes(app: FastifyInstance): Promise<void> {
     } catch (err) {
       if (!(err instanceof PasskeyError)) throw err;
       audit(request.log, 'login.failed', { user_id: null, address: request.ip, reason: 'passkey' });
-      return sendJson(reply, 400, { error: capitalizeFirst(err.message) });
+      return sendJson(reply, 400, { error: passkeyErrorText(pageTranslator(request, { next }), err) });
     }
   });
 
@@ -405,7 +405,7 @@ export async function factorRoutes(app: FastifyInstance): Promise<void> {
       return sendJson(reply, 200, { ...(await registrationOptions(services, user)) });
     } catch (err) {
       if (!(err instanceof PasskeyError)) throw err;
-      return sendJson(reply, 400, { error: capitalizeFirst(err.message) });
+      return sendJson(reply, 400, { error: passkeyErrorText(pageTranslator(request, { user }), err) });
     }
   });
 
@@ -418,7 +418,7 @@ export async function factorRoutes(app: FastifyInstance): Promise<void> {
     } catch (err) {
       if (!(err instanceof PasskeyError)) throw err;
       audit(request.log, 'factor.failed', { user_id: user.id, address: request.ip, reason: 'passkey_enrolment' });
-      return sendJson(reply, 400, { error: capitalizeFirst(err.message) });
+      return sendJson(reply, 400, { error: passkeyErrorText(pageTranslator(request, { user }), err) });
     }
     audit(request.log, 'factor.enrolled', { user_id: user.id, address: request.ip, reason: 'passkey' });
     const needsCodes = (await services.factors.countUnusedRecoveryCodes(user.id)) === 0;
@@ -434,9 +434,4 @@ export async function factorRoutes(app: FastifyInstance): Promise<void> {
     }
     return reply.redirect('/account?done=passkey_removed#security', 303);
   });
-}
-
-function capitalizeFirst(message: string): string {
-  const text = message.charAt(0).toUpperCase() + message.slice(1);
-  return /[.!?]$/.test(text) ? text : `${text}.`;
 }
