@@ -21,7 +21,7 @@ import type { Clock } from './clock.js';
 import { sha256Hex } from './crypto.js';
 import type { Client, JsonWebKeySet } from './model.js';
 import type { ClientAssertionPort, ClientJwksPort } from './ports.js';
-import { openPrivateJwk, sealPrivateJwk } from './signing-keys.js';
+import { openClientSecret } from './sealed-secret.js';
 
 export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 /** private_key_jwt: the asymmetric algorithms (EdDSA also under its RFC 9864 name Ed25519). */
@@ -97,30 +97,13 @@ export function readAssertion(jwt: string): PresentedAssertion {
   return { jwt, clientId: payload.iss, alg };
 }
 
-/** The AAD a client's sealed secret is bound to: a sealed secret copied onto another client does not open. */
-function secretAad(clientId: string): string {
-  return `client_secret:${clientId}`;
-}
-
-/**
- * Seals a client_secret_jwt client's secret for clients.secret_sealed: its UTF-8 octets (the
- * HMAC key, OIDC Core §10.1) as a symmetric JWK, through the signing keys' AES-256-GCM seal
- * under LATCHKEY_ENCRYPTION_KEY (plain without one, as the signing keys).
- */
-export function sealClientSecret(secret: string, clientId: string, key: Buffer | null): string {
-  return sealPrivateJwk({ kty: 'oct', k: Buffer.from(secret, 'utf8').toString('base64url') } satisfies JWK, secretAad(clientId), key);
-}
-
-/** The HMAC key of a client_secret_jwt client; throws AssertionRefused when it cannot be opened. */
-export function openClientSecret(sealed: string, clientId: string, key: Buffer | null): Uint8Array {
-  let jwk: JWK;
+/** The HMAC key of a client_secret_jwt client (sealed-secret.ts); throws AssertionRefused when it cannot be opened. */
+function clientSecretKey(sealed: string, clientId: string, key: Buffer | null): Uint8Array {
   try {
-    jwk = openPrivateJwk(sealed, secretAad(clientId), key);
+    return Uint8Array.from(Buffer.from(openClientSecret(sealed, clientId, key), 'utf8'));
   } catch (err) {
     throw new AssertionRefused(`the secret of client ${clientId} cannot be opened: ${(err as Error).message}`);
   }
-  if (jwk.kty !== 'oct' || typeof jwk.k !== 'string') throw new AssertionRefused(`the sealed secret of client ${clientId} is not a symmetric key`);
-  return Uint8Array.from(Buffer.from(jwk.k, 'base64url'));
 }
 
 // One jose key set per JWK Set object: a kept (frozen, shared) client or a cached jwks_uri set
@@ -165,7 +148,7 @@ export async function verifyClientAssertion(client: Client, presented: Presented
     if (method === 'client_secret_jwt') {
       if (!(CLIENT_SECRET_JWT_ALGS as readonly string[]).includes(presented.alg)) throw new AssertionRefused(`alg ${presented.alg} is not allowed for client_secret_jwt`);
       if (client.secretSealed === null) throw new AssertionRefused(`client ${client.clientId} has no sealed secret`);
-      const secret = openClientSecret(client.secretSealed, client.clientId, deps.config.encryptionKey);
+      const secret = clientSecretKey(client.secretSealed, client.clientId, deps.config.encryptionKey);
       ({ payload } = await jwtVerify(presented.jwt, secret, { ...options, algorithms: [...CLIENT_SECRET_JWT_ALGS] }));
     } else {
       if (!(PRIVATE_KEY_JWT_ALGS as readonly string[]).includes(presented.alg)) throw new AssertionRefused(`alg ${presented.alg} is not allowed for private_key_jwt`);

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import { nowSeconds } from '../../src/oauth/clock.js';
 import { newClientId, newSecret, sha256Hex } from '../../src/oauth/crypto.js';
-import { sealClientSecret } from '../../src/oauth/client-assertion.js';
+import { sealClientSecret } from '../../src/oauth/sealed-secret.js';
 import type { Client, JsonWebKeySet } from '../../src/oauth/model.js';
 import type { GrantType } from '../../src/oauth/grant-types.js';
 import type { FixtureHost } from './fixtures.js';
