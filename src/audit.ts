@@ -27,6 +27,8 @@
 //   mail.sent / mail.deferred / mail.failed            the mail sender (accounts/mail/sender.ts): never the address or the body
 //   email.verification_sent / email.verified          e-mail verification (accounts/email-verification.ts)
 //   email.change_requested                             a new address waits for its confirmation link
+//   login.acr_unmet                                    an essential acr the session does not meet (`reason`:
+//                                                      `step_up`, a new sign-in asked; `denied`, access_denied)
 
 export type AuditEvent =
   | 'login.succeeded'
@@ -70,7 +72,8 @@ export type AuditEvent =
   | 'mail.failed'
   | 'email.verification_sent'
   | 'email.verified'
-  | 'email.change_requested';
+  | 'email.change_requested'
+  | 'login.acr_unmet';
 
 /** What an audit line may carry: identifiers and outcomes, never a secret. */
 export interface AuditFields {
