@@ -32,6 +32,8 @@
 //   email.verification_sent / email.verified          e-mail verification (accounts/email-verification.ts)
 //   email.change_requested                             a new address waits for its confirmation link
 //   resource.created / resource.deleted                `latchkey resource create|delete` (RFC 8707; address "cli")
+//   login.acr_unmet                                    an essential acr the session does not meet (`reason`:
+//                                                      `step_up`, a new sign-in asked; `denied`, access_denied)
 
 export type AuditEvent =
   | 'login.succeeded'
@@ -81,7 +83,8 @@ export type AuditEvent =
   | 'email.verified'
   | 'email.change_requested'
   | 'resource.created'
-  | 'resource.deleted';
+  | 'resource.deleted'
+  | 'login.acr_unmet';
 
 /** What an audit line may carry: identifiers and outcomes, never a secret. */
 export interface AuditFields {

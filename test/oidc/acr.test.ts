@@ -118,6 +118,8 @@ for (const kind of databaseKinds()) {
       assert.equal(refused.redirect?.searchParams.get('state'), 'st');
       // Nor a value we never issue, nor (for anyone) phr without a passkey.
       assert.equal((await flow(plainJar, [['claims', essential(['urn:other:gold'])]])).error, 'access_denied');
+      const unmet = server.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.audit === true && l.event === 'login.acr_unmet' && l.user_id === plain.id);
+      assert.deepEqual(unmet.map((l) => [l.reason, l.client_id]), [['denied', client.clientId], ['denied', client.clientId]]);
 
       // An account with an authenticator app, signed in with its password before the app was added.
       const user = await createUser(server);
@@ -126,6 +128,7 @@ for (const kind of databaseKinds()) {
       assert.equal((await flow(jar, [['claims', essential(['phr'])]])).error, 'access_denied', 'no passkey: phr is out of reach');
       const stepUp = await flow(jar, [['claims', essential([MFA])]]);
       assert.ok(stepUp.loginShown, 'the login page asks for a new sign-in');
+      assert.ok(server.logs.some((l) => l.includes('"event":"login.acr_unmet"') && l.includes('"reason":"step_up"') && l.includes(`"user_id":${user.id}`)));
       assert.equal(stepUp.status, 200);
       assert.equal(stepUp.redirect, null);
       // prompt=none shows no page: login_required at the redirect URI.

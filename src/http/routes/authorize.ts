@@ -32,7 +32,7 @@ import {
   type LoginFacts,
   type SignedIn,
 } from '../../oauth/authorize.js';
-import { essentialAcrValues } from '../../oauth/acr.js';
+import { acrMeets, acrOfAmr, essentialAcrValues } from '../../oauth/acr.js';
 import { strongestAcr } from '../../accounts/factors.js';
 import { nowSeconds } from '../../oauth/clock.js';
 import { OAuthError } from '../../oauth/errors.js';
@@ -246,7 +246,15 @@ export async function authorizeRoutes(app: FastifyInstance): Promise<void> {
       const [authz, session] = await Promise.all([validateAuthorizationRequest(params, services), loadSession(request)]);
       const signedIn: SignedIn | null = session?.user ? { subject: session.user.subject, email: session.user.email, authTime: session.authTime, amr: loginFacts(session).amr } : null;
       // Under an essential acr request: what a new sign-in of this account could reach.
-      if (signedIn !== null && session?.user && essentialAcrValues(authz.oidc?.claims) !== null) signedIn.strongestAcr = await strongestAcr(services, session.user.id);
+      const acrWanted = essentialAcrValues(authz.oidc?.claims);
+      if (signedIn !== null && session?.user && acrWanted !== null) {
+        signedIn.strongestAcr = await strongestAcr(services, session.user.id);
+        if (!acrMeets(acrOfAmr(signedIn.amr ?? []), acrWanted)) {
+          audit(request.log, 'login.acr_unmet', {
+            user_id: session.user.id, client_id: authz.client.clientId, address: request.ip, reason: acrMeets(signedIn.strongestAcr, acrWanted) ? 'step_up' : 'denied',
+          });
+        }
+      }
       // prompt=none never shows a page: whatever would need one is an error at the redirect URI.
       const interaction = requiredInteraction(authz, signedIn, nowSeconds(services.clock));
       const back = returnAfterLogin(url);
