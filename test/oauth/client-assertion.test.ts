@@ -316,19 +316,20 @@ for (const kind of databaseKinds()) {
           const { s, client, assertion } = await hostile(uri ?? ((x) => x.url), handle);
           try {
             const started = Date.now();
-            const pending = clientCredentials(server, assertion);
-            // Meanwhile another client is served at once.
-            const t0 = Date.now();
+            let settled = false;
+            const pending = clientCredentials(server, assertion).finally(() => { settled = true; });
+            // Meanwhile another client is served: for a server that stalls, before the stalled
+            // request is given up (the machine may be slow, so order is asserted, not milliseconds).
             assertIssued(await clientCredentials(server, await sign()));
-            assert.ok(Date.now() - t0 < 1500, `another request took ${Date.now() - t0} ms`);
+            if (name === 'never answers' || name === 'drips one byte at a time') assert.equal(settled, false, 'the other request was answered while the fetch was still waiting');
             assertRefused(await pending);
             const took = Date.now() - started;
-            assert.ok(took < 4500, `refused after ${took} ms`);
+            assert.ok(took < 10_000, `refused after ${took} ms (fetch timeout 3 s)`);
             // Asked again at once: refused from memory, the URI not fetched again for 30 s.
             const hits = s.hits;
             const t1 = Date.now();
             assertRefused(await clientCredentials(server, await signAssertion({ clientId: client.clientId, aud: server.url, key: a.privateKey, alg: 'ES256', kid: a.kid, now: nowSeconds(server.clock) })));
-            assert.ok(Date.now() - t1 < 1500);
+            assert.ok(Date.now() - t1 < 2900, 'no second fetch to wait for');
             assert.equal(s.hits, hits);
           } finally {
             await s.close();
