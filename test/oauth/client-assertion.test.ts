@@ -187,6 +187,22 @@ for (const kind of databaseKinds()) {
       assertIssued(await clientCredentials(server, good));
     });
 
+    test('the brute-force guard counts failed assertions: past the threshold the client_id waits (429), audited', async () => {
+      const pair = await newKeyPair('ES256');
+      const target = await createAssertionClient(server, { method: 'private_key_jwt', jwks: { keys: [pair.publicJwk] } });
+      const forger = await newKeyPair('ES256', pair.kid);
+      const answers: Answer[] = [];
+      for (let i = 0; i < 12; i += 1) {
+        answers.push(await clientCredentials(server, await signAssertion({ clientId: target.clientId, aud: server.url, key: forger.privateKey, alg: 'ES256', kid: pair.kid, now: nowSeconds(server.clock) })));
+      }
+      assert.ok(answers.slice(0, 10).every((a) => a.status === 401), JSON.stringify(answers.map((a) => a.status)));
+      assert.equal(answers.at(-1)?.status, 429, JSON.stringify(answers.map((a) => a.status)));
+      assert.equal(answers.at(-1)?.body.error, 'slow_down');
+      assert.ok(server.logs.filter((l) => l.includes('"event":"client_auth.failed"') && l.includes(target.clientId)).length >= 10);
+      // Even a good assertion waits while the client is locked out (this address never succeeded for it).
+      assert.equal((await clientCredentials(server, await signAssertion({ clientId: target.clientId, aud: server.url, key: pair.privateKey, alg: 'ES256', kid: pair.kid, now: nowSeconds(server.clock) }))).status, 429);
+    });
+
     test('introspection and revocation accept private_key_jwt (aud: the issuer or the endpoint itself)', async () => {
       const issued = await clientCredentials(server, await sign());
       assertIssued(issued);
