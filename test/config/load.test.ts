@@ -133,7 +133,7 @@ describe('loadConfig: one clear line for each bad setting', () => {
 
   test('a config file with an unknown key or a bad value names the file and the key', () => {
     const cases: Array<[Record<string, unknown>, string]> = [
-      [{ acces_token_ttl: 60 }, 'unknown key "acces_token_ttl" (known: access_token_ttl, refresh_token_ttl, authorization_code_ttl, expired_token_status, token_error_status, access_token_format, signup, refresh_retry_window, scopes, email_verification)'],
+      [{ acces_token_ttl: 60 }, 'unknown key "acces_token_ttl" (known: access_token_ttl, refresh_token_ttl, authorization_code_ttl, expired_token_status, token_error_status, access_token_format, signup, refresh_retry_window, scopes, email_verification, client_id_metadata_documents)'],
       [{ access_token_ttl: '1h' }, 'access_token_ttl must be a whole number, got "1h"'],
       [{ access_token_ttl: 0 }, 'access_token_ttl must be at least 1, got 0'],
       [{ authorization_code_ttl: 1.5 }, 'authorization_code_ttl must be a whole number, got 1.5'],

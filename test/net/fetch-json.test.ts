@@ -77,7 +77,7 @@ describe('fetchJson against hostile loopback servers (loopback allowed)', () => 
     const silent = await serve(() => { /* never answers */ });
     let started = Date.now();
     await refused(fetchJson(silent, opts), 'timeout');
-    assert.ok(Date.now() - started < 1500);
+    assert.ok(Date.now() - started < 5000, 'bounded by the timeout, not by the server');
     const drip = await serve((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       const t = setInterval(() => { if (!res.destroyed) res.write(' '); }, 50);
@@ -85,7 +85,7 @@ describe('fetchJson against hostile loopback servers (loopback allowed)', () => 
     });
     started = Date.now();
     await refused(fetchJson(drip, opts), 'timeout');
-    assert.ok(Date.now() - started < 1500);
+    assert.ok(Date.now() - started < 5000, 'bounded by the timeout, not by the server');
   });
 
   test('too big: counted as it streams, whatever Content-Length says', async () => {

@@ -187,6 +187,22 @@ for (const kind of databaseKinds()) {
       assertIssued(await clientCredentials(server, good));
     });
 
+    test('the brute-force guard counts failed assertions: past the threshold the client_id waits (429), audited', async () => {
+      const pair = await newKeyPair('ES256');
+      const target = await createAssertionClient(server, { method: 'private_key_jwt', jwks: { keys: [pair.publicJwk] } });
+      const forger = await newKeyPair('ES256', pair.kid);
+      const answers: Answer[] = [];
+      for (let i = 0; i < 12; i += 1) {
+        answers.push(await clientCredentials(server, await signAssertion({ clientId: target.clientId, aud: server.url, key: forger.privateKey, alg: 'ES256', kid: pair.kid, now: nowSeconds(server.clock) })));
+      }
+      assert.ok(answers.slice(0, 10).every((a) => a.status === 401), JSON.stringify(answers.map((a) => a.status)));
+      assert.equal(answers.at(-1)?.status, 429, JSON.stringify(answers.map((a) => a.status)));
+      assert.equal(answers.at(-1)?.body.error, 'slow_down');
+      assert.ok(server.logs.filter((l) => l.includes('"event":"client_auth.failed"') && l.includes(target.clientId)).length >= 10);
+      // Even a good assertion waits while the client is locked out (this address never succeeded for it).
+      assert.equal((await clientCredentials(server, await signAssertion({ clientId: target.clientId, aud: server.url, key: pair.privateKey, alg: 'ES256', kid: pair.kid, now: nowSeconds(server.clock) }))).status, 429);
+    });
+
     test('introspection and revocation accept private_key_jwt (aud: the issuer or the endpoint itself)', async () => {
       const issued = await clientCredentials(server, await sign());
       assertIssued(issued);
@@ -316,19 +332,20 @@ for (const kind of databaseKinds()) {
           const { s, client, assertion } = await hostile(uri ?? ((x) => x.url), handle);
           try {
             const started = Date.now();
-            const pending = clientCredentials(server, assertion);
-            // Meanwhile another client is served at once.
-            const t0 = Date.now();
+            let settled = false;
+            const pending = clientCredentials(server, assertion).finally(() => { settled = true; });
+            // Meanwhile another client is served: for a server that stalls, before the stalled
+            // request is given up (the machine may be slow, so order is asserted, not milliseconds).
             assertIssued(await clientCredentials(server, await sign()));
-            assert.ok(Date.now() - t0 < 1500, `another request took ${Date.now() - t0} ms`);
+            if (name === 'never answers' || name === 'drips one byte at a time') assert.equal(settled, false, 'the other request was answered while the fetch was still waiting');
             assertRefused(await pending);
             const took = Date.now() - started;
-            assert.ok(took < 4500, `refused after ${took} ms`);
+            assert.ok(took < 10_000, `refused after ${took} ms (fetch timeout 3 s)`);
             // Asked again at once: refused from memory, the URI not fetched again for 30 s.
             const hits = s.hits;
             const t1 = Date.now();
             assertRefused(await clientCredentials(server, await signAssertion({ clientId: client.clientId, aud: server.url, key: a.privateKey, alg: 'ES256', kid: a.kid, now: nowSeconds(server.clock) })));
-            assert.ok(Date.now() - t1 < 1500);
+            assert.ok(Date.now() - t1 < 2900, 'no second fetch to wait for');
             assert.equal(s.hits, hits);
           } finally {
             await s.close();

@@ -121,7 +121,7 @@ for (const kind of databaseKinds()) {
         const started = Date.now();
         const res = await fetch(`${server.url}/oauth/authorize?${new URLSearchParams({ client_id: clientId, redirect_uri: REDIRECT_URI, response_type: 'code', code_challenge: 'x'.repeat(43), code_challenge_method: 'S256' })}`, { redirect: 'manual' });
         assert.equal(res.status, 400, `${path}: ${res.status}`);
-        assert.ok(Date.now() - started < 4500, `${path} took ${Date.now() - started} ms`);
+        assert.ok(Date.now() - started < 10_000, `${path} took ${Date.now() - started} ms`);
         assert.equal(await server.services.clients.findByClientId(clientId), undefined, `${path}: no client stored`);
       }
       // Off (the default): an https client_id is just an unknown client, never fetched.
