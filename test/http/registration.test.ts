@@ -273,6 +273,14 @@ for (const kind of databaseKinds()) {
         assert.equal(res.json.error, 'invalid_token');
         assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer /);
       }
+      // Hostile client ids in the path: refused, never a 5xx.
+      for (const id of ['%00', '\u0000x', 'x'.repeat(150), '../register', '%2F..%2F', '💥', '"\'<>']) {
+        for (const method of ['GET', 'PUT', 'DELETE']) {
+          const res = await call(server, method, `/oauth/register/${id.startsWith('%') ? id : encodeURIComponent(id)}`, { token: oldToken, ...(method === 'PUT' ? { body: { client_id: id } } : {}) });
+          assert.equal(res.status, 401, `${method} ${id}: ${res.status}`);
+        }
+      }
+      assert.ok((await call(server, 'GET', `/oauth/register/${'x'.repeat(300)}`, { token: oldToken })).status < 500);
       const unknown = await call(server, 'GET', managePath('no-such-client'), { token: oldToken });
       assert.equal(unknown.status, 401);
       assert.equal(unknown.json.error, 'invalid_token');
