@@ -133,7 +133,7 @@ describe('loadConfig: one clear line for each bad setting', () => {
 
   test('a config file with an unknown key or a bad value names the file and the key', () => {
     const cases: Array<[Record<string, unknown>, string]> = [
-      [{ acces_token_ttl: 60 }, 'unknown key "acces_token_ttl" (known: access_token_ttl, refresh_token_ttl, authorization_code_ttl, expired_token_status, token_error_status, access_token_format, signup, refresh_retry_window, scopes, email_verification, client_id_metadata_documents)'],
+      [{ acces_token_ttl: 60 }, 'unknown key "acces_token_ttl" (known: access_token_ttl, refresh_token_ttl, authorization_code_ttl, expired_token_status, token_error_status, access_token_format, signup, refresh_retry_window, scopes, email_verification, registration, registration_unused_ttl, client_id_metadata_documents)'],
       [{ access_token_ttl: '1h' }, 'access_token_ttl must be a whole number, got "1h"'],
       [{ access_token_ttl: 0 }, 'access_token_ttl must be at least 1, got 0'],
       [{ authorization_code_ttl: 1.5 }, 'authorization_code_ttl must be a whole number, got 1.5'],
@@ -144,11 +144,26 @@ describe('loadConfig: one clear line for each bad setting', () => {
       [{ signup: 'yes' }, 'signup must be true or false'],
       [{ scopes: [] }, 'scopes must be a non-empty list of scope names'],
       [{ scopes: ['profile', 'has space'] }, 'scopes must be a non-empty list of scope names'],
+      [{ registration: 'Open' }, 'registration must be "closed", "open" or "token", got "Open"'],
+      [{ registration: true }, 'registration must be "closed", "open" or "token", got a boolean'],
+      [{ registration: 'open\u0000\u202e' }, 'registration must be "closed", "open" or "token", got "open\\u0000\\u202e"'],
+      [{ registration: null }, 'registration must be "closed", "open" or "token", got null'],
+      [{ registration_unused_ttl: 59 }, 'registration_unused_ttl must be at least 60, got 59'],
+      [{ registration_unused_ttl: '1d' }, 'registration_unused_ttl must be a whole number, got "1d"'],
     ];
     for (const [settings, message] of cases) {
       const path = configFile(JSON.stringify(settings));
       assert.equal(refusal({ env: { LATCHKEY_CONFIG: path } }), `${path}: ${message}`);
     }
+    // Dynamic registration is closed unless the file says otherwise; unused registrations live a day.
+    const defaults = loadConfig({ env: {} });
+    assert.equal(defaults.registration, 'closed');
+    assert.equal(defaults.registrationUnusedTtl, 86_400);
+    assert.equal(defaults.registrationRateLimit, 20);
+    for (const mode of ['closed', 'open', 'token'] as const) {
+      assert.equal(loadConfig({ env: { LATCHKEY_CONFIG: configFile(JSON.stringify({ registration: mode })) } }).registration, mode);
+    }
+    assert.equal(refusal({ env: { LATCHKEY_REGISTRATION_RATE_LIMIT: 'many' } }), 'LATCHKEY_REGISTRATION_RATE_LIMIT must be a whole number, got "many"');
     // null is a valid refresh_token_ttl: refresh tokens that never expire.
     assert.equal(loadConfig({ env: { LATCHKEY_CONFIG: configFile('{"refresh_token_ttl": null}') } }).refreshTokenTtl, null);
   });

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { databaseKinds } from '../helpers/databases.js';
 import { call, clientCount, managePath, register, type Answer } from '../helpers/registration.js';
+import { signUp } from '../helpers/pages.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createClient, createUser, mintCode, type TestClient, type TestUser } from '../helpers/fixtures.js';
 import { exchangeCode, getUser, postToken, tokensOf } from '../helpers/token.js';
@@ -175,6 +176,8 @@ for (const kind of databaseKinds()) {
       assert.equal(stored.registration, 'open');
       assert.equal(stored.ownerUserId, null);
       assert.equal(stored.trusted, false, 'errors never redirect before consent for a client anyone registered');
+      assert.ok(server.logs.some((l) => l.includes('"event":"client.registered"') && l.includes(String(r.client_id))), 'audited');
+      assert.ok(!server.logs.some((l) => l.includes(String(r.client_secret)) || l.includes(String(r.registration_access_token))), 'no secret in the logs');
       const row = JSON.stringify(await server.services.store.db.selectFrom('clients').selectAll().where('client_id', '=', String(r.client_id)).executeTakeFirst());
       assert.ok(!row.includes(String(r.client_secret)) && !row.includes(String(r.registration_access_token)), 'no secret in clear in the row');
 
@@ -270,6 +273,14 @@ for (const kind of databaseKinds()) {
         assert.equal(res.json.error, 'invalid_token');
         assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer /);
       }
+      // Hostile client ids in the path: refused, never a 5xx.
+      for (const id of ['%00', '\u0000x', 'x'.repeat(150), '../register', '%2F..%2F', '💥', '"\'<>']) {
+        for (const method of ['GET', 'PUT', 'DELETE']) {
+          const res = await call(server, method, `/oauth/register/${id.startsWith('%') ? id : encodeURIComponent(id)}`, { token: oldToken, ...(method === 'PUT' ? { body: { client_id: id } } : {}) });
+          assert.equal(res.status, 401, `${method} ${id}: ${res.status}`);
+        }
+      }
+      assert.ok((await call(server, 'GET', `/oauth/register/${'x'.repeat(300)}`, { token: oldToken })).status < 500);
       const unknown = await call(server, 'GET', managePath('no-such-client'), { token: oldToken });
       assert.equal(unknown.status, 401);
       assert.equal(unknown.json.error, 'invalid_token');
@@ -417,6 +428,37 @@ for (const kind of databaseKinds()) {
         const mine = await register(gated, CODE_CLIENT, owned);
         assert.equal((await gated.services.clients.findByClientId(String(mine.json.client_id)))?.ownerUserId, owner.id);
         assert.deepEqual((await gated.services.clients.listByOwner(owner.id)).map((c: Client) => c.clientId), [mine.json.client_id]);
+      } finally {
+        await gated.close();
+      }
+    });
+
+    test('a token minted for a user: the clients registered with it are in that user\'s developer portal, which copes with their methods', async () => {
+      const gated = await startTestServer(kind, { file: { registration: 'token' } });
+      try {
+        const portal = await signUp(gated.url, { email: 'dev-owner@example.com', name: 'Dev Owner', locale: 'en' });
+        const owner = await gated.services.users.findByEmail('dev-owner@example.com');
+        assert.ok(owner);
+        const token = newSecret();
+        await gated.services.registrationTokens.insert({ tokenHash: sha256Hex(token), expiresAt: null, maxUses: 3, ownerUserId: owner.id, now: nowSeconds(gated.clock) });
+        const keyed = await register(gated, { ...CODE_CLIENT, client_name: 'Keyed agent', token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [rsaPublicJwk()] } }, token);
+        const hmac = await register(gated, { ...CODE_CLIENT, client_name: 'HMAC agent', token_endpoint_auth_method: 'client_secret_jwt' }, token);
+        const basic = await register(gated, { ...CODE_CLIENT, client_name: 'Basic agent' }, token);
+        assert.deepEqual([keyed.status, hmac.status, basic.status], [201, 201, 201]);
+
+        const list = await portal.get('/developer/clients');
+        assert.equal(list.status, 200);
+        for (const name of ['Keyed agent', 'HMAC agent', 'Basic agent']) assert.match(list.body, new RegExp(name));
+        assert.match(list.body, /private_key_jwt/);
+        assert.match(list.body, /registered by the app itself/);
+        // No secret to reset for private_key_jwt; client_secret_jwt's is also sealed, so not by hash alone; basic's may be.
+        for (const [answer, resettable] of [[keyed, false], [hmac, false], [basic, true]] as const) {
+          const id = encodeURIComponent(String(answer.json.client_id));
+          const page = await portal.get(`/developer/clients/${id}`);
+          assert.equal(page.status, 200);
+          assert.equal(page.body.includes('/reset-secret'), resettable, String(answer.json.client_name));
+          assert.equal((await portal.get(`/developer/clients/${id}/reset-secret`)).status, resettable ? 200 : 404);
+        }
       } finally {
         await gated.close();
       }
