@@ -7,7 +7,7 @@ import { purgeHorizonOf, purgeWithStoredHorizon, recordServerHorizon } from '../
 import { databaseKinds } from '../helpers/databases.js';
 import { withStore } from '../helpers/store.js';
 
-const NOTHING_DELETED = { authorization_codes: 0, access_tokens: 0, refresh_tokens: 0, grants: 0, sessions: 0, reuse_records: 0, registered_clients: 0, registration_tokens: 0 };
+const NOTHING_DELETED = { authorization_codes: 0, access_tokens: 0, refresh_tokens: 0, grants: 0, sessions: 0, client_assertions: 0, reuse_records: 0, registered_clients: 0, registration_tokens: 0 };
 
 test('the horizon: the margin, and the longer of the retry window and the access-token lifetime', () => {
   assert.deepEqual(purgeHorizonOf({ purgeMargin: 120, refreshRetryWindow: 10, accessTokenTtl: 3600 }), { margin: 120, reuseWindow: 3600 });

@@ -262,6 +262,7 @@ for (const kind of databaseKinds()) {
             'trigger latchkey_changes on access_tokens: a write to its table changes rows behind the change watch',
             'trigger latchkey_changes on clients: a write to its table changes rows behind the change watch',
             'trigger latchkey_changes on grants: a write to its table changes rows behind the change watch',
+            'trigger latchkey_changes on resources: a write to its table changes rows behind the change watch',
             'trigger latchkey_changes on users: a write to its table changes rows behind the change watch',
             unheard('access_tokens'), unheard('clients'), unheard('grants'), unheard('organizations'), unheard('users'),
           ].sort());
