@@ -34,6 +34,7 @@ import { sql } from 'kysely';
 import { writesOf } from '../../src/store/sqlite/changes.js';
 import { ACCESS_CONTEXT_TABLES } from '../../src/store/access-tokens.js';
 import { CLIENT_TABLES } from '../../src/store/clients.js';
+import { RESOURCE_TABLES } from '../../src/store/resources.js';
 import { migrate, openDatabase, type Store } from '../../src/store/db.js';
 import { databaseKinds, freshDatabase, type DbKind } from '../helpers/databases.js';
 
@@ -134,7 +135,7 @@ async function contractViolations(store: Store): Promise<string[]> {
     violations.push(`table ${table}: declares ON CONFLICT REPLACE (a plain INSERT or UPDATE could delete rows)`);
   }
   if (store.dialect === 'postgres') {
-    for (const table of new Set<string>([...ACCESS_CONTEXT_TABLES, ...CLIENT_TABLES])) {
+    for (const table of new Set<string>([...ACCESS_CONTEXT_TABLES, ...CLIENT_TABLES, ...RESOURCE_TABLES])) {
       if (!facts.notified.includes(table)) violations.push(`table ${table}: rows are kept from it, but it has no notify trigger (its changes would go unheard)`);
     }
   }
@@ -223,8 +224,9 @@ for (const kind of databaseKinds()) {
             'trigger latchkey_changes on access_tokens: a write to its table changes rows behind the change watch',
             'trigger latchkey_changes on clients: a write to its table changes rows behind the change watch',
             'trigger latchkey_changes on grants: a write to its table changes rows behind the change watch',
+            'trigger latchkey_changes on resources: a write to its table changes rows behind the change watch',
             'trigger latchkey_changes on users: a write to its table changes rows behind the change watch',
-            unheard('access_tokens'), unheard('clients'), unheard('grants'), unheard('organizations'), unheard('users'),
+            unheard('access_tokens'), unheard('clients'), unheard('grants'), unheard('organizations'), unheard('resources'), unheard('users'),
           ].sort());
         });
       });
