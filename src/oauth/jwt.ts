@@ -107,6 +107,12 @@ export function accessTokenFormatter(config: Pick<Config, 'issuer' | 'accessToke
   return config.accessTokenFormat === 'jwt' ? jwtAccessTokens(keys, config) : opaqueAccessTokens;
 }
 
+/** Whether a JWT's `aud` claim is exactly `expected` (a string, or the same list in the same order). */
+function sameAudience(aud: unknown, expected: string | string[]): boolean {
+  if (typeof expected === 'string') return aud === expected || (Array.isArray(aud) && aud.length === 1 && aud[0] === expected);
+  return Array.isArray(aud) && aud.length === expected.length && aud.every((a, i) => a === expected[i]);
+}
+
 /** Three base64url segments: the shape of a JWS compact serialization (RFC 7515 §7.1). */
 export function looksLikeJwt(token: string): boolean {
   // The dot test first: an opaque token (none) then costs no regular-expression scan.
@@ -188,8 +194,13 @@ export async function lookupAccessToken(deps: AccessTokenLookupDeps, token: stri
   }
   const verified = await verifyAccessToken(deps.signingKeys, token, { issuer: deps.config.issuer, clock: deps.clock });
   if (verified.ok) {
-    cache.set(hash, { jti: verified.jti, kid: verified.kid, exp: Number(verified.payload.exp) });
-    return deps.accessTokens.findByJti(verified.jti);
+    const found = await deps.accessTokens.findByJti(verified.jti);
+    // RFC 9068 §4, RFC 8707: the signed `aud` must be the audience the token was issued with
+    // (a token re-signed with another `aud` but a real `jti` is not that token). Remembered only
+    // once it is, so a remembered token's `aud` needs no second look.
+    if (found !== undefined && !sameAudience(verified.payload.aud, jwtAudience(found.audience, deps.config.issuer))) return undefined;
+    if (found !== undefined) cache.set(hash, { jti: verified.jti, kid: verified.kid, exp: Number(verified.payload.exp) });
+    return found;
   }
   if (verified.reason === 'expired') return deps.accessTokens.find(hash);
   return undefined;

@@ -33,7 +33,7 @@ describe('user identity', () => {
     await withGrantWorld(async (w) => {
       for (const header of [undefined, 'Basic abc', 'Bearer', 'Bearer   ']) {
         assert.deepEqual(await refusal(userIdentity(w.services, header)), {
-          code: 'invalid_token', status: 401, description: 'an access token is required: send Authorization: Bearer TOKEN', challenge: 'Bearer realm="latchkey"',
+          code: 'invalid_token', status: 401, description: 'an access token is required: send Authorization: Bearer TOKEN', challenge: `Bearer realm="latchkey", resource_metadata="${w.config.issuer}/.well-known/oauth-protected-resource"`,
         });
       }
     });
@@ -43,7 +43,7 @@ describe('user identity', () => {
     await withGrantWorld(async (w) => {
       assert.deepEqual(await refusal(userIdentity(w.services, 'Bearer a"b')), {
         code: 'invalid_token', status: 401, description: 'the access token is malformed',
-        challenge: 'Bearer realm="latchkey", error="invalid_token", error_description="the access token is malformed"',
+        challenge: `Bearer realm="latchkey", error="invalid_token", error_description="the access token is malformed", resource_metadata="${w.config.issuer}/.well-known/oauth-protected-resource"`,
       });
       assert.equal((await refusal(userIdentity(w.services, 'OAuth2 nosuchtoken'))).description, 'the access token is invalid');
       const { token, grantId } = await accessToken(w, 'profile');
@@ -59,7 +59,9 @@ describe('user identity', () => {
         w.clock.advance(w.config.accessTokenTtl);
         const refused = await refusal(userIdentity(w.services, `Bearer ${token}`));
         assert.equal(refused.status, expiredTokenStatus);
-        assert.equal(refused.challenge, 'Bearer realm="latchkey", error="invalid_token", error_description="the access token has expired"');
+        // RFC 9728 §5.1: a 401 names the protected-resource metadata; huddle's 403 is not a 401.
+        const metadata = expiredTokenStatus === 401 ? `, resource_metadata="${w.config.issuer}/.well-known/oauth-protected-resource"` : '';
+        assert.equal(refused.challenge, `Bearer realm="latchkey", error="invalid_token", error_description="the access token has expired"${metadata}`);
       }, { expiredTokenStatus });
     }
   });

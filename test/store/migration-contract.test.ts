@@ -40,6 +40,7 @@ import { sql } from 'kysely';
 import { writesOf } from '../../src/store/sqlite/changes.js';
 import { ACCESS_CONTEXT_TABLES } from '../../src/store/access-tokens.js';
 import { CLIENT_TABLES } from '../../src/store/clients.js';
+import { RESOURCE_TABLES } from '../../src/store/resources.js';
 import { migrate, openDatabase, type Store } from '../../src/store/db.js';
 import { databaseKinds, freshDatabase, type DbKind } from '../helpers/databases.js';
 
@@ -153,7 +154,7 @@ async function contractViolations(store: Store): Promise<string[]> {
   for (const table of facts.replacingTables) {
     violations.push(`table ${table}: declares ON CONFLICT REPLACE (a plain INSERT or UPDATE could delete rows)`);
   }
-  for (const table of new Set<string>([...ACCESS_CONTEXT_TABLES, ...CLIENT_TABLES])) {
+  for (const table of new Set<string>([...ACCESS_CONTEXT_TABLES, ...CLIENT_TABLES, ...RESOURCE_TABLES])) {
     if (facts.notified.includes(table)) continue;
     violations.push(store.dialect === 'postgres'
       ? `table ${table}: rows are kept from it, but it has no notify trigger (its changes would go unheard)`
@@ -264,7 +265,7 @@ for (const kind of databaseKinds()) {
             'trigger latchkey_changes on grants: a write to its table changes rows behind the change watch',
             'trigger latchkey_changes on resources: a write to its table changes rows behind the change watch',
             'trigger latchkey_changes on users: a write to its table changes rows behind the change watch',
-            unheard('access_tokens'), unheard('clients'), unheard('grants'), unheard('organizations'), unheard('users'),
+            unheard('access_tokens'), unheard('clients'), unheard('grants'), unheard('organizations'), unheard('resources'), unheard('users'),
           ].sort());
         });
       });

@@ -34,6 +34,7 @@ for (const kind of databaseKinds()) {
           codeHash: sha256Hex(newSecret()), grantId, clientId: client.id, userId: user.id, organizationId: org.id,
           redirectUri: 'https://m.example/cb', redirectUriSent: false, scope: 'profile email',
           codeChallenge: 'c'.repeat(43), codeChallengeMethod: 'S256', createdAt: now, expiresAt: now + 600, nonce: 'n-0S6_WzA2Mj',
+          resources: ['https://notes.example/api', 'urn:example:calendar'],
         };
         await t.services.codes.insert(code);
         assert.deepEqual(await t.services.codes.find(code.codeHash), { ...code, consumedAt: null });
@@ -43,9 +44,9 @@ for (const kind of databaseKinds()) {
         assert.equal(await t.services.transaction((tx) => tx.codes.consume(code.codeHash, client.id, now + 2)), undefined);
         assert.equal((await t.services.codes.find(code.codeHash))?.consumedAt, now + 1);
 
-        const sent = { ...code, codeHash: sha256Hex(newSecret()), redirectUriSent: true, codeChallenge: null, codeChallengeMethod: null, nonce: undefined };
+        const sent = { ...code, codeHash: sha256Hex(newSecret()), redirectUriSent: true, codeChallenge: null, codeChallengeMethod: null, nonce: undefined, resources: undefined };
         await t.services.codes.insert(sent);
-        assert.deepEqual(await t.services.codes.find(sent.codeHash), { ...sent, consumedAt: null, nonce: null });
+        assert.deepEqual(await t.services.codes.find(sent.codeHash), { ...sent, consumedAt: null, nonce: null, resources: null });
       });
     });
 
@@ -54,7 +55,7 @@ for (const kind of databaseKinds()) {
         const { now, user, client, org, grantId } = await scene(t);
         const token: NewRefreshToken = {
           tokenHash: sha256Hex(newSecret()), grantId, clientId: client.id, userId: user.id, organizationId: org.id,
-          scope: 'profile email', createdAt: now, expiresAt: null, accessTokenHash: sha256Hex('at'),
+          scope: 'profile email', createdAt: now, expiresAt: null, accessTokenHash: sha256Hex('at'), resources: ['https://notes.example/api'],
         };
         await t.services.transaction((tx) => tx.refreshTokens.insert(token));
         const stored = { ...token, consumedAt: null, revokedAt: null, successorHash: null };
@@ -65,11 +66,11 @@ for (const kind of databaseKinds()) {
 
         const successor = sha256Hex(newSecret());
         const used = await t.services.transaction((tx) => tx.refreshTokens.consume(token.tokenHash, client.id, now + 1, successor));
-        assert.deepEqual(used, { grantId, userId: user.id, organizationId: org.id, scope: 'profile email', accessTokenHash: sha256Hex('at') });
+        assert.deepEqual(used, { grantId, userId: user.id, organizationId: org.id, scope: 'profile email', accessTokenHash: sha256Hex('at'), resources: ['https://notes.example/api'] });
         assert.deepEqual(await t.services.refreshTokens.find(token.tokenHash), { ...stored, consumedAt: now + 1, successorHash: successor });
         assert.equal(await t.services.refreshTokens.findConsumed(token.tokenHash), undefined, 'the full row is still there');
 
-        const other: NewRefreshToken = { ...token, tokenHash: sha256Hex(newSecret()), organizationId: null, expiresAt: now + 60, accessTokenHash: null };
+        const other: NewRefreshToken = { ...token, tokenHash: sha256Hex(newSecret()), organizationId: null, expiresAt: now + 60, accessTokenHash: null, resources: null };
         await t.services.transaction((tx) => tx.refreshTokens.insert(other));
         const revoked = await t.services.transaction((tx) => tx.refreshTokens.revokeUnused(other.tokenHash, now + 2));
         assert.deepEqual(revoked, { ...other, consumedAt: null, revokedAt: now + 2, successorHash: null });
@@ -82,7 +83,7 @@ for (const kind of databaseKinds()) {
         const { now, user, client, org, grantId } = await scene(t);
         const token: NewAccessToken = {
           tokenHash: sha256Hex(newSecret()), jti: newSecret(), grantId, clientId: client.id, userId: user.id, organizationId: org.id,
-          scope: 'profile', createdAt: now, expiresAt: now + 3600,
+          scope: 'profile', createdAt: now, expiresAt: now + 3600, audience: ['https://notes.example/api', 'urn:example:calendar'],
         };
         await t.services.transaction((tx) => tx.accessTokens.insert(token));
         const context = {

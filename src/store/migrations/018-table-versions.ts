@@ -22,8 +22,8 @@ import type { Dialect } from '../dialect.js';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations run against whatever schema existed before them
 type AnyDb = Kysely<any>;
 
-/** The tables rows are kept from (clients.ts CLIENT_TABLES, access-tokens.ts ACCESS_CONTEXT_TABLES). */
-export const VERSIONED_TABLES = ['access_tokens', 'grants', 'clients', 'organizations', 'users'] as const;
+/** The tables rows are kept from (clients.ts CLIENT_TABLES, access-tokens.ts ACCESS_CONTEXT_TABLES, resources.ts RESOURCE_TABLES). */
+export const VERSIONED_TABLES = ['access_tokens', 'grants', 'clients', 'organizations', 'users', 'resources'] as const;
 
 export function tableVersions(dialect: Dialect) {
   return {
