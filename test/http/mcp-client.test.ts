@@ -3,8 +3,8 @@
 //   1. call the resource without a token → 401, WWW-Authenticate names resource_metadata (RFC 9728 §5.1)
 //   2. fetch the protected-resource metadata (RFC 9728 §3) → the resource and its authorization server
 //   3. fetch the authorization server's metadata (RFC 8414 §3) and check its issuer
-//   4. [dynamic client registration (RFC 7591) — built on branch `reg`; until it lands here the
-//      client is created through the store, as `latchkey client create --public` would]
+//   4. dynamic client registration (RFC 7591) at the metadata's registration_endpoint: a public
+//      client (token_endpoint_auth_method none), as MCP clients register themselves
 //   5. authorization code + PKCE (RFC 7636) with `resource` (RFC 8707), the user's login and
 //      consent driven by the test helpers; `iss` checked (RFC 9207)
 //   6. exchange the code with `resource` → an access token whose audience is the resource
@@ -16,7 +16,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { databaseKinds } from '../helpers/databases.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { createClient, createUser, type TestUser } from '../helpers/fixtures.js';
+import { createUser, type TestUser } from '../helpers/fixtures.js';
 import { authorize } from '../helpers/authorize.js';
 
 /** RFC 9110 §11.6.1 challenge auth-params: name=token or name="quoted-string". */
@@ -49,12 +49,12 @@ for (const kind of databaseKinds()) {
     let user: TestUser;
 
     before(async () => {
-      server = await startTestServer(kind, { file: { access_token_format: 'jwt' } });
+      server = await startTestServer(kind, { file: { access_token_format: 'jwt', registration: 'open' } });
       user = await createUser(server, { locale: 'en' });
     });
     after(async () => server.close());
 
-    test('401 → protected-resource metadata → AS metadata → code + PKCE with resource → token for the resource → 200', async () => {
+    test('401 → protected-resource metadata → AS metadata → dynamic registration → code + PKCE with resource → token for the resource → 200', async () => {
       const resourceUrl = `${server.url}/api/user`;
 
       // 1. Unauthenticated call.
@@ -82,11 +82,23 @@ for (const kind of databaseKinds()) {
       assert.ok((as.response_types_supported as string[]).includes('code'));
       assert.ok((as.token_endpoint_auth_methods_supported as string[]).includes('none'), 'a public client is possible');
 
-      // 4. Registration: a public client, as dynamic registration (token_endpoint_auth_method none) would make it.
-      //    (The lead inserts POST registration_endpoint here once branch `reg` is merged.)
+      // 4. Dynamic client registration (RFC 7591 §3.1), as a public client with PKCE.
       const redirectUri = 'http://127.0.0.1:33418/callback';
-      const registered = await createClient(server, { name: 'MCP client', isPublic: true, redirectUris: [redirectUri] });
-      const clientId = registered.clientId;
+      assert.equal(typeof as.registration_endpoint, 'string', 'the AS advertises registration_endpoint');
+      const registration = await fetch(String(as.registration_endpoint), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify({
+          client_name: 'MCP client', redirect_uris: [redirectUri], token_endpoint_auth_method: 'none',
+          grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], scope: scopes.join(' '),
+        }),
+      });
+      assert.equal(registration.status, 201);
+      const registered = (await registration.json()) as Record<string, unknown>;
+      const clientId = String(registered.client_id);
+      assert.equal(registered.client_secret, undefined, 'a public client gets no secret');
+      assert.equal(registered.token_endpoint_auth_method, 'none');
+      assert.deepEqual(registered.redirect_uris, [redirectUri]);
 
       // 5. Authorization request with PKCE and the resource indicator.
       const verifier = randomBytes(32).toString('base64url');
