@@ -279,3 +279,28 @@ async function introspectCount(server: TestServer): Promise<number> {
   const row = await server.services.store.db.selectFrom('access_tokens').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
   return Number(row.n);
 }
+
+if (databaseKinds().includes('postgres')) {
+  describe('registered resources across two servers on one PostgreSQL', () => {
+    test('a resource created or deleted through one is seen by the other at once (kept resources are dropped on change)', async () => {
+      const a = await startTestServer('postgres');
+      const b = await startTestServer('postgres', { database: a.db, overrides: { issuer: a.config.issuer } });
+      try {
+        const client = await createClient(a, { grantTypes: ['client_credentials'], scopes: ['profile', 'email'] });
+        const ask = async (server: TestServer) => postForm(server, '/oauth/token', [['grant_type', 'client_credentials'], ...secret(client), ['resource', 'https://shared.example/api']]);
+        assert.equal((await ask(b)).body.error, 'invalid_target', 'unknown at first');
+        await a.services.resources.insert({ identifier: 'https://shared.example/api', name: 'Shared', scopes: [], now: nowSeconds(a.clock) });
+        const ok = await ask(b);
+        assert.equal(ok.status, 200, JSON.stringify(ok.body));
+        assert.equal((await ask(b)).status, 200, 'kept now');
+        assert.equal(await a.services.resources.delete('https://shared.example/api'), true);
+        // The delete's NOTIFY reaches b before a's statement is answered (postgres/changes.ts).
+        const gone = await ask(b);
+        assert.equal(gone.body.error, 'invalid_target', 'the kept resource was dropped');
+      } finally {
+        await b.close();
+        await a.close();
+      }
+    });
+  });
+}
