@@ -106,7 +106,7 @@ for (const kind of databaseKinds()) {
       assert.equal(stored?.tokenEndpointAuthMethod, 'private_key_jwt');
     });
 
-    test('refused documents: another client_id, no redirect_uris, a secret method, not JSON, slow, huge; off by default', async () => {
+    test('refused documents: another client_id, no redirect_uris, a secret method, not JSON, slow, huge, redirecting, at a private address; off by default', async () => {
       const cases: Array<[string, Parameters<typeof serve>[1]]> = [
         ['/liar.json', { client_id: 'https://other.example/client.json', redirect_uris: [REDIRECT_URI] }],
         ['/no-uris.json', { client_id: `${base}/no-uris.json` }],
@@ -115,9 +115,12 @@ for (const kind of databaseKinds()) {
         ['/html.json', () => ({ type: 'text/html', body: '<html>' })],
         ['/huge.json', () => ({ body: `{"pad":"${'x'.repeat(1024 * 1024)}"}` })],
         ['/slow.json', () => ({ status: 0, body: '' })],
+        ['/redirect.json', () => ({ status: 302, body: '' })],
       ];
-      for (const [path, doc] of cases) {
-        const clientId = serve(path, doc);
+      // Documents at addresses that are not public: refused before any connection (net/fetch-json.ts).
+      const privateIds = ['https://10.1.2.3/client.json', 'https://169.254.169.254/latest/meta-data.json', 'https://[fd00::1]/client.json', 'https://192.168.1.1:8443/c.json'];
+      for (const [path, doc] of [...cases, ...privateIds.map((id) => [id, null] as const)]) {
+        const clientId = doc === null ? path : serve(path, doc);
         const started = Date.now();
         const res = await fetch(`${server.url}/oauth/authorize?${new URLSearchParams({ client_id: clientId, redirect_uri: REDIRECT_URI, response_type: 'code', code_challenge: 'x'.repeat(43), code_challenge_method: 'S256' })}`, { redirect: 'manual' });
         assert.equal(res.status, 400, `${path}: ${res.status}`);
