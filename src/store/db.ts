@@ -24,10 +24,9 @@ import { secondFactors } from './migrations/012-second-factors.js';
 import { clientRegistration } from './migrations/013-client-registration.js';
 import { registrationOwnership } from './migrations/014-registration-ownership.js';
 import { resources } from './migrations/016-resources.js';
-import { tableVersions } from './migrations/018-table-versions.js';
 import { PgChangeWatch, type WatchWarning } from './postgres/changes.js';
 import { BACKSTOP_PAGES, startCheckpointer, type Checkpointer } from './sqlite/checkpointer.js';
-import { SqliteChangeWatch, type TableVersion } from './sqlite/changes.js';
+import { SqliteChangeWatch } from './sqlite/changes.js';
 import type { ChangeWatch } from './kept-rows.js';
 import { withStatementCache } from './sqlite/statement-cache.js';
 import { openPgPool, pgConnectionConfig, type PgConnection } from './postgres/pool.js';
@@ -144,21 +143,11 @@ function openSqlite(path: string, options: OpenOptions): Store {
   }
   // Prepared once: native.pragma() prepares its statement anew on every call.
   const dataVersion = native.prepare('PRAGMA data_version').pluck();
-  // Prepared at its first use: the table appears with migration 018, after the database is opened.
-  let tableVersions: SqliteDatabase.Statement | undefined;
   const changes = new SqliteChangeWatch({
     get inTransaction() {
       return native.inTransaction;
     },
     dataVersion: () => dataVersion.get() as number,
-    tableVersions: () => {
-      try {
-        tableVersions ??= native.prepare('select name, version from latchkey_table_versions');
-      } catch {
-        return undefined;
-      }
-      return tableVersions.all() as TableVersion[];
-    },
   });
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(native, changes, { beginImmediate: options.beginImmediate ?? false }) }) });
   return {
@@ -235,7 +224,6 @@ function migrations(dialect: Dialect): Array<[string, Migration]> {
     ['013-client-registration', clientRegistration(dialect)],
     ['014-registration-ownership', registrationOwnership(dialect)],
     ['016-resources', resources(dialect)],
-    ['018-table-versions', tableVersions(dialect)],
   ];
 }
 

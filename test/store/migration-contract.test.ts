@@ -28,12 +28,6 @@
 //      UPDATE OR DELETE OR TRUNCATE (not INSERT), enabled, running latchkey_notify_change, whose
 //      body only notifies (a trigger that wrote rows would break rule 1). Those are the only
 //      user triggers allowed.
-// SQLite has its own addition (migration 018): another connection's commit is told apart by
-// table through counters, so
-//   5. every table rows are kept from carries `latchkey_version_<table>_update` and `_delete`:
-//      AFTER UPDATE / AFTER DELETE, FOR EACH ROW, whose body only bumps that table's row of
-//      latchkey_table_versions (a table no row is kept from), and has that row. Those are the
-//      only triggers allowed.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
@@ -58,7 +52,7 @@ interface ForeignKey {
 interface SchemaFacts {
   /** Each trigger (and PostgreSQL rewrite rule) as "<kind> <name> on <table>", the notify triggers of rule 4 excepted. */
   triggers: string[];
-  /** PostgreSQL: the tables that carry a notify trigger as rule 4 states it. SQLite: those that carry both counter triggers of rule 5 and a counter row. */
+  /** PostgreSQL: the tables that carry a notify trigger as rule 4 states it. */
   notified: string[];
   foreignKeys: ForeignKey[];
   /** SQLite tables whose definition declares ON CONFLICT REPLACE. */
@@ -68,21 +62,7 @@ interface SchemaFacts {
 async function sqliteFacts(store: Store): Promise<SchemaFacts> {
   const objects = await sql<{ type: string; name: string; tbl_name: string; sql: string | null }>`
     select type, name, tbl_name, sql from sqlite_master where name not like 'sqlite_%'`.execute(store.db);
-  const all = objects.rows.filter((o) => o.type === 'trigger');
-  const isCounter = (o: (typeof all)[number]) => {
-    const m = /^latchkey_version_([a-z_]+)_(update|delete)$/.exec(o.name);
-    if (!m || m[1] !== o.tbl_name) return false;
-    const expected = `create trigger ${o.name} after ${m[2]} on ${o.tbl_name} for each row begin update latchkey_table_versions set version = version + 1 where name = '${o.tbl_name}'; end`;
-    return (o.sql ?? '').replace(/\s+/g, ' ').trim().toLowerCase() === expected;
-  };
-  const triggers = all.filter((o) => !isCounter(o)).map((o) => `trigger ${o.name} on ${o.tbl_name}`);
-  const counted = new Set<string>();
-  const hasTable = objects.rows.some((o) => o.type === 'table' && o.name === 'latchkey_table_versions');
-  if (hasTable) {
-    for (const row of (await sql<{ name: string }>`select name from latchkey_table_versions`.execute(store.db)).rows) counted.add(row.name);
-  }
-  const notified = [...new Set(all.filter(isCounter).map((o) => o.tbl_name))].filter((table) => counted.has(table)
-    && all.some((o) => o.name === `latchkey_version_${table}_update` && isCounter(o)) && all.some((o) => o.name === `latchkey_version_${table}_delete` && isCounter(o)));
+  const triggers = objects.rows.filter((o) => o.type === 'trigger').map((o) => `trigger ${o.name} on ${o.tbl_name}`);
   const tables = objects.rows.filter((o) => o.type === 'table');
   const replacingTables = tables.filter((t) => /\bon\s+conflict\s+replace\b/i.test(t.sql ?? '')).map((t) => t.name);
   const foreignKeys: ForeignKey[] = [];
@@ -93,7 +73,7 @@ async function sqliteFacts(store: Store): Promise<SchemaFacts> {
       foreignKeys.push({ name: `${table.name}.${fk.from}`, child: table.name, parent: fk.table, onUpdate: fk.on_update.toUpperCase(), onDelete: fk.on_delete.toUpperCase() });
     }
   }
-  return { triggers, notified, foreignKeys, replacingTables };
+  return { triggers, notified: [], foreignKeys, replacingTables };
 }
 
 const PG_ACTIONS: Record<string, string> = { a: 'NO ACTION', r: 'RESTRICT', c: 'CASCADE', n: 'SET NULL', d: 'SET DEFAULT' };
@@ -154,11 +134,10 @@ async function contractViolations(store: Store): Promise<string[]> {
   for (const table of facts.replacingTables) {
     violations.push(`table ${table}: declares ON CONFLICT REPLACE (a plain INSERT or UPDATE could delete rows)`);
   }
-  for (const table of new Set<string>([...ACCESS_CONTEXT_TABLES, ...CLIENT_TABLES, ...RESOURCE_TABLES])) {
-    if (facts.notified.includes(table)) continue;
-    violations.push(store.dialect === 'postgres'
-      ? `table ${table}: rows are kept from it, but it has no notify trigger (its changes would go unheard)`
-      : `table ${table}: rows are kept from it, but it has no change counter (other connections' changes to it would go unseen)`);
+  if (store.dialect === 'postgres') {
+    for (const table of new Set<string>([...ACCESS_CONTEXT_TABLES, ...CLIENT_TABLES, ...RESOURCE_TABLES])) {
+      if (!facts.notified.includes(table)) violations.push(`table ${table}: rows are kept from it, but it has no notify trigger (its changes would go unheard)`);
+    }
   }
   return violations;
 }
@@ -188,7 +167,7 @@ describe('the change classifier counts every row-deleting statement form as chan
 
 for (const kind of databaseKinds()) {
   describe(`migration contract of the change watch [${kind}]`, () => {
-    test('after every migration: no trigger but the change watch\'s, no ON UPDATE action, ON DELETE actions only where every delete is classified "all"', async () => {
+    test('after every migration: no trigger, no ON UPDATE action, ON DELETE actions only where every delete is classified "all"', async () => {
       await withMigrated(kind, async (store) => {
         const facts = store.dialect === 'sqlite' ? await sqliteFacts(store) : await postgresFacts(store);
         // The check looks at real foreign keys (the schema has them, with ON DELETE actions).
@@ -227,24 +206,6 @@ for (const kind of databaseKinds()) {
         assert.deepEqual([...violations].sort(), [...expected].sort());
       });
     });
-
-    if (kind === 'sqlite') {
-      test('self-test: a change counter trigger dropped, rewritten to write elsewhere, or its counter row gone, is named', async () => {
-        await withMigrated(kind, async (store) => {
-          await sql`drop trigger latchkey_version_organizations_delete`.execute(store.db);
-          await sql`drop trigger latchkey_version_users_update`.execute(store.db);
-          await sql`create trigger latchkey_version_users_update after update on users for each row begin update latchkey_table_versions set version = version + 1 where name = 'users'; update clients set updated_at = 0 where 0; end`.execute(store.db);
-          await sql`delete from latchkey_table_versions where name = 'grants'`.execute(store.db);
-          const violations = await contractViolations(store);
-          assert.deepEqual([...violations].sort(), [
-            'table grants: rows are kept from it, but it has no change counter (other connections\' changes to it would go unseen)',
-            'table organizations: rows are kept from it, but it has no change counter (other connections\' changes to it would go unseen)',
-            'table users: rows are kept from it, but it has no change counter (other connections\' changes to it would go unseen)',
-            'trigger latchkey_version_users_update on users: a write to its table changes rows behind the change watch',
-          ].sort());
-        });
-      });
-    }
 
     if (kind === 'postgres') {
       test('self-test: a notify trigger dropped, disabled, made row-level or on insert, or whose function writes, is named', async () => {
