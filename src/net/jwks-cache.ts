@@ -13,10 +13,11 @@ import { BoundedMap } from '../bounded-map.js';
 import type { Clock } from '../oauth/clock.js';
 import type { JsonWebKeySet } from '../oauth/model.js';
 import type { ClientJwksPort } from '../oauth/ports.js';
+import { OAuthError } from '../oauth/errors.js';
+import { publicJwkSet } from '../oauth/registration.js';
 
 export const JWKS_TTL_SECONDS = 300;
 export const JWKS_MIN_REFETCH_SECONDS = 30;
-const MAX_KEYS = 100;
 
 export interface JwksCacheOptions {
   clock: Clock;
@@ -42,17 +43,19 @@ export class JwksError extends Error {
   override name = 'JwksError';
 }
 
-/** A JWK Set as RFC 7517 §5 has it: `keys`, an array of objects with a `kty` (at most 100 of them). */
+/**
+ * A fetched JWK Set, held to the rules a registered `jwks` is held to (oauth/registration.ts
+ * publicJwkSet: public RSA, EC or OKP keys that node:crypto can import, no private members,
+ * distinct kids, at most 100), then frozen: the cached set is shared by every request.
+ */
 export function toJwks(value: unknown): JsonWebKeySet {
-  if (typeof value !== 'object' || value === null || !Array.isArray((value as { keys?: unknown }).keys)) throw new JwksError('not a JWK Set (no "keys" array)');
-  const keys = (value as { keys: unknown[] }).keys;
-  if (keys.length > MAX_KEYS) throw new JwksError(`a JWK Set of more than ${MAX_KEYS} keys`);
-  for (const key of keys) {
-    if (typeof key !== 'object' || key === null || Array.isArray(key) || typeof (key as { kty?: unknown }).kty !== 'string') throw new JwksError('a key of the JWK Set is not a JWK');
-    // Only public keys belong in a client's set.
-    if ('d' in key || (key as { kty: string }).kty === 'oct') throw new JwksError('the JWK Set holds a private or symmetric key');
+  let keys: JsonWebKeySet['keys'];
+  try {
+    keys = publicJwkSet(value).keys;
+  } catch (err) {
+    throw new JwksError(`the document at jwks_uri is not an acceptable JWK Set: ${err instanceof OAuthError ? err.description : String(err)}`);
   }
-  return Object.freeze({ keys: Object.freeze(keys.map((k) => Object.freeze({ ...(k as Record<string, unknown>) }))) });
+  return Object.freeze({ keys: Object.freeze(keys.map((k) => Object.freeze({ ...k }))) });
 }
 
 export class JwksCache implements ClientJwksPort {

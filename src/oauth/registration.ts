@@ -108,8 +108,12 @@ function httpsUrl(value: unknown, field: string): string {
   return text;
 }
 
-/** A JWK Set of public keys (RFC 7517 §5), each one a key node:crypto can import. */
-function publicJwkSet(value: unknown): JsonWebKeySet {
+/**
+ * A JWK Set of public keys (RFC 7517 §5), each one a key node:crypto can import; throws
+ * invalid_client_metadata naming what is wrong. Registered `jwks` and sets fetched from a
+ * `jwks_uri` (net/jwks-cache.ts) are both held to it.
+ */
+export function publicJwkSet(value: unknown): JsonWebKeySet {
   if (!isPlainObject(value)) metadataError('jwks must be a JWK Set: an object with a "keys" array');
   const keys = member(value as Record<string, unknown>, 'keys');
   if (!Array.isArray(keys) || keys.length === 0) metadataError('jwks must be a JWK Set: an object with a non-empty "keys" array');

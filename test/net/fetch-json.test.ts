@@ -5,6 +5,7 @@
 // its memory of failures and its coalescing of concurrent fetches (a moved clock).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { checkFetchUrl, fetchJson, FetchJsonError, isAllowedAddress, type FetchJsonFailure } from '../../src/net/fetch-json.js';
 import { JwksCache, toJwks } from '../../src/net/jwks-cache.js';
 import { MovableClock } from '../../src/oauth/clock.js';
@@ -119,7 +120,9 @@ describe('fetchJson against hostile loopback servers (loopback allowed)', () => 
 });
 
 describe('JwksCache', () => {
-  const set = (n: number) => ({ keys: [{ kty: 'EC', crv: 'P-256', x: `x${n}`, y: 'y' }] });
+  // Real public keys: a fetched set is held to the registered jwks' rules (keys node:crypto can import).
+  const publicKeys = Array.from({ length: 12 }, () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }));
+  const set = (n: number) => ({ keys: [{ ...publicKeys[n]!, kid: `k${n}` }] });
   let clock: MovableClock;
   let calls: number;
   let answer: () => Promise<unknown>;
@@ -173,10 +176,16 @@ describe('JwksCache', () => {
   });
 
   test('only public JWK Sets', () => {
-    assert.throws(() => toJwks({ keys: [{ kty: 'oct', k: 'c2VjcmV0' }] }), /symmetric/);
+    assert.throws(() => toJwks({ keys: [{ kty: 'oct', k: 'c2VjcmV0' }] }), /kty must be RSA, EC or OKP/);
     assert.throws(() => toJwks({ keys: [{ kty: 'EC', d: 'private' }] }), /private/);
     assert.throws(() => toJwks({ keys: 'no' }), /keys/);
-    assert.throws(() => toJwks({ keys: Array.from({ length: 101 }, () => ({ kty: 'EC' })) }), /100/);
+    assert.throws(() => toJwks({ keys: Array.from({ length: 11 }, (_, i) => ({ ...set(i).keys[0] })) }), /at most 10 keys/);
+    // As for a registered jwks: a point off its curve, an RSA private member, one kid twice, a short RSA key.
+    assert.throws(() => toJwks({ keys: [{ kty: 'EC', crv: 'P-256', x: 'AAAA', y: 'AAAA' }] }), /not a valid EC public key/);
+    assert.throws(() => toJwks({ keys: [{ kty: 'RSA', n: 'AQAB', e: 'AQAB', p: 'AQAB' }] }), /private key material/);
+    assert.throws(() => toJwks({ keys: [set(1).keys[0], { ...set(2).keys[0], kid: 'k1' }] }), /share the kid/);
+    assert.throws(() => toJwks({ keys: [{ ...generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ format: 'jwk' }) }] }), /2048 bits/);
+    assert.ok(Object.isFrozen(toJwks(set(3)).keys[0]), 'a kept set is frozen');
     assert.throws(() => toJwks(null), /keys/);
   });
 });
