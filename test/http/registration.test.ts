@@ -496,5 +496,19 @@ for (const kind of databaseKinds()) {
         await limited.close();
       }
     });
+
+    test('the rate limit holds under a burst: 20 registrations sent at once with a budget of 3 store exactly 3 clients', async () => {
+      const limited = await startTestServer(kind, { file: { registration: 'open' }, overrides: { registrationRateLimit: 3 } });
+      try {
+        const before = await clientCount(limited);
+        const answers = await Promise.all(Array.from({ length: 20 }, () => register(limited, CODE_CLIENT)));
+        const statuses = answers.map((a) => a.status);
+        assert.equal(statuses.filter((s) => s === 201).length, 3, statuses.join(','));
+        assert.equal(statuses.filter((s) => s === 429).length, 17, statuses.join(','));
+        assert.equal(await clientCount(limited), before + 3);
+      } finally {
+        await limited.close();
+      }
+    });
   });
 }
