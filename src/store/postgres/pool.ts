@@ -6,6 +6,7 @@ import type PgModule from 'pg';
 import type { Database } from '../schema.js';
 import { NamedStatements, type PgClient } from './named-statements.js';
 import { OwnWrites, type OwnWriteHooks } from './own-writes.js';
+import { leanQueries } from './lean-query.js';
 
 /** The pool size when none is given (see docs/PERFORMANCE.md, pg-pool-size). */
 export const DEFAULT_POOL_SIZE = 10;
@@ -77,6 +78,7 @@ export function openPgPool(pg: typeof PgModule, options: PgPoolOptions): PgPool 
   // A connection that could not LISTEN for its own changes is closed rather than handed out again.
   const release = (client: PgModule.PoolClient, error?: Error) => client.release(error ?? ownWrites?.failureOf(client) ?? false);
 
+  const lean = leanQueries(pg);
   const wrapped = new WeakMap<PgModule.PoolClient, Wrapped>();
   function wrap(client: PgModule.PoolClient): Wrapped {
     let w = wrapped.get(client);
@@ -84,6 +86,7 @@ export function openPgPool(pg: typeof PgModule, options: PgPoolOptions): PgPool 
       const batched = batchWrites(client, ownWrites);
       const named = new NamedStatements({
         query: (config: PgModule.QueryConfig) => batched.query(config),
+        queryNamed: (name: string, text: string, values: unknown[]) => batched.send(() => lean(client, name, text, values)),
         getTransactionStatus: () => client.getTransactionStatus(),
       } as PgClient);
       w = { poolClient: undefined as unknown as PostgresPoolClient, named, batched };
@@ -130,6 +133,8 @@ export function openPgPool(pg: typeof PgModule, options: PgPoolOptions): PgPool 
 
 interface BatchedClient {
   query(config: PgModule.QueryConfig | string): Promise<PgModule.QueryResult>;
+  /** Hands a query to the client through `submit` (called at once, in the same write as its neighbours). */
+  send(submit: () => Promise<PgModule.QueryResult>): Promise<PgModule.QueryResult>;
 }
 
 /**
@@ -147,16 +152,17 @@ function batchWrites(client: PgModule.PoolClient, ownWrites: OwnWrites | undefin
     corked?.uncork();
     corked = undefined;
   };
+  const send = (submit: () => Promise<PgModule.QueryResult>) => {
+    if (corked === undefined) {
+      corked = client.connection.stream;
+      corked.cork();
+      process.nextTick(uncork);
+    }
+    return ownWrites ? ownWrites.run(client, submit) : submit();
+  };
   return {
-    query(config) {
-      if (corked === undefined) {
-        corked = client.connection.stream;
-        corked.cork();
-        process.nextTick(uncork);
-      }
-      const send = () => (typeof config === 'string' ? client.query(config) : client.query(config));
-      return ownWrites ? ownWrites.run(client, send) : send();
-    },
+    query: (config) => send(() => (typeof config === 'string' ? client.query(config) : client.query(config))),
+    send,
   };
 }
 
