@@ -74,16 +74,20 @@ export class OwnWrites {
     if (state === undefined) return Promise.reject(new Error('a pool connection was not set up to hear its own changes'));
     if (state.listening !== undefined) return state.listening.then(() => this.run(client, send));
     if (state.failure !== undefined) return Promise.reject(new Error(`the database connection could not listen for its own changes: ${state.failure.message}`));
-    const settled = async (): Promise<void> => {
-      // A failed statement committed nothing, but a notification seen is never left unsettled.
-      if (state.wrote) {
-        state.wrote = false;
-        await this.hooks.settle();
-      }
-    };
+    // Most answers find nothing to settle: they are handed on as they are, without an extra
+    // promise (an async callback here cost every statement two more microtask turns).
+    // A failed statement committed nothing, but a notification seen is never left unsettled.
     return send().then(
-      async (result) => { await settled(); return result; },
-      async (err: unknown) => { await settled(); throw err; },
+      (result) => (state.wrote ? this.settle(state).then(() => result) : result),
+      (err: unknown) => {
+        if (!state.wrote) throw err;
+        return this.settle(state).then(() => { throw err; });
+      },
     );
+  }
+
+  private settle(state: ConnectionState): Promise<void> {
+    state.wrote = false;
+    return this.hooks.settle();
   }
 }
