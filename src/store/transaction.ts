@@ -9,6 +9,7 @@ import { GrantStore } from './grants.js';
 import { RefreshTokenStore } from './refresh-tokens.js';
 import { groupCommit } from './sqlite/group-commit.js';
 import { pgGroupCommit, type GroupTransaction } from './postgres/group-commit.js';
+import { OwnerLookups } from './postgres/owner-lookups.js';
 import { WriteBehind } from './postgres/write-behind.js';
 import { GrantIds } from './postgres/grant-ids.js';
 import { consumeCodeWithContext } from './postgres/code-consume.js';
@@ -54,15 +55,17 @@ function storesFor(trx: Kysely<Database>): TransactionStores {
  * token inserts, revocations, and grant inserts whose id was drawn beforehand — are kept and
  * applied at the end of the group (postgres/write-behind.ts says why that is safe); consumes
  * and reads run as they are called, a code's consume bringing its grant's ID-token context
- * along (postgres/code-consume.ts).
+ * along (postgres/code-consume.ts), and the group's token-owner lookups (revocations) going as
+ * one statement (postgres/owner-lookups.ts).
  */
 function pgTransaction(trx: Kysely<Database>, grantIds: GrantIds): GroupTransaction<TransactionStores> {
   const writes = new WriteBehind();
   // ID-token contexts read with the codes consumed in this transaction (postgres/code-consume.ts).
   const contexts = new Map<number, IdTokenContext | undefined>();
   const refreshTokens = new RefreshTokenStore(trx);
-  const accessTokens = new AccessTokenStore(trx);
   const grants = new GrantStore(trx);
+  // A revocation's two owner lookups, and every other work's of the group, in one statement (postgres/owner-lookups.ts).
+  const owners = new OwnerLookups(trx);
   return {
     stores: {
       codes: bound({
@@ -75,14 +78,14 @@ function pgTransaction(trx: Kysely<Database>, grantIds: GrantIds): GroupTransact
       }),
       accessTokens: bound({
         insert: async (token) => writes.insertAccessToken(token),
-        owner: (tokenHash) => accessTokens.owner(tokenHash),
+        owner: async (tokenHash) => (await owners.get(tokenHash)).access,
         revoke: async (tokenHash, now) => writes.revokeAccessToken(tokenHash, now),
       }),
       refreshTokens: bound({
         consume: (tokenHash, clientId, now, successorHash) => refreshTokens.consume(tokenHash, clientId, now, successorHash),
         replaceSuccessor: (tokenHash, expected, next) => refreshTokens.replaceSuccessor(tokenHash, expected, next),
         revokeUnused: (tokenHash, now) => refreshTokens.revokeUnused(tokenHash, now),
-        owner: (tokenHash) => refreshTokens.owner(tokenHash),
+        owner: async (tokenHash) => (await owners.get(tokenHash)).refresh,
         insert: async (token) => writes.insertRefreshToken(token),
         revoke: async (tokenHash, now) => writes.revokeRefreshToken(tokenHash, now),
       }),

@@ -9,7 +9,9 @@ import { sql } from 'kysely';
 import { registerClient } from '../../src/accounts/client-registration.js';
 import { createUser } from '../../src/accounts/users.js';
 import { nowSeconds } from '../../src/oauth/clock.js';
-import { sha256Hex } from '../../src/oauth/crypto.js';
+import { sha256Hex, tokenKey } from '../../src/oauth/crypto.js';
+import type { Client } from '../../src/oauth/model.js';
+import { revoke } from '../../src/oauth/revoke.js';
 import { CodeStore } from '../../src/store/codes.js';
 import { openDatabase, type Store } from '../../src/store/db.js';
 import { MAX_GROUP, pgGroupCommit } from '../../src/store/postgres/group-commit.js';
@@ -189,6 +191,48 @@ describe('PostgreSQL group commit', { skip: TEST_DATABASE_URL ? false : 'TEST_DA
       await run(async (tx) => tx.accessTokens.revoke(hash, now + 1));
       const again = await t.services.store.db.selectFrom('access_tokens').select('revoked_at').where('token_hash', '=', hash).executeTakeFirstOrThrow();
       assert.equal(again.revoked_at, now + 3, 'a revoked token keeps its revocation time');
+    });
+  });
+
+  test('owner lookups gathered for the group: 40 revocations at once (access and refresh tokens, unknown, another client\'s, one token three times) each get their own outcome', async () => {
+    await withStore('postgres', async (t) => {
+      const { userId, clientId } = await fixture(t);
+      const other = await registerClient(t.services, { name: 'other', redirectUris: ['https://other.example/cb'], ownerUserId: userId });
+      const run = transactionRunner(t.services.store);
+      const now = nowSeconds(t.clock);
+      const tokens: Array<{ value: string; kind: 'access' | 'refresh' | 'unknown'; client: number; grantId: number }> = [];
+      for (let i = 0; i < 30; i++) {
+        const owner = i % 10 === 9 ? other.client.id : clientId;
+        const grantId = await t.services.grants.insert({ clientId: owner, userId, organizationId: null, scope: 'order', grantType: 'authorization_code', now });
+        const value = `token-${i}`;
+        const kind = i % 2 ? 'refresh' : 'access';
+        if (kind === 'access') {
+          await t.services.accessTokens.insert({ tokenHash: tokenKey(value), jti: null, grantId, clientId: owner, userId, organizationId: null, scope: 'order', createdAt: now, expiresAt: now + 600 });
+        } else {
+          await t.services.refreshTokens.insert({ tokenHash: tokenKey(value), grantId, clientId: owner, userId, organizationId: null, scope: 'order', createdAt: now, expiresAt: now + 600, accessTokenHash: null });
+        }
+        tokens.push({ value, kind, client: owner, grantId });
+      }
+      for (let i = 0; i < 7; i++) tokens.push({ value: `never-issued-${i}`, kind: 'unknown', client: clientId, grantId: 0 });
+      // One of ours, sent three times in the same burst.
+      const repeated = tokens[2]!;
+      const sent = [...tokens, repeated, repeated];
+      const outcomes = await Promise.all(sent.map((tok) => revoke({ clock: t.clock, transaction: run }, { id: clientId } as Client, { token: tok.value })));
+      sent.forEach((tok, i) => {
+        const got = outcomes[i]!;
+        if (tok.kind === 'unknown') assert.deepEqual(got, { revoked: null, reason: 'unknown' }, tok.value);
+        else if (tok.client !== clientId) assert.deepEqual(got, { revoked: null, reason: 'other_client' }, tok.value);
+        else assert.deepEqual(got, { revoked: tok.kind === 'access' ? 'access_token' : 'refresh_token', grantId: tok.grantId }, tok.value);
+      });
+      const db = t.services.store.db;
+      for (const tok of tokens) {
+        if (tok.kind === 'unknown') continue;
+        const table = tok.kind === 'access' ? 'access_tokens' : 'refresh_tokens';
+        const row = await db.selectFrom(table).select('revoked_at').where('token_hash', '=', tokenKey(tok.value)).executeTakeFirstOrThrow();
+        assert.equal(row.revoked_at === null, tok.client !== clientId, `${tok.value}: revoked only when it was ours`);
+        const grant = await db.selectFrom('grants').select('revoked_at').where('id', '=', tok.grantId).executeTakeFirstOrThrow();
+        assert.equal(grant.revoked_at !== null, tok.client === clientId && tok.kind === 'refresh', `${tok.value}: its grant revoked with a refresh token of ours only`);
+      }
     });
   });
 
