@@ -105,6 +105,16 @@ describe('PostgreSQL named statements described once per connection (lean-query.
         }
       }
       // An execution that matches no row, and one that matches several.
+      // A column named like Object.prototype's accessor stays a column (node-postgres's rows agree).
+      const proto = unique('select $1::text as "__proto__", $2::jsonb as "constructor", 1 as "toString"');
+      for (let round = 0; round < 3; round++) {
+        const ours = (await named.query(proto, ['x', '{"polluted": true}'])).rows[0] as Record<string, unknown>;
+        assert.equal(Object.getPrototypeOf(ours), Object.prototype, `round ${round}`);
+        assert.deepEqual(Object.getOwnPropertyDescriptor(ours, '__proto__')?.value, 'x');
+        assert.deepEqual(ours.constructor, { polluted: true });
+        assert.equal(({} as Record<string, unknown>).polluted, undefined);
+        assert.deepEqual(Object.keys(ours), ['__proto__', 'constructor', 'toString']);
+      }
       const many = unique('select id, label from kinds where id >= $1 order by id');
       await named.query(many, [0]);
       assert.deepEqual((await named.query(many, [100])).rows, []);

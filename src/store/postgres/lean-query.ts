@@ -7,6 +7,8 @@ interface Description {
   fields: unknown[];
   names: string[];
   parsers: Array<(raw: string) => unknown>;
+  /** Every column as an own property (as node-postgres's Result builds it), copied for each row. */
+  empty: Record<string, null>;
 }
 
 /**
@@ -97,7 +99,11 @@ export function leanQueries(pg: typeof PgModule): RunLean {
       if (this.connection === undefined || this.name === undefined || parsers === undefined) return;
       let byName = described.get(this.connection);
       if (byName === undefined) described.set(this.connection, byName = new Map());
-      byName.set(this.name, { fields: msg.fields, names: msg.fields.map((f) => f.name), parsers: parsers.slice() });
+      // Built on a null prototype and spread, as node-postgres does: a column named `__proto__`
+      // is then an own property of each row, never the row's prototype.
+      const empty: Record<string, null> = Object.create(null) as Record<string, null>;
+      for (const f of msg.fields) empty[f.name] = null;
+      byName.set(this.name, { fields: msg.fields, names: msg.fields.map((f) => f.name), parsers: parsers.slice(), empty: { ...empty } });
     }
 
     override handleDataRow(msg: { fields: Array<string | null> }): void {
@@ -108,7 +114,7 @@ export function leanQueries(pg: typeof PgModule): RunLean {
       }
       if (this._canceledDueToError) return;
       const raw = msg.fields;
-      const row: Record<string, unknown> = {};
+      const row: Record<string, unknown> = { ...kept.empty };
       try {
         for (let i = 0; i < raw.length; i++) {
           const value = raw[i];
