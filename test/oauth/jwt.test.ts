@@ -10,19 +10,28 @@ import { lookupAccessToken, signAccessToken } from '../../src/oauth/jwt.js';
 import type { AccessTokenContext } from '../../src/oauth/model.js';
 import { SigningKeys } from '../../src/oauth/signing-keys.js';
 import { SigningKeyStore } from '../../src/store/keys.js';
-import { withStore } from '../helpers/store.js';
+import { withStore, type TestStore } from '../helpers/store.js';
 
 const ISSUER = 'https://latchkey.test';
 
+function signingKeys(t: TestStore): SigningKeys {
+  return new SigningKeys(new SigningKeyStore(t.services.store.db), { encryptionKey: null, clock: t.clock, accessTokenTtl: 3600 });
+}
+
+/** A signing key, and a JWT access token signed with it, valid for a minute. */
+async function signedToken(t: TestStore) {
+  const keys = signingKeys(t);
+  await keys.ensureSigningKey();
+  const now = nowSeconds(t.clock);
+  const jti = randomBytes(16).toString('base64url');
+  const token = await signAccessToken(keys, { issuer: ISSUER, subject: '1', clientId: 'abc', scope: 'profile', jti, issuedAt: now, expiresAt: now + 60, organizationId: null });
+  return { keys, jti, token, hash: tokenKey(token), now };
+}
+
 test('a verified JWT is remembered by its key set only, and the memory is what later lookups use', async () => {
   await withStore('sqlite', async (t) => {
-    const keys = new SigningKeys(new SigningKeyStore(t.services.store.db), { encryptionKey: null, clock: t.clock, accessTokenTtl: 3600 });
-    const otherKeys = new SigningKeys(new SigningKeyStore(t.services.store.db), { encryptionKey: null, clock: t.clock, accessTokenTtl: 3600 });
-    await keys.ensureSigningKey();
-    const now = nowSeconds(t.clock);
-    const jti = randomBytes(16).toString('base64url');
-    const token = await signAccessToken(keys, { issuer: ISSUER, subject: '1', clientId: 'abc', scope: 'profile', jti, issuedAt: now, expiresAt: now + 60, organizationId: null });
-    const hash = tokenKey(token);
+    const { keys, jti, token, hash, now } = await signedToken(t);
+    const otherKeys = signingKeys(t);
 
     const lookups: string[] = [];
     // The token's row as far as lookupAccessToken reads it: issued with the default audience
@@ -55,12 +64,7 @@ test('a verified JWT is remembered by its key set only, and the memory is what l
 
 test('a verified JWT whose row is gone, or whose signed aud is not its row\'s audience, is not remembered', async () => {
   await withStore('sqlite', async (t) => {
-    const keys = new SigningKeys(new SigningKeyStore(t.services.store.db), { encryptionKey: null, clock: t.clock, accessTokenTtl: 3600 });
-    await keys.ensureSigningKey();
-    const now = nowSeconds(t.clock);
-    const jti = randomBytes(16).toString('base64url');
-    const token = await signAccessToken(keys, { issuer: ISSUER, subject: '1', clientId: 'abc', scope: 'profile', jti, issuedAt: now, expiresAt: now + 60, organizationId: null });
-    const hash = tokenKey(token);
+    const { keys, token, hash } = await signedToken(t);
     const deps = (row: AccessTokenContext | undefined) => ({
       config: { issuer: ISSUER }, clock: t.clock, signingKeys: keys,
       accessTokens: { find: async () => row, findByJti: async () => row },
