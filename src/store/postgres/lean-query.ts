@@ -25,7 +25,6 @@ interface QueryInternals {
   _canceledDueToError: unknown;
   hasBeenParsed(connection: PgConnectionInternals): boolean;
   prepare(connection: PgConnectionInternals): void;
-  submit(connection: PgConnectionInternals): Error | null;
   handleRowDescription(msg: { fields: Array<{ name: string }> }): void;
   handleDataRow(msg: { fields: Array<string | null> }): void;
   handleError(err: unknown, connection: PgConnectionInternals): void;
@@ -68,12 +67,8 @@ export function leanQueries(pg: typeof PgModule): RunLean {
     private connection: PgConnectionInternals | undefined;
     private kept: Description | undefined;
 
-    override submit(connection: PgConnectionInternals): Error | null {
-      this.connection = connection;
-      return super.submit(connection);
-    }
-
     override prepare(connection: PgConnectionInternals): void {
+      this.connection = connection;
       const kept = this.name === undefined ? undefined : described.get(connection)?.get(this.name);
       if (kept === undefined || prepareValue === undefined || !this.hasBeenParsed(connection)) {
         super.prepare(connection);

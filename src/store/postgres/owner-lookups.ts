@@ -39,48 +39,35 @@ interface OwnerRow {
  * savepoint), where each lookup is again a statement of its own.
  */
 export class OwnerLookups {
-  private waiting = new Map<string, { resolve: (owners: Owners) => void; reject: (error: unknown) => void; promise: Promise<Owners> }>();
-  private scheduled = false;
+  /** The lookups asked for since the last statement was sent, and that statement's answer, by hash. */
+  private batch: { hashes: Set<string>; found: Promise<Map<string, Owners>> } | undefined;
 
   constructor(private readonly db: Kysely<Database>) {}
 
   get(tokenHash: string): Promise<Owners> {
-    const known = this.waiting.get(tokenHash);
-    if (known) return known.promise;
-    let resolve!: (owners: Owners) => void;
-    let reject!: (error: unknown) => void;
-    const promise = new Promise<Owners>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    this.waiting.set(tokenHash, { resolve, reject, promise });
-    if (!this.scheduled) {
-      this.scheduled = true;
-      queueMicrotask(() => this.flush());
+    if (this.batch === undefined) {
+      const hashes = new Set<string>();
+      // Sent a microtask later, once every work of the pass has asked.
+      const found = Promise.resolve().then(() => {
+        this.batch = undefined;
+        return this.lookUp([...hashes]);
+      });
+      this.batch = { hashes, found };
     }
-    return promise;
+    this.batch.hashes.add(tokenHash);
+    return this.batch.found.then((found) => found.get(tokenHash) ?? NONE);
   }
 
-  private flush(): void {
-    const batch = this.waiting;
-    this.waiting = new Map();
-    this.scheduled = false;
-    const hashes = [...batch.keys()];
-    this.db.executeQuery<OwnerRow>(CompiledQuery.raw(OWNERS, [hashes])).then(
-      (result) => {
-        const found = new Map<string, Owners>();
-        for (const row of result.rows) {
-          let owners = found.get(row.token_hash);
-          if (!owners) found.set(row.token_hash, owners = { access: undefined, refresh: undefined });
-          const owner: TokenOwner = { clientId: row.client_id, grantId: row.grant_id };
-          if (row.kind === 'a') owners.access = owner;
-          else owners.refresh = owner;
-        }
-        for (const [hash, waiter] of batch) waiter.resolve(found.get(hash) ?? { access: undefined, refresh: undefined });
-      },
-      (error: unknown) => {
-        for (const waiter of batch.values()) waiter.reject(error);
-      },
-    );
+  private async lookUp(hashes: string[]): Promise<Map<string, Owners>> {
+    const { rows } = await this.db.executeQuery<OwnerRow>(CompiledQuery.raw(OWNERS, [hashes]));
+    const found = new Map<string, Owners>();
+    for (const row of rows) {
+      const owners = found.get(row.token_hash) ?? { access: undefined, refresh: undefined };
+      owners[row.kind === 'a' ? 'access' : 'refresh'] = { clientId: row.client_id, grantId: row.grant_id };
+      found.set(row.token_hash, owners);
+    }
+    return found;
   }
 }
+
+const NONE: Owners = Object.freeze({ access: undefined, refresh: undefined });
