@@ -42,6 +42,15 @@ export const MAX_GROUP = 32;
 export const MAX_GROUPS = 1;
 /** lock_timeout while a group's works run side by side (see pgGroupCommit, on lock waits). */
 export const LOCK_TIMEOUT_MS = 100;
+/**
+ * A group's statements are key lookups and array (`any`, `unnest`) writes. PostgreSQL's plan
+ * cache estimates an array parameter at ten elements, so a generic plan of those always looks
+ * dearer than a custom one for the two or three a group holds, and every execution of a named
+ * statement was planned again (a fifth of the group backend's CPU under revocations). Their
+ * generic plans are the same index scans (docs/PERFORMANCE.md, pg-generic-plans), so a group
+ * keeps them. SET LOCAL: the rest of the pool's statements are left to the planner.
+ */
+const GENERIC_PLANS = 'set local plan_cache_mode = force_generic_plan';
 /** A work rolled back this many times for locks fails with the lock's error. */
 const MAX_LOCK_RETRIES = 5;
 
@@ -89,7 +98,8 @@ export function pgGroupCommit<S>(
   connect: () => Promise<PgConnection>,
   open: (db: Kysely<Database>) => GroupTransaction<S>,
 ): Runner<S> {
-  const beginTogether = `begin; set local lock_timeout = ${LOCK_TIMEOUT_MS}`;
+  const beginTogether = `begin; set local lock_timeout = ${LOCK_TIMEOUT_MS}; ${GENERIC_PLANS}`;
+  const beginApart = `begin; ${GENERIC_PLANS}`;
   const queue: Array<Pending<S>> = [];
   let scheduled = false;
   let inFlight = 0;
@@ -158,7 +168,7 @@ export function pgGroupCommit<S>(
 
   /** One work after another, each in its own savepoint: one that throws is rolled back alone. */
   async function runApart(conn: PgConnection, group: Array<Pending<S>>): Promise<void> {
-    await conn.command('begin');
+    await conn.command(beginApart);
     const tx = open(conn.db);
     for (const item of group) {
       await conn.command('savepoint latchkey_work');
