@@ -24,6 +24,7 @@ import { secondFactors } from './migrations/012-second-factors.js';
 import { clientRegistration } from './migrations/013-client-registration.js';
 import { registrationOwnership } from './migrations/014-registration-ownership.js';
 import { resources } from './migrations/016-resources.js';
+import { ownWriteNotices } from './migrations/017-own-write-notices.js';
 import { PgChangeWatch, type WatchWarning } from './postgres/changes.js';
 import { BACKSTOP_PAGES, startCheckpointer, type Checkpointer } from './sqlite/checkpointer.js';
 import { SqliteChangeWatch } from './sqlite/changes.js';
@@ -224,6 +225,7 @@ function migrations(dialect: Dialect): Array<[string, Migration]> {
     ['013-client-registration', clientRegistration(dialect)],
     ['014-registration-ownership', registrationOwnership(dialect)],
     ['016-resources', resources(dialect)],
+    ['017-own-write-notices', ownWriteNotices(dialect)],
   ];
 }
 

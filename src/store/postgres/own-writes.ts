@@ -1,35 +1,42 @@
 // The pool's connections (pool.ts), each telling the change watch (changes.ts) when
-// one of its own statements changed kept rows, before that statement's answer is handed on.
+// one of its own commits changed kept rows, before that commit's answer is handed on.
 //
-// Migration 009's trigger notifies `latchkey_wrote_<pid of the writing backend>` as well as the
-// schema's change channel; every pool connection listens on its own such channel. PostgreSQL
-// delivers a session's notifications once its transaction has committed, and to the session
-// itself just before the ReadyForQuery that ends the committing statement (an autocommit
-// UPDATE, or the COMMIT): so when a statement's result is handed on, the connection has
-// already said whether that commit changed a kept table. When it has, the watch's own
-// versions move at once (this process's kept rows are dropped, as SQLite's statement cache
-// does for its own writes), and the result is held back until every other server has dropped
-// theirs (PgChangeWatch.settle): the revoking request is answered only after that.
+// Migration 017's trigger function sends a session that set `latchkey.own_writes = on` a
+// NOTICE `latchkey_wrote <table>` whenever one of its statements updates, deletes or truncates
+// rows of a kept table. A NOTICE reaches that session alone, with the statement's answer; the
+// NOTIFY on a channel of its own that migration 009 used woke every listening backend of the
+// database at each such commit (migrations/017-own-write-notices.ts says why that mattered).
+// The change counts once it is committed: the tables are noted, and handed to the watch when
+// the connection is next idle (a ReadyForQuery outside a transaction, the one that ends the
+// COMMIT, or an autocommit statement). Were the version moved at the NOTICE, a lookup on
+// another connection could read the row as it was before the commit and keep it under the
+// new version. A transaction rolled back moves it all the same: dropping kept rows is always
+// safe. When a change is handed on, the watch's own versions move at once (this process's kept
+// rows are dropped, as SQLite's statement cache does for its own writes), and the statement's
+// answer is held back until every other server has dropped theirs (PgChangeWatch.settle): the
+// revoking request is answered only after that.
 import type PgModule from 'pg';
 
-/** The prefix of each connection's own channel (the trigger appends pg_backend_pid()). */
-export const OWN_CHANNEL_PREFIX = 'latchkey_wrote_';
+/** What migration 017's trigger function starts its NOTICE with (the table's name follows). */
+export const OWN_WRITE_NOTICE = 'latchkey_wrote ';
 
-// One statement, run as the first on every new pool connection: LISTEN on its own channel
-// (the backend's pid is known inside it; LISTEN takes effect when the statement commits).
-const LISTEN_OWN = `do $$ begin execute format('listen %I', '${OWN_CHANNEL_PREFIX}' || pg_backend_pid()); end $$`;
+// Sent first on every new pool connection: session settings, so they hold for the connection's
+// life. client_min_messages from the role, the database or the URL could hide the NOTICE.
+const ASK_FOR_NOTICES = 'set client_min_messages = notice; set latchkey.own_writes = on';
 
 interface ConnectionState {
-  /** Pending until the LISTEN has run: a statement waits for it. */
-  listening: Promise<void> | undefined;
-  /** Set when the LISTEN failed: the connection cannot tell of its writes, so it is not used. */
+  /** Pending until the settings are made: a statement waits for them. */
+  ready: Promise<void> | undefined;
+  /** Set when they could not be made: the connection cannot tell of its writes, so it is not used. */
   failure: Error | undefined;
-  /** A change notification arrived on this connection since its last statement was handed on. */
+  /** Kept tables the open transaction (or the running statement) changed. */
+  uncommitted: Set<string>;
+  /** A change was handed to the watch since the connection's last answer was handed on. */
   wrote: boolean;
 }
 
 export interface OwnWriteHooks {
-  /** A commit through this pool changed `table` (the trigger's payload). Called synchronously. */
+  /** A commit through this pool changed `table`. Called synchronously. */
   changed(table: string): void;
   /** Resolves when every other server has dropped what that change made stale. */
   settle(): Promise<void>;
@@ -37,7 +44,7 @@ export interface OwnWriteHooks {
 
 /**
  * The pool's side of the own-write signal: `attach` each new connection (pg-pool's 'connect'
- * event, before the connection is handed out, so its LISTEN goes first), and send every
+ * event, before the connection is handed out, so its settings go first), and send every
  * statement through `run`, which hands its answer on only once a change it committed is settled.
  */
 export class OwnWrites {
@@ -45,38 +52,46 @@ export class OwnWrites {
 
   constructor(private readonly hooks: OwnWriteHooks) {}
 
-  attach(client: PgModule.ClientBase): void {
-    const state: ConnectionState = { listening: undefined, failure: undefined, wrote: false };
+  attach(client: PgModule.Client): void {
+    const state: ConnectionState = { ready: undefined, failure: undefined, uncommitted: new Set(), wrote: false };
     this.states.set(client, state);
-    client.on('notification', (message) => {
-      if (!message.channel.startsWith(OWN_CHANNEL_PREFIX)) return;
-      state.wrote = true;
-      this.hooks.changed(message.payload ?? '');
+    client.on('notice', (notice) => {
+      const message = notice.message ?? '';
+      if (message.startsWith(OWN_WRITE_NOTICE)) state.uncommitted.add(message.slice(OWN_WRITE_NOTICE.length));
     });
-    state.listening = client.query(LISTEN_OWN).then(
-      () => { state.listening = undefined; },
-      (err: Error) => { state.failure = err; state.listening = undefined; },
+    // Messages are handled in the order they arrive, and every answer's promise settles only
+    // after the whole read is handled: so an answer that follows the ReadyForQuery ending the
+    // transaction sees `wrote` set.
+    client.connection.on('readyForQuery', (message: { status?: string }) => {
+      if (message.status !== 'I' || state.uncommitted.size === 0) return;
+      for (const table of state.uncommitted) this.hooks.changed(table);
+      state.uncommitted.clear();
+      state.wrote = true;
+    });
+    state.ready = client.query(ASK_FOR_NOTICES).then(
+      () => { state.ready = undefined; },
+      (err: Error) => { state.failure = err; state.ready = undefined; },
     );
   }
 
-  /** Why the connection must not be reused (its LISTEN failed), if so: release it with this error. */
+  /** Why the connection must not be reused (its settings failed), if so: release it with this error. */
   failureOf(client: PgModule.ClientBase): Error | undefined {
     return this.states.get(client)?.failure;
   }
 
   /**
-   * Sends a statement (`send` is called synchronously unless the connection's LISTEN is still
-   * under way, so that statements of one microtask drain still leave together) and hands its
-   * answer, or its error, on after settling any change the connection heard meanwhile.
+   * Sends a statement (`send` is called synchronously unless the connection's settings are
+   * still under way, so that statements of one microtask drain still leave together) and hands
+   * its answer, or its error, on after settling any change the connection committed meanwhile.
    */
   run<T>(client: PgModule.ClientBase, send: () => Promise<T>): Promise<T> {
     const state = this.states.get(client);
     if (state === undefined) return Promise.reject(new Error('a pool connection was not set up to hear its own changes'));
-    if (state.listening !== undefined) return state.listening.then(() => this.run(client, send));
-    if (state.failure !== undefined) return Promise.reject(new Error(`the database connection could not listen for its own changes: ${state.failure.message}`));
+    if (state.ready !== undefined) return state.ready.then(() => this.run(client, send));
+    if (state.failure !== undefined) return Promise.reject(new Error(`the database connection could not ask for its own changes: ${state.failure.message}`));
     // Most answers find nothing to settle: they are handed on as they are, without an extra
     // promise (an async callback here cost every statement two more microtask turns).
-    // A failed statement committed nothing, but a notification seen is never left unsettled.
+    // A failed statement committed nothing, but a change handed on is never left unsettled.
     return send().then(
       (result) => (state.wrote ? this.settle(state).then(() => result) : result),
       (err: unknown) => {
