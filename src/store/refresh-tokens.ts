@@ -26,8 +26,7 @@ export class RefreshTokenStore implements RefreshTokenPort, TransactionRefreshTo
   async consume(tokenHash: string, clientId: number, now: number, successorHash: string | null = null): Promise<ConsumedRefreshToken | undefined> {
     // COALESCE keeps an already recorded successor when none is given, so one statement serves both.
     const [r] = await consumeRefreshTokenQuery(this.db, now, successorHash, tokenHash, clientId);
-    return r && { grantId: r.grant_id, userId: r.user_id, organizationId: r.organization_id, scope: r.scope, accessTokenHash: r.access_token_hash,
-      resources: resourcesOf(r.resource) };
+    return r && toConsumedRefreshToken(r);
   }
 
   async find(tokenHash: string): Promise<RefreshToken | undefined> {
@@ -90,6 +89,12 @@ export class RefreshTokenStore implements RefreshTokenPort, TransactionRefreshTo
       userEmail,
     };
   }
+}
+
+/** The columns a consume returns (CONSUMED_COLUMNS), as the model has them. */
+export function toConsumedRefreshToken(r: Pick<Selectable<RefreshTokensTable>, 'grant_id' | 'user_id' | 'organization_id' | 'scope' | 'access_token_hash' | 'resource'>): ConsumedRefreshToken {
+  return { grantId: r.grant_id, userId: r.user_id, organizationId: r.organization_id, scope: r.scope, accessTokenHash: r.access_token_hash,
+    resources: resourcesOf(r.resource) };
 }
 
 function toRefreshToken(row: Selectable<RefreshTokensTable>): RefreshToken {

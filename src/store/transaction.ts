@@ -10,6 +10,7 @@ import { RefreshTokenStore } from './refresh-tokens.js';
 import { groupCommit } from './sqlite/group-commit.js';
 import { pgGroupCommit, type GroupTransaction } from './postgres/group-commit.js';
 import { OwnerLookups } from './postgres/owner-lookups.js';
+import { RefreshConsumes } from './postgres/refresh-consumes.js';
 import { WriteBehind } from './postgres/write-behind.js';
 import { GrantIds } from './postgres/grant-ids.js';
 import { consumeCodeWithContext } from './postgres/code-consume.js';
@@ -55,8 +56,9 @@ function storesFor(trx: Kysely<Database>): TransactionStores {
  * token inserts, revocations, and grant inserts whose id was drawn beforehand — are kept and
  * applied at the end of the group (postgres/write-behind.ts says why that is safe); consumes
  * and reads run as they are called, a code's consume bringing its grant's ID-token context
- * along (postgres/code-consume.ts), and the group's token-owner lookups (revocations) going as
- * one statement (postgres/owner-lookups.ts).
+ * along (postgres/code-consume.ts), and the group's token-owner lookups (revocations) and
+ * refresh-token consumes each going as one statement (postgres/owner-lookups.ts,
+ * postgres/refresh-consumes.ts).
  */
 function pgTransaction(trx: Kysely<Database>, grantIds: GrantIds): GroupTransaction<TransactionStores> {
   const writes = new WriteBehind();
@@ -66,6 +68,8 @@ function pgTransaction(trx: Kysely<Database>, grantIds: GrantIds): GroupTransact
   const grants = new GrantStore(trx);
   // A revocation's two owner lookups, and every other work's of the group, in one statement (postgres/owner-lookups.ts).
   const owners = new OwnerLookups(trx);
+  // The group's refresh-token consumes, one statement (postgres/refresh-consumes.ts).
+  const consumes = new RefreshConsumes(trx);
   return {
     stores: {
       codes: bound({
@@ -82,7 +86,7 @@ function pgTransaction(trx: Kysely<Database>, grantIds: GrantIds): GroupTransact
         revoke: async (tokenHash, now) => writes.revokeAccessToken(tokenHash, now),
       }),
       refreshTokens: bound({
-        consume: (tokenHash, clientId, now, successorHash) => refreshTokens.consume(tokenHash, clientId, now, successorHash),
+        consume: (tokenHash, clientId, now, successorHash = null) => consumes.consume(tokenHash, clientId, now, successorHash),
         replaceSuccessor: (tokenHash, expected, next) => refreshTokens.replaceSuccessor(tokenHash, expected, next),
         revokeUnused: (tokenHash, now) => refreshTokens.revokeUnused(tokenHash, now),
         owner: async (tokenHash) => (await owners.get(tokenHash)).refresh,

@@ -236,6 +236,55 @@ describe('PostgreSQL group commit', { skip: TEST_DATABASE_URL ? false : 'TEST_DA
     });
   });
 
+  test('refresh consumes gathered for the group: 30 at once (one token three times, another client\'s, one asked by another client first, expired, revoked, grant revoked, unknown) each get the outcome of one-after-another', async () => {
+    await withStore('postgres', async (t) => {
+      const { userId, clientId } = await fixture(t);
+      const other = (await registerClient(t.services, { name: 'other', redirectUris: ['https://other.example/cb'], ownerUserId: userId })).client.id;
+      const run = transactionRunner(t.services.store);
+      const now = nowSeconds(t.clock);
+      const db = t.services.store.db;
+      type Kind = 'live' | 'others' | 'expired' | 'revoked' | 'grant-revoked' | 'unknown';
+      const issue = async (name: string, kind: Kind): Promise<{ hash: string; grantId: number }> => {
+        const owner = kind === 'others' ? other : clientId;
+        const grantId = await t.services.grants.insert({ clientId: owner, userId, organizationId: null, scope: `s-${name}`, grantType: 'authorization_code', now });
+        const hash = tokenKey(`refresh-${name}`);
+        if (kind === 'unknown') return { hash, grantId };
+        await t.services.refreshTokens.insert({ tokenHash: hash, grantId, clientId: owner, userId, organizationId: null, scope: `s-${name}`, createdAt: now - 10,
+          expiresAt: kind === 'expired' ? now : now + 600, accessTokenHash: `at-${name}` });
+        if (kind === 'revoked') await t.services.refreshTokens.revoke(hash, now);
+        if (kind === 'grant-revoked') await t.services.grants.revoke(grantId, now);
+        return { hash, grantId };
+      };
+      const kinds: Kind[] = ['live', 'others', 'expired', 'revoked', 'grant-revoked', 'unknown'];
+      const tokens = await Promise.all(Array.from({ length: 24 }, async (_, i) => ({ name: `${i}`, kind: kinds[i % kinds.length]!, ...(await issue(`${i}`, kinds[i % kinds.length]!)) })));
+      const repeated = tokens[0]!; // live, ours
+      const contested = await issue('contested', 'live'); // ours, but another client asks first
+      const asks: Array<{ hash: string; client: number; successor: string | null; expect: number | undefined }> = [
+        { hash: contested.hash, client: other, successor: null, expect: undefined },
+        { hash: repeated.hash, client: clientId, successor: 'succ-first', expect: repeated.grantId },
+        { hash: contested.hash, client: clientId, successor: null, expect: contested.grantId },
+        { hash: repeated.hash, client: clientId, successor: 'succ-second', expect: undefined },
+        ...tokens.slice(1).map((tok) => ({ hash: tok.hash, client: clientId, successor: `succ-${tok.name}`, expect: tok.kind === 'live' ? tok.grantId : undefined })),
+        { hash: repeated.hash, client: clientId, successor: null, expect: undefined },
+      ];
+      assert.ok(asks.length <= MAX_GROUP, 'one group');
+      const got = await Promise.all(asks.map((a) => run(async (tx) => tx.refreshTokens.consume(a.hash, a.client, now, a.successor))));
+      asks.forEach((a, i) => assert.equal(got[i]?.grantId, a.expect, `ask ${i}`));
+      const first = got[1]!;
+      assert.deepEqual(first, { grantId: repeated.grantId, userId, organizationId: null, scope: 's-0', accessTokenHash: 'at-0', resources: first.resources });
+      const rows = await db.selectFrom('refresh_tokens').select(['token_hash', 'consumed_at', 'successor_hash']).execute();
+      const byHash = new Map(rows.map((r) => [r.token_hash, r]));
+      // Consumed: exactly the live tokens of ours, with the first asker's successor; nothing else touched.
+      for (const tok of [...tokens, { ...contested, name: 'contested', kind: 'live' as Kind }]) {
+        const row = byHash.get(tok.hash);
+        if (tok.kind === 'unknown') { assert.equal(row, undefined); continue; }
+        assert.equal(row?.consumed_at, tok.kind === 'live' ? now : null, tok.name);
+        const successor = tok.name === '0' ? 'succ-first' : tok.name === 'contested' ? null : tok.kind === 'live' ? `succ-${tok.name}` : null;
+        assert.equal(row?.successor_hash, successor, tok.name);
+      }
+    });
+  });
+
   test('grant ids drawn ahead: 200 grants inserted at once get distinct ids, and each caller\'s id names the grant it asked for (OpenID columns too)', async () => {
     await withStore('postgres', async (t) => {
       const { userId, clientId } = await fixture(t);
