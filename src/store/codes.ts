@@ -70,7 +70,7 @@ export function toCode(row: Selectable<AuthorizationCodesTable>): AuthorizationC
 
 // ---- the hot statement, built once (precompiled.ts) --------------------------------------
 
-/** The consume of a code as an `UPDATE … RETURNING` of the whole row (also a CTE: postgres/code-consume.ts). */
+/** The consume of a code as an `UPDATE … RETURNING` of the whole row (postgres/consumes.ts gathers a group's into one statement with the same conditions). */
 export function consumeCode(db: QueryCreator<Database>, now: number, codeHash: string, clientId: number) {
   return db.updateTable('authorization_codes').set({ consumed_at: now })
     .where('code_hash', '=', codeHash).where('client_id', '=', clientId).where('consumed_at', 'is', null)

@@ -10,10 +10,9 @@ import { RefreshTokenStore } from './refresh-tokens.js';
 import { groupCommit } from './sqlite/group-commit.js';
 import { pgGroupCommit, type GroupTransaction } from './postgres/group-commit.js';
 import { OwnerLookups } from './postgres/owner-lookups.js';
-import { RefreshConsumes } from './postgres/refresh-consumes.js';
+import { CodeConsumes, RefreshConsumes } from './postgres/consumes.js';
 import { WriteBehind } from './postgres/write-behind.js';
 import { GrantIds } from './postgres/grant-ids.js';
-import { consumeCodeWithContext } from './postgres/code-consume.js';
 import type { IdTokenContext } from '../oauth/model.js';
 import type { InTransaction, RunInTransaction, TransactionStores } from '../oauth/ports.js';
 
@@ -56,25 +55,25 @@ function storesFor(trx: Kysely<Database>): TransactionStores {
  * token inserts, revocations, and grant inserts whose id was drawn beforehand — are kept and
  * applied at the end of the group (postgres/write-behind.ts says why that is safe); consumes
  * and reads run as they are called, a code's consume bringing its grant's ID-token context
- * along (postgres/code-consume.ts), and the group's token-owner lookups (revocations) and
- * refresh-token consumes each going as one statement (postgres/owner-lookups.ts,
- * postgres/refresh-consumes.ts).
+ * along; the group's consumes of each kind, and its token-owner lookups (revocations), each go
+ * as one statement (postgres/consumes.ts, postgres/owner-lookups.ts).
  */
 function pgTransaction(trx: Kysely<Database>, grantIds: GrantIds): GroupTransaction<TransactionStores> {
   const writes = new WriteBehind();
-  // ID-token contexts read with the codes consumed in this transaction (postgres/code-consume.ts).
+  // ID-token contexts read with the codes consumed in this transaction (postgres/consumes.ts).
   const contexts = new Map<number, IdTokenContext | undefined>();
   const refreshTokens = new RefreshTokenStore(trx);
   const grants = new GrantStore(trx);
   // A revocation's two owner lookups, and every other work's of the group, in one statement (postgres/owner-lookups.ts).
   const owners = new OwnerLookups(trx);
-  // The group's refresh-token consumes, one statement (postgres/refresh-consumes.ts).
-  const consumes = new RefreshConsumes(trx);
+  // The group's consumes, one statement a kind (postgres/consumes.ts).
+  const codeConsumes = new CodeConsumes(trx);
+  const refreshConsumes = new RefreshConsumes(trx);
   return {
     stores: {
       codes: bound({
         consume: async (codeHash, clientId, now) => {
-          const consumed = await consumeCodeWithContext(trx, now, codeHash, clientId);
+          const consumed = await codeConsumes.consume(codeHash, clientId, now);
           if (!consumed) return undefined;
           contexts.set(consumed.code.grantId, consumed.context);
           return consumed.code;
@@ -86,7 +85,7 @@ function pgTransaction(trx: Kysely<Database>, grantIds: GrantIds): GroupTransact
         revoke: async (tokenHash, now) => writes.revokeAccessToken(tokenHash, now),
       }),
       refreshTokens: bound({
-        consume: (tokenHash, clientId, now, successorHash = null) => consumes.consume(tokenHash, clientId, now, successorHash),
+        consume: (tokenHash, clientId, now, successorHash = null) => refreshConsumes.consume(tokenHash, clientId, now, successorHash),
         replaceSuccessor: (tokenHash, expected, next) => refreshTokens.replaceSuccessor(tokenHash, expected, next),
         revokeUnused: (tokenHash, now) => refreshTokens.revokeUnused(tokenHash, now),
         owner: async (tokenHash) => (await owners.get(tokenHash)).refresh,

@@ -285,6 +285,47 @@ describe('PostgreSQL group commit', { skip: TEST_DATABASE_URL ? false : 'TEST_DA
     });
   });
 
+  test('code consumes gathered for the group: 30 at once (one code three times, one asked by another client first, another client\'s, used, grant revoked, unknown) each get the outcome of one-after-another, with their context', async () => {
+    await withStore('postgres', async (t) => {
+      const ids = await fixture(t);
+      const other = (await registerClient(t.services, { name: 'other', redirectUris: ['https://other.example/cb'], ownerUserId: ids.userId })).client.id;
+      const run = transactionRunner(t.services.store);
+      const now = nowSeconds(t.clock);
+      type Kind = 'live' | 'others' | 'used' | 'grant-revoked' | 'unknown';
+      const kinds: Kind[] = ['live', 'others', 'used', 'grant-revoked', 'unknown'];
+      const codes = await Promise.all(Array.from({ length: 24 }, async (_, i) => {
+        const kind = kinds[i % kinds.length]!;
+        if (kind === 'unknown') return { name: `${i}`, kind, hash: sha256Hex(`never-${i}`), grantId: 0 };
+        const hash = await insertCode(t, { userId: ids.userId, clientId: kind === 'others' ? other : ids.clientId }, `code-${i}`);
+        const grantId = (await t.services.store.db.selectFrom('authorization_codes').select('grant_id').where('code_hash', '=', hash).executeTakeFirstOrThrow()).grant_id;
+        if (kind === 'used') await run(async (tx) => tx.codes.consume(hash, ids.clientId, now));
+        if (kind === 'grant-revoked') await t.services.grants.revoke(grantId, now);
+        return { name: `${i}`, kind, hash, grantId };
+      }));
+      const repeated = codes[0]!;
+      const contested = codes[5]!; // live, ours
+      const asks = [
+        { hash: contested.hash, client: other, expect: undefined as number | undefined },
+        { hash: repeated.hash, client: ids.clientId, expect: repeated.grantId },
+        { hash: repeated.hash, client: ids.clientId, expect: undefined },
+        ...codes.slice(1).map((c) => ({ hash: c.hash, client: ids.clientId, expect: c.kind === 'live' ? c.grantId : undefined })),
+        { hash: repeated.hash, client: ids.clientId, expect: undefined },
+      ];
+      assert.ok(asks.length <= MAX_GROUP, 'one group');
+      const got = await Promise.all(asks.map((a) => run(async (tx) => {
+        const code = await tx.codes.consume(a.hash, a.client, now);
+        return code && { code, context: await tx.grants.findIdTokenContext(code.grantId) };
+      })));
+      asks.forEach((a, i) => {
+        assert.equal(got[i]?.code.grantId, a.expect, `ask ${i}`);
+        if (a.expect !== undefined) assert.equal(got[i]?.context?.user.id, ids.userId, `ask ${i}: the context of its own grant`);
+      });
+      const rows = await t.services.store.db.selectFrom('authorization_codes').select(['code_hash', 'consumed_at']).execute();
+      const consumed = new Set(rows.filter((r) => r.consumed_at !== null).map((r) => r.code_hash));
+      for (const c of codes) assert.equal(consumed.has(c.hash), c.kind === 'live' || c.kind === 'used', c.name);
+    });
+  });
+
   test('grant ids drawn ahead: 200 grants inserted at once get distinct ids, and each caller\'s id names the grant it asked for (OpenID columns too)', async () => {
     await withStore('postgres', async (t) => {
       const { userId, clientId } = await fixture(t);

@@ -3,6 +3,7 @@
 import { CompiledQuery, type Kysely } from 'kysely';
 import type { Database } from '../schema.js';
 import type { TokenOwner } from '../../oauth/ports.js';
+import { Gathered } from './gathered.js';
 
 /** Both kinds of a token hash's owner: a revocation sent without a hint looks for both. */
 export interface Owners {
@@ -27,10 +28,8 @@ interface OwnerRow {
  * A revocation looks its token up as an access token and as a refresh token, each a statement
  * of its own on the group's connection: two statements a revocation, every one serialised,
  * sent, planned, answered and parsed apart. Here the lookups asked for while a group's works
- * start (they all begin in one synchronous pass, group-commit.ts runTogether) are gathered and
- * sent once the current microtask drain reaches them, as one statement for every hash of every
- * work and both tables, which still leaves with the group's BEGIN (the socket is uncorked only
- * on the next tick, pool.ts batchWrites). See docs/PERFORMANCE.md, pg-owner-lookups.
+ * start are gathered (gathered.ts) into one statement for every hash of every work and both
+ * tables, which still leaves with the group's BEGIN. See docs/PERFORMANCE.md, pg-owner-lookups.
  *
  * Nothing changes for a work: the statement is a plain read inside the same transaction that
  * its own statement would have been, and READ COMMITTED gives it a snapshot at least as new.
@@ -39,34 +38,23 @@ interface OwnerRow {
  * savepoint), where each lookup is again a statement of its own.
  */
 export class OwnerLookups {
-  /** The lookups asked for since the last statement was sent, and that statement's answer, by hash. */
-  private batch: { hashes: Set<string>; found: Promise<Map<string, Owners>> } | undefined;
+  private readonly gathered = new Gathered<string, Owners>((hashes) => this.lookUp(hashes));
 
   constructor(private readonly db: Kysely<Database>) {}
 
   get(tokenHash: string): Promise<Owners> {
-    if (this.batch === undefined) {
-      const hashes = new Set<string>();
-      // Sent a microtask later, once every work of the pass has asked.
-      const found = Promise.resolve().then(() => {
-        this.batch = undefined;
-        return this.lookUp([...hashes]);
-      });
-      this.batch = { hashes, found };
-    }
-    this.batch.hashes.add(tokenHash);
-    return this.batch.found.then((found) => found.get(tokenHash) ?? NONE);
+    return this.gathered.ask(tokenHash);
   }
 
-  private async lookUp(hashes: string[]): Promise<Map<string, Owners>> {
-    const { rows } = await this.db.executeQuery<OwnerRow>(CompiledQuery.raw(OWNERS, [hashes]));
+  private async lookUp(asked: readonly string[]): Promise<(place: number) => Owners> {
+    const { rows } = await this.db.executeQuery<OwnerRow>(CompiledQuery.raw(OWNERS, [[...new Set(asked)]]));
     const found = new Map<string, Owners>();
     for (const row of rows) {
       const owners = found.get(row.token_hash) ?? { access: undefined, refresh: undefined };
       owners[row.kind === 'a' ? 'access' : 'refresh'] = { clientId: row.client_id, grantId: row.grant_id };
       found.set(row.token_hash, owners);
     }
-    return found;
+    return (place) => found.get(asked[place]!) ?? NONE;
   }
 }
 
