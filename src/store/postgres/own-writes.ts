@@ -3,17 +3,18 @@
 //
 // Migration 017's trigger function sends a session that set `latchkey.own_writes = on` a
 // NOTICE `latchkey_wrote <table>` whenever one of its statements updates, deletes or truncates
-// rows of a kept table. A NOTICE reaches that session alone, with the statement's answer; the
-// NOTIFY on a channel of its own that migration 009 used woke every listening backend of the
-// database at each such commit (migrations/017-own-write-notices.ts says why that mattered).
-// The change counts once it is committed: the tables are noted, and handed to the watch when
-// the connection is next idle (a ReadyForQuery outside a transaction, the one that ends the
-// COMMIT, or an autocommit statement). Were the version moved at the NOTICE, a lookup on
-// another connection could read the row as it was before the commit and keep it under the
-// new version. A transaction rolled back moves it all the same: dropping kept rows is always
-// safe. When a change is handed on, the watch's own versions move at once (this process's kept
-// rows are dropped, as SQLite's statement cache does for its own writes), and the statement's
-// answer is held back until every other server has dropped theirs (PgChangeWatch.settle): the
+// a kept table (a statement trigger: it fires even when no row matched). A NOTICE reaches
+// that session alone, with the statement's answer; the NOTIFY on a channel of its own that
+// migration 009 used woke every listening backend of the database at each such commit
+// (migrations/017-own-write-notices.ts says why that mattered). The change counts once it is
+// committed: the tables are noted, and handed to the watch when the connection is next idle
+// (a ReadyForQuery outside a transaction: the one that ends the COMMIT, or an autocommit
+// statement). Were the version moved at the NOTICE, a lookup on another connection could read
+// the row as it was before the commit and keep it under the new version. A transaction rolled
+// back moves it all the same: dropping kept rows is always safe. When a change is handed on,
+// the watch's own versions move at once (this process's kept rows are dropped, as SQLite's
+// statement cache does for its own writes), and every answer the connection hands on from
+// then is held back until every other server has dropped theirs (PgChangeWatch.settle): the
 // revoking request is answered only after that.
 import type PgModule from 'pg';
 
@@ -31,8 +32,11 @@ interface ConnectionState {
   failure: Error | undefined;
   /** Kept tables the open transaction (or the running statement) changed. */
   uncommitted: Set<string>;
-  /** A change was handed to the watch since the connection's last answer was handed on. */
-  wrote: boolean;
+  /**
+   * The settle of the last change handed to the watch, until it is done: every answer that
+   * arrives meanwhile waits for it (several can arrive in one read, the COMMIT's among them).
+   */
+  settling: Promise<void> | undefined;
 }
 
 export interface OwnWriteHooks {
@@ -53,21 +57,21 @@ export class OwnWrites {
   constructor(private readonly hooks: OwnWriteHooks) {}
 
   attach(client: PgModule.Client): void {
-    const state: ConnectionState = { ready: undefined, failure: undefined, uncommitted: new Set(), wrote: false };
+    const state: ConnectionState = { ready: undefined, failure: undefined, uncommitted: new Set(), settling: undefined };
     this.states.set(client, state);
     client.on('notice', (notice) => {
       const message = notice.message ?? '';
       if (message.startsWith(OWN_WRITE_NOTICE)) state.uncommitted.add(message.slice(OWN_WRITE_NOTICE.length));
     });
-    // Messages are handled in the order they arrive, and every answer's promise settles only
-    // after the whole read is handled: so an answer that follows the ReadyForQuery ending the
-    // transaction sees `wrote` set.
+    // Messages are handled in the order they arrive, and an answer is handed on (run, below)
+    // only after the whole read is handled: so every answer of the read that ends the
+    // transaction, the COMMIT's included, waits for the settle begun here.
     client.connection.on('readyForQuery', (message: { status?: string }) => {
-      if (message.status !== 'I' || state.uncommitted.size === 0) return;
-      for (const table of state.uncommitted) this.hooks.changed(table);
-      state.uncommitted.clear();
-      state.wrote = true;
+      if (message.status === 'I') this.handOn(state);
     });
+    // A connection lost after its COMMIT ran but before the ReadyForQuery came back may have
+    // committed: its changes are handed on all the same (dropping kept rows is always safe).
+    client.on('end', () => this.handOn(state));
     state.ready = client.query(ASK_FOR_NOTICES).then(
       () => { state.ready = undefined; },
       (err: Error) => { state.failure = err; state.ready = undefined; },
@@ -93,16 +97,23 @@ export class OwnWrites {
     // promise (an async callback here cost every statement two more microtask turns).
     // A failed statement committed nothing, but a change handed on is never left unsettled.
     return send().then(
-      (result) => (state.wrote ? this.settle(state).then(() => result) : result),
+      (result) => (state.settling ? state.settling.then(() => result) : result),
       (err: unknown) => {
-        if (!state.wrote) throw err;
-        return this.settle(state).then(() => { throw err; });
+        if (!state.settling) throw err;
+        return state.settling.then(() => { throw err; });
       },
     );
   }
 
-  private settle(state: ConnectionState): Promise<void> {
-    state.wrote = false;
-    return this.hooks.settle();
+  /** The transaction is over: its changed tables go to the watch, and their settle begins. */
+  private handOn(state: ConnectionState): void {
+    if (state.uncommitted.size === 0) return;
+    for (const table of state.uncommitted) this.hooks.changed(table);
+    state.uncommitted.clear();
+    const settling = this.hooks.settle().then(() => {
+      if (state.settling === settling) state.settling = undefined;
+    });
+    settling.catch(() => undefined); // its failure reaches the answers that wait for it
+    state.settling = settling;
   }
 }

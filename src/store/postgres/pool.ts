@@ -75,7 +75,7 @@ export function openPgPool(pg: typeof PgModule, options: PgPoolOptions): PgPool 
   pool.on('error', () => undefined);
   const ownWrites = options.ownWrites ? new OwnWrites(options.ownWrites) : undefined;
   if (ownWrites) pool.on('connect', (client) => ownWrites.attach(client));
-  // A connection that could not LISTEN for its own changes is closed rather than handed out again.
+  // A connection that could not ask for its own changes (own-writes.ts) is closed rather than handed out again.
   const release = (client: PgModule.PoolClient, error?: Error) => client.release(error ?? ownWrites?.failureOf(client) ?? false);
 
   const lean = leanQueries(pg);
