@@ -236,7 +236,7 @@ describe('PostgreSQL group commit', { skip: TEST_DATABASE_URL ? false : 'TEST_DA
     });
   });
 
-  test('refresh consumes gathered for the group: 30 at once (one token three times, another client\'s, one asked by another client first, expired, revoked, grant revoked, unknown) each get the outcome of one-after-another', async () => {
+  test('refresh consumes gathered for the group: 28 at once (one token three times, another client\'s, one asked by another client first, expired, revoked, grant revoked, unknown) each get the outcome of one-after-another', async () => {
     await withStore('postgres', async (t) => {
       const { userId, clientId } = await fixture(t);
       const other = (await registerClient(t.services, { name: 'other', redirectUris: ['https://other.example/cb'], ownerUserId: userId })).client.id;
@@ -285,7 +285,21 @@ describe('PostgreSQL group commit', { skip: TEST_DATABASE_URL ? false : 'TEST_DA
     });
   });
 
-  test('code consumes gathered for the group: 30 at once (one code three times, one asked by another client first, another client\'s, used, grant revoked, unknown) each get the outcome of one-after-another, with their context', async () => {
+  test('refresh consumes gathered: of two asks of one token that expires between their clocks, the one still in time consumes it', async () => {
+    await withStore('postgres', async (t) => {
+      const { userId, clientId } = await fixture(t);
+      const run = transactionRunner(t.services.store);
+      const now = nowSeconds(t.clock);
+      const grantId = await t.services.grants.insert({ clientId, userId, organizationId: null, scope: 'edge', grantType: 'authorization_code', now });
+      const hash = tokenKey('refresh-at-the-edge');
+      await t.services.refreshTokens.insert({ tokenHash: hash, grantId, clientId, userId, organizationId: null, scope: 'edge', createdAt: now - 10, expiresAt: now, accessTokenHash: null });
+      // The first asker's clock already reads the expiry second; the second's one second before.
+      const got = await Promise.all([now, now - 1].map((at) => run(async (tx) => tx.refreshTokens.consume(hash, clientId, at, null))));
+      assert.deepEqual(got.map((g) => g?.grantId), [undefined, grantId]);
+    });
+  });
+
+  test('code consumes gathered for the group: 27 at once (one code three times, one asked by another client first, another client\'s, used, grant revoked, unknown) each get the outcome of one-after-another, with their context', async () => {
     await withStore('postgres', async (t) => {
       const ids = await fixture(t);
       const other = (await registerClient(t.services, { name: 'other', redirectUris: ['https://other.example/cb'], ownerUserId: ids.userId })).client.id;

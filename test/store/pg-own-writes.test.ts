@@ -83,6 +83,16 @@ describe('own writes on PostgreSQL: NOTICE to the writer, counted at the commit'
   after(async () => {
     await store?.close();
     await db?.drop();
+    // The role owned only what the schema held: gone with it, so the role can go too.
+    const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await admin.connect();
+    try {
+      await admin.query(`drop role if exists ${QUIET_ROLE}`);
+    } catch {
+      // another run of this file may still be connected as it; the next run reuses it
+    } finally {
+      await admin.end();
+    }
   });
 
   async function token(): Promise<string> {

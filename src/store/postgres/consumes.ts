@@ -17,10 +17,11 @@ import { Gathered } from './gathered.js';
 // The conditions are those of the single-row statements (codes.ts consumeCode,
 // refresh-tokens.ts consume, grants.ts liveGrant), for every asker at once; the texts never
 // vary, so each runs as a named prepared statement. `n` is each asker's place in the arrays.
-// Of the askers of one code or token only the first of each client is tried (DISTINCT ON),
-// and only its own client can match it: so at most one asker consumes it, the first of its
-// client, as when the consumes ran one after another in the group's transaction; the later
-// ones find nothing, exactly as they would have found it used.
+// Of the askers of one code or token only one of each client is tried (DISTINCT ON): the one
+// with the earliest `now` (a refresh token still unexpired for any of them is unexpired for
+// it), then the first to ask. Only its own client can match a row: so at most one asker
+// consumes it, as when the consumes ran one after another in the group's transaction in some
+// order; the others find nothing, exactly as they would have found it used.
 //
 // Single use holds as before: the UPDATE takes each row's lock, and a consume of the same row
 // by another group or process waits for this group's commit and then matches nothing (READ
@@ -37,7 +38,7 @@ function asked(key: string, columns: string, types: string): string {
   return `with asked as (
   select distinct on (${key}, client_id) ${columns}, n
   from unnest(${types}) with ordinality as a(${columns}, n)
-  order by ${key}, client_id, n
+  order by ${key}, client_id, at, n
 )`;
 }
 
