@@ -10,7 +10,7 @@ import { registerClient } from '../../src/accounts/client-registration.js';
 import { createUser } from '../../src/accounts/users.js';
 import { nowSeconds } from '../../src/oauth/clock.js';
 import { sha256Hex, tokenKey } from '../../src/oauth/crypto.js';
-import type { Client } from '../../src/oauth/model.js';
+import type { Client, GrantType } from '../../src/oauth/model.js';
 import { revoke } from '../../src/oauth/revoke.js';
 import { CodeStore } from '../../src/store/codes.js';
 import { openDatabase, type Store } from '../../src/store/db.js';
@@ -28,6 +28,14 @@ async function fixture(t: TestStore): Promise<{ userId: number; clientId: number
   const user = await createUser(t.services, { email: 'pg-group@example.com', name: 'Group', password: 'a long password' });
   const { client } = await registerClient(t.services, { name: 'group', redirectUris: ['https://app.example/cb'], ownerUserId: user.id });
   return { userId: user.id, clientId: client.id };
+}
+
+/** The fixture, a runner, the clock's now and one grant of `scope`. */
+async function withGrant(t: TestStore, scope: string, grantType: GrantType) {
+  const ids = await fixture(t);
+  const now = nowSeconds(t.clock);
+  const grantId = await t.services.grants.insert({ clientId: ids.clientId, userId: ids.userId, organizationId: null, scope, grantType, now });
+  return { ...ids, run: transactionRunner(t.services.store), now, grantId };
 }
 
 async function insertCode(t: TestStore, ids: { userId: number; clientId: number }, name: string): Promise<string> {
@@ -175,10 +183,7 @@ describe('PostgreSQL group commit', { skip: TEST_DATABASE_URL ? false : 'TEST_DA
 
   test('write-behind: inserts are applied before revocations, and a revocation keeps the earliest time', async () => {
     await withStore('postgres', async (t) => {
-      const { userId, clientId } = await fixture(t);
-      const run = transactionRunner(t.services.store);
-      const now = nowSeconds(t.clock);
-      const grantId = await t.services.grants.insert({ clientId, userId, organizationId: null, scope: 'order', grantType: 'client_credentials', now });
+      const { userId, clientId, run, now, grantId } = await withGrant(t, 'order', 'client_credentials');
       const hash = sha256Hex('inserted and revoked in one group');
       // Revoked by a work queued before the one that inserts it: both kept, the insert applied first.
       await Promise.all([
@@ -287,10 +292,7 @@ describe('PostgreSQL group commit', { skip: TEST_DATABASE_URL ? false : 'TEST_DA
 
   test('refresh consumes gathered: of two asks of one token that expires between their clocks, the one still in time consumes it', async () => {
     await withStore('postgres', async (t) => {
-      const { userId, clientId } = await fixture(t);
-      const run = transactionRunner(t.services.store);
-      const now = nowSeconds(t.clock);
-      const grantId = await t.services.grants.insert({ clientId, userId, organizationId: null, scope: 'edge', grantType: 'authorization_code', now });
+      const { userId, clientId, run, now, grantId } = await withGrant(t, 'edge', 'authorization_code');
       const hash = tokenKey('refresh-at-the-edge');
       await t.services.refreshTokens.insert({ tokenHash: hash, grantId, clientId, userId, organizationId: null, scope: 'edge', createdAt: now - 10, expiresAt: now, accessTokenHash: null });
       // The first asker's clock already reads the expiry second; the second's one second before.
