@@ -39,6 +39,12 @@ async function withGrant(t: TestStore, scope: string, grantType: GrantType) {
   return { ...ids, run: transactionRunner(t.services.store), now, grantId };
 }
 
+/** An organization whose integrations are switched off: its grants are not live. */
+async function switchedOffOrganization(t: TestStore): Promise<number> {
+  const row = await t.services.store.db.insertInto('organizations').values({ name: 'switched off', integrations_enabled: 0, created_at: 0 }).returning('id').executeTakeFirstOrThrow();
+  return row.id;
+}
+
 async function insertCode(t: TestStore, ids: { userId: number; clientId: number }, name: string): Promise<string> {
   const now = nowSeconds(t.clock);
   const grantId = await t.services.grants.insert({ clientId: ids.clientId, userId: ids.userId, organizationId: null, scope: '', grantType: 'authorization_code', now });
@@ -242,26 +248,29 @@ describe('PostgreSQL group commit', { skip: TEST_DATABASE_URL ? false : 'TEST_DA
     });
   });
 
-  test('refresh consumes gathered for the group: 28 at once (one token three times, another client\'s, one asked by another client first, expired, revoked, grant revoked, unknown) each get the outcome of one-after-another', async () => {
+  test('refresh consumes gathered for the group: 28 at once (one token three times, another client\'s, one asked by another client first, expired, revoked, grant revoked, organization switched off, unknown) each get the outcome of one-after-another', async () => {
     await withStore('postgres', async (t) => {
       const { userId, clientId } = await fixture(t);
       const other = (await registerClient(t.services, { name: 'other', redirectUris: ['https://other.example/cb'], ownerUserId: userId })).client.id;
       const run = transactionRunner(t.services.store);
       const now = nowSeconds(t.clock);
       const db = t.services.store.db;
-      type Kind = 'live' | 'others' | 'expired' | 'revoked' | 'grant-revoked' | 'unknown';
+      type Kind = 'live' | 'others' | 'expired' | 'revoked' | 'grant-revoked' | 'org-off' | 'unknown';
+      // Grants bound to an organization whose integrations are switched off are not live (grants.ts liveGrant).
+      const orgOff = await switchedOffOrganization(t);
       const issue = async (name: string, kind: Kind): Promise<{ hash: string; grantId: number }> => {
         const owner = kind === 'others' ? other : clientId;
-        const grantId = await t.services.grants.insert({ clientId: owner, userId, organizationId: null, scope: `s-${name}`, grantType: 'authorization_code', now });
+        const organizationId = kind === 'org-off' ? orgOff : null;
+        const grantId = await t.services.grants.insert({ clientId: owner, userId, organizationId, scope: `s-${name}`, grantType: 'authorization_code', now });
         const hash = tokenKey(`refresh-${name}`);
         if (kind === 'unknown') return { hash, grantId };
-        await t.services.refreshTokens.insert({ tokenHash: hash, grantId, clientId: owner, userId, organizationId: null, scope: `s-${name}`, createdAt: now - 10,
+        await t.services.refreshTokens.insert({ tokenHash: hash, grantId, clientId: owner, userId, organizationId, scope: `s-${name}`, createdAt: now - 10,
           expiresAt: kind === 'expired' ? now : now + 600, accessTokenHash: `at-${name}` });
         if (kind === 'revoked') await t.services.refreshTokens.revoke(hash, now);
         if (kind === 'grant-revoked') await t.services.grants.revoke(grantId, now);
         return { hash, grantId };
       };
-      const kinds: Kind[] = ['live', 'others', 'expired', 'revoked', 'grant-revoked', 'unknown'];
+      const kinds: Kind[] = ['live', 'others', 'expired', 'revoked', 'grant-revoked', 'org-off', 'unknown'];
       const tokens = await Promise.all(Array.from({ length: 24 }, async (_, i) => ({ name: `${i}`, kind: kinds[i % kinds.length]!, ...(await issue(`${i}`, kinds[i % kinds.length]!)) })));
       const repeated = tokens[0]!; // live, ours
       const contested = await issue('contested', 'live'); // ours, but another client asks first
@@ -302,14 +311,15 @@ describe('PostgreSQL group commit', { skip: TEST_DATABASE_URL ? false : 'TEST_DA
     });
   });
 
-  test('code consumes gathered for the group: 27 at once (one code three times, one asked by another client first, another client\'s, used, grant revoked, unknown) each get the outcome of one-after-another, with their context', async () => {
+  test('code consumes gathered for the group: 27 at once (one code three times, one asked by another client first, another client\'s, used, grant revoked, organization switched off, unknown) each get the outcome of one-after-another, with their context', async () => {
     await withStore('postgres', async (t) => {
       const ids = await fixture(t);
       const other = (await registerClient(t.services, { name: 'other', redirectUris: ['https://other.example/cb'], ownerUserId: ids.userId })).client.id;
       const run = transactionRunner(t.services.store);
       const now = nowSeconds(t.clock);
-      type Kind = 'live' | 'others' | 'used' | 'grant-revoked' | 'unknown';
-      const kinds: Kind[] = ['live', 'others', 'used', 'grant-revoked', 'unknown'];
+      type Kind = 'live' | 'others' | 'used' | 'grant-revoked' | 'org-off' | 'unknown';
+      const kinds: Kind[] = ['live', 'others', 'used', 'grant-revoked', 'org-off', 'unknown'];
+      const orgOff = await switchedOffOrganization(t);
       const codes = await Promise.all(Array.from({ length: 24 }, async (_, i) => {
         const kind = kinds[i % kinds.length]!;
         if (kind === 'unknown') return { name: `${i}`, kind, hash: sha256Hex(`never-${i}`), grantId: 0 };
@@ -317,10 +327,11 @@ describe('PostgreSQL group commit', { skip: TEST_DATABASE_URL ? false : 'TEST_DA
         const grantId = (await t.services.store.db.selectFrom('authorization_codes').select('grant_id').where('code_hash', '=', hash).executeTakeFirstOrThrow()).grant_id;
         if (kind === 'used') await run(async (tx) => tx.codes.consume(hash, ids.clientId, now));
         if (kind === 'grant-revoked') await t.services.grants.revoke(grantId, now);
+        if (kind === 'org-off') await t.services.store.db.updateTable('grants').set({ organization_id: orgOff }).where('id', '=', grantId).execute();
         return { name: `${i}`, kind, hash, grantId };
       }));
       const repeated = codes[0]!;
-      const contested = codes[5]!; // live, ours
+      const contested = codes[kinds.length]!; // live, ours
       const asks = [
         { hash: contested.hash, client: other, expect: undefined as number | undefined },
         { hash: repeated.hash, client: ids.clientId, expect: repeated.grantId },

@@ -29,7 +29,12 @@ import { Gathered } from './gathered.js';
 // fails every asker of it; the group then runs apart (one work a savepoint), where each
 // consume is a statement of its own.
 
-/** grants.ts liveGrant, over the row being consumed (`t`). */
+/**
+ * grants.ts liveGrant, over the row being consumed (`t`), written out because these statements
+ * are raw SQL over arrays. A condition added there must be added here: the burst tests in
+ * test/store/pg-group-commit.test.ts hold every one of them (revoked grant, organization
+ * switched off) against both gathered statements.
+ */
 const LIVE_GRANT = `exists (select g.id from grants as g left join organizations as o on o.id = g.organization_id
   where g.id = t.grant_id and g.revoked_at is null and (g.organization_id is null or o.integrations_enabled = 1))`;
 
