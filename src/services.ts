@@ -29,6 +29,7 @@ import { MailQueue } from './accounts/mail/queue.js';
 import { devChecksEnabled, guardRootStore, markWorks } from './store/dev-checks.js';
 import { ClientAssertionStore } from './store/client-assertions.js';
 import type { ClientAssertionDeps } from './oauth/client-assertion.js';
+import type { OwnedRevocations } from './oauth/ports.js';
 import { fetchJson } from './net/fetch-json.js';
 import { JwksCache } from './net/jwks-cache.js';
 import { ClientIdDocuments, withClientIdDocuments } from './net/client-id-documents.js';
@@ -44,6 +45,8 @@ export interface Services extends AccountServices {
    * every such write shares the same group commit (store/sqlite/group-commit.ts).
    */
   transaction: RunInTransaction;
+  /** PostgreSQL: a revocation's lookup and writes as one statement, batched (store/postgres/revocations.ts); undefined on SQLite. */
+  revocations: OwnedRevocations | undefined;
   /** JWT signing keys, RS256 and ES256 (cached; see oauth/signing-keys.ts). */
   signingKeys: SigningKeys;
   /** Initial access tokens for dynamic client registration (RFC 7591 §3, registration `token`). */
@@ -92,6 +95,7 @@ export function createServices(config: Config, store: Store, options: ServiceOpt
     refreshTokens: root(new RefreshTokenStore(db), 'services.refreshTokens'),
     sessions: root(new SessionStore(db), 'services.sessions'),
     transaction: checks ? markWorks(transaction) : transaction,
+    revocations: store.revocations,
     signingKeys: new SigningKeys(root(new SigningKeyStore(db), 'signing keys'), {
       encryptionKey: config.encryptionKey, clock, accessTokenTtl: config.accessTokenTtl, idTokenTtl: ID_TOKEN_TTL, publishLead: config.keyPublishLead,
     }),

@@ -183,6 +183,28 @@ export interface TransactionGrantMethods {
   findIdTokenContext(grantId: number): Promise<IdTokenContext | undefined>;
 }
 
+/** What a revocation did (oauth/revoke.ts), for the audit log; the HTTP answer is 200 whatever it says. */
+export type RevocationOutcome =
+  | { revoked: 'access_token'; grantId: number }
+  | { revoked: 'refresh_token'; grantId: number }
+  | { revoked: null; reason: 'unknown' | 'other_client' };
+
+/**
+ * RFC 7009's rule as oauth/revoke.ts applies it, done by the store in one step: for a store
+ * that can look a token up and revoke it in one statement (PostgreSQL: one round trip for every
+ * revocation that arrives together, instead of two for a group-committed transaction).
+ *
+ * `revokeOwned` looks `tokenHash` up as an access token and as a refresh token and takes the
+ * kind `first` names when both exist, else the one that does. When it is `clientId`'s, it is
+ * revoked — an access token alone; a refresh token with its grant, so that nothing descending
+ * from the grant works — keeping an earlier revocation time where there is one. Another
+ * client's token is left as it is. Atomic, and answered only once committed and, where rows are
+ * kept, once every server has dropped what it kept of them.
+ */
+export interface OwnedRevocations {
+  revokeOwned(tokenHash: string, clientId: number, first: 'access_token' | 'refresh_token', now: number): Promise<RevocationOutcome>;
+}
+
 /** The stores a work writes through, all bound to one transaction. */
 export interface TransactionStores {
   readonly codes: InTransaction<TransactionCodeMethods>;

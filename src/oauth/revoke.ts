@@ -14,22 +14,23 @@
 //   tells whether someone else's token exists).
 // - An unknown, malformed, expired or already revoked token: 200 as well (RFC 7009 §2.2).
 import type { Client } from './model.js';
-import type { RunInTransaction } from './ports.js';
+import type { OwnedRevocations, RevocationOutcome, RunInTransaction } from './ports.js';
 import { nowSeconds, type Clock } from './clock.js';
 import { tokenKey } from './crypto.js';
 import { MAX_TOKEN_LENGTH, lookupOrder, requireTokenParam } from './introspect.js';
+
+export type { RevocationOutcome } from './ports.js';
 
 export interface RevocationDeps {
   clock: Clock;
   /** The lookups and the writes go through the transaction runner: atomic, and group-committed. */
   transaction: RunInTransaction;
+  /**
+   * The same rule done by the store in one step, where it offers that (PostgreSQL,
+   * store/postgres/revocations.ts); the rule below is then not run here.
+   */
+  revocations?: OwnedRevocations | undefined;
 }
-
-/** What happened, for the audit log; the HTTP answer is 200 whatever it says. */
-export type RevocationOutcome =
-  | { revoked: 'access_token'; grantId: number }
-  | { revoked: 'refresh_token'; grantId: number }
-  | { revoked: null; reason: 'unknown' | 'other_client' };
 
 /** RFC 7009 §2.1: revokes `params.token` if it is one of `client`'s tokens. */
 export async function revoke(deps: RevocationDeps, client: Client, params: Readonly<Record<string, string>>): Promise<RevocationOutcome> {
@@ -40,6 +41,7 @@ export async function revoke(deps: RevocationDeps, client: Client, params: Reado
   const hash = tokenKey(token);
   const now = nowSeconds(deps.clock);
   const order = lookupOrder(params.token_type_hint);
+  if (deps.revocations) return deps.revocations.revokeOwned(hash, client.id, order[0]!, now);
   // The lookups run inside the transaction: on PostgreSQL they then leave with the group's
   // BEGIN, beside the other works' statements, and the revocations with its COMMIT, so a
   // revocation costs its group a share of two round trips instead of two round trips of its

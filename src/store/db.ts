@@ -31,6 +31,8 @@ import { SqliteChangeWatch } from './sqlite/changes.js';
 import type { ChangeWatch } from './kept-rows.js';
 import { withStatementCache } from './sqlite/statement-cache.js';
 import { openPgPool, pgConnectionConfig, type PgConnection } from './postgres/pool.js';
+import { PgRevocations } from './postgres/revocations.js';
+import type { OwnedRevocations } from '../oauth/ports.js';
 
 export type { Dialect } from './dialect.js';
 
@@ -49,6 +51,8 @@ export interface Store {
   changes?: ChangeWatch;
   /** PostgreSQL only: a connection of the pool for the group commit (postgres/group-commit.ts). */
   connect?: () => Promise<PgConnection>;
+  /** PostgreSQL only: revocations in one statement for all that arrive together (postgres/revocations.ts). */
+  revocations?: OwnedRevocations;
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -189,6 +193,7 @@ function openPostgres(url: string, options: OpenOptions): Store {
     dialect: 'postgres',
     schema,
     connect: () => pool.connect(),
+    revocations: new PgRevocations(() => pool.connect()),
     ...(changes ? { changes } : {}),
     async ping() {
       await sql`select 1`.execute(db);

@@ -9,7 +9,6 @@ import { GrantStore } from './grants.js';
 import { RefreshTokenStore } from './refresh-tokens.js';
 import { groupCommit } from './sqlite/group-commit.js';
 import { pgGroupCommit, type GroupTransaction } from './postgres/group-commit.js';
-import { OwnerLookups } from './postgres/owner-lookups.js';
 import { CodeConsumes, RefreshConsumes } from './postgres/consumes.js';
 import { WriteBehind } from './postgres/write-behind.js';
 import { GrantIds } from './postgres/grant-ids.js';
@@ -55,8 +54,8 @@ function storesFor(trx: Kysely<Database>): TransactionStores {
  * token inserts, revocations, and grant inserts whose id was drawn beforehand — are kept and
  * applied at the end of the group (postgres/write-behind.ts says why that is safe); consumes
  * and reads run as they are called, a code's consume bringing its grant's ID-token context
- * along; the group's consumes of each kind, and its token-owner lookups (revocations), each go
- * as one statement (postgres/consumes.ts, postgres/owner-lookups.ts).
+ * along; the group's consumes of each kind each go as one statement (postgres/consumes.ts).
+ * Revocations do not come here on PostgreSQL (postgres/revocations.ts).
  */
 function pgTransaction(trx: Kysely<Database>, grantIds: GrantIds): GroupTransaction<TransactionStores> {
   const writes = new WriteBehind();
@@ -64,8 +63,7 @@ function pgTransaction(trx: Kysely<Database>, grantIds: GrantIds): GroupTransact
   const contexts = new Map<number, IdTokenContext | undefined>();
   const refreshTokens = new RefreshTokenStore(trx);
   const grants = new GrantStore(trx);
-  // A revocation's two owner lookups, and every other work's of the group, in one statement (postgres/owner-lookups.ts).
-  const owners = new OwnerLookups(trx);
+  const accessTokens = new AccessTokenStore(trx);
   // The group's consumes, one statement a kind (postgres/consumes.ts).
   const codeConsumes = new CodeConsumes(trx);
   const refreshConsumes = new RefreshConsumes(trx);
@@ -81,14 +79,16 @@ function pgTransaction(trx: Kysely<Database>, grantIds: GrantIds): GroupTransact
       }),
       accessTokens: bound({
         insert: async (token) => writes.insertAccessToken(token),
-        owner: async (tokenHash) => (await owners.get(tokenHash)).access,
+        // Revocations on PostgreSQL go through postgres/revocations.ts, not a transaction; these
+        // serve a work that looks an owner up all the same.
+        owner: (tokenHash) => accessTokens.owner(tokenHash),
         revoke: async (tokenHash, now) => writes.revokeAccessToken(tokenHash, now),
       }),
       refreshTokens: bound({
         consume: (tokenHash, clientId, now, successorHash = null) => refreshConsumes.consume(tokenHash, clientId, now, successorHash),
         replaceSuccessor: (tokenHash, expected, next) => refreshTokens.replaceSuccessor(tokenHash, expected, next),
         revokeUnused: (tokenHash, now) => refreshTokens.revokeUnused(tokenHash, now),
-        owner: async (tokenHash) => (await owners.get(tokenHash)).refresh,
+        owner: (tokenHash) => refreshTokens.owner(tokenHash),
         insert: async (token) => writes.insertRefreshToken(token),
         revoke: async (tokenHash, now) => writes.revokeRefreshToken(tokenHash, now),
       }),

@@ -206,7 +206,7 @@ describe('PostgreSQL group commit', { skip: TEST_DATABASE_URL ? false : 'TEST_DA
     });
   });
 
-  test('owner lookups gathered for the group: 40 revocations at once (access and refresh tokens, unknown, another client\'s, one token three times) each get their own outcome', async () => {
+  test('the transaction path of revocation in one group (the server revokes in one statement, pg-revocations.test.ts; this is oauth/revoke.ts\'s own rule): 40 revocations at once (access and refresh tokens, unknown, another client\'s, one token three times) each get their own outcome', async () => {
     await withStore('postgres', async (t) => {
       const { userId, clientId } = await fixture(t);
       const other = await registerClient(t.services, { name: 'other', redirectUris: ['https://other.example/cb'], ownerUserId: userId });

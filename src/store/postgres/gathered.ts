@@ -1,4 +1,4 @@
-// Asks of a group's works gathered into one statement (owner-lookups.ts, consumes.ts).
+// Asks of a group's works gathered into one statement (consumes.ts).
 
 /**
  * The works of a group all start in one synchronous pass (group-commit.ts runTogether), and
