@@ -11,8 +11,10 @@ import type { PgConnection } from './pool.js';
  * first, else the other), `mine` those of the asking client. The three updates revoke what
  * `mine` holds — an access token; a refresh token and its grant — each row once, with the
  * earliest time asked, and keep a time already there. Each update's keys are ordered, so that
- * two statements (two servers) revoking the same rows lock them in the same order, as the
- * group commit's kept writes do (write-behind.ts).
+ * two such statements (two servers) lock the rows of a table in the same order; PostgreSQL
+ * runs the data-modifying CTEs last first (refresh tokens, grants, access tokens), not in the
+ * group commit's order (write-behind.ts), and a deadlock with a group is broken by PostgreSQL
+ * and run again (PgRevocations).
  *
  * The data-modifying CTEs all run, whatever the main query reads, against the statement's one
  * snapshot; none of them reads what another writes. The text never varies, so the statement
@@ -82,6 +84,13 @@ interface ChosenRow {
   grant_id: number;
 }
 
+/** The batch's statement failed, and the COMMIT that followed it was answered ROLLBACK. */
+class StatementFailed extends Error {
+  constructor(override readonly cause: unknown) {
+    super('the revocations\' statement failed');
+  }
+}
+
 function isLockFailure(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return code === '55P03' || code === '40P01' || code === '40001';
@@ -98,9 +107,10 @@ function isLockFailure(err: unknown): boolean {
  * The rule is oauth/revoke.ts's (OwnedRevocations says it); test/store/pg-revocations.test.ts
  * runs the same asks through both and compares. Nobody is answered before the COMMIT, nor
  * before every server has dropped the rows it kept of what was revoked (own-writes.ts holds the
- * COMMIT's answer for that). A batch chosen as a deadlock's victim (or failing on another lock
- * error) is rolled back and runs again, at most MAX_LOCK_RETRIES times; any other failure
- * reaches every ask of the batch, and nothing of it is left behind.
+ * COMMIT's answer for that). A batch that fails commits nothing and runs again apart, each ask
+ * a statement of its own (as the group commit runs a failed group's works), so that an error
+ * reaches only its own ask; an ask that fails alone on a lock (a deadlock's victim, an
+ * operator's lock_timeout) runs again alone, at most MAX_LOCK_RETRIES times.
  *
  * Its three updates run whatever the batch holds, so each batch's commit tells the change watch
  * (and, through the shared channel, every server) that access tokens and grants changed, even
@@ -130,7 +140,9 @@ export class PgRevocations implements OwnedRevocations {
       this.scheduled = false;
       if (this.inFlight >= MAX_IN_FLIGHT || this.queue.length === 0) return;
       this.inFlight += 1;
-      void this.flush(this.queue.splice(0, MAX_BATCH)).finally(() => {
+      // An ask rolled back for a lock runs alone, first, as the group commit's do.
+      const take = this.queue[0]!.lockRetries > 0 ? 1 : MAX_BATCH;
+      void this.flush(this.queue.splice(0, take)).finally(() => {
         this.inFlight -= 1;
         this.schedule();
       });
@@ -139,6 +151,33 @@ export class PgRevocations implements OwnedRevocations {
   }
 
   private async flush(batch: Ask[]): Promise<void> {
+    const failure = await this.attempt(batch);
+    if (failure === undefined) return;
+    // The connection or the COMMIT failed: every ask gets that error, as every work of a group
+    // whose BEGIN or COMMIT failed does (and a database that is down is not asked 64 times).
+    if (!failure.statement) {
+      for (const ask of batch) ask.reject(failure.error);
+      return;
+    }
+    // The statement failed. As the group commit runs a failed group's works apart: each ask
+    // alone, so that the error (a row another transaction holds past an operator's lock_timeout,
+    // a statement_timeout, a trigger that refuses one grant) reaches only the ask it belongs to.
+    if (batch.length > 1) {
+      for (const ask of batch) await this.flush([ask]);
+      return;
+    }
+    const ask = batch[0]!;
+    if (isLockFailure(failure.error) && ask.lockRetries < MAX_LOCK_RETRIES) {
+      // Alone, at the head of the queue, once this batch has let go of its connection.
+      ask.lockRetries += 1;
+      this.queue.unshift(ask);
+      return;
+    }
+    ask.reject(failure.error);
+  }
+
+  /** Runs the batch and answers its asks; on failure, answers none and says why (nothing of it was committed). */
+  private async attempt(batch: readonly Ask[]): Promise<{ error: unknown; statement: boolean } | undefined> {
     let conn: PgConnection | undefined;
     let rows: ChosenRow[];
     try {
@@ -146,17 +185,14 @@ export class PgRevocations implements OwnedRevocations {
       rows = await this.run(conn, batch);
       conn.release();
     } catch (error) {
-      // A lock failure is the statement's, answered with the COMMIT's ROLLBACK: the connection
-      // is idle again. After anything else its state is unknown, and it is closed.
-      if (isLockFailure(error)) conn?.release();
-      else conn?.release(error instanceof Error ? error : new Error(String(error)));
-      const again = isLockFailure(error) ? batch.filter((ask) => ask.lockRetries < MAX_LOCK_RETRIES) : [];
-      for (const ask of batch) {
-        if (again.includes(ask)) ask.lockRetries += 1;
-        else ask.reject(error);
+      // A statement's error is answered with the COMMIT's ROLLBACK, after which the connection
+      // is idle again (run() waits for it). After anything else its state is unknown: closed.
+      if (error instanceof StatementFailed) {
+        conn?.release();
+        return { error: error.cause, statement: true };
       }
-      this.queue.unshift(...again);
-      return;
+      conn?.release(error instanceof Error ? error : new Error(String(error)));
+      return { error, statement: false };
     }
     const chosen = new Map<number, ChosenRow>();
     for (const row of rows) chosen.set(Number(row.n), row);
@@ -166,6 +202,7 @@ export class PgRevocations implements OwnedRevocations {
       else if (row.client_id !== ask.clientId) ask.resolve({ revoked: null, reason: 'other_client' });
       else ask.resolve({ revoked: row.kind === 'a' ? 'access_token' : 'refresh_token', grantId: row.grant_id });
     });
+    return undefined;
   }
 
   /** BEGIN, the statement and COMMIT, written together; the statement's rows once committed. */
@@ -179,7 +216,8 @@ export class PgRevocations implements OwnedRevocations {
     for (const p of [begun, query, committed]) p.catch(() => undefined);
     await begun;
     const result = await query.then((r) => r, async (error: unknown) => {
-      await committed.catch(() => undefined); // a ROLLBACK, answered before the connection is let go
+      // The COMMIT is answered ROLLBACK: only then is the connection idle again, and reusable.
+      if ((await committed) === 'ROLLBACK') throw new StatementFailed(error);
       throw error;
     });
     if ((await committed) !== 'COMMIT') throw new Error('the revocations were rolled back at COMMIT');
