@@ -68,3 +68,45 @@ export function withSearchPath(url: string, schema: string): string {
   u.searchParams.set('options', `-c search_path=${schema}`);
   return u.toString();
 }
+
+/**
+ * A login role of the tests' own (superuser, so it may use any test schema; trust
+ * authentication, so no password) whose defaults are `settings`, as an operator could set them.
+ * Created if need be, and its defaults set anew.
+ */
+export async function createTestRole(role: string, settings: Record<string, string>): Promise<void> {
+  await asAdmin(async (admin) => {
+    await admin.query(`do $$ begin create role ${role} login superuser; exception when duplicate_object then null; end $$`);
+    for (const [name, value] of Object.entries(settings)) await admin.query(`alter role ${role} set ${name} = '${value}'`);
+  });
+}
+
+/** Drops a role of createTestRole's. Another run of the same file may still be connected as it: it is then kept, and the next run reuses it. */
+export async function dropTestRole(role: string): Promise<void> {
+  await asAdmin(async (admin) => {
+    try {
+      await admin.query(`drop role if exists ${role}`);
+    } catch {
+      // still in use elsewhere
+    }
+  });
+}
+
+/** `url` connecting as `role` (one of createTestRole's). */
+export function asRole(url: string, role: string): string {
+  const u = new URL(url);
+  u.username = role;
+  u.password = '';
+  return u.toString();
+}
+
+async function asAdmin(fn: (admin: pg.Client) => Promise<void>): Promise<void> {
+  if (!TEST_DATABASE_URL) throw new Error('TEST_DATABASE_URL is not set');
+  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await admin.connect();
+  try {
+    await fn(admin);
+  } finally {
+    await admin.end();
+  }
+}

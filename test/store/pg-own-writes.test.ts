@@ -14,7 +14,7 @@ import { createServices, type Services } from '../../src/services.js';
 import { migrate, openDatabase, type Store } from '../../src/store/db.js';
 import type { PgChangeWatch } from '../../src/store/postgres/changes.js';
 import { OwnWrites } from '../../src/store/postgres/own-writes.js';
-import { freshDatabase, TEST_DATABASE_URL, type FreshDatabase } from '../helpers/databases.js';
+import { asRole, createTestRole, dropTestRole, freshDatabase, TEST_DATABASE_URL, type FreshDatabase } from '../helpers/databases.js';
 import { createClient, createUser, type TestClient, type TestUser } from '../helpers/fixtures.js';
 
 process.env.LATCHKEY_DEV_CHECKS ??= '1';
@@ -23,10 +23,7 @@ const QUIET_ROLE = 'latchkey_test_quiet';
 
 /** `url` connecting as the role whose defaults hide notices and switch own-write notices off. */
 function asQuietRole(url: string): string {
-  const u = new URL(url);
-  u.username = QUIET_ROLE;
-  u.password = '';
-  return u.toString();
+  return asRole(url, QUIET_ROLE);
 }
 
 /** Everything OwnWrites tells its hooks, in order, with a mark when a settle ends. */
@@ -54,16 +51,7 @@ describe('own writes on PostgreSQL: NOTICE to the writer, counted at the commit'
   const clock = new MovableClock();
 
   before(async () => {
-    const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
-    await admin.connect();
-    try {
-      // Trust authentication: the role needs no password. Its defaults are what an operator could set.
-      await admin.query(`do $$ begin create role ${QUIET_ROLE} login superuser; exception when duplicate_object then null; end $$`);
-      await admin.query(`alter role ${QUIET_ROLE} set client_min_messages = error`);
-      await admin.query(`alter role ${QUIET_ROLE} set latchkey.own_writes = off`);
-    } finally {
-      await admin.end();
-    }
+    await createTestRole(QUIET_ROLE, { client_min_messages: 'error', 'latchkey.own_writes': 'off' });
     db = await freshDatabase('postgres');
     store = openDatabase(asQuietRole(db.url), { watchChanges: true });
     await migrate(store);
@@ -84,15 +72,7 @@ describe('own writes on PostgreSQL: NOTICE to the writer, counted at the commit'
     await store?.close();
     await db?.drop();
     // The role owned only what the schema held: gone with it, so the role can go too.
-    const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
-    await admin.connect();
-    try {
-      await admin.query(`drop role if exists ${QUIET_ROLE}`);
-    } catch {
-      // another run of this file may still be connected as it; the next run reuses it
-    } finally {
-      await admin.end();
-    }
+    await dropTestRole(QUIET_ROLE);
   });
 
   async function token(): Promise<string> {

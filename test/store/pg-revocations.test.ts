@@ -8,7 +8,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { registerClient } from '../../src/accounts/client-registration.js';
 import { createUser } from '../../src/accounts/users.js';
 import type { Clock } from '../../src/oauth/clock.js';
@@ -18,18 +17,11 @@ import type { RevocationOutcome } from '../../src/oauth/ports.js';
 import { revoke, type RevocationDeps } from '../../src/oauth/revoke.js';
 import { openDatabase } from '../../src/store/db.js';
 import { MAX_BATCH, PgRevocations } from '../../src/store/postgres/revocations.js';
-import { TEST_DATABASE_URL } from '../helpers/databases.js';
+import { asRole, createTestRole, dropTestRole, TEST_DATABASE_URL } from '../helpers/databases.js';
 import { withStore, type TestStore } from '../helpers/store.js';
 
 /** A role whose default lock_timeout is short, as an operator may set one. */
 const HASTY_ROLE = 'latchkey_test_hasty';
-
-function asRole(url: string, role: string): string {
-  const u = new URL(url);
-  u.username = role;
-  u.password = '';
-  return u.toString();
-}
 
 interface World {
   mine: Client;
@@ -348,14 +340,7 @@ end $$`).execute(db);
   });
 
   test('under an operator\'s lock_timeout, a token another process holds fails alone, after its retries; the other client\'s revocations sent with it are answered at once', async () => {
-    const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
-    await admin.connect();
-    try {
-      await admin.query(`do $$ begin create role ${HASTY_ROLE} login superuser; exception when duplicate_object then null; end $$`);
-      await admin.query(`alter role ${HASTY_ROLE} set lock_timeout = '150ms'`);
-    } finally {
-      await admin.end();
-    }
+    await createTestRole(HASTY_ROLE, { lock_timeout: '150ms' });
     await withStore('postgres', async (t) => {
       const world = await build(t);
       const hasty = openDatabase(asRole(t.db.url, HASTY_ROLE));
@@ -398,14 +383,6 @@ end $$`).execute(db);
         await other.close();
       }
     });
-    const cleanup = new pg.Client({ connectionString: TEST_DATABASE_URL });
-    await cleanup.connect();
-    try {
-      await cleanup.query(`drop role if exists ${HASTY_ROLE}`);
-    } catch {
-      // another run of this file may still be connected as it; the next run reuses it
-    } finally {
-      await cleanup.end();
-    }
+    await dropTestRole(HASTY_ROLE);
   });
 });

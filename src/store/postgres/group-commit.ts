@@ -50,14 +50,14 @@ export const LOCK_TIMEOUT_MS = 100;
  * generic plans are the same index scans (docs/PERFORMANCE.md, pg-generic-plans), so a group
  * keeps them. SET LOCAL: the rest of the pool's statements are left to the planner.
  */
-const GENERIC_PLANS = 'set local plan_cache_mode = force_generic_plan';
+export const GENERIC_PLANS = 'set local plan_cache_mode = force_generic_plan';
 /** A work rolled back this many times for locks fails with the lock's error. */
 const MAX_LOCK_RETRIES = 5;
 
 const ROLLED_BACK = 'the transaction was rolled back at COMMIT (a statement inside it had failed)';
 
 /** Lock waits that end a statement, not the work: lock_timeout, a deadlock, a serialization failure. */
-function isLockFailure(err: unknown): boolean {
+export function isLockFailure(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return code === '55P03' || code === '40P01' || code === '40001';
 }

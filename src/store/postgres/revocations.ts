@@ -3,6 +3,7 @@
 // transaction of two round trips. The why is on PgRevocations.
 import { CompiledQuery } from 'kysely';
 import type { OwnedRevocations, RevocationOutcome } from '../../oauth/ports.js';
+import { GENERIC_PLANS, isLockFailure } from './group-commit.js';
 import type { PgConnection } from './pool.js';
 
 /**
@@ -54,7 +55,7 @@ select n, kind, client_id, grant_id from chosen`;
  * refresh then revoking an access token this batch holds) is broken by PostgreSQL's detector,
  * after which the batch runs again.
  */
-const BEGIN = 'begin; set local plan_cache_mode = force_generic_plan';
+const BEGIN = `begin; ${GENERIC_PLANS}`;
 
 /** More asks than this wait for the next statement. */
 export const MAX_BATCH = 64;
@@ -64,7 +65,7 @@ export const MAX_BATCH = 64;
  * CPU a revocation (docs/PERFORMANCE.md, pg-revoke-owned).
  */
 export const MAX_IN_FLIGHT = 1;
-/** A batch rolled back this many times for locks fails with the lock's error. */
+/** An ask rolled back this many times for locks fails with the lock's error. */
 const MAX_LOCK_RETRIES = 5;
 
 interface Ask {
@@ -89,11 +90,6 @@ class StatementFailed extends Error {
   constructor(override readonly cause: unknown) {
     super('the revocations\' statement failed');
   }
-}
-
-function isLockFailure(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return code === '55P03' || code === '40P01' || code === '40001';
 }
 
 /**
